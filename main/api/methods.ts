@@ -1,0 +1,92 @@
+/**
+ * The method table: wire name → implementation method name, params schema, result schema.
+ * The router (core side) and the client (preload / web shim) both validate against it.
+ */
+import { z } from 'zod';
+import {
+  ChatRegenerateResult,
+  ChatSendParams,
+  ChatSendResult,
+  ChatSessionParams,
+  CoreRestartedEventSchema,
+  ErrorEventSchema,
+  MessageDoneEventSchema,
+  MessagesPageParams,
+  MessagesPageResult,
+  ModelInfoSchema,
+  ModelsImportParams,
+  ModelsSetProviderParams,
+  NoParams,
+  PolicySetParams,
+  PolicySetResult,
+  PrefillProgressEventSchema,
+  SearchHitSchema,
+  SessionIdParams,
+  SessionSchema,
+  SessionsCreateParams,
+  SessionsOpenParams,
+  SessionsOpenResult,
+  SessionsRenameParams,
+  SessionsSearchParams,
+  StatsEventSchema,
+  TokenEventSchema,
+  VoidResult,
+} from './schemas.js';
+
+function method<H extends string, P extends z.ZodType, R extends z.ZodType>(handler: H, params: P, result: R) {
+  return { handler, params, result } as const;
+}
+
+export const methods = {
+  'models.list': method('modelsList', NoParams, z.array(ModelInfoSchema)),
+  'models.import': method('modelsImport', ModelsImportParams, ModelInfoSchema),
+  'models.setProvider': method('modelsSetProvider', ModelsSetProviderParams, ModelInfoSchema),
+
+  'sessions.list': method('sessionsList', NoParams, z.array(SessionSchema)),
+  'sessions.create': method('sessionsCreate', SessionsCreateParams, SessionSchema),
+  'sessions.open': method('sessionsOpen', SessionsOpenParams, SessionsOpenResult),
+  'sessions.rename': method('sessionsRename', SessionsRenameParams, SessionSchema),
+  'sessions.delete': method('sessionsDelete', SessionIdParams, VoidResult),
+  'sessions.search': method('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
+  'sessions.exportMarkdown': method('sessionsExportMarkdown', SessionIdParams, z.string()),
+
+  'messages.page': method('messagesPage', MessagesPageParams, MessagesPageResult),
+
+  'chat.send': method('chatSend', ChatSendParams, ChatSendResult),
+  'chat.stop': method('chatStop', ChatSessionParams, VoidResult),
+  'chat.regenerate': method('chatRegenerate', ChatSessionParams, ChatRegenerateResult),
+
+  'policy.set': method('policySet', PolicySetParams, PolicySetResult),
+} as const;
+
+export type MethodTable = typeof methods;
+export type MethodName = keyof MethodTable;
+export type HandlerName = MethodTable[MethodName]['handler'];
+/** Params as the caller writes them (before defaults/transforms). */
+export type ParamsOf<M extends MethodName> = z.input<MethodTable[M]['params']>;
+/** Result as the caller receives it (after parsing). */
+export type ResultOf<M extends MethodName> = z.output<MethodTable[M]['result']>;
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name);
+}
+
+export const methodNames = Object.keys(methods) as MethodName[];
+
+export const events = {
+  token: TokenEventSchema,
+  prefillProgress: PrefillProgressEventSchema,
+  messageDone: MessageDoneEventSchema,
+  stats: StatsEventSchema,
+  coreRestarted: CoreRestartedEventSchema,
+  error: ErrorEventSchema,
+} as const;
+
+export type EventTable = typeof events;
+export type EventName = keyof EventTable;
+
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(events, name);
+}
+
+export const eventNames = Object.keys(events) as EventName[];

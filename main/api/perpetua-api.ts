@@ -1,0 +1,107 @@
+/**
+ * The typed API of Perpetua.
+ * - `PerpetuaApi`: what the core implements (CoreService), one method per wire method; each takes one
+ *   params object (validated before it is called) and resolves to its result.
+ * - `PerpetuaEvents`: the events the core pushes (answers stream as events).
+ * - `PerpetuaBridge`: what the renderer sees as `window.perpetua`: the same methods plus `on()`.
+ */
+import type { EventName, MethodName, ParamsOf, ResultOf } from './methods.js';
+import type {
+  ChatRegenerateResult,
+  ChatSendResult,
+  CoreRestartedEvent,
+  ErrorEvent,
+  ExecutionProvider,
+  MessageDoneEvent,
+  MessagesPageResult,
+  ModelInfo,
+  PolicyConfig,
+  PolicySetResult,
+  PrefillProgressEvent,
+  SearchHit,
+  Session,
+  SessionsOpenResult,
+  StatsEvent,
+  TokenEvent,
+} from './schemas.js';
+
+export interface PerpetuaEvents {
+  /** A piece of an answer being written. */
+  token: TokenEvent;
+  /** Prefill of a (long) user message: `done` of `total` tokens. */
+  prefillProgress: PrefillProgressEvent;
+  /** An answer finished (done), was stopped, or failed. */
+  messageDone: MessageDoneEvent;
+  /** Cache and speed figures for a session (sent after each answer, policy change and periodically while decoding). */
+  stats: StatsEvent;
+  /** The core process died and was restarted (sent by the shell, never by the core). */
+  coreRestarted: CoreRestartedEvent;
+  /** A failure not tied to a request (e.g. generation crashed). */
+  error: ErrorEvent;
+}
+
+/** One event as it travels: `{ event, payload }`, discriminated by name. */
+export type PerpetuaEvent = { [K in EventName]: { event: K; payload: PerpetuaEvents[K] } }[EventName];
+export type PerpetuaEventListener = (e: PerpetuaEvent) => void;
+
+export interface PerpetuaApi {
+  // models
+  modelsList(): Promise<ModelInfo[]>;
+  /** Import (register) a model folder (config.json + ONNX + tokenizer). Rejects with a sentence if unusable. */
+  modelsImport(p: { dir: string }): Promise<ModelInfo>;
+  modelsSetProvider(p: { modelId: string; provider: ExecutionProvider }): Promise<ModelInfo>;
+
+  // sessions
+  sessionsList(): Promise<Session[]>;
+  sessionsCreate(p: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string }): Promise<Session>;
+  /** The session, its last `limit` messages (oldest first) and current stats. */
+  sessionsOpen(p: { id: string; limit?: number }): Promise<SessionsOpenResult>;
+  sessionsRename(p: { id: string; name: string }): Promise<Session>;
+  sessionsDelete(p: { id: string }): Promise<void>;
+  /** Full-text search over session names and messages. */
+  sessionsSearch(p: { text: string; limit?: number }): Promise<SearchHit[]>;
+  sessionsExportMarkdown(p: { id: string }): Promise<string>;
+
+  // messages
+  /** Older messages: seq < beforeSeq, the `limit` closest, oldest first. */
+  messagesPage(p: { sessionId: string; beforeSeq: number; limit: number }): Promise<MessagesPageResult>;
+
+  // chat
+  /** Stores the user message and starts the answer; resolves at once, the answer streams as events. */
+  chatSend(p: { sessionId: string; text: string }): Promise<ChatSendResult>;
+  /** Stops the answer being written (it ends with state "stopped"); no-op when idle. */
+  chatStop(p: { sessionId: string }): Promise<void>;
+  /** Replaces the last assistant answer with a new one (streams as events). */
+  chatRegenerate(p: { sessionId: string }): Promise<ChatRegenerateResult>;
+
+  // policy
+  /** Switches the cache policy mid-session; the statement says what happened to the cache. */
+  policySet(p: { sessionId: string; policy: PolicyConfig }): Promise<PolicySetResult>;
+
+  /** Receive events; returns an unsubscribe function. Each router (connection) subscribes once. */
+  subscribe(listener: PerpetuaEventListener): () => void;
+}
+
+export type PerpetuaMethods = Omit<PerpetuaApi, 'subscribe'>;
+
+/** `window.perpetua` in the renderer. */
+export interface PerpetuaBridge extends PerpetuaMethods {
+  on<K extends EventName>(event: K, listener: (payload: PerpetuaEvents[K]) => void): () => void;
+}
+
+// --- compile-time checks that the interface and the method table agree -------------------------
+type HandlerOf<M extends MethodName> = import('./methods.js').MethodTable[M]['handler'];
+type NormVoid<R> = [R] extends [void] ? undefined : R;
+type Check<M extends MethodName> = PerpetuaMethods[HandlerOf<M>] extends (...args: infer A) => Promise<infer R>
+  ? [ResultOf<M>] extends [NormVoid<R>]
+    ? [NormVoid<R>] extends [ResultOf<M>]
+      ? A extends [] | [ParamsOf<M>] | [ParamsOf<M>?]
+        ? true
+        : { params_mismatch: M }
+      : { result_mismatch: M }
+    : { result_mismatch: M }
+  : { not_a_method: M };
+type AllChecks = { [M in MethodName]: Check<M> };
+type Failing = { [M in MethodName]: AllChecks[M] extends true ? never : M }[MethodName];
+/** If this line errors, `PerpetuaApi` and `methods` disagree on the method(s) named in the error. */
+export const _apiMatchesTable: [Failing] extends [never] ? true : Failing = true;

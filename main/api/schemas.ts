@@ -1,0 +1,251 @@
+/**
+ * Runtime schemas (zod) for every payload that crosses a process boundary, and the types inferred
+ * from them. Params are strict objects (unknown keys are rejected: they come from the renderer);
+ * results and events are plain objects (unknown keys are stripped).
+ */
+import { z } from 'zod';
+import {
+  MAX_MESSAGE_BYTES,
+  MAX_NAME_CHARS,
+  MAX_PAGE_LIMIT,
+  MAX_SEARCH_CHARS,
+  MAX_SYSTEM_PROMPT_BYTES,
+  messageTooLargeError,
+} from './limits.js';
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+export const Id = z.string().min(1).max(200);
+export const Seq = z.number().int().nonnegative();
+/** Milliseconds since the Unix epoch. */
+export const Timestamp = z.number().nonnegative();
+
+const Name = z.string().trim().min(1, 'The name is empty.').max(MAX_NAME_CHARS, `The name is longer than ${MAX_NAME_CHARS} characters.`);
+
+/** A text that must fit in `limit` UTF-8 bytes; the error says how large it is. */
+export function boundedText(limit: number) {
+  return z.string().superRefine((s, ctx) => {
+    const err = messageTooLargeError(s, limit);
+    if (err) ctx.addIssue({ code: 'custom', message: err });
+  });
+}
+
+export const ExecutionProviderSchema = z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']);
+export type ExecutionProvider = z.infer<typeof ExecutionProviderSchema>;
+
+export const PolicyNameSchema = z.enum(['dense', 'window', 'recompute', 'sink']);
+export type PolicyName = z.infer<typeof PolicyNameSchema>;
+
+/**
+ * A cache policy and its parameters.
+ * - dense: keep everything (until the model's context is full).
+ * - window: keep the last `window` tokens.
+ * - recompute: re-run the last `window` tokens for each new token (slow reference).
+ * - sink: keep the first `sink` tokens plus the last `window` tokens (StreamingLLM).
+ * `pinSystem`: the system prompt's tokens are never evicted (they count as extra sinks).
+ */
+export const PolicyConfigSchema = z.strictObject({
+  name: PolicyNameSchema,
+  sink: z.number().int().min(0).max(1024),
+  window: z.number().int().min(1).max(1_048_576),
+  pinSystem: z.boolean(),
+});
+export type PolicyConfig = z.infer<typeof PolicyConfigSchema>;
+
+export const RoleSchema = z.enum(['system', 'user', 'assistant']);
+export type Role = z.infer<typeof RoleSchema>;
+
+/** streaming: the answer is being written; done/stopped/error: final. */
+export const MessageStateSchema = z.enum(['streaming', 'done', 'stopped', 'error']);
+export type MessageState = z.infer<typeof MessageStateSchema>;
+export const FinalMessageStateSchema = z.enum(['done', 'stopped', 'error']);
+export type FinalMessageState = z.infer<typeof FinalMessageStateSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Entities
+
+export const ModelInfoSchema = z.object({
+  id: Id,
+  name: z.string(),
+  /** Folder the model lives in. */
+  path: z.string(),
+  /** e.g. "llama", "qwen2" (from config.json). */
+  architecture: z.string().optional(),
+  /** Largest position the model was trained for (context length). */
+  maxPositions: z.number().int().positive().optional(),
+  sizeBytes: z.number().nonnegative().optional(),
+  /** Provider chosen for this model. */
+  provider: ExecutionProviderSchema,
+  /** Providers this build/machine can offer for this model. */
+  availableProviders: z.array(ExecutionProviderSchema),
+  /** Set when the model cannot be used (e.g. positions cannot be shifted): a sentence for the user. */
+  error: z.string().optional(),
+});
+export type ModelInfo = z.infer<typeof ModelInfoSchema>;
+
+export const SessionSchema = z.object({
+  id: Id,
+  name: z.string(),
+  modelId: Id,
+  policy: PolicyConfigSchema,
+  systemPrompt: z.string().nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  messageCount: z.number().int().nonnegative(),
+});
+export type Session = z.infer<typeof SessionSchema>;
+
+export const MessageSchema = z.object({
+  id: Id,
+  sessionId: Id,
+  /** Order within the session, strictly increasing. */
+  seq: Seq,
+  role: RoleSchema,
+  text: z.string(),
+  state: MessageStateSchema,
+  createdAt: Timestamp,
+  /** Set when state is "error": a sentence for the user. */
+  error: z.string().optional(),
+});
+export type Message = z.infer<typeof MessageSchema>;
+
+export const StatsSchema = z.object({
+  sessionId: Id,
+  /** Decode speed of the last/current answer; 0 when idle and nothing measured. */
+  tokensPerSecond: z.number().nonnegative(),
+  /** Tokens currently held in the KV cache. */
+  cacheFill: z.number().int().nonnegative(),
+  /** Tokens the cache can hold under the current policy. */
+  cacheCapacity: z.number().int().nonnegative(),
+  /** Memory held by the KV cache. */
+  kvBytes: z.number().nonnegative(),
+  /** Provider that actually runs (after fallback). */
+  executionProvider: ExecutionProviderSchema,
+  /** Why the chosen provider was not used, when it fell back (a sentence). */
+  providerFallbackReason: z.string().optional(),
+  /** Tokens the model has seen in this session (prompt + generated), evicted ones included. */
+  totalTokensSeen: z.number().int().nonnegative(),
+  policy: PolicyConfigSchema,
+});
+export type Stats = z.infer<typeof StatsSchema>;
+
+export const SearchHitSchema = z.object({
+  sessionId: Id,
+  sessionName: z.string(),
+  /** null when the session's name matched rather than a message. */
+  messageId: Id.nullable(),
+  seq: Seq.nullable(),
+  role: RoleSchema.nullable(),
+  /** Excerpt around the match (plain text). */
+  snippet: z.string(),
+});
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Params and results, one pair per method
+
+export const NoParams = z.strictObject({}).optional();
+/** Methods that answer nothing: `undefined` (null on the wire). */
+export const VoidResult = z.union([z.null(), z.undefined()]).transform(() => undefined);
+
+export const ModelsImportParams = z.strictObject({ dir: z.string().min(1, 'The folder path is empty.').max(4096) });
+export const ModelsSetProviderParams = z.strictObject({ modelId: Id, provider: ExecutionProviderSchema });
+
+export const SessionsCreateParams = z.strictObject({
+  name: Name,
+  modelId: Id,
+  policy: PolicyConfigSchema,
+  systemPrompt: boundedText(MAX_SYSTEM_PROMPT_BYTES).optional(),
+});
+export const SessionsOpenParams = z.strictObject({
+  id: Id,
+  /** How many of the most recent messages to return (default DEFAULT_OPEN_LIMIT). */
+  limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).optional(),
+});
+export const SessionsOpenResult = z.object({
+  session: SessionSchema,
+  /** The last `limit` messages, oldest first. */
+  messages: z.array(MessageSchema),
+  /** True when older messages exist (fetch them with messages.page). */
+  hasMore: z.boolean(),
+  stats: StatsSchema,
+});
+export type SessionsOpenResult = z.infer<typeof SessionsOpenResult>;
+
+export const SessionsRenameParams = z.strictObject({ id: Id, name: Name });
+export const SessionIdParams = z.strictObject({ id: Id });
+export const SessionsSearchParams = z.strictObject({
+  text: z.string().max(MAX_SEARCH_CHARS),
+  limit: z.number().int().min(1).max(500).optional(),
+});
+
+export const MessagesPageParams = z.strictObject({
+  sessionId: Id,
+  /** Return messages with seq < beforeSeq. */
+  beforeSeq: Seq,
+  limit: z.number().int().min(1).max(MAX_PAGE_LIMIT),
+});
+export const MessagesPageResult = z.object({
+  /** Oldest first. */
+  messages: z.array(MessageSchema),
+  hasMore: z.boolean(),
+});
+export type MessagesPageResult = z.infer<typeof MessagesPageResult>;
+
+export const ChatSendParams = z.strictObject({ sessionId: Id, text: boundedText(MAX_MESSAGE_BYTES) });
+export const ChatSendResult = z.object({
+  /** The stored user message. */
+  userMessage: MessageSchema,
+  /** The assistant message that will stream (state "streaming", empty text). */
+  assistantMessageId: Id,
+});
+export type ChatSendResult = z.infer<typeof ChatSendResult>;
+
+export const ChatSessionParams = z.strictObject({ sessionId: Id });
+export const ChatRegenerateResult = z.object({
+  /** The assistant message that was replaced (removed from the transcript), if any. */
+  replacedMessageId: Id.nullable(),
+  /** The new assistant message that will stream. */
+  assistantMessageId: Id,
+});
+export type ChatRegenerateResult = z.infer<typeof ChatRegenerateResult>;
+
+export const PolicySetParams = z.strictObject({ sessionId: Id, policy: PolicyConfigSchema });
+export const PolicySetResult = z.object({
+  /** What happened to the cache, for the user, e.g. "Kept 4 sink + 1020 recent tokens; evicted 3,112." */
+  statement: z.string(),
+  policy: PolicyConfigSchema,
+  stats: StatsSchema,
+});
+export type PolicySetResult = z.infer<typeof PolicySetResult>;
+
+// ---------------------------------------------------------------------------------------------
+// Events (core → renderer)
+
+export const TokenEventSchema = z.object({ sessionId: Id, messageId: Id, delta: z.string() });
+export const PrefillProgressEventSchema = z.object({
+  sessionId: Id,
+  /** Tokens prefilled so far. */
+  done: z.number().int().nonnegative(),
+  /** Tokens to prefill in total. */
+  total: z.number().int().nonnegative(),
+});
+export const MessageDoneEventSchema = z.object({
+  sessionId: Id,
+  messageId: Id,
+  state: FinalMessageStateSchema,
+  /** Full final text of the message. */
+  text: z.string(),
+  error: z.string().optional(),
+});
+export const StatsEventSchema = StatsSchema;
+export const CoreRestartedEventSchema = z.object({ reason: z.string() });
+export const ErrorEventSchema = z.object({ sessionId: Id.optional(), message: z.string() });
+
+export type TokenEvent = z.infer<typeof TokenEventSchema>;
+export type PrefillProgressEvent = z.infer<typeof PrefillProgressEventSchema>;
+export type MessageDoneEvent = z.infer<typeof MessageDoneEventSchema>;
+export type StatsEvent = z.infer<typeof StatsEventSchema>;
+export type CoreRestartedEvent = z.infer<typeof CoreRestartedEventSchema>;
+export type ErrorEvent = z.infer<typeof ErrorEventSchema>;

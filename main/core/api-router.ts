@@ -1,0 +1,127 @@
+/**
+ * Dispatches wire envelopes to a `PerpetuaApi` implementation, validating both ways. Transport-agnostic:
+ * the Electron MessagePort (core process), the WebSocket web test host and tests all feed `handle()` and
+ * give `send()` a way out.
+ *
+ *   request  { id, method, params } → impl[handler](validated params) → { id, result } | { id, error }
+ *   impl events (subscribe)         → validated → { event, payload }
+ */
+import { ApiError, describeZodError } from '../api/api-error.js';
+import {
+  RequestEnvelopeSchema,
+  type ApiErrorCode,
+  type OutgoingEnvelope,
+  type RequestId,
+} from '../api/envelope.js';
+import { events, isMethodName, methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
+import type { PerpetuaApi, PerpetuaEvent } from '../api/perpetua-api.js';
+
+export interface ApiRouter {
+  /** Handle one incoming message (a request envelope); the answer goes out through `send`. */
+  handle(message: unknown): Promise<void>;
+  /** Validated call without an envelope (in-process use); rejects with ApiError. */
+  call<M extends MethodName>(method: M, params?: ParamsOf<M>): Promise<ResultOf<M>>;
+  /** Stop forwarding events (the connection closed). */
+  dispose(): void;
+}
+
+export interface ApiRouterOptions {
+  /** Malformed traffic and dropped events are reported here (default: console.warn). */
+  onProtocolError?(message: string): void;
+}
+
+export function createApiRouter(
+  api: PerpetuaApi,
+  send: (message: OutgoingEnvelope) => void,
+  options: ApiRouterOptions = {},
+): ApiRouter {
+  const report = options.onProtocolError ?? ((m: string) => console.warn(`[api-router] ${m}`));
+  let disposed = false;
+
+  const unsubscribe = api.subscribe((e: PerpetuaEvent) => {
+    if (disposed) return;
+    const schema = typeof e === 'object' && e !== null ? events[e.event as keyof typeof events] : undefined;
+    if (!schema) {
+      report(`Dropped unknown event "${String((e as { event?: unknown })?.event)}".`);
+      return;
+    }
+    const parsed = schema.safeParse(e.payload);
+    if (!parsed.success) {
+      report(`Dropped ${describeZodError(parsed.error, `${e.event} event`)}`);
+      return;
+    }
+    safeSend({ event: e.event, payload: parsed.data });
+  });
+
+  function safeSend(message: OutgoingEnvelope): void {
+    if (disposed) return;
+    try {
+      send(message);
+    } catch (err) {
+      report(`Could not send: ${(err as Error).message}`);
+    }
+  }
+
+  async function call<M extends MethodName>(method: M, params?: unknown): Promise<ResultOf<M>> {
+    if (!isMethodName(method)) {
+      throw new ApiError('unknown_method', `Unknown method "${String(method)}". Known methods: ${Object.keys(methods).join(', ')}.`);
+    }
+    const spec = methods[method];
+    const p = spec.params.safeParse(params);
+    if (!p.success) throw new ApiError('invalid_params', describeZodError(p.error, `${method} params`));
+    const fn = (api as unknown as Record<string, unknown>)[spec.handler];
+    if (typeof fn !== 'function') throw new ApiError('unknown_method', `The core does not implement "${method}".`);
+    let raw: unknown;
+    try {
+      raw = await (fn as (x: unknown) => unknown).call(api, p.data);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      if (e instanceof ApiError) throw e;
+      throw new ApiError('failed', e.message || e.name || 'The operation failed.', e.name);
+    }
+    const r = spec.result.safeParse(raw);
+    if (!r.success) throw new ApiError('invalid_result', describeZodError(r.error, `${method} result`));
+    return r.data as ResultOf<M>;
+  }
+
+  async function handle(message: unknown): Promise<void> {
+    const env = RequestEnvelopeSchema.safeParse(message);
+    if (!env.success) {
+      const id = extractId(message);
+      const msg = describeZodError(env.error, 'request envelope');
+      if (id === undefined) report(msg);
+      else replyError(id, 'bad_envelope', msg);
+      return;
+    }
+    const { id, method, params } = env.data;
+    try {
+      const result = await call(method as MethodName, params);
+      safeSend({ id, result: result === undefined ? null : result });
+    } catch (err) {
+      const e = err as ApiError;
+      replyError(id, e.code ?? 'failed', e.message, e.remoteName);
+    }
+  }
+
+  function replyError(id: RequestId, code: ApiErrorCode, message: string, name?: string): void {
+    safeSend({ id, error: name ? { code, message, name } : { code, message } });
+  }
+
+  return {
+    handle,
+    call: call as ApiRouter['call'],
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      unsubscribe();
+    },
+  };
+}
+
+function extractId(message: unknown): RequestId | undefined {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const id = (message as { id?: unknown }).id;
+  if (typeof id === 'number' && Number.isInteger(id) && id >= 0) return id;
+  if (typeof id === 'string' && id.length > 0 && id.length <= 100) return id;
+  return undefined;
+}
