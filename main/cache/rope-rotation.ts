@@ -1,0 +1,42 @@
+import type { RopeSpec } from '../engine/model-config.js';
+
+/**
+ * Rotates cached keys in place by `delta` positions. RoPE turns each pair of dims by position × frequency, and
+ * rotations compose, so a key computed at position p and turned by −k equals the key computed at p − k.
+ * Keys are [kvHeads, length, headDim]; only tokens [from, to) change; dims beyond rotaryDim are not rotary.
+ */
+export function rotateKeys(
+  keys: Float32Array,
+  kvHeads: number,
+  headDim: number,
+  from: number,
+  to: number,
+  delta: number,
+  rope: RopeSpec,
+): void {
+  if (delta === 0 || to <= from) return;
+  const half = rope.rotaryDim / 2;
+  const cos = new Float64Array(half);
+  const sin = new Float64Array(half);
+  for (let i = 0; i < half; i++) {
+    cos[i] = Math.cos(delta * rope.invFreq[i]);
+    sin[i] = Math.sin(delta * rope.invFreq[i]);
+  }
+  const length = keys.length / (kvHeads * headDim);
+  // rotate_half pairs dim i with i + half; interleaved pairs 2i with 2i + 1
+  const a = rope.style === 'rotate_half' ? (i: number) => i : (i: number) => 2 * i;
+  const b = rope.style === 'rotate_half' ? (i: number) => i + half : (i: number) => 2 * i + 1;
+  for (let h = 0; h < kvHeads; h++) {
+    for (let t = from; t < to; t++) {
+      const base = (h * length + t) * headDim;
+      for (let i = 0; i < half; i++) {
+        const ia = base + a(i);
+        const ib = base + b(i);
+        const x1 = keys[ia];
+        const x2 = keys[ib];
+        keys[ia] = x1 * cos[i] - x2 * sin[i];
+        keys[ib] = x2 * cos[i] + x1 * sin[i];
+      }
+    }
+  }
+}

@@ -1,0 +1,12 @@
+import type { RopeSpec } from '../engine/model-config.js';
+import type { PolicySpec } from './cache-policy.js';
+import type { KvGeometry } from './layer-kv.js';
+import { RollingCache } from './rolling-cache.js';
+
+/** StreamingLLM: the first S "attention sink" tokens stay forever next to the last L tokens. */
+export class SinkPolicy extends RollingCache {
+  constructor(spec: PolicySpec, geometry: KvGeometry, rope: RopeSpec) {
+    if (spec.sink < 0) throw new RangeError('The sink count cannot be negative.');
+    super({ ...spec, name: 'sink' }, geometry, rope);
+  }
+}

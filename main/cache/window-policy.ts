@@ -1,0 +1,11 @@
+import type { RopeSpec } from '../engine/model-config.js';
+import type { PolicySpec } from './cache-policy.js';
+import type { KvGeometry } from './layer-kv.js';
+import { RollingCache } from './rolling-cache.js';
+
+/** Keeps only the last L tokens (positions re-based inside the cache): cheap, but collapses once the first tokens go. */
+export class WindowPolicy extends RollingCache {
+  constructor(spec: PolicySpec, geometry: KvGeometry, rope: RopeSpec) {
+    super({ ...spec, name: 'window', sink: 0, pinSystem: false }, geometry, rope);
+  }
+}

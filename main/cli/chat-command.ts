@@ -1,0 +1,55 @@
+import { createInterface } from 'node:readline/promises';
+import { createPolicy } from '../cache/create-policy.js';
+import { Engine } from '../engine/engine.js';
+import { Model } from '../engine/model.js';
+import { ChatSession } from '../core/chat-session.js';
+import { defaultModelDir } from './default-model.js';
+import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
+
+export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy dense|window|recompute|sink] [--sink S] [--window L]
+    [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep cpu|webgpu|cuda|dml|coreml]
+  Interactive streaming chat in the terminal. Ctrl-C stops an answer; Ctrl-D or /exit quits.`;
+
+export async function chatCommand(args: string[]): Promise<void> {
+  const { values } = parse(args, MODEL_OPTIONS);
+  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
+  if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
+  const policy = createPolicy(policyFrom(values), model.config);
+  const session = new ChatSession(new Engine(model, policy), values.system ?? null);
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+  process.stderr.write(`Chatting with ${model.name} (${model.provider}, ${policy.spec.name} cache). /exit quits.\n`);
+  let answering: AbortController | null = null;
+  rl.on('SIGINT', () => (answering ? answering.abort() : rl.close()));
+  try {
+    for (;;) {
+      let line: string;
+      try {
+        line = await rl.question('> ');
+      } catch {
+        break; // input closed
+      }
+      if (line.trim() === '/exit') break;
+      if (!line.trim()) continue;
+      answering = new AbortController();
+      for await (const ev of session.send(line, {
+        maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
+        sampling: samplingFrom(values),
+        stop: values.stop,
+        chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
+        signal: answering.signal,
+      })) {
+        if (ev.type === 'token') process.stdout.write(ev.text);
+        if (ev.type === 'done') {
+          process.stdout.write('\n');
+          process.stderr.write(
+            `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, cache ${policy.length}/${policy.capacity}, seen ${policy.totalTokensSeen}]\n`,
+          );
+        }
+      }
+      answering = null;
+    }
+  } finally {
+    rl.close();
+    await model.dispose();
+  }
+}

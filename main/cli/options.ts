@@ -1,0 +1,80 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DEFAULT_POLICY, POLICY_NAMES, type PolicySpec } from '../cache/cache-policy.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/execution-provider.js';
+import type { SamplingOptions } from '../engine/sampler.js';
+import { UsageError } from './usage-error.js';
+
+/** Options shared by every command that runs a model. */
+export const MODEL_OPTIONS = {
+  model: { type: 'string' },
+  ep: { type: 'string', default: 'cpu' },
+  policy: { type: 'string', default: DEFAULT_POLICY.name },
+  sink: { type: 'string', default: String(DEFAULT_POLICY.sink) },
+  window: { type: 'string', default: String(DEFAULT_POLICY.window) },
+  'evict-chunk': { type: 'string', default: String(DEFAULT_POLICY.evictChunk) },
+  'pin-system': { type: 'boolean', default: false },
+  chunk: { type: 'string', default: '256' },
+  'max-tokens': { type: 'string', default: '256' },
+  temperature: { type: 'string', default: '0' },
+  'top-k': { type: 'string', default: '0' },
+  'top-p': { type: 'string', default: '1' },
+  'min-p': { type: 'string', default: '0' },
+  'repetition-penalty': { type: 'string', default: '1' },
+  seed: { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  system: { type: 'string' },
+  db: { type: 'string' },
+  session: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+}
+
+export function number(value: string | undefined, name: string, opts: { integer?: boolean; min?: number } = {}): number {
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be ${opts.integer ? 'a whole number' : 'a number'}, not "${value}".`);
+  }
+  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}.`);
+  return n;
+}
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export function policyFrom(v: Values): PolicySpec {
+  const name = String(v.policy);
+  if (!(POLICY_NAMES as readonly string[]).includes(name)) {
+    throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, not "${name}".`);
+  }
+  return {
+    name: name as PolicySpec['name'],
+    sink: number(v.sink as string, 'sink', { integer: true, min: 0 }),
+    window: number(v.window as string, 'window', { integer: true, min: 1 }),
+    evictChunk: number(v['evict-chunk'] as string, 'evict-chunk', { integer: true, min: 1 }),
+    pinSystem: Boolean(v['pin-system']),
+  };
+}
+
+export function providerFrom(v: Values): ExecutionProvider {
+  const ep = String(v.ep);
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) {
+    throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, not "${ep}".`);
+  }
+  return ep as ExecutionProvider;
+}
+
+export function samplingFrom(v: Values): SamplingOptions {
+  return {
+    temperature: number(v.temperature as string, 'temperature', { min: 0 }),
+    topK: number(v['top-k'] as string, 'top-k', { integer: true, min: 0 }),
+    topP: number(v['top-p'] as string, 'top-p', { min: 0 }),
+    minP: number(v['min-p'] as string, 'min-p', { min: 0 }),
+    repetitionPenalty: number(v['repetition-penalty'] as string, 'repetition-penalty', { min: 0 }),
+    seed: v.seed === undefined ? undefined : number(v.seed as string, 'seed', { integer: true, min: 0 }),
+  };
+}

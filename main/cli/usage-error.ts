@@ -1,0 +1,4 @@
+import { PerpetuaError } from '../engine/errors.js';
+
+/** A wrong command line: printed as one sentence with a pointer to --help. */
+export class UsageError extends PerpetuaError {}

@@ -1,0 +1,210 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import ort from 'onnxruntime-node';
+import { ModelLoadError, TokenizerMismatchError, UnsupportedModelError } from './errors.js';
+import { parseModelConfig, type ModelConfig } from './model-config.js';
+import { TextTokenizer } from './text-tokenizer.js';
+import { ChatTemplate } from './chat-template.js';
+import { firstLine, openSession, type ExecutionProvider } from './execution-provider.js';
+import type { KvGeometry, LayerKv } from '../cache/layer-kv.js';
+
+export interface LoadOptions {
+  executionProvider?: ExecutionProvider;
+  /** which file under onnx/ to load (default model.onnx, else the first model*.onnx) */
+  onnxFile?: string;
+}
+
+export interface ForwardResult {
+  /** logits [tokens, vocab] */
+  logits: Float32Array;
+  present: LayerKv[];
+}
+
+/**
+ * A loaded model folder: config.json, tokenizer.json, tokenizer_config.json (optional chat_template) and
+ * onnx/model*.onnx. Folders that keep the HF files in `hf/` beside `onnx/` are accepted too.
+ */
+export class Model {
+  private constructor(
+    readonly dir: string,
+    readonly name: string,
+    readonly config: ModelConfig,
+    readonly tokenizer: TextTokenizer,
+    readonly template: ChatTemplate,
+    readonly session: ort.InferenceSession,
+    readonly provider: ExecutionProvider,
+    readonly providerFallbackReason: string | null,
+    readonly fingerprint: string,
+    readonly onnxPath: string,
+  ) {}
+
+  get geometry(): KvGeometry {
+    return { layers: this.config.layers, kvHeads: this.config.kvHeads, headDim: this.config.headDim };
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  /** Token ids that end a turn: config eos ids plus the tokenizer's eos token. */
+  get eosIds(): Set<number> {
+    const ids = new Set(this.config.eosTokenIds);
+    const eos = this.tokenizer.tokenId(this.tokenizer.eosToken);
+    if (eos !== null) ids.add(eos);
+    return ids;
+  }
+
+  static async load(dirArg: string, opts: LoadOptions = {}): Promise<Model> {
+    const dir = resolve(dirArg);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new ModelLoadError(`Model folder ${dirArg} does not exist.`);
+    }
+    const metaDir = existsSync(join(dir, 'config.json')) ? dir : join(dir, 'hf');
+    const config = parseModelConfig(readJson(join(metaDir, 'config.json'), 'config.json', dirArg));
+    const tokenizerJson = readJson(join(metaDir, 'tokenizer.json'), 'tokenizer.json', dirArg);
+    const tokenizerConfig = existsSync(join(metaDir, 'tokenizer_config.json'))
+      ? readJson(join(metaDir, 'tokenizer_config.json'), 'tokenizer_config.json', dirArg)
+      : {};
+    let tokenizer: TextTokenizer;
+    try {
+      tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig);
+    } catch (err) {
+      throw new ModelLoadError(`The tokenizer.json in ${dirArg} cannot be read (${firstLine(err)}).`);
+    }
+    // Embedding tables are often padded a little beyond the tokenizer (Qwen, Phi-3), never by 10%.
+    if (tokenizer.vocabSize > config.vocabSize || tokenizer.vocabSize < 0.9 * config.vocabSize) {
+      throw new TokenizerMismatchError(
+        `The tokenizer has ${tokenizer.vocabSize} tokens but the model has ${config.vocabSize}, so they do not belong together.`,
+      );
+    }
+    const onnxPath = findOnnx(dir, dirArg, opts.onnxFile);
+    let opened;
+    try {
+      opened = await openSession(onnxPath, opts.executionProvider ?? 'cpu');
+    } catch (err) {
+      throw new ModelLoadError(`${basename(onnxPath)} in ${dirArg} is not a valid ONNX model (${firstLine(err)}).`);
+    }
+    checkInterface(opened.session, config, tokenizer, dirArg);
+    const template = new ChatTemplate(
+      typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : null,
+      { bos_token: tokenizer.bosToken ?? '', eos_token: tokenizer.eosToken ?? '' },
+    );
+    return new Model(
+      dir,
+      basename(dir),
+      config,
+      tokenizer,
+      template,
+      opened.session,
+      opened.provider,
+      opened.fallbackReason,
+      fingerprint(onnxPath, join(metaDir, 'config.json'), join(metaDir, 'tokenizer.json')),
+      onnxPath,
+    );
+  }
+
+  /**
+   * One run of the decoder: `ids` at `positions`, attending to `past` (pastLength tokens) and to each other
+   * causally. Returns logits for every input token and the present KV (past ++ new).
+   */
+  async forward(ids: number[], positions: number[], past: LayerKv[]): Promise<ForwardResult> {
+    const { kvHeads, headDim, layers } = this.geometry;
+    const n = ids.length;
+    const pastLength = past.length ? past[0].key.length / (kvHeads * headDim) : 0;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, n]),
+    };
+    for (let l = 0; l < layers; l++) {
+      const dims = [1, kvHeads, pastLength, headDim];
+      feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', past[l]?.key ?? new Float32Array(0), dims);
+      feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', past[l]?.value ?? new Float32Array(0), dims);
+    }
+    const out = await this.session.run(feeds);
+    const present: LayerKv[] = [];
+    for (let l = 0; l < layers; l++) {
+      present.push({
+        key: out[`present.${l}.key`].data as Float32Array,
+        value: out[`present.${l}.value`].data as Float32Array,
+      });
+    }
+    return { logits: out.logits.data as Float32Array, present };
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function readJson(file: string, what: string, dirArg: string): Record<string, any> {
+  if (!existsSync(file)) throw new ModelLoadError(`Model folder ${dirArg} has no ${what}.`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new ModelLoadError(`${what} in ${dirArg} is not valid JSON.`);
+  }
+}
+
+function findOnnx(dir: string, dirArg: string, preferred?: string): string {
+  const onnxDir = join(dir, 'onnx');
+  const files = existsSync(onnxDir) ? readdirSync(onnxDir).filter((f) => /^model.*\.onnx$/.test(f)).sort() : [];
+  const pick = preferred ?? (files.includes('model.onnx') ? 'model.onnx' : files[0]);
+  if (!pick || !existsSync(join(onnxDir, pick))) {
+    throw new ModelLoadError(`Model folder ${dirArg} has no onnx/${preferred ?? 'model.onnx'}.`);
+  }
+  return join(onnxDir, pick);
+}
+
+/** The graph must have the standard decoder inputs and a KV layout that matches config.json. */
+function checkInterface(session: ort.InferenceSession, c: ModelConfig, tok: TextTokenizer, dirArg: string): void {
+  const inputs = new Set(session.inputNames);
+  for (const name of ['input_ids', 'attention_mask', 'position_ids', 'past_key_values.0.key']) {
+    if (!inputs.has(name)) {
+      throw new UnsupportedModelError(
+        `The ONNX model in ${dirArg} lacks the standard decoder input "${name}", so Perpetua cannot manage its KV cache.`,
+      );
+    }
+  }
+  if (!inputs.has(`past_key_values.${c.layers - 1}.key`) || inputs.has(`past_key_values.${c.layers}.key`)) {
+    throw new UnsupportedModelError(`The ONNX model in ${dirArg} does not have the ${c.layers} layers config.json describes.`);
+  }
+  const meta = session.inputMetadata.find((m) => m.name === 'past_key_values.0.key');
+  if (meta && meta.isTensor) {
+    if (meta.type !== 'float32') {
+      throw new UnsupportedModelError(`The model keeps its KV cache in ${meta.type}; this version of Perpetua needs a float32 KV cache.`);
+    }
+    const [, heads, , dim] = meta.shape;
+    if ((typeof heads === 'number' && heads !== c.kvHeads) || (typeof dim === 'number' && dim !== c.headDim)) {
+      throw new UnsupportedModelError(`The ONNX KV cache shape does not match config.json (${c.kvHeads} KV heads of ${c.headDim}).`);
+    }
+  }
+  const logits = session.outputMetadata.find((m) => m.name === 'logits');
+  const logitsVocab = logits && logits.isTensor ? logits.shape[2] : undefined;
+  if (typeof logitsVocab === 'number' && (logitsVocab !== c.vocabSize || tok.vocabSize > logitsVocab)) {
+    throw new TokenizerMismatchError(
+      `The model outputs ${logitsVocab} token scores but its tokenizer has ${tok.vocabSize} tokens, so they do not belong together.`,
+    );
+  }
+}
+
+/** Identifies the exact model for snapshot compatibility without hashing gigabytes: config, tokenizer, ONNX size and ends. */
+function fingerprint(onnxPath: string, configPath: string, tokenizerPath: string): string {
+  const h = createHash('sha256');
+  h.update(readFileSync(configPath));
+  h.update(readFileSync(tokenizerPath));
+  const size = statSync(onnxPath).size;
+  h.update(String(size));
+  const fd = openSync(onnxPath, 'r');
+  try {
+    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
+    readSync(fd, chunk, 0, chunk.length, 0);
+    h.update(chunk);
+    readSync(fd, chunk, 0, chunk.length, Math.max(0, size - chunk.length));
+    h.update(chunk);
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex').slice(0, 32);
+}

@@ -1,0 +1,80 @@
+import { Tokenizer } from '@huggingface/tokenizers';
+
+/** The model's tokenizer (tokenizer.json + tokenizer_config.json) with the few operations the engine needs. */
+export class TextTokenizer {
+  private readonly tok: Tokenizer;
+  readonly bosToken: string | null;
+  readonly eosToken: string | null;
+  readonly specialIds: Set<number>;
+  /** one past the largest token id the tokenizer can produce */
+  readonly vocabSize: number;
+
+  constructor(tokenizerJson: Record<string, any>, tokenizerConfig: Record<string, any>) {
+    this.tok = new Tokenizer(tokenizerJson as any, tokenizerConfig as any);
+    this.bosToken = tokenText(tokenizerConfig.bos_token);
+    this.eosToken = tokenText(tokenizerConfig.eos_token);
+    const added = (tokenizerJson.added_tokens ?? []) as { id: number; special?: boolean }[];
+    this.specialIds = new Set(added.filter((t) => t.special).map((t) => t.id));
+    const vocab = tokenizerJson.model?.vocab;
+    const ids: number[] = Array.isArray(vocab)
+      ? [vocab.length - 1]
+      : Object.values((vocab ?? {}) as Record<string, number>);
+    this.vocabSize = Math.max(-1, ...ids, ...added.map((t) => t.id)) + 1;
+  }
+
+  /** Text → ids. `addSpecial` adds what the tokenizer's post-processor adds (BOS for Llama). */
+  encode(text: string, addSpecial = false): number[] {
+    return this.tok.encode(text, { add_special_tokens: addSpecial }).ids;
+  }
+
+  decode(ids: number[], skipSpecial = true): string {
+    if (ids.length === 0) return '';
+    return this.tok.decode(ids, { skip_special_tokens: skipSpecial });
+  }
+
+  tokenId(text: string | null): number | null {
+    if (!text) return null;
+    const id = this.tok.token_to_id(text);
+    return id === undefined || id === null ? null : id;
+  }
+}
+
+function tokenText(t: unknown): string | null {
+  if (typeof t === 'string') return t;
+  if (t && typeof t === 'object' && typeof (t as { content?: unknown }).content === 'string') {
+    return (t as { content: string }).content;
+  }
+  return null;
+}
+
+/**
+ * Turns a stream of token ids into text deltas. Decodes each new token together with a few previous ones,
+ * so tokenizers that strip a leading space or fuse byte-fallback pieces still produce the exact text, and
+ * holds back an incomplete UTF-8 sequence (U+FFFD at the end) until its remaining bytes arrive.
+ */
+export class StreamingDetokenizer {
+  private context: number[] = [];
+  private pending: number[] = [];
+
+  constructor(private readonly tokenizer: TextTokenizer, private readonly contextSize = 6) {}
+
+  push(id: number): string {
+    this.pending.push(id);
+    const prefix = this.tokenizer.decode(this.context);
+    const full = this.tokenizer.decode([...this.context, ...this.pending]);
+    if (full.endsWith('\uFFFD') && this.pending.length < 4) return '';
+    const delta = full.startsWith(prefix) ? full.slice(prefix.length) : full;
+    this.context = [...this.context, ...this.pending].slice(-this.contextSize);
+    this.pending = [];
+    return delta;
+  }
+
+  /** Text still held back (an incomplete character at the end of the stream). */
+  flush(): string {
+    if (this.pending.length === 0) return '';
+    const prefix = this.tokenizer.decode(this.context);
+    const full = this.tokenizer.decode([...this.context, ...this.pending]);
+    this.pending = [];
+    return full.startsWith(prefix) ? full.slice(prefix.length) : full;
+  }
+}

@@ -1,0 +1,140 @@
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+type INodeProto = onnxProto.onnx.INodeProto;
+type ITensorProto = onnxProto.onnx.ITensorProto;
+type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
+
+export const DType = { float32: 1, int64: 7, bool: 9, float16: 10 } as const;
+export type DTypeName = keyof typeof DType;
+
+/** A dimension is a fixed size or a symbolic name (dynamic axis). */
+export type Dim = number | string;
+
+type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
+
+/**
+ * Minimal ONNX graph builder over the official protobuf schema (onnx-proto).
+ * Names are generated so callers compose ops as expressions: `g.op('MatMul', [a, b])`.
+ */
+export class GraphBuilder {
+  private readonly nodes: INodeProto[] = [];
+  private readonly initializers: ITensorProto[] = [];
+  private readonly inputs: IValueInfoProto[] = [];
+  private readonly outputs: IValueInfoProto[] = [];
+  private counter = 0;
+  private readonly constCache = new Map<string, string>();
+
+  constructor(readonly name: string, readonly opset = 17) {}
+
+  input(name: string, dtype: DTypeName, shape: Dim[]): string {
+    this.inputs.push(valueInfo(name, dtype, shape));
+    return name;
+  }
+
+  output(name: string, dtype: DTypeName, shape: Dim[], from: string): string {
+    this.op('Identity', [from], {}, name);
+    this.outputs.push(valueInfo(name, dtype, shape));
+    return name;
+  }
+
+  /** Adds a float32 initializer (raw little-endian bytes). */
+  weight(name: string, dims: number[], data: Float32Array): string {
+    if (data.length !== dims.reduce((a, b) => a * b, 1)) {
+      throw new Error(`Weight ${name} has ${data.length} values, expected shape [${dims.join(', ')}].`);
+    }
+    this.initializers.push({
+      name,
+      dims,
+      dataType: DType.float32,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    return name;
+  }
+
+  /** An int64 constant, shared between uses. */
+  ints(values: number[], dims: number[] = [values.length]): string {
+    const key = `i64:${dims.join('x')}:${values.join(',')}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = `const_${this.counter++}`;
+    const raw = new BigInt64Array(values.map((v) => BigInt(v)));
+    this.initializers.push({ name, dims, dataType: DType.int64, rawData: new Uint8Array(raw.buffer) });
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  /** A float32 constant, shared between uses. */
+  floats(values: number[] | Float32Array, dims: number[] = [values.length]): string {
+    const arr = Float32Array.from(values);
+    const key = `f32:${dims.join('x')}:${Array.from(arr).join(',')}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = `const_${this.counter++}`;
+    this.initializers.push({ name, dims, dataType: DType.float32, rawData: new Uint8Array(arr.buffer) });
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outName?: string): string {
+    const out = outName ?? `${opType.toLowerCase()}_${this.counter++}`;
+    this.nodes.push({
+      opType,
+      name: `${opType}_${this.counter++}`,
+      input: inputs,
+      output: [out],
+      attribute: Object.entries(attrs).map(([name, v]) => attribute(name, v)),
+    });
+    return out;
+  }
+
+  /** Ops with several outputs (Split). */
+  opMulti(opType: string, inputs: string[], outputs: number, attrs: Record<string, AttrValue> = {}): string[] {
+    const outs = Array.from({ length: outputs }, () => `${opType.toLowerCase()}_${this.counter++}`);
+    this.nodes.push({
+      opType,
+      name: `${opType}_${this.counter++}`,
+      input: inputs,
+      output: outs,
+      attribute: Object.entries(attrs).map(([name, v]) => attribute(name, v)),
+    });
+    return outs;
+  }
+
+  toBytes(producer = 'perpetua'): Uint8Array {
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: producer,
+      opsetImport: [{ domain: '', version: this.opset }],
+      graph: {
+        name: this.name,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, dtype: DTypeName, shape: Dim[]): IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: DType[dtype],
+        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function attribute(name: string, v: AttrValue): onnxProto.onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return { name, type: T.INT, i: v };
+  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+  if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
+  return { name, type: T.FLOAT, f: v.float };
+}
