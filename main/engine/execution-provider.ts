@@ -16,6 +16,8 @@ export interface OpenedSession {
  * is missing on this machine (no GPU adapter, no CUDA libraries, wrong OS).
  */
 export async function openSession(file: string, requested: ExecutionProvider): Promise<OpenedSession> {
+  // A missing provider is reported to the user as one sentence; keep onnxruntime's own log out of the terminal.
+  ort.env.logLevel = 'fatal';
   const options = (provider: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
