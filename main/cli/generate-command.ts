@@ -6,25 +6,48 @@ import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } 
 import { UsageError } from './usage-error.js';
 
 export const GENERATE_HELP = `perpetua generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
-    [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep cpu|webgpu|cuda|dml|coreml]
-  Prints the model's continuation of TEXT.`;
+      [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep cpu|webgpu|cuda|dml|coreml]
+    [--ignore-eos] [--report-every N] [--quiet]
+  Prints the model's continuation of TEXT; --report-every prints speed, RSS and cache size every N tokens.`;
 
 export async function generateCommand(args: string[]): Promise<void> {
-  const { values } = parse(args, { ...MODEL_OPTIONS, prompt: { type: 'string' } });
+  const { values } = parse(args, {
+    ...MODEL_OPTIONS,
+    prompt: { type: 'string' },
+    'ignore-eos': { type: 'boolean', default: false },
+    'report-every': { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  });
+  const reportEvery = values['report-every'] ? number(values['report-every'], 'report-every', { integer: true, min: 1 }) : 0;
   if (values.prompt === undefined) throw new UsageError('generate needs --prompt TEXT.');
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
   const engine = new Engine(model, createPolicy(policyFrom(values), model.config));
   const prompt = model.tokenizer.encode(values.prompt, true);
   const started = performance.now();
+  let produced = 0;
+  let lastReport = performance.now();
+  const report = () => {
+    const now = performance.now();
+    const rss = process.memoryUsage().rss / 2 ** 20;
+    process.stderr.write(
+      `[${produced} tokens, ${((reportEvery * 1000) / (now - lastReport)).toFixed(0)} tokens/s, RSS ${rss.toFixed(1)} MiB, ` +
+        `cache ${engine.policy.length} tokens, KV ${(engine.policy.kvBytes() / 1024).toFixed(0)} KiB]\n`,
+    );
+    lastReport = now;
+  };
   await engine.feed(prompt, { chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }) });
   const prefillMs = performance.now() - started;
   for await (const ev of engine.generate({
     maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 0 }),
     sampling: samplingFrom(values),
     stop: values.stop,
+    ignoreEos: values['ignore-eos'],
   })) {
-    if (ev.type === 'token') process.stdout.write(ev.text);
+    if (ev.type === 'token') {
+      if (!values.quiet) process.stdout.write(ev.text);
+      if (reportEvery && ev.id >= 0 && ++produced % reportEvery === 0) report();
+    }
     else {
       process.stdout.write('\n');
       process.stderr.write(

@@ -18,6 +18,8 @@ export interface GenerateOptions {
   sampling?: SamplingOptions;
   stop?: string[];
   signal?: AbortSignal;
+  /** keep going past end-of-sequence tokens (long-stream tests and benchmarks) */
+  ignoreEos?: boolean;
 }
 
 export type StopReason = 'eos' | 'stop' | 'length' | 'cancelled';
@@ -82,7 +84,7 @@ export class Engine {
         break;
       }
       const id = sampler.sample(logits, tokens);
-      if (eos.has(id)) {
+      if (eos.has(id) && !opts.ignoreEos) {
         reason = 'eos';
         break;
       }

@@ -1,0 +1,41 @@
+import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildLlamaOnnx } from './llama-graph.js';
+import { readSafetensors } from './safetensors.js';
+import { shapeFromConfig, writeModelFolder } from './tiny-model.js';
+
+const FAMILIES = new Set(['llama', 'mistral', 'qwen2']);
+
+/**
+ * Converts a Hugging Face Llama / Mistral / Qwen2 checkpoint (config.json + *.safetensors + tokenizer files) into
+ * a Perpetua model folder with onnx/model.onnx in the standard decoder layout (keys cached after RoPE).
+ */
+export function convertHfModel(srcDir: string, outDir: string): void {
+  const config = JSON.parse(readFileSync(join(srcDir, 'config.json'), 'utf8'));
+  if (!FAMILIES.has(config.model_type)) {
+    throw new Error(`The converter handles Llama, Mistral and Qwen2 checkpoints, not "${config.model_type}".`);
+  }
+  const files = readdirSync(srcDir).filter((f) => f.endsWith('.safetensors')).sort();
+  if (files.length === 0) throw new Error(`${srcDir} has no .safetensors weights.`);
+  const weights = new Map(files.flatMap((f) => [...readSafetensors(join(srcDir, f))]));
+  // Tied checkpoints may store only one of the two tables (TinyStories-656K keeps only lm_head.weight).
+  const lookup = (name: string) =>
+    weights.get(name) ?? (name === 'model.embed_tokens.weight' ? weights.get('lm_head.weight') : undefined);
+  const onnx = buildLlamaOnnx(shapeFromConfig(config), lookup);
+  const read = (f: string) => (existsSync(join(srcDir, f)) ? JSON.parse(readFileSync(join(srcDir, f), 'utf8')) : {});
+  writeModelFolder(outDir, { config, tokenizerJson: read('tokenizer.json'), tokenizerConfig: read('tokenizer_config.json'), onnx });
+  for (const extra of ['generation_config.json', 'special_tokens_map.json']) {
+    if (existsSync(join(srcDir, extra))) copyFileSync(join(srcDir, extra), join(outDir, extra));
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [src, out] = process.argv.slice(2);
+  if (!src || !out) {
+    console.error('usage: node dist/native-models/convert-hf.js HF_DIR OUT_DIR');
+    process.exit(1);
+  }
+  convertHfModel(resolve(src), resolve(out));
+  console.log(`Wrote ${out}`);
+}
