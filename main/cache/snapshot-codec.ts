@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto';
+import { endianness } from 'node:os';
+import type { KvGeometry, LayerKv } from './layer-kv.js';
+
+/**
+ * Binary, versioned, checksummed KV-cache snapshot (see DESIGN.md, "A snapshot is").
+ *
+ * Layout (all integers little-endian):
+ *   "PRPKV\0"                      6 bytes magic
+ *   u16 format version             (FORMAT_VERSION)
+ *   u32 header length H
+ *   H bytes UTF-8 JSON header      (SnapshotHeader: everything except the big numeric arrays)
+ *   i32[n]  tokens                 n = header.tokenCount
+ *   i32[n]  originalPositions
+ *   i32[n]  cachePositions
+ *   i32[h]  history                h = header.historyCount ?? 0
+ *   f32[]   KV, layer by layer, key then value, each [kvHeads, kvTokens, headDim]
+ *   32 bytes SHA-256 of everything before it
+ * The trailing SHA-256 is fixed for every format version, so corruption is told apart from a newer
+ * format: the checksum is verified before the version is judged.
+ */
+
+export type SnapshotPolicyName = 'dense' | 'window' | 'recompute' | 'sink';
+
+export interface Snapshot {
+  modelFingerprint: string;
+  policy: { name: SnapshotPolicyName; params: Record<string, number | boolean> };
+  dtype: 'float32';
+  geometry: KvGeometry;
+  /** Token ids in cache order. */
+  tokens: number[];
+  /** Absolute position in the stream of each cached token. */
+  originalPositions: number[];
+  /** Position id each cached token was encoded at, inside the cache. */
+  cachePositions: number[];
+  totalTokensSeen: number;
+  /** Extra token ids a policy needs (recompute keeps tokens, not KV). */
+  history?: number[];
+  /**
+   * One entry per layer. Each holds either KV for every cached token
+   * (kvHeads * tokens.length * headDim floats in key and in value) or none at all (length 0, as
+   * `emptyKv` gives, for a policy that keeps tokens only).
+   */
+  kv: LayerKv[];
+}
+
+export const FORMAT_VERSION = 1;
+const MAGIC = Buffer.from('PRPKV\0', 'latin1');
+const PREFIX = MAGIC.length + 2 + 4;
+const CHECKSUM_BYTES = 32;
+const POLICY_NAMES: readonly string[] = ['dense', 'window', 'recompute', 'sink'];
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+
+/** What the JSON header holds (format version 1). */
+interface SnapshotHeader {
+  modelFingerprint: string;
+  policy: Snapshot['policy'];
+  dtype: 'float32';
+  geometry: KvGeometry;
+  totalTokensSeen: number;
+  tokenCount: number;
+  /** null: the snapshot had no `history` (as opposed to an empty one). */
+  historyCount: number | null;
+  /** Tokens held by each layer's KV: tokenCount, or 0 for a tokens-only cache. */
+  kvTokens: number;
+}
+
+/** The snapshot bytes are damaged: bad magic, truncated, checksum mismatch or inconsistent lengths. */
+export class SnapshotCorruptError extends Error {
+  override name = 'SnapshotCorruptError';
+  constructor(readonly reason: string) {
+    super(`The saved KV cache is damaged (${reason}), so the conversation will be rebuilt from its transcript.`);
+  }
+}
+
+/** The snapshot was written in a format version this build does not read. */
+export class SnapshotVersionError extends Error {
+  override name = 'SnapshotVersionError';
+  constructor(
+    readonly found: number,
+    readonly supported: number,
+  ) {
+    super(
+      `The saved KV cache uses format version ${found}, which this version of Perpetua cannot read (it reads ${supported}), so the conversation will be rebuilt from its transcript.`,
+    );
+  }
+}
+
+/** The snapshot was made with a different model than the one loaded. */
+export class SnapshotMismatchError extends Error {
+  override name = 'SnapshotMismatchError';
+  constructor(
+    readonly expected: string,
+    readonly found: string,
+  ) {
+    super('The saved KV cache was made with a different model, so the conversation will be rebuilt from its transcript.');
+  }
+}
+
+/** The snapshot handed to `encodeSnapshot` is not self-consistent (a bug in the caller, not in the data). */
+export class SnapshotInvalidError extends Error {
+  override name = 'SnapshotInvalidError';
+  constructor(readonly reason: string) {
+    super(`The KV cache could not be saved because its data is inconsistent (${reason}).`);
+  }
+}
+
+/** Serialises a snapshot. Each KV array is copied exactly once, straight into the output. */
+export function encodeSnapshot(s: Snapshot): Uint8Array {
+  const n = s.tokens.length;
+  const g = s.geometry;
+  const invalid = (reason: string): never => {
+    throw new SnapshotInvalidError(reason);
+  };
+  if (typeof s.modelFingerprint !== 'string' || s.modelFingerprint === '') invalid('no model fingerprint');
+  if (!POLICY_NAMES.includes(s.policy.name)) invalid(`unknown policy ${String(s.policy.name)}`);
+  for (const [k, v] of Object.entries(s.policy.params)) {
+    if (typeof v !== 'boolean' && !(typeof v === 'number' && Number.isFinite(v))) invalid(`policy parameter ${k} is ${v}`);
+  }
+  if (s.dtype !== 'float32') invalid(`unsupported dtype ${String(s.dtype)}`);
+  if (!isCount(g.layers) || !isCount(g.kvHeads) || !isCount(g.headDim)) invalid('geometry must be whole numbers');
+  if (s.originalPositions.length !== n || s.cachePositions.length !== n) {
+    invalid('tokens and positions differ in length');
+  }
+  if (!isCount(s.totalTokensSeen)) invalid('total tokens seen must be a whole number');
+  if (s.kv.length !== g.layers) invalid(`${s.kv.length} KV layers for a ${g.layers}-layer geometry`);
+  const perToken = g.kvHeads * g.headDim;
+  const kvTokens = s.kv.length > 0 && s.kv[0].key.length === 0 ? 0 : n;
+  for (const [i, layer] of s.kv.entries()) {
+    if (layer.key.length !== perToken * kvTokens || layer.value.length !== perToken * kvTokens) {
+      invalid(`layer ${i} KV does not hold ${kvTokens} tokens`);
+    }
+  }
+  const history = s.history ?? [];
+
+  const header: SnapshotHeader = {
+    modelFingerprint: s.modelFingerprint,
+    policy: { name: s.policy.name, params: { ...s.policy.params } },
+    dtype: 'float32',
+    geometry: { layers: g.layers, kvHeads: g.kvHeads, headDim: g.headDim },
+    totalTokensSeen: s.totalTokensSeen,
+    tokenCount: n,
+    historyCount: s.history ? history.length : null,
+    kvTokens,
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const intsAt = PREFIX + headerBytes.length;
+  const kvAt = intsAt + 4 * (3 * n + history.length);
+  const kvBytes = 4 * 2 * g.layers * perToken * kvTokens;
+  const total = kvAt + kvBytes + CHECKSUM_BYTES;
+
+  // Unpooled: the result owns its ArrayBuffer (a pooled small Buffer would share one with others).
+  const out = Buffer.allocUnsafeSlow(total);
+  MAGIC.copy(out, 0);
+  out.writeUInt16LE(FORMAT_VERSION, MAGIC.length);
+  out.writeUInt32LE(headerBytes.length, MAGIC.length + 2);
+  headerBytes.copy(out, PREFIX);
+
+  let at = intsAt;
+  for (const [name, values] of [
+    ['tokens', s.tokens],
+    ['originalPositions', s.originalPositions],
+    ['cachePositions', s.cachePositions],
+    ['history', history],
+  ] as const) {
+    for (const v of values) {
+      if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) invalid(`${name} holds ${v}, not a 32-bit integer`);
+      out.writeInt32LE(v, at);
+      at += 4;
+    }
+  }
+  for (const layer of s.kv) {
+    at = writeFloats(out, at, layer.key);
+    at = writeFloats(out, at, layer.value);
+  }
+  createHash('sha256').update(out.subarray(0, at)).digest().copy(out, at);
+  return out;
+}
+
+/**
+ * Parses and verifies a snapshot. Refuses, in this order: damaged bytes (SnapshotCorruptError),
+ * another format version (SnapshotVersionError), another model (SnapshotMismatchError).
+ * KV comes back in freshly allocated (hence aligned) Float32Arrays that do not share `bytes`.
+ */
+export function decodeSnapshot(bytes: Uint8Array, expect: { modelFingerprint: string }): Snapshot {
+  const corrupt = (reason: string): never => {
+    throw new SnapshotCorruptError(reason);
+  };
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength); // a view, not a copy
+  if (buf.length < PREFIX + CHECKSUM_BYTES) corrupt('it is too short');
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) corrupt('it is not a Perpetua KV snapshot');
+  const body = buf.subarray(0, buf.length - CHECKSUM_BYTES);
+  const digest = createHash('sha256').update(body).digest();
+  if (!digest.equals(buf.subarray(body.length))) corrupt('checksum mismatch');
+
+  const version = buf.readUInt16LE(MAGIC.length);
+  if (version !== FORMAT_VERSION) throw new SnapshotVersionError(version, FORMAT_VERSION);
+
+  const headerLength = buf.readUInt32LE(MAGIC.length + 2);
+  if (headerLength > body.length - PREFIX) corrupt('header longer than the file');
+  let header: SnapshotHeader;
+  try {
+    header = JSON.parse(buf.toString('utf8', PREFIX, PREFIX + headerLength)) as SnapshotHeader;
+  } catch {
+    return corrupt('unreadable header');
+  }
+  checkHeader(header, corrupt);
+
+  if (header.modelFingerprint !== expect.modelFingerprint) {
+    throw new SnapshotMismatchError(expect.modelFingerprint, header.modelFingerprint);
+  }
+
+  const { layers, kvHeads, headDim } = header.geometry;
+  const n = header.tokenCount;
+  const h = header.historyCount ?? 0;
+  const floatsPerArray = kvHeads * header.kvTokens * headDim;
+  const expectedLength = PREFIX + headerLength + 4 * (3 * n + h) + 4 * 2 * layers * floatsPerArray + CHECKSUM_BYTES;
+  if (!Number.isSafeInteger(expectedLength) || expectedLength !== buf.length) corrupt('inconsistent lengths');
+
+  let at = PREFIX + headerLength;
+  const readInts = (count: number): number[] => {
+    const values = new Array<number>(count);
+    for (let i = 0; i < count; i++, at += 4) values[i] = buf.readInt32LE(at);
+    return values;
+  };
+  const tokens = readInts(n);
+  const originalPositions = readInts(n);
+  const cachePositions = readInts(n);
+  const history = readInts(h);
+  const kv: LayerKv[] = [];
+  for (let l = 0; l < layers; l++) {
+    const key = readFloats(buf, at, floatsPerArray);
+    at += 4 * floatsPerArray;
+    const value = readFloats(buf, at, floatsPerArray);
+    at += 4 * floatsPerArray;
+    kv.push({ key, value });
+  }
+
+  const snapshot: Snapshot = {
+    modelFingerprint: header.modelFingerprint,
+    policy: header.policy,
+    dtype: 'float32',
+    geometry: { layers, kvHeads, headDim },
+    tokens,
+    originalPositions,
+    cachePositions,
+    totalTokensSeen: header.totalTokensSeen,
+    kv,
+  };
+  if (header.historyCount !== null) snapshot.history = history;
+  return snapshot;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Checks the parsed header's shape; a checksum-valid file can still come from a buggy writer. */
+function checkHeader(h: SnapshotHeader, corrupt: (reason: string) => never): void {
+  const ok =
+    typeof h === 'object' &&
+    h !== null &&
+    typeof h.modelFingerprint === 'string' &&
+    typeof h.policy === 'object' &&
+    h.policy !== null &&
+    POLICY_NAMES.includes(h.policy.name) &&
+    typeof h.policy.params === 'object' &&
+    h.policy.params !== null &&
+    Object.values(h.policy.params).every((v) => typeof v === 'number' || typeof v === 'boolean') &&
+    h.dtype === 'float32' &&
+    typeof h.geometry === 'object' &&
+    h.geometry !== null &&
+    isCount(h.geometry.layers) &&
+    isCount(h.geometry.kvHeads) &&
+    isCount(h.geometry.headDim) &&
+    isCount(h.totalTokensSeen) &&
+    isCount(h.tokenCount) &&
+    (h.historyCount === null || isCount(h.historyCount)) &&
+    (h.kvTokens === 0 || h.kvTokens === h.tokenCount);
+  if (!ok) corrupt('malformed header');
+}
+
+/** One copy of the floats into `out` at `at`; returns the offset after them. */
+function writeFloats(out: Buffer, at: number, values: Float32Array): number {
+  if (LITTLE_ENDIAN_HOST) {
+    out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+    return at + values.byteLength;
+  }
+  for (const v of values) at = out.writeFloatLE(v, at);
+  return at;
+}
+
+/** One copy of `count` floats at `at` into a new, aligned Float32Array (the source may be unaligned). */
+function readFloats(buf: Buffer, at: number, count: number): Float32Array {
+  const values = new Float32Array(count);
+  if (LITTLE_ENDIAN_HOST) {
+    new Uint8Array(values.buffer).set(buf.subarray(at, at + 4 * count));
+  } else {
+    for (let i = 0; i < count; i++) values[i] = buf.readFloatLE(at + 4 * i);
+  }
+  return values;
+}

@@ -1,0 +1,120 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Schema migrations, in order. Migration i (0-based) takes the database from `user_version` i to
+ * i + 1; each runs in its own transaction together with the version bump. Never edit or reorder a
+ * shipped migration: append a new one.
+ */
+export interface Migration {
+  readonly name: string;
+  readonly up: (db: Database.Database) => void;
+}
+
+/** Written to the SQLite header so we can tell our files from other programs' SQLite files. */
+export const APPLICATION_ID = 0x50525054; // "PRPT"
+
+const V1_INITIAL = /* sql */ `
+CREATE TABLE models (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT    NOT NULL,
+  dir         TEXT    NOT NULL,
+  fingerprint TEXT    NOT NULL UNIQUE,
+  config      TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(config)),
+  created_at  INTEGER NOT NULL
+);
+
+-- policy is not CHECK-constrained: SQLite cannot alter a CHECK, and new policies must not need a table rebuild.
+CREATE TABLE sessions (
+  id                INTEGER PRIMARY KEY,
+  name              TEXT    NOT NULL UNIQUE,
+  model_id          INTEGER NOT NULL REFERENCES models(id) ON DELETE RESTRICT,
+  policy            TEXT    NOT NULL,
+  policy_params     TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(policy_params)),
+  system_prompt     TEXT    NOT NULL DEFAULT '',
+  total_tokens_seen INTEGER NOT NULL DEFAULT 0 CHECK (total_tokens_seen >= 0),
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL
+);
+CREATE INDEX sessions_model ON sessions(model_id);
+CREATE INDEX sessions_updated ON sessions(updated_at DESC);
+
+CREATE TABLE messages (
+  id          INTEGER PRIMARY KEY,
+  session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  seq         INTEGER NOT NULL,
+  role        TEXT    NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+  text        TEXT    NOT NULL,
+  token_count INTEGER NOT NULL DEFAULT 0 CHECK (token_count >= 0),
+  state       TEXT    NOT NULL CHECK (state IN ('streaming', 'done', 'stopped', 'error')),
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  UNIQUE (session_id, seq)
+);
+-- Finds messages a crash left mid-stream without scanning every transcript.
+CREATE INDEX messages_streaming ON messages(state) WHERE state = 'streaming';
+
+-- message_id: the last message the cached KV covers (NULL: only the system prompt). A snapshot that
+-- covers a deleted message is stale, so it goes with it.
+CREATE TABLE snapshots (
+  id         INTEGER PRIMARY KEY,
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  bytes      BLOB    NOT NULL,
+  size       INTEGER NOT NULL
+);
+CREATE INDEX snapshots_session ON snapshots(session_id, id);
+CREATE INDEX snapshots_message ON snapshots(message_id);
+
+-- A/B and eval results are research records: they outlive the session they came from.
+CREATE TABLE ab_runs (
+  id         INTEGER PRIMARY KEY,
+  session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL,
+  prompt     TEXT    NOT NULL,
+  branch_a   TEXT    NOT NULL CHECK (json_valid(branch_a)),
+  branch_b   TEXT    NOT NULL CHECK (json_valid(branch_b)),
+  metrics    TEXT    NOT NULL CHECK (json_valid(metrics)),
+  vote       TEXT    CHECK (vote IN ('a', 'b', 'tie'))
+);
+CREATE INDEX ab_runs_session ON ab_runs(session_id);
+
+CREATE TABLE eval_runs (
+  id         INTEGER PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  kind       TEXT    NOT NULL,
+  model      TEXT    NOT NULL,
+  params     TEXT    NOT NULL CHECK (json_valid(params)),
+  result     TEXT    NOT NULL CHECK (json_valid(result))
+);
+CREATE INDEX eval_runs_kind ON eval_runs(kind, created_at);
+
+-- Full-text index over every transcript. External content (the text lives once, in messages);
+-- triggers keep it in sync. FK cascades fire the delete trigger too.
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+  text,
+  content = 'messages',
+  content_rowid = 'id',
+  tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+-- Only text changes touch the index: state/token-count updates stay cheap.
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+
+PRAGMA application_id = ${APPLICATION_ID};
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
+];
+
+/** The schema version this build writes and understands. */
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,166 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from './database.js';
+import { Store } from './store.js';
+
+/**
+ * Crash safety of the streaming path: a child process streams replies through
+ * StreamingMessageWriter (fixtures/crash-writer.ts) and is SIGKILLed at random moments, sometimes
+ * while still opening/migrating. Several chains run in parallel; within a chain every run reopens the
+ * database the previous one was killed in. After each kill the database must open, pass SQLite's and
+ * FTS5's integrity checks, and hold at least every text the child reported as committed.
+ */
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const CHAINS = 4;
+const RUNS_PER_CHAIN = 7; // 28 kills in all
+const SEED = Date.now() >>> 0;
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'perpetua-crash-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Reported {
+  messageId: number;
+  length: number;
+  sha: string;
+  done: boolean;
+}
+
+interface RunResult {
+  reported: Reported[];
+  sawReady: boolean;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/** Runs one child and SIGKILLs it `afterReadyMs` after READY, or `earlyMs` after spawn when given. */
+function runAndKill(file: string, session: string, seed: number, kill: { earlyMs?: number; afterReadyMs: number }): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX, FIXTURE, file, session, String(seed)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let stderr = '';
+    let sawReady = false;
+    const killNow = () => child.kill('SIGKILL');
+    const guard = setTimeout(killNow, 15_000); // never hang the suite
+    if (kill.earlyMs !== undefined) setTimeout(killNow, kill.earlyMs);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (!sawReady && out.includes('READY\n')) {
+        sawReady = true;
+        if (kill.earlyMs === undefined) setTimeout(killNow, kill.afterReadyMs);
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (_code, signal) => {
+      clearTimeout(guard);
+      // Only complete lines count: the kill may cut the last one short.
+      const lines = out.split('\n').slice(0, -1);
+      const reported = lines
+        .filter((l) => l.startsWith('COMMIT ') || l.startsWith('DONE '))
+        .map((l) => {
+          const [kind, id, length, sha] = l.split(' ');
+          return { messageId: Number(id), length: Number(length), sha, done: kind === 'DONE' };
+        });
+      resolve({ reported, sawReady, signal, stderr });
+    });
+  });
+}
+
+const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** Opens the database after a kill and checks it against what the child reported. */
+function verify(file: string, reported: Reported[], context: string): void {
+  const db = openDatabase(file);
+  try {
+    expect(db.pragma('integrity_check', { simple: true }), context).toBe('ok');
+    expect(db.pragma('foreign_key_check'), context).toEqual([]);
+    // Throws SQLITE_CORRUPT_VTAB if the full-text index and the messages table disagree.
+    db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
+    const store = new Store(db);
+    for (const r of reported) {
+      const m = store.getMessage(r.messageId);
+      expect(m, `${context}: message ${r.messageId} reported committed but missing`).toBeDefined();
+      expect(m!.text.length, `${context}: message ${r.messageId} shorter than committed`).toBeGreaterThanOrEqual(r.length);
+      expect(sha(m!.text.slice(0, r.length)), `${context}: message ${r.messageId} lost committed text`).toBe(r.sha);
+      if (r.done) {
+        expect(m!.state, `${context}: message ${r.messageId}`).toBe('done');
+        expect(m!.text.length, `${context}: finished message ${r.messageId} changed`).toBe(r.length);
+      }
+    }
+  } finally {
+    db.close();
+  }
+}
+
+describe('crash safety', () => {
+  it(`keeps every reported commit through ${CHAINS * RUNS_PER_CHAIN} SIGKILLs (seed ${SEED})`, async () => {
+    const random = rng(SEED);
+    const chains = Array.from({ length: CHAINS }, (_, c) => {
+      // Draw every chain's schedule up front so it does not depend on timing.
+      const plan = Array.from({ length: RUNS_PER_CHAIN }, () => ({
+        seed: Math.floor(random() * 2 ** 31),
+        kill: random() < 0.2 ? { earlyMs: Math.floor(random() * 500), afterReadyMs: 0 } : { afterReadyMs: 20 + Math.floor(random() * 600) },
+      }));
+      return (async () => {
+        const file = join(dir, `chain-${c}.db`);
+        const all: Reported[] = [];
+        const stats = { runs: 0, withCommits: 0, commits: 0 };
+        for (const [i, run] of plan.entries()) {
+          const result = await runAndKill(file, `chain ${c}`, run.seed, run.kill);
+          const context = `seed ${SEED}, chain ${c}, run ${i}`;
+          expect(result.signal, `${context}: child ended by itself: ${result.stderr}`).toBe('SIGKILL');
+          all.push(...result.reported);
+          stats.runs++;
+          stats.commits += result.reported.length;
+          if (result.reported.length > 0) stats.withCommits++;
+          // Everything reported so far, this run's and earlier runs', must still be there.
+          if (result.sawReady || i === plan.length - 1) verify(file, all, context);
+        }
+        return stats;
+      })();
+    });
+    const stats = await Promise.all(chains);
+    const runs = stats.reduce((n, s) => n + s.runs, 0);
+    const withCommits = stats.reduce((n, s) => n + s.withCommits, 0);
+    const commits = stats.reduce((n, s) => n + s.commits, 0);
+    expect(runs).toBe(CHAINS * RUNS_PER_CHAIN);
+    // The test only means something if most kills landed mid-stream.
+    expect(withCommits).toBeGreaterThanOrEqual(Math.floor(runs / 2));
+    expect(commits).toBeGreaterThan(100);
+
+    // What a restart does: replies cut off mid-stream become 'stopped', and the text stays.
+    const db = openDatabase(join(dir, 'chain-0.db'));
+    const store = new Store(db);
+    const before = store.listMessages(store.getSessionByName('chain 0')!.id).map((m) => m.text);
+    store.markInterruptedMessages();
+    const after = store.listMessages(store.getSessionByName('chain 0')!.id);
+    expect(after.map((m) => m.text)).toEqual(before);
+    expect(after.every((m) => m.state === 'done' || m.state === 'stopped')).toBe(true);
+    db.close();
+  }, 60_000);
+});

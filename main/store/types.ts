@@ -1,0 +1,148 @@
+/**
+ * Plain data the store reads and writes. Timestamps are milliseconds since the Unix epoch.
+ * JSON columns come back parsed; their shape is validated by the API layer, not here.
+ */
+
+export type PolicyName = 'dense' | 'window' | 'recompute' | 'sink';
+/** e.g. { sink: 4, window: 1020, pinSystem: true, evictChunk: 64 } */
+export type PolicyParams = Record<string, number | boolean>;
+
+export type Role = 'system' | 'user' | 'assistant';
+export type MessageState = 'streaming' | 'done' | 'stopped' | 'error';
+export type FinalMessageState = Exclude<MessageState, 'streaming'>;
+export type AbVote = 'a' | 'b' | 'tie';
+
+export interface Model {
+  id: number;
+  name: string;
+  dir: string;
+  fingerprint: string;
+  config: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface NewModel {
+  name: string;
+  dir: string;
+  fingerprint: string;
+  config?: Record<string, unknown>;
+}
+
+export interface Session {
+  id: number;
+  name: string;
+  modelId: number;
+  policy: PolicyName;
+  policyParams: PolicyParams;
+  systemPrompt: string;
+  totalTokensSeen: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewSession {
+  name: string;
+  modelId: number;
+  policy: PolicyName;
+  policyParams: PolicyParams;
+  systemPrompt?: string;
+}
+
+/** The start of a message, for lists; whitespace collapsed. */
+export interface MessagePreview {
+  id: number;
+  role: Role;
+  state: MessageState;
+  text: string;
+  createdAt: number;
+}
+
+export interface SessionSummary extends Session {
+  messageCount: number;
+  lastMessage: MessagePreview | null;
+}
+
+export interface Message {
+  id: number;
+  sessionId: number;
+  /** 1, 2, 3… within the session, in transcript order. */
+  seq: number;
+  role: Role;
+  text: string;
+  tokenCount: number;
+  state: MessageState;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewMessage {
+  role: Role;
+  text: string;
+  tokenCount?: number;
+  /** Defaults to 'done'; an assistant reply being generated starts as 'streaming'. */
+  state?: MessageState;
+}
+
+/** Markers that `SearchHit.snippet` puts around matched terms (control characters, never in normal text). */
+export const SNIPPET_MARK_START = '\u0002';
+export const SNIPPET_MARK_END = '\u0003';
+
+export interface SearchHit {
+  sessionId: number;
+  sessionName: string;
+  messageId: number;
+  seq: number;
+  role: Role;
+  /** A short excerpt, matches wrapped in SNIPPET_MARK_START/END, cuts marked with '…'. */
+  snippet: string;
+  createdAt: number;
+}
+
+export interface SnapshotInfo {
+  id: number;
+  sessionId: number;
+  /** Last message the snapshot covers; null when it covers only the system prompt. */
+  messageId: number | null;
+  createdAt: number;
+  size: number;
+}
+
+export interface StoredSnapshot extends SnapshotInfo {
+  bytes: Uint8Array;
+}
+
+export interface AbRun {
+  id: number;
+  /** null once the session was deleted: A/B results outlive their session. */
+  sessionId: number | null;
+  createdAt: number;
+  prompt: string;
+  branchA: unknown;
+  branchB: unknown;
+  metrics: unknown;
+  vote: AbVote | null;
+}
+
+export interface NewAbRun {
+  sessionId: number | null;
+  prompt: string;
+  branchA: unknown;
+  branchB: unknown;
+  metrics: unknown;
+}
+
+export interface EvalRun {
+  id: number;
+  createdAt: number;
+  kind: string;
+  model: string;
+  params: unknown;
+  result: unknown;
+}
+
+export interface NewEvalRun {
+  kind: string;
+  model: string;
+  params: unknown;
+  result: unknown;
+}
