@@ -64,8 +64,8 @@ export class RollingCache implements CachePolicy {
   }
 
   pinPrefix(n: number): void {
-    // Only a prefix still whole in the cache can become sinks.
-    if (this.seen !== this.length) return;
+    // Only with the pin-system option, and only a prefix still whole in the cache can become sinks.
+    if (!this.spec.pinSystem || this.seen !== this.length) return;
     this.sinks = Math.max(this.sinks, Math.min(n, this.length));
   }
 

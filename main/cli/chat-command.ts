@@ -4,18 +4,20 @@ import { Engine } from '../engine/engine.js';
 import { Model } from '../engine/model.js';
 import { ChatSession } from '../core/chat-session.js';
 import { defaultModelDir } from './default-model.js';
+import { openCliSession } from './open-session.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 
 export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy dense|window|recompute|sink] [--sink S] [--window L]
-    [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep cpu|webgpu|cuda|dml|coreml]
+    [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]
   Interactive streaming chat in the terminal. Ctrl-C stops an answer; Ctrl-D or /exit quits.`;
 
 export async function chatCommand(args: string[]): Promise<void> {
   const { values } = parse(args, MODEL_OPTIONS);
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
-  const policy = createPolicy(policyFrom(values), model.config);
-  const session = new ChatSession(new Engine(model, policy), values.system ?? null);
+  const stored = await openCliSession(values, model, policyFrom(values), false);
+  const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values), model.config)), values.system ?? null);
+  const policy = session.engine.policy;
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
   process.stderr.write(`Chatting with ${model.name} (${model.provider}, ${policy.spec.name} cache). /exit quits.\n`);
   let answering: AbortController | null = null;
@@ -50,6 +52,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     }
   } finally {
     rl.close();
+    stored?.close();
     await model.dispose();
   }
 }

@@ -4,11 +4,13 @@ import { Model } from '../engine/model.js';
 import { defaultModelDir } from './default-model.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { UsageError } from './usage-error.js';
+import { openCliSession } from './open-session.js';
 
 export const GENERATE_HELP = `perpetua generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
       [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep cpu|webgpu|cuda|dml|coreml]
-    [--ignore-eos] [--report-every N] [--quiet]
-  Prints the model's continuation of TEXT; --report-every prints speed, RSS and cache size every N tokens.`;
+    [--ignore-eos] [--report-every N] [--quiet] [--db FILE --session NAME]
+  Prints the model's continuation of TEXT; --report-every prints speed, RSS and cache size every N tokens.
+  With --db/--session the text is stored and the session resumed next time (no --prompt: continue it).`;
 
 export async function generateCommand(args: string[]): Promise<void> {
   const { values } = parse(args, {
@@ -19,11 +21,12 @@ export async function generateCommand(args: string[]): Promise<void> {
     quiet: { type: 'boolean', default: false },
   });
   const reportEvery = values['report-every'] ? number(values['report-every'], 'report-every', { integer: true, min: 1 }) : 0;
-  if (values.prompt === undefined) throw new UsageError('generate needs --prompt TEXT.');
+  if (values.prompt === undefined && !values.session) throw new UsageError('generate needs --prompt TEXT.');
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
-  const engine = new Engine(model, createPolicy(policyFrom(values), model.config));
-  const prompt = model.tokenizer.encode(values.prompt, true);
+  const session = await openCliSession(values, model, policyFrom(values), true);
+  const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config));
+  const prompt = values.prompt === undefined ? [] : model.tokenizer.encode(values.prompt, !session);
   const started = performance.now();
   let produced = 0;
   let lastReport = performance.now();
@@ -36,14 +39,26 @@ export async function generateCommand(args: string[]): Promise<void> {
     );
     lastReport = now;
   };
-  await engine.feed(prompt, { chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }) });
-  const prefillMs = performance.now() - started;
-  for await (const ev of engine.generate({
+  const chunk = number(values.chunk, 'chunk', { integer: true, min: 1 });
+  const opts = {
     maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 0 }),
     sampling: samplingFrom(values),
     stop: values.stop,
     ignoreEos: values['ignore-eos'],
-  })) {
+    chunk,
+  };
+  if (!session) await engine.feed(prompt, { chunk });
+  const events = !session
+    ? engine.generate(opts)
+    : values.prompt === undefined
+      ? session.chat.continue(opts)
+      : session.chat.send(values.prompt, opts);
+  let prefillMs = session ? 0 : performance.now() - started;
+  for await (const ev of events) {
+    if (ev.type === 'prefill') {
+      prefillMs = performance.now() - started;
+      continue;
+    }
     if (ev.type === 'token') {
       if (!values.quiet) process.stdout.write(ev.text);
       if (reportEvery && ev.id >= 0 && ++produced % reportEvery === 0) report();
@@ -56,5 +71,6 @@ export async function generateCommand(args: string[]): Promise<void> {
       );
     }
   }
+  session?.close();
   await model.dispose();
 }

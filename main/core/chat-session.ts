@@ -9,69 +9,107 @@ export interface SendOptions extends GenerateOptions {
 }
 
 /**
- * A conversation over one engine: renders each new turn with the model's chat template, feeds only what the
- * cache has not seen, and streams the answer. `fedText` is the rendered conversation the cache has consumed,
- * so a template that renders earlier turns differently (or a switched policy) never duplicates text.
+ * A conversation over one engine. In chat mode each turn is rendered with the model's chat template and only
+ * the text the cache has not consumed yet is fed; in raw mode (plain language models, `perpetua generate`)
+ * turns are concatenated text. `consumed` is the rendered conversation the cache holds, so templates that
+ * render earlier turns differently never make the session feed text twice.
  */
 export class ChatSession {
   readonly messages: ChatMessage[] = [];
-  private fedText = '';
+  private consumed = '';
   private fedTokens = 0;
+  readonly raw: boolean;
 
-  constructor(readonly engine: Engine, private readonly systemPrompt: string | null = null) {}
+  constructor(
+    readonly engine: Engine,
+    private readonly systemPrompt: string | null = null,
+    opts: { raw?: boolean } = {},
+  ) {
+    this.raw = opts.raw === true || !engine.model.template.hasTemplate;
+  }
 
-  /** Streams the answer to `userText`; the caller appends nothing — the session keeps its transcript. */
+  /** Feeds the user's turn, then streams the answer. */
   async *send(userText: string, opts: SendOptions): AsyncGenerator<ChatEvent> {
-    if (this.messages.length === 0 && this.systemPrompt) {
-      // The system prompt is fed on its own so "pin the system prompt" can make exactly it the sink region.
-      yield* this.feedTurn([{ role: 'system', content: this.systemPrompt }], false, opts);
+    yield* this.prepare(opts);
+    const firstTurn = this.fedTokens === 0;
+    yield* this.feedTurn({ role: 'user', content: userText }, opts);
+    if (firstTurn) this.engine.policy.pinPrefix(this.engine.policy.totalTokensSeen);
+    yield* this.answer(opts);
+  }
+
+  /** Streams more of the answer without a new user turn (raw continuation). */
+  async *continue(opts: SendOptions): AsyncGenerator<ChatEvent> {
+    yield* this.prepare(opts);
+    yield* this.answer(opts);
+  }
+
+  /**
+   * Brings a fresh or snapshot-restored cache up to date with a stored transcript: `covered` messages are
+   * already in the restored cache, the rest are fed now (the session is rebuilt by re-prefilling them).
+   */
+  async *resume(transcript: ChatMessage[], covered: number, opts: SendOptions): AsyncGenerator<ChatEvent> {
+    const system: ChatMessage[] = this.systemPrompt ? [{ role: 'system', content: this.systemPrompt }] : [];
+    const all = [...system, ...transcript];
+    const start = covered > 0 ? covered + system.length : 0;
+    this.messages.splice(0, this.messages.length, ...all.slice(0, start));
+    this.consumed = this.render(this.messages);
+    this.fedTokens = this.engine.policy.totalTokensSeen;
+    for (let i = start; i < all.length; i++) {
+      const m = all[i];
+      if (m.role === 'assistant') yield* this.feedText(m.content, opts, m);
+      else yield* this.feedTurn(m, opts);
+      // the first turn (the system prompt when there is one) becomes the pinned sink region
+      if (i === 0) this.engine.policy.pinPrefix(this.engine.policy.totalTokensSeen);
+    }
+  }
+
+  /** What the cache holds for `messages` in this session's format (an assistant answer ends a turn). */
+  private render(messages: ChatMessage[]): string {
+    if (messages.length === 0) return '';
+    if (this.raw) return messages.map((m) => m.content).join('');
+    const last = messages[messages.length - 1];
+    const { template } = this.engine.model;
+    if (last.role === 'assistant') return template.render(messages.slice(0, -1), true) + last.content;
+    return template.render(messages, last.role === 'user');
+  }
+
+  private async *prepare(opts: SendOptions): AsyncGenerator<ChatEvent> {
+    if (this.fedTokens === 0 && this.systemPrompt && this.messages.length === 0) {
+      // The system prompt is fed on its own so "pin the system prompt" makes exactly it the sink region.
+      yield* this.feedTurn({ role: 'system', content: this.systemPrompt }, opts);
       this.engine.policy.pinPrefix(this.engine.policy.totalTokensSeen);
     }
-    const user: ChatMessage = { role: 'user', content: userText };
-    const firstTurn = this.fedTokens === 0;
-    yield* this.feedTurn([user], true, opts);
-    if (firstTurn) this.engine.policy.pinPrefix(this.engine.policy.totalTokensSeen);
+  }
 
+  private async *answer(opts: SendOptions): AsyncGenerator<ChatEvent> {
     let answer = '';
     for await (const ev of this.engine.generate(opts)) {
       if (ev.type === 'done') answer = ev.text;
       yield ev;
     }
-    this.messages.push({ role: 'assistant', content: answer });
-    this.fedText += answer;
+    const last = this.messages[this.messages.length - 1];
+    if (last?.role === 'assistant') last.content += answer;
+    else this.messages.push({ role: 'assistant', content: answer });
+    this.consumed += answer;
   }
 
-  /** Restores the transcript of a resumed session whose cache was restored from a snapshot. */
-  resumeFrom(messages: ChatMessage[], fedText: string, fedTokens: number): void {
-    this.messages.splice(0, this.messages.length, ...messages);
-    this.fedText = fedText;
-    this.fedTokens = fedTokens;
+  private async *feedTurn(message: ChatMessage, opts: SendOptions): AsyncGenerator<ChatEvent> {
+    const next = [...this.messages, message];
+    const rendered = this.render(next);
+    // A template that rewrote earlier turns cannot be diffed: then the new turn is rendered on its own.
+    const text = rendered.startsWith(this.consumed) ? rendered.slice(this.consumed.length) : this.render([message]);
+    yield* this.feedText(text, opts, message);
   }
 
-  /** The rendered conversation the cache has consumed (persisted with snapshots). */
-  get consumedText(): string {
-    return this.fedText;
-  }
-
-  private async *feedTurn(turn: ChatMessage[], addGenerationPrompt: boolean, opts: SendOptions): AsyncGenerator<ChatEvent> {
-    const { template, tokenizer } = this.engine.model;
-    const all = [...this.messages.filter((m) => m.role !== 'system'), ...turn];
-    const withSystem = this.systemPrompt ? [{ role: 'system' as const, content: this.systemPrompt }, ...all] : all;
-    let text: string;
-    let tokens: number[];
-    if (template.hasTemplate) {
-      const rendered = template.render(turn[0].role === 'system' ? turn : withSystem, addGenerationPrompt);
-      text = rendered.startsWith(this.fedText) ? rendered.slice(this.fedText.length) : template.render(turn, addGenerationPrompt);
-      this.fedText = rendered.startsWith(this.fedText) ? rendered : this.fedText + text;
-      tokens = tokenizer.encode(text, false);
-    } else {
-      // Plain language models continue raw text; the tokenizer's BOS starts the stream.
-      text = turn[0].content;
-      tokens = tokenizer.encode(text, this.fedTokens === 0);
-      this.fedText += text;
-    }
-    this.messages.push(...turn);
-    // Feed piece by piece so progress reaches the user while a book-sized paste streams through the cache.
+  private async *feedText(text: string, opts: SendOptions, message: ChatMessage): AsyncGenerator<ChatEvent> {
+    const { tokenizer } = this.engine.model;
+    // Raw streams start with the tokenizer's BOS; rendered templates carry their own.
+    const tokens = tokenizer.encode(text, this.raw && this.fedTokens === 0);
+    const last = this.messages[this.messages.length - 1];
+    if (message.role === 'assistant' && last?.role === 'assistant') last.content += message.content;
+    else this.messages.push({ ...message });
+    this.consumed += text;
+    // Fed piece by piece so progress reaches the user while a book-sized paste streams through the cache.
     const piece = Math.max(1, opts.chunk ?? 256);
     for (let done = 0; done < tokens.length; done += piece) {
       const part = tokens.slice(done, done + piece);

@@ -34,6 +34,8 @@ export type GenerationEvent =
  */
 export class Engine {
   private lastLogits: Float32Array | null = null;
+  /** the last few fed tokens: text of new tokens is decoded after them, as a continuation */
+  private recent: number[] = [];
 
   constructor(readonly model: Model, public policy: CachePolicy) {}
 
@@ -58,6 +60,7 @@ export class Engine {
       this.lastLogits = logits.subarray((rows - 1) * V, rows * V);
       opts.onLogits?.(logits.subarray((rows - n) * V, rows * V), slice);
       done += n;
+      this.recent = [...this.recent, ...slice].slice(-8);
       opts.onProgress?.(done, tokens.length);
     }
     if (!this.lastLogits) throw new RangeError('Nothing to feed: the token list is empty.');
@@ -71,7 +74,7 @@ export class Engine {
   async *generate(opts: GenerateOptions): AsyncGenerator<GenerationEvent> {
     if (!this.lastLogits) throw new RangeError('Feed a prompt before generating.');
     const sampler = new Sampler(opts.sampling);
-    const detok = new StreamingDetokenizer(this.model.tokenizer);
+    const detok = new StreamingDetokenizer(this.model.tokenizer, this.recent);
     const stops = new StopStringMatcher(opts.stop ?? []);
     const eos = this.model.eosIds;
     const tokens: number[] = [];

@@ -56,7 +56,14 @@ export class StreamingDetokenizer {
   private context: number[] = [];
   private pending: number[] = [];
 
-  constructor(private readonly tokenizer: TextTokenizer, private readonly contextSize = 6) {}
+  /** `context`: tokens before the stream (the prompt's end), so the first new token decodes as a continuation. */
+  constructor(
+    private readonly tokenizer: TextTokenizer,
+    context: number[] = [],
+    private readonly contextSize = 6,
+  ) {
+    this.context = context.slice(-contextSize);
+  }
 
   push(id: number): string {
     this.pending.push(id);

@@ -1,0 +1,78 @@
+import type { Engine } from '../engine/engine.js';
+import type { CacheContents, CachePolicy } from './cache-policy.js';
+import { emptyKv, type KvGeometry, type LayerKv } from './layer-kv.js';
+import type { Snapshot } from './snapshot-codec.js';
+import { PerpetuaError } from '../engine/errors.js';
+
+/** The snapshot holds another cache policy's state (the session's policy changed since it was written). */
+export class SnapshotPolicyError extends PerpetuaError {}
+
+/** The policy's cache as a snapshot (the codec serializes it). */
+export function snapshotOf(policy: CachePolicy, modelFingerprint: string, geometry: KvGeometry): Snapshot {
+  const c = policy.contents();
+  const { name, sink, window, pinSystem, evictChunk } = policy.spec;
+  return {
+    modelFingerprint,
+    policy: { name, params: { sink, window, pinSystem, evictChunk, sinks: c.sinks } },
+    dtype: 'float32',
+    geometry,
+    tokens: c.tokens,
+    originalPositions: c.originalPositions,
+    cachePositions: c.cachePositions,
+    totalTokensSeen: c.totalTokensSeen,
+    history: c.history,
+    kv: c.kv,
+  };
+}
+
+/**
+ * Puts a snapshot back into the engine's policy and recomputes the logits of its last token, so decoding
+ * continues exactly where it stopped: the last token is removed and fed again at the position it had.
+ * A snapshot of another policy or window is refused (the session is rebuilt from its transcript instead).
+ */
+export async function restoreSnapshot(engine: Engine, s: Snapshot): Promise<void> {
+  const spec = engine.policy.spec;
+  const p = s.policy.params;
+  if (s.policy.name !== spec.name || p.window !== spec.window || (spec.name === 'sink' && p.sink !== spec.sink)) {
+    throw new SnapshotPolicyError(
+      `The saved KV cache belongs to the ${s.policy.name} policy (window ${p.window}), not the session's ${spec.name} policy (window ${spec.window}), so the conversation will be rebuilt from its transcript.`,
+    );
+  }
+  const g = s.geometry;
+  const kvTokens = s.kv[0]?.key.length ? s.kv[0].key.length / (g.kvHeads * g.headDim) : 0;
+  const contents: CacheContents = {
+    tokens: s.tokens,
+    originalPositions: s.originalPositions,
+    cachePositions: s.cachePositions,
+    kv: s.kv.length ? s.kv : emptyKv(g),
+    totalTokensSeen: s.totalTokensSeen,
+    history: s.history ?? [],
+    sinks: typeof p.sinks === 'number' ? p.sinks : 0,
+  };
+  const last = spec.name === 'recompute' ? contents.history.at(-1) : contents.tokens.at(-1);
+  if (last === undefined) {
+    engine.policy.restore(contents);
+    return;
+  }
+  engine.policy.restore(withoutLastToken(contents, g, kvTokens));
+  await engine.feed([last]);
+}
+
+function withoutLastToken(c: CacheContents, g: KvGeometry, kvTokens: number): CacheContents {
+  const trim = (a: Float32Array): Float32Array => {
+    if (kvTokens === 0) return a;
+    const out = new Float32Array(g.kvHeads * (kvTokens - 1) * g.headDim);
+    const row = (kvTokens - 1) * g.headDim;
+    for (let h = 0; h < g.kvHeads; h++) out.set(a.subarray(h * kvTokens * g.headDim, h * kvTokens * g.headDim + row), h * row);
+    return out;
+  };
+  return {
+    tokens: c.tokens.slice(0, -1),
+    originalPositions: c.originalPositions.slice(0, -1),
+    cachePositions: c.cachePositions.slice(0, -1),
+    kv: c.kv.map((l: LayerKv) => ({ key: trim(l.key), value: trim(l.value) })),
+    totalTokensSeen: c.totalTokensSeen - 1,
+    history: c.history.slice(0, -1),
+    sinks: Math.min(c.sinks, Math.max(0, c.tokens.length - 1)),
+  };
+}

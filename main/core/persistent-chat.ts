@@ -1,0 +1,151 @@
+import { restoreSnapshot, snapshotOf } from '../cache/cache-snapshot.js';
+import { createPolicy } from '../cache/create-policy.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
+import { decodeSnapshot, encodeSnapshot } from '../cache/snapshot-codec.js';
+import type { ChatMessage } from '../engine/chat-template.js';
+import { Engine } from '../engine/engine.js';
+import type { Model } from '../engine/model.js';
+import { StreamingMessageWriter } from '../store/message-writer.js';
+import type { Store } from '../store/store.js';
+import type { Message, Session } from '../store/types.js';
+import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
+
+export interface OpenChatOptions {
+  /** session to open or create */
+  name: string;
+  /** policy for a new session (an existing one keeps its own) */
+  policy?: PolicySpec;
+  systemPrompt?: string;
+  /** raw text continuation instead of the chat template */
+  raw?: boolean;
+  /** how the session came back: shown to the user */
+  onNotice?: (text: string) => void;
+  chunk?: number;
+  /** KV snapshots kept per session */
+  keepSnapshots?: number;
+}
+
+/** Policy spec stored with a session, back as a PolicySpec. */
+export function sessionPolicy(s: Session): PolicySpec {
+  const p = s.policyParams;
+  return {
+    name: s.policy,
+    sink: typeof p.sink === 'number' ? p.sink : DEFAULT_POLICY.sink,
+    window: typeof p.window === 'number' ? p.window : DEFAULT_POLICY.window,
+    pinSystem: p.pinSystem === true,
+    evictChunk: typeof p.evictChunk === 'number' ? p.evictChunk : DEFAULT_POLICY.evictChunk,
+  };
+}
+
+/**
+ * A chat session that lives in SQLite: every message is committed as it streams (at least once a second),
+ * a KV snapshot is written after each turn, and reopening restores the newest snapshot and feeds whatever
+ * the transcript holds beyond it. A damaged or foreign snapshot is reported and the cache is rebuilt by
+ * re-prefilling the transcript — the transcript is the source of truth.
+ */
+export class PersistentChat {
+  private constructor(
+    readonly store: Store,
+    readonly session: Session,
+    readonly chat: ChatSession,
+    private readonly opts: OpenChatOptions,
+  ) {}
+
+  get engine(): Engine {
+    return this.chat.engine;
+  }
+
+  static async open(store: Store, model: Model, opts: OpenChatOptions): Promise<PersistentChat> {
+    store.markInterruptedMessages();
+    const modelRow = store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint });
+    const spec = opts.policy ?? DEFAULT_POLICY;
+    const session =
+      store.getSessionByName(opts.name) ??
+      store.createSession({
+        name: opts.name,
+        modelId: modelRow.id,
+        policy: spec.name,
+        policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk },
+        systemPrompt: opts.systemPrompt ?? '',
+      });
+    const engine = new Engine(model, createPolicy(sessionPolicy(session), model.config));
+    const chat = new ChatSession(engine, session.systemPrompt || null, { raw: opts.raw });
+    const pc = new PersistentChat(store, session, chat, opts);
+    await pc.restore();
+    return pc;
+  }
+
+  /** Restores the newest usable snapshot, then re-prefills what it does not cover. */
+  private async restore(): Promise<void> {
+    const messages = this.store.listMessages(this.session.id).filter((m) => m.state !== 'error');
+    if (messages.length === 0) return;
+    const transcript = messages.map(toChatMessage);
+    let covered = 0;
+    const snap = this.store.latestSnapshot(this.session.id);
+    const started = performance.now();
+    if (snap) {
+      try {
+        await restoreSnapshot(this.engine, decodeSnapshot(snap.bytes, { modelFingerprint: this.engine.model.fingerprint }));
+        covered = snap.messageId === null ? 0 : messages.findIndex((m) => m.id === snap.messageId) + 1;
+      } catch (err) {
+        this.opts.onNotice?.((err as Error).message);
+        this.engine.policy.reset();
+        covered = 0;
+      }
+    }
+    const rest = messages.length - covered;
+    for await (const ev of this.chat.resume(transcript, covered, { maxTokens: 0, chunk: this.opts.chunk })) void ev;
+    const ms = (performance.now() - started).toFixed(0);
+    this.opts.onNotice?.(
+      covered > 0
+        ? `Resumed "${this.session.name}" from its KV snapshot${rest ? ` and re-read ${rest} newer message(s)` : ''} in ${ms} ms.`
+        : `Rebuilt "${this.session.name}" by re-reading its ${messages.length} message(s) in ${ms} ms.`,
+    );
+  }
+
+  /** The user's turn, stored, then the answer streamed and committed at least every second. */
+  async *send(text: string, opts: SendOptions): AsyncGenerator<ChatEvent> {
+    const user = this.store.appendMessage(this.session.id, { role: 'user', text });
+    yield* this.stream(this.chat.send(text, opts), user);
+  }
+
+  /** More of the answer without a new user turn. */
+  async *continue(opts: SendOptions): AsyncGenerator<ChatEvent> {
+    yield* this.stream(this.chat.continue(opts), null);
+  }
+
+  private async *stream(events: AsyncGenerator<ChatEvent>, user: Message | null): AsyncGenerator<ChatEvent> {
+    const seenBefore = this.engine.policy.totalTokensSeen;
+    let writer: StreamingMessageWriter | null = null;
+    try {
+      for await (const ev of events) {
+        if (ev.type === 'token') {
+          writer ??= StreamingMessageWriter.start(this.store, this.session.id);
+          writer.append(ev.text, 1);
+        }
+        if (ev.type === 'done') {
+          writer ??= StreamingMessageWriter.start(this.store, this.session.id);
+          writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
+        }
+        yield ev;
+      }
+    } catch (err) {
+      writer?.finish('error');
+      throw err;
+    } finally {
+      this.store.addTokensSeen(this.session.id, this.engine.policy.totalTokensSeen - seenBefore);
+    }
+    this.saveSnapshot(writer?.messageId ?? user?.id ?? null);
+  }
+
+  /** Writes the cache after a turn; the store keeps the newest few per session. */
+  saveSnapshot(messageId: number | null): void {
+    const model = this.engine.model;
+    const bytes = encodeSnapshot(snapshotOf(this.engine.policy, model.fingerprint, model.geometry));
+    this.store.saveSnapshot(this.session.id, messageId, bytes, this.opts.keepSnapshots ?? 3);
+  }
+}
+
+function toChatMessage(m: Message): ChatMessage {
+  return { role: m.role, content: m.text };
+}
