@@ -1,0 +1,174 @@
+/**
+ * The renderer in headless Chromium, through the web host, against the real core and a tiny model:
+ * import a model, create a session, chat, switch policy mid-session, paste a long text (progress bar),
+ * reload and find the session resumed, search. PERPETUA_SCREENSHOTS=1 also refreshes docs/screenshots.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { chromiumPath } from './browser.js';
+import { startCoreUnderTest, type CoreUnderTest } from './core-under-test.js';
+import { pasteText, startHarness, waitReady, watchAppearance, type Harness } from './harness.js';
+
+const shotsDir = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+const SHOTS = process.env.PERPETUA_SCREENSHOTS === '1';
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(shotsDir, { recursive: true });
+  await page.waitForTimeout(250);
+  await page.screenshot({ path: join(shotsDir, `${name}.png`) });
+}
+
+const UNIQUE = 'zebracorn';
+
+describe.skipIf(!chromiumPath())('renderer e2e (web host + real core)', () => {
+  let core: CoreUnderTest;
+  let h: Harness;
+  let page: Page;
+
+  beforeAll(async () => {
+    core = await startCoreUnderTest();
+    h = await startHarness(core.api);
+    page = h.page;
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await core?.close();
+  });
+
+  async function lastAssistantDone(): Promise<void> {
+    await page.waitForSelector('[data-testid=message][data-role=assistant]:not([data-state=streaming]) >> nth=-1', { timeout: 90_000 });
+    await page.waitForSelector('[data-testid=send]', { timeout: 90_000 });
+  }
+
+  it('imports a model through the model manager', async () => {
+    await page.click('[data-testid=open-models]');
+    await page.fill('[data-testid=model-dir]', core.modelDir);
+    await page.click('[data-testid=model-import]');
+    await page.waitForSelector('[data-testid=model-item]');
+    await shot(page, 'model-manager');
+    const providers = await page.$$eval('[data-testid=model-provider] >> nth=0 >> option:not([disabled])', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(providers).toContain('cpu');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[data-testid=model-manager][open]', { state: 'detached' }).catch(() => {});
+  });
+
+  it('creates a session', async () => {
+    await page.click('[data-testid=new-session]');
+    await page.fill('[data-testid=new-session-name]', 'Endless e2e');
+    await page.fill('[data-testid=new-session-system]', 'You are a storyteller.');
+    await page.click('[data-testid=new-session-create]');
+    await page.waitForSelector('[data-testid=session-title]:has-text("Endless e2e")');
+    await page.waitForSelector('[data-testid=session-item]:has-text("Endless e2e")');
+    await page.waitForSelector('[data-testid=stats-bar]');
+  });
+
+  it('chats: Enter sends, the answer streams, stats update', async () => {
+    await page.fill('[data-testid=composer-input]', `Once upon a time there was a ${UNIQUE}.`);
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('Tell me more.');
+    expect(await page.inputValue('[data-testid=composer-input]')).toContain('\nTell me more.');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`[data-testid=message][data-role=user]:has-text("${UNIQUE}")`);
+    await lastAssistantDone();
+    const answer = await page.textContent('[data-testid=message][data-role=assistant] >> nth=-1 >> [data-testid=message-text]');
+    expect(answer?.length ?? 0).toBeGreaterThan(0);
+    const seen = await page.textContent('[data-testid=stat-seen]');
+    expect(Number(seen?.replace(/[^0-9]/g, ''))).toBeGreaterThan(0);
+    expect(await page.inputValue('[data-testid=composer-input]')).toBe('');
+    await shot(page, 'chat-light');
+  });
+
+  it('regenerates the last answer', async () => {
+    const before = await page.$$eval('[data-testid=message]', (els) => els.length);
+    await page.hover('[data-testid=message][data-role=assistant] >> nth=-1');
+    await page.click('[data-testid=regenerate]');
+    await lastAssistantDone();
+    expect(await page.$$eval('[data-testid=message]', (els) => els.length)).toBe(before);
+  });
+
+  it('switches the cache policy mid-session and shows what happened', async () => {
+    await page.click('[data-testid=open-policy]');
+    await page.check('[data-testid=policy-window]');
+    await page.fill('[data-testid=policy-window-size]', '64');
+    await page.click('[data-testid=policy-apply]');
+    const statement = await page.waitForSelector('[data-testid=policy-statement]');
+    expect((await statement.textContent())?.length ?? 0).toBeGreaterThan(10);
+    await page.waitForSelector('[data-testid=stat-policy]:has-text("window 64")');
+    await shot(page, 'policy-switcher');
+    // and back to attention sinks
+    await page.check('[data-testid=policy-sink]');
+    await page.fill('[data-testid=policy-sink-count]', '4');
+    await page.fill('[data-testid=policy-window-size]', '252');
+    await page.click('[data-testid=policy-apply]');
+    await page.waitForSelector('[data-testid=stat-policy]:has-text("sink 4 + 252")');
+    await page.click('[data-testid=open-policy]');
+  });
+
+  it('takes a long paste and shows prefill progress', async () => {
+    const para = 'The river kept flowing past the old mill, and the miller counted every turn of the wheel. ';
+    const text = para.repeat(Math.ceil(60_000 / para.length));
+    const sawProgress = await watchAppearance(page, '[data-testid=prefill-progress]', '__sawProgress');
+    await pasteText(page, '[data-testid=composer-input]', text);
+    await page.waitForSelector('[data-testid=paste-chip]');
+    expect(await page.inputValue('[data-testid=composer-input]')).toBe('');
+    await page.keyboard.type('Summarize:');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=paste-chip]', { state: 'detached' });
+    await lastAssistantDone();
+    expect(await sawProgress()).toBe(true);
+    const userText = await page.textContent('[data-testid=message][data-role=user] >> nth=-1 >> [data-testid=message-text]');
+    expect(userText?.startsWith('Summarize:')).toBe(true);
+  });
+
+  it('rejects a message over 10 MB with a clear error', async () => {
+    const err = await page.evaluate(`(async () => {
+      const sessionId = (await window.perpetua.sessionsList())[0].id;
+      try { await window.perpetua.chatSend({ sessionId, text: 'x'.repeat(10 * 1024 * 1024 + 1) }); return 'accepted'; }
+      catch (e) { return e.message; }
+    })()`);
+    expect(err).toMatch(/larger than 10 MB/);
+  });
+
+  it('resumes the session after a reload', async () => {
+    const before = await page.$$eval('[data-testid=message]', (els) => els.map((e) => e.getAttribute('data-seq')));
+    await page.reload();
+    await waitReady(page);
+    await page.waitForSelector('[data-testid=session-title]:has-text("Endless e2e")');
+    await page.waitForSelector('[data-testid=message]');
+    const after = await page.$$eval('[data-testid=message]', (els) => els.map((e) => e.getAttribute('data-seq')));
+    expect(after).toEqual(before);
+    expect(await page.textContent('[data-testid=stat-policy]')).toContain('sink 4 + 252');
+    // and the conversation continues
+    await page.fill('[data-testid=composer-input]', 'And then?');
+    await page.keyboard.press('Enter');
+    await lastAssistantDone();
+  });
+
+  it('searches messages and jumps to a hit', async () => {
+    await page.fill('[data-testid=search-input]', UNIQUE);
+    const hit = await page.waitForSelector('[data-testid=search-hit]');
+    expect(await hit.textContent()).toContain(UNIQUE);
+    await shot(page, 'search');
+    await hit.click();
+    await page.waitForSelector(`[data-testid=message]:has-text("${UNIQUE}")`);
+    await page.fill('[data-testid=search-input]', '');
+  });
+
+  it('has a dark theme', async () => {
+    await page.click('[data-testid=theme-toggle]');
+    expect(await page.getAttribute('html', 'data-theme')).toBe('dark');
+    await shot(page, 'chat-dark');
+    await page.click('[data-testid=theme-toggle]');
+    expect(await page.getAttribute('html', 'data-theme')).toBe('light');
+  });
+
+  it('never violated the CSP and threw no page errors', async () => {
+    expect(await h.cspViolations()).toEqual([]);
+    expect(h.pageErrors).toEqual([]);
+  });
+});

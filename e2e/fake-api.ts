@@ -1,0 +1,255 @@
+/**
+ * A small in-memory PerpetuaApi for UI iteration only (screenshots, renderer development).
+ * The e2e tests run against the real CoreService.
+ */
+import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../main/api/perpetua-api.js';
+import type { ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
+
+interface FakeSession {
+  session: Session;
+  messages: Message[];
+  cacheFill: number;
+  totalTokensSeen: number;
+  tokensPerSecond: number;
+  running?: { messageId: string; stop: boolean };
+}
+
+const CAPACITY_DENSE = 2048;
+const WORDS = 'the sink tokens keep attention stable while the window slides over an endless conversation and nothing is forgotten in the transcript'.split(' ');
+
+export interface FakeApiOptions {
+  /** Milliseconds between streamed tokens. */
+  tokenDelayMs?: number;
+  /** Pre-populate a session with this many messages. */
+  seedMessages?: number;
+}
+
+export class FakeApi implements PerpetuaApi {
+  private listeners = new Set<PerpetuaEventListener>();
+  private sessions = new Map<string, FakeSession>();
+  private models: ModelInfo[] = [
+    { id: 'tiny-llama', name: 'tiny-llama', path: '/models/tiny-llama', architecture: 'llama', maxPositions: 2048, sizeBytes: 3_400_000, provider: 'cpu', availableProviders: ['cpu', 'webgpu'] },
+  ];
+  private nextId = 1;
+  private readonly tokenDelayMs: number;
+
+  constructor(opts: FakeApiOptions = {}) {
+    this.tokenDelayMs = opts.tokenDelayMs ?? 15;
+    if (opts.seedMessages) {
+      const s = this.create('Endless chat', 'tiny-llama', { name: 'sink', sink: 4, window: 1020, pinSystem: true }, 'You are a helpful assistant.');
+      for (let i = 0; i < opts.seedMessages; i++) {
+        const role = i % 2 === 0 ? 'user' : 'assistant';
+        const len = 3 + ((i * 7919) % 60);
+        const text = `${i}: ` + Array.from({ length: len }, (_, k) => WORDS[(i + k) % WORDS.length]).join(' ');
+        s.messages.push(this.msg(s.session.id, s.messages.length, role, text, 'done'));
+      }
+      s.session.messageCount = s.messages.length;
+      s.totalTokensSeen = s.messages.reduce((a, m) => a + tokens(m.text), 0);
+      s.cacheFill = Math.min(capacity(s.session.policy), s.totalTokensSeen);
+    }
+  }
+
+  subscribe(l: PerpetuaEventListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  private emit(e: PerpetuaEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private id(prefix: string): string {
+    return `${prefix}${this.nextId++}`;
+  }
+
+  private msg(sessionId: string, seq: number, role: Message['role'], text: string, state: Message['state']): Message {
+    return { id: this.id('m'), sessionId, seq, role, text, state, createdAt: Date.now() };
+  }
+
+  private create(name: string, modelId: string, policy: PolicyConfig, systemPrompt?: string): FakeSession {
+    const now = Date.now();
+    const session: Session = { id: this.id('s'), name, modelId, policy, systemPrompt: systemPrompt ?? null, createdAt: now, updatedAt: now, messageCount: 0 };
+    const s: FakeSession = { session, messages: [], cacheFill: 0, totalTokensSeen: 0, tokensPerSecond: 0 };
+    this.sessions.set(session.id, s);
+    return s;
+  }
+
+  private get(id: string): FakeSession {
+    const s = this.sessions.get(id);
+    if (!s) throw new Error(`There is no session "${id}".`);
+    return s;
+  }
+
+  private stats(s: FakeSession): Stats {
+    const model = this.models.find((m) => m.id === s.session.modelId);
+    const provider: ExecutionProvider = model?.provider ?? 'cpu';
+    return {
+      sessionId: s.session.id,
+      tokensPerSecond: s.tokensPerSecond,
+      cacheFill: s.cacheFill,
+      cacheCapacity: capacity(s.session.policy),
+      kvBytes: s.cacheFill * 2 * 4 * 64 * 4 * 4,
+      executionProvider: provider === 'webgpu' ? 'cpu' : provider,
+      ...(provider === 'webgpu' ? { providerFallbackReason: 'WebGPU is not available in this build; running on CPU.' } : {}),
+      totalTokensSeen: s.totalTokensSeen,
+      policy: s.session.policy,
+    };
+  }
+
+  async modelsList() {
+    return this.models;
+  }
+  async modelsImport({ dir }: { dir: string }) {
+    if (!dir.startsWith('/')) throw new Error(`"${dir}" is not an absolute folder path.`);
+    const name = dir.split('/').filter(Boolean).pop() ?? 'model';
+    const m: ModelInfo = { id: name, name, path: dir, architecture: 'llama', maxPositions: 4096, sizeBytes: 12_000_000, provider: 'cpu', availableProviders: ['cpu'] };
+    this.models = [...this.models.filter((x) => x.id !== m.id), m];
+    return m;
+  }
+  async modelsSetProvider({ modelId, provider }: { modelId: string; provider: ExecutionProvider }) {
+    const m = this.models.find((x) => x.id === modelId);
+    if (!m) throw new Error(`There is no model "${modelId}".`);
+    m.provider = provider;
+    return m;
+  }
+  async sessionsList() {
+    return [...this.sessions.values()].map((s) => s.session).sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+  async sessionsCreate(p: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string }) {
+    if (!this.models.some((m) => m.id === p.modelId)) throw new Error(`There is no model "${p.modelId}".`);
+    return this.create(p.name, p.modelId, p.policy, p.systemPrompt).session;
+  }
+  async sessionsOpen({ id, limit = 200 }: { id: string; limit?: number }) {
+    const s = this.get(id);
+    const messages = s.messages.slice(-limit);
+    return { session: s.session, messages, hasMore: s.messages.length > messages.length, stats: this.stats(s) };
+  }
+  async sessionsRename({ id, name }: { id: string; name: string }) {
+    const s = this.get(id);
+    s.session = { ...s.session, name, updatedAt: Date.now() };
+    return s.session;
+  }
+  async sessionsDelete({ id }: { id: string }) {
+    this.get(id);
+    this.sessions.delete(id);
+  }
+  async sessionsSearch({ text, limit = 50 }: { text: string; limit?: number }) {
+    const q = text.trim().toLowerCase();
+    if (!q) return [];
+    const hits: SearchHit[] = [];
+    for (const s of this.sessions.values()) {
+      if (s.session.name.toLowerCase().includes(q)) hits.push({ sessionId: s.session.id, sessionName: s.session.name, messageId: null, seq: null, role: null, snippet: s.session.name });
+      for (const m of s.messages) {
+        const i = m.text.toLowerCase().indexOf(q);
+        if (i >= 0) hits.push({ sessionId: s.session.id, sessionName: s.session.name, messageId: m.id, seq: m.seq, role: m.role, snippet: m.text.slice(Math.max(0, i - 40), i + 80) });
+        if (hits.length >= limit) return hits;
+      }
+    }
+    return hits;
+  }
+  async sessionsExportMarkdown({ id }: { id: string }) {
+    const s = this.get(id);
+    return `# ${s.session.name}\n\n` + s.messages.map((m) => `**${m.role}**\n\n${m.text}\n`).join('\n');
+  }
+  async messagesPage({ sessionId, beforeSeq, limit }: { sessionId: string; beforeSeq: number; limit: number }) {
+    const s = this.get(sessionId);
+    const older = s.messages.filter((m) => m.seq < beforeSeq);
+    const messages = older.slice(-limit);
+    return { messages, hasMore: older.length > messages.length };
+  }
+  async chatSend({ sessionId, text }: { sessionId: string; text: string }) {
+    const s = this.get(sessionId);
+    if (s.running) throw new Error('An answer is still being written. Stop it first.');
+    const user = this.msg(sessionId, s.messages.length, 'user', text, 'done');
+    s.messages.push(user);
+    const assistant = this.msg(sessionId, s.messages.length, 'assistant', '', 'streaming');
+    s.messages.push(assistant);
+    s.session.messageCount = s.messages.length;
+    s.session.updatedAt = Date.now();
+    void this.answer(s, assistant, tokens(text));
+    return { userMessage: user, assistantMessageId: assistant.id };
+  }
+  async chatStop({ sessionId }: { sessionId: string }) {
+    const s = this.get(sessionId);
+    if (s.running) s.running.stop = true;
+  }
+  async chatRegenerate({ sessionId }: { sessionId: string }) {
+    const s = this.get(sessionId);
+    if (s.running) throw new Error('An answer is still being written. Stop it first.');
+    const last = s.messages[s.messages.length - 1];
+    let replaced: string | null = null;
+    if (last && last.role === 'assistant') {
+      s.messages.pop();
+      replaced = last.id;
+    }
+    const assistant = this.msg(sessionId, s.messages.length, 'assistant', '', 'streaming');
+    s.messages.push(assistant);
+    void this.answer(s, assistant, 0);
+    return { replacedMessageId: replaced, assistantMessageId: assistant.id };
+  }
+  async policySet({ sessionId, policy }: { sessionId: string; policy: PolicyConfig }) {
+    const s = this.get(sessionId);
+    const before = s.cacheFill;
+    s.session = { ...s.session, policy };
+    const cap = capacity(policy);
+    s.cacheFill = Math.min(before, cap);
+    const evicted = before - s.cacheFill;
+    const statement =
+      policy.name === 'dense'
+        ? `Switched to dense: the cache keeps every token (${fmt(s.cacheFill)} now, up to ${fmt(cap)}).`
+        : policy.name === 'sink'
+          ? `Switched to sink ${policy.sink} + window ${policy.window}: kept ${fmt(s.cacheFill)} tokens, evicted ${fmt(evicted)} and re-rotated the rest.`
+          : `Switched to ${policy.name} ${policy.window}: kept the last ${fmt(s.cacheFill)} tokens, evicted ${fmt(evicted)}.`;
+    const stats = this.stats(s);
+    this.emit({ event: 'stats', payload: stats });
+    return { statement, policy, stats };
+  }
+
+  private async answer(s: FakeSession, m: Message, promptTokens: number): Promise<void> {
+    s.running = { messageId: m.id, stop: false };
+    const sid = s.session.id;
+    const cap = capacity(s.session.policy);
+    if (promptTokens > 256) {
+      const chunk = Math.max(256, Math.ceil(promptTokens / 40));
+      for (let done = 0; done < promptTokens; ) {
+        done = Math.min(promptTokens, done + chunk);
+        this.emit({ event: 'prefillProgress', payload: { sessionId: sid, done, total: promptTokens } });
+        await sleep(25);
+        if (s.running.stop) break;
+      }
+    }
+    s.totalTokensSeen += promptTokens;
+    s.cacheFill = Math.min(cap, s.cacheFill + promptTokens);
+    const n = 12 + (m.seq % 20);
+    const t0 = Date.now();
+    for (let i = 0; i < n && !s.running.stop; i++) {
+      const delta = (i === 0 ? '' : ' ') + WORDS[(m.seq + i) % WORDS.length];
+      m.text += delta;
+      s.totalTokensSeen++;
+      s.cacheFill = Math.min(cap, s.cacheFill + 1);
+      this.emit({ event: 'token', payload: { sessionId: sid, messageId: m.id, delta } });
+      await sleep(this.tokenDelayMs);
+      s.tokensPerSecond = ((i + 1) * 1000) / Math.max(1, Date.now() - t0);
+      if (i % 5 === 4) this.emit({ event: 'stats', payload: this.stats(s) });
+    }
+    m.state = s.running.stop ? 'stopped' : 'done';
+    s.running = undefined;
+    this.emit({ event: 'messageDone', payload: { sessionId: sid, messageId: m.id, state: m.state, text: m.text } });
+    this.emit({ event: 'stats', payload: this.stats(s) });
+  }
+}
+
+function capacity(p: PolicyConfig): number {
+  if (p.name === 'dense') return CAPACITY_DENSE;
+  if (p.name === 'sink') return p.sink + p.window;
+  return p.window;
+}
+function tokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

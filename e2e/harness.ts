@@ -1,0 +1,86 @@
+/**
+ * Shared set-up for browser e2e tests: build the UI, serve it with the web host bridged to a
+ * PerpetuaApi, open it in headless Chromium, and record CSP violations and page errors.
+ */
+import type { Browser, Page } from 'playwright-core';
+import type { PerpetuaApi } from '../main/api/perpetua-api.js';
+import { launchBrowser } from './browser.js';
+import { buildUi } from './build-ui.js';
+import { startWebHost, type WebHost } from './web-host.js';
+
+export interface Harness {
+  host: WebHost;
+  browser: Browser;
+  page: Page;
+  /** CSP directives violated so far (must stay empty). */
+  cspViolations(): Promise<string[]>;
+  /** Uncaught page errors so far (must stay empty). */
+  readonly pageErrors: string[];
+  close(): Promise<void>;
+}
+
+let built: Promise<void> | null = null;
+
+/** Builds the renderer and the shim once per test process. */
+export function ensureUiBuilt(): Promise<void> {
+  built ??= buildUi();
+  return built;
+}
+
+export async function startHarness(api: PerpetuaApi, viewport = { width: 1280, height: 800 }): Promise<Harness> {
+  await ensureUiBuilt();
+  const host = await startWebHost({ api });
+  const browser = await launchBrowser();
+  const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  // Runs before the page's scripts, outside its CSP.
+  await context.addInitScript(`
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sourceFile || '') + ':' + e.lineNumber);
+    });
+  `);
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(host.url);
+  await waitReady(page);
+  return {
+    host,
+    browser,
+    page,
+    pageErrors,
+    cspViolations: () => page.evaluate('window.__cspViolations') as Promise<string[]>,
+    async close() {
+      await browser.close();
+      await host.close();
+    },
+  };
+}
+
+export async function waitReady(page: Page): Promise<void> {
+  await page.waitForSelector('html[data-ready="true"]', { timeout: 30_000 });
+}
+
+/** Pastes text into the focused composer the way a user's Ctrl+V would (a real ClipboardEvent). */
+export async function pasteText(page: Page, selector: string, text: string): Promise<void> {
+  await page.focus(selector);
+  await page.evaluate(
+    `((text) => {
+      const dt = new DataTransfer();
+      dt.setData('text/plain', text);
+      const ev = new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true });
+      document.activeElement.dispatchEvent(ev);
+    })(${JSON.stringify(text)})`,
+  );
+}
+
+/** Starts recording whether an element matching `selector` ever appears; returns a getter. */
+export async function watchAppearance(page: Page, selector: string, key: string): Promise<() => Promise<boolean>> {
+  await page.evaluate(`(() => {
+    window[${JSON.stringify(key)}] = false;
+    const check = () => { if (document.querySelector(${JSON.stringify(selector)})) window[${JSON.stringify(key)}] = true; };
+    new MutationObserver(check).observe(document.body, { childList: true, subtree: true });
+    check();
+  })()`);
+  return () => page.evaluate(`window[${JSON.stringify(key)}]`) as Promise<boolean>;
+}

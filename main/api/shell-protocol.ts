@@ -1,0 +1,53 @@
+/**
+ * Messages between the Electron shell and (a) the preload, over IPC, and (b) the core utility process,
+ * over its parent port. The API itself never passes through the shell: the shell hands each window a
+ * MessagePort whose other end is in the core.
+ */
+import { z } from 'zod';
+import { CoreRestartedEventSchema } from './schemas.js';
+
+/** Renderer → main: "give me a port to the core" (sent by the preload on every page load). */
+export const IPC_HELLO = 'perpetua:hello';
+/** Main → renderer: the port (in event.ports[0]). */
+export const IPC_PORT = 'perpetua:port';
+/** Main → renderer: the core died and was restarted; a new port follows. */
+export const IPC_CORE_RESTARTED = 'perpetua:core-restarted';
+/** Main → renderer: the core cannot be (re)started; a sentence for the user. */
+export const IPC_CORE_FAILED = 'perpetua:core-failed';
+
+export const CoreRestartedPayloadSchema = CoreRestartedEventSchema;
+export const CoreFailedPayloadSchema = z.object({ message: z.string() });
+
+/** Shell → core over the parent port: serve the API on the attached port (ports[0]). */
+export const CoreConnectMessageSchema = z.object({ type: z.literal('connect'), connectionId: z.number().int() });
+export type CoreConnectMessage = z.infer<typeof CoreConnectMessageSchema>;
+
+/** Core → shell over the parent port. */
+export const CoreStatusMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('fatal'), message: z.string() }),
+]);
+export type CoreStatusMessage = z.infer<typeof CoreStatusMessageSchema>;
+
+/** Command-line flags the shell passes to the core process. */
+export interface CoreArgs {
+  dbFile: string;
+  modelsDir: string;
+  /** Read-only models shipped with the app (extraResources/models), if any. */
+  bundledModelsDir?: string;
+}
+
+export function coreArgv(a: CoreArgs): string[] {
+  const argv = [`--db=${a.dbFile}`, `--models=${a.modelsDir}`];
+  if (a.bundledModelsDir) argv.push(`--bundled-models=${a.bundledModelsDir}`);
+  return argv;
+}
+
+export function parseCoreArgv(argv: readonly string[]): CoreArgs {
+  const get = (flag: string) => argv.find((a) => a.startsWith(`--${flag}=`))?.slice(flag.length + 3);
+  const dbFile = get('db');
+  const modelsDir = get('models');
+  if (!dbFile || !modelsDir) throw new Error('The core needs --db=FILE and --models=DIR.');
+  const bundledModelsDir = get('bundled-models');
+  return bundledModelsDir ? { dbFile, modelsDir, bundledModelsDir } : { dbFile, modelsDir };
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { CoreSupervisor, type CoreChildLike, type CoreClient } from './core-supervisor.js';
+
+class FakeChild implements CoreChildLike {
+  posted: { message: unknown; transfer?: unknown[] }[] = [];
+  exitListeners: ((code: number) => void)[] = [];
+  killed = false;
+  postMessage(message: unknown, transfer?: unknown[]) {
+    this.posted.push({ message, transfer });
+  }
+  on(event: 'exit' | 'message', listener: (x: never) => void) {
+    if (event === 'exit') this.exitListeners.push(listener as (code: number) => void);
+    return this;
+  }
+  kill() {
+    this.killed = true;
+    return true;
+  }
+  exit(code: number) {
+    for (const l of this.exitListeners) l(code);
+  }
+}
+
+function setup() {
+  const children: FakeChild[] = [];
+  let channel = 0;
+  const timers: (() => void)[] = [];
+  let clock = 0;
+  const sup = new CoreSupervisor<string>(
+    {
+      fork: () => {
+        const c = new FakeChild();
+        children.push(c);
+        return c;
+      },
+      createChannel: () => {
+        channel++;
+        return { core: `core-${channel}`, window: `win-${channel}` };
+      },
+      log: () => {},
+      now: () => clock,
+      setTimer: (fn) => timers.push(fn),
+    },
+    { maxCrashes: 2, crashWindowMs: 60_000 },
+  );
+  const events: string[] = [];
+  const client: CoreClient<string> = {
+    id: 1,
+    isAlive: () => true,
+    sendPort: (p) => events.push(`port:${p}`),
+    notifyRestarted: (r) => events.push(`restarted:${r}`),
+    notifyFailed: (m) => events.push(`failed:${m}`),
+  };
+  return { sup, children, timers, events, client, tick: (ms: number) => (clock += ms) };
+}
+
+describe('CoreSupervisor', () => {
+  it('forks on first attach and hands each side one end of a channel', () => {
+    const { sup, children, events, client } = setup();
+    sup.attach(client);
+    expect(children).toHaveLength(1);
+    expect(children[0].posted).toEqual([{ message: { type: 'connect', connectionId: 1 }, transfer: ['core-1'] }]);
+    expect(events).toEqual(['port:win-1']);
+  });
+
+  it('gives a reloaded window a fresh channel to the same core', () => {
+    const { sup, children, events, client } = setup();
+    sup.attach(client);
+    sup.attach(client);
+    expect(children).toHaveLength(1);
+    expect(events).toEqual(['port:win-1', 'port:win-2']);
+  });
+
+  it('restarts a crashed core, reconnects and tells the window', () => {
+    const { sup, children, timers, events, client } = setup();
+    sup.attach(client);
+    children[0].exit(139);
+    expect(sup.running).toBe(false);
+    timers.shift()!();
+    expect(children).toHaveLength(2);
+    expect(events).toEqual(['port:win-1', 'port:win-2', 'restarted:the core process exited with code 139']);
+  });
+
+  it('gives up after too many crashes in the window and says so', () => {
+    const { sup, children, timers, events, client, tick } = setup();
+    sup.attach(client);
+    for (let i = 0; i < 3; i++) {
+      children[children.length - 1].exit(1);
+      tick(1000);
+      timers.shift()?.();
+    }
+    expect(events.at(-1)).toMatch(/^failed:The engine crashed 3 times/);
+    expect(sup.running).toBe(false);
+  });
+
+  it('does not restart after stop()', () => {
+    const { sup, children, timers, client } = setup();
+    sup.attach(client);
+    sup.stop();
+    expect(children[0].killed).toBe(true);
+    children[0].exit(0);
+    expect(timers).toHaveLength(0);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Keeps the core process alive: forks it, connects every window to it with a fresh MessageChannel, and
+ * when it dies unexpectedly forks a new one, tells each window (coreRestarted) and reconnects it.
+ * Electron-free (the fork and channel are injected) so the restart logic is unit-tested.
+ */
+
+export interface CoreChildLike {
+  postMessage(message: unknown, transfer?: unknown[]): void;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  kill(): boolean;
+}
+
+export interface ChannelLike<P> {
+  /** End given to the core. */
+  core: P;
+  /** End given to the window. */
+  window: P;
+}
+
+/** A window the supervisor keeps connected. */
+export interface CoreClient<P> {
+  readonly id: number;
+  isAlive(): boolean;
+  sendPort(port: P): void;
+  notifyRestarted(reason: string): void;
+  notifyFailed(message: string): void;
+}
+
+export interface CoreSupervisorDeps<P> {
+  fork(): CoreChildLike;
+  createChannel(): ChannelLike<P>;
+  log?(message: string): void;
+  now?(): number;
+  setTimer?(fn: () => void, ms: number): unknown;
+}
+
+export interface CoreSupervisorOptions {
+  /** Give up after this many crashes within `crashWindowMs`. */
+  maxCrashes?: number;
+  crashWindowMs?: number;
+  /** Delay before the n-th consecutive restart: backoff[min(n, len-1)]. */
+  backoffMs?: number[];
+}
+
+export class CoreSupervisor<P> {
+  private child: CoreChildLike | null = null;
+  private clients = new Map<number, CoreClient<P>>();
+  private crashes: number[] = [];
+  private stopping = false;
+  private failed: string | null = null;
+  private nextConnectionId = 1;
+  private readonly maxCrashes: number;
+  private readonly crashWindowMs: number;
+  private readonly backoffMs: number[];
+  private readonly now: () => number;
+  private readonly setTimer: (fn: () => void, ms: number) => unknown;
+  private readonly log: (m: string) => void;
+
+  constructor(
+    private readonly deps: CoreSupervisorDeps<P>,
+    opts: CoreSupervisorOptions = {},
+  ) {
+    this.maxCrashes = opts.maxCrashes ?? 5;
+    this.crashWindowMs = opts.crashWindowMs ?? 60_000;
+    this.backoffMs = opts.backoffMs ?? [0, 500, 2000, 5000];
+    this.now = deps.now ?? Date.now;
+    this.setTimer = deps.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.log = deps.log ?? ((m) => console.log(`[core-supervisor] ${m}`));
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  start(): void {
+    if (this.child || this.stopping) return;
+    const child = this.deps.fork();
+    this.child = child;
+    child.on('exit', (code) => this.onExit(child, code));
+    child.on('message', (m) => {
+      const msg = m as { type?: unknown; message?: unknown };
+      if (msg && msg.type === 'fatal' && typeof msg.message === 'string') {
+        this.log(`core reported a fatal error: ${msg.message}`);
+        this.lastFatal = msg.message;
+      }
+    });
+    for (const c of this.clients.values()) this.connect(c);
+  }
+
+  private lastFatal: string | null = null;
+
+  /** Connect (or reconnect, after a page reload) a window to the core. */
+  attach(client: CoreClient<P>): void {
+    this.clients.set(client.id, client);
+    if (this.failed) {
+      client.notifyFailed(this.failed);
+      return;
+    }
+    if (!this.child) this.start();
+    else this.connect(client);
+  }
+
+  detach(id: number): void {
+    this.clients.delete(id);
+  }
+
+  /** Stop for good (app quitting). */
+  stop(): void {
+    this.stopping = true;
+    const c = this.child;
+    this.child = null;
+    c?.kill();
+  }
+
+  /** Kill the core on purpose (tests, "restart engine"); it is restarted like after a crash. */
+  kill(): void {
+    this.child?.kill();
+  }
+
+  private connect(client: CoreClient<P>): void {
+    if (!this.child || !client.isAlive()) return;
+    const { core, window } = this.deps.createChannel();
+    this.child.postMessage({ type: 'connect', connectionId: this.nextConnectionId++ }, [core]);
+    client.sendPort(window);
+  }
+
+  private onExit(child: CoreChildLike, code: number): void {
+    if (child !== this.child) return;
+    this.child = null;
+    if (this.stopping) return;
+    const detail = this.lastFatal ? `: ${this.lastFatal}` : '';
+    this.lastFatal = null;
+    const reason = `the core process exited with code ${code}${detail}`;
+    this.log(reason);
+    const t = this.now();
+    this.crashes = [...this.crashes.filter((x) => t - x < this.crashWindowMs), t];
+    for (const [id, c] of this.clients) if (!c.isAlive()) this.clients.delete(id);
+    if (this.crashes.length > this.maxCrashes) {
+      this.failed = `The engine crashed ${this.crashes.length} times in a minute (last: ${reason}). Restart Perpetua; if it keeps happening, switch the model to the CPU provider.`;
+      for (const c of this.clients.values()) c.notifyFailed(this.failed);
+      return;
+    }
+    const delay = this.backoffMs[Math.min(this.crashes.length - 1, this.backoffMs.length - 1)];
+    this.setTimer(() => {
+      if (this.stopping || this.child) return;
+      this.start();
+      for (const c of this.clients.values()) if (c.isAlive()) c.notifyRestarted(reason);
+    }, delay);
+  }
+}

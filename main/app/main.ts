@@ -1,0 +1,118 @@
+/**
+ * Electron main process: one window, the core in a utilityProcess, a MessagePort between them.
+ * Thin on purpose: everything else runs (and is tested) without Electron.
+ */
+import { app, BrowserWindow, ipcMain, Menu, MessageChannelMain, session, utilityProcess, type MessagePortMain } from 'electron';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT } from '../api/shell-protocol.js';
+import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
+import { bundledModelsDir, coreEntry, preloadScript, rendererUrl } from './paths.js';
+import { hardenContents, hardenSession, isTrustedSender } from './security.js';
+
+app.enableSandbox();
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  void main();
+}
+
+async function main(): Promise<void> {
+  let window: BrowserWindow | null = null;
+
+  const userData = app.getPath('userData');
+  const modelsDir = join(userData, 'models');
+  mkdirSync(modelsDir, { recursive: true });
+
+  const supervisor = new CoreSupervisor<MessagePortMain>({
+    fork: () =>
+      utilityProcess.fork(
+        coreEntry,
+        coreArgv({
+          dbFile: join(userData, 'perpetua.db'),
+          modelsDir,
+          bundledModelsDir: bundledModelsDir(process.resourcesPath, app.isPackaged),
+        }),
+        { serviceName: 'Perpetua core', stdio: 'inherit' },
+      ),
+    createChannel: () => {
+      const { port1, port2 } = new MessageChannelMain();
+      return { core: port1, window: port2 };
+    },
+  });
+
+  app.on('second-instance', () => {
+    if (window) {
+      if (window.isMinimized()) window.restore();
+      window.focus();
+    }
+  });
+
+  app.on('web-contents-created', (_e, contents) => hardenContents(contents, rendererUrl));
+
+  ipcMain.on(IPC_HELLO, (event) => {
+    const contents = event.sender;
+    if (!window || contents !== window.webContents || !isTrustedSender(event.senderFrame, contents, rendererUrl)) {
+      console.warn(`[main] Ignored ${IPC_HELLO} from an untrusted sender (${event.senderFrame?.url ?? 'no frame'}).`);
+      return;
+    }
+    supervisor.attach(clientFor(contents));
+  });
+
+  function clientFor(contents: Electron.WebContents): CoreClient<MessagePortMain> {
+    return {
+      id: contents.id,
+      isAlive: () => !contents.isDestroyed(),
+      sendPort: (port) => contents.postMessage(IPC_PORT, null, [port]),
+      notifyRestarted: (reason) => contents.send(IPC_CORE_RESTARTED, { reason }),
+      notifyFailed: (message) => contents.send(IPC_CORE_FAILED, { message }),
+    };
+  }
+
+  await app.whenReady();
+  hardenSession(session.defaultSession);
+  Menu.setApplicationMenu(process.platform === 'darwin' ? Menu.buildFromTemplate([{ role: 'appMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]) : null);
+  supervisor.start();
+
+  const createWindow = () => {
+    const win = new BrowserWindow({
+      width: 1280,
+      height: 840,
+      minWidth: 720,
+      minHeight: 480,
+      title: 'Perpetua',
+      show: false,
+      backgroundColor: '#141518',
+      webPreferences: {
+        preload: preloadScript,
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        webviewTag: false,
+        spellcheck: false,
+        devTools: !app.isPackaged,
+      },
+    });
+    win.once('ready-to-show', () => win.show());
+    const id = win.webContents.id;
+    win.on('closed', () => {
+      supervisor.detach(id);
+      if (window === win) window = null;
+    });
+    void win.loadURL(rendererUrl);
+    window = win;
+  };
+
+  createWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  });
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+  app.on('before-quit', () => supervisor.stop());
+}

@@ -1,0 +1,17 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** dist/main/app (this file once compiled). */
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/ */
+const distDir = join(here, '..', '..');
+
+export const rendererIndex = join(distDir, 'renderer', 'index.html');
+export const rendererUrl = pathToFileURL(rendererIndex).href;
+export const preloadScript = join(distDir, 'preload', 'preload.cjs');
+export const coreEntry = join(distDir, 'main', 'core', 'core-process.js');
+
+/** Models shipped with the app (electron-builder extraResources → resources/models). */
+export function bundledModelsDir(resourcesPath: string, packaged: boolean): string {
+  return packaged ? join(resourcesPath, 'models') : join(distDir, '..', 'models');
+}

@@ -1,0 +1,63 @@
+/**
+ * Preload (sandboxed, context-isolated): exposes `window.perpetua` — the typed, zod-validated API client —
+ * and nothing else. Requests go straight to the core over a MessagePort the shell hands over; the shell
+ * only tells us about core restarts. Bundled to dist/preload/preload.cjs (sandboxed preloads cannot import).
+ */
+import '../api/zod-no-eval.js';
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { createApiClient } from '../api/api-client.js';
+import type { RequestEnvelope } from '../api/envelope.js';
+import {
+  CoreFailedPayloadSchema,
+  CoreRestartedPayloadSchema,
+  IPC_CORE_FAILED,
+  IPC_CORE_RESTARTED,
+  IPC_HELLO,
+  IPC_PORT,
+} from '../api/shell-protocol.js';
+
+type RendererPort = IpcRendererEvent['ports'][number];
+
+let port: RendererPort | null = null;
+let queue: RequestEnvelope[] = [];
+
+const client = createApiClient({
+  send(request) {
+    if (port) port.postMessage(request);
+    else queue.push(request);
+  },
+});
+
+// Only the main process can send to ipcRenderer (renderer-to-renderer sendTo no longer exists), but
+// payloads are still validated.
+ipcRenderer.on(IPC_PORT, (event) => {
+  const next = event.ports[0];
+  if (!next) return;
+  port?.close();
+  port = next;
+  port.onmessage = (e: { data: unknown }) => client.receive(e.data);
+  port.start();
+  const q = queue;
+  queue = [];
+  for (const r of q) port.postMessage(r);
+});
+
+ipcRenderer.on(IPC_CORE_RESTARTED, (_event, payload: unknown) => {
+  const p = CoreRestartedPayloadSchema.safeParse(payload);
+  if (!p.success) return;
+  port?.close();
+  port = null;
+  client.failPending(`The engine restarted (${p.data.reason}); try again.`);
+  client.emit('coreRestarted', p.data);
+});
+
+ipcRenderer.on(IPC_CORE_FAILED, (_event, payload: unknown) => {
+  const p = CoreFailedPayloadSchema.safeParse(payload);
+  if (!p.success) return;
+  client.failPending(p.data.message);
+  client.emit('error', { message: p.data.message });
+});
+
+ipcRenderer.send(IPC_HELLO);
+
+contextBridge.exposeInMainWorld('perpetua', client.bridge);

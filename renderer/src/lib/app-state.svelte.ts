@@ -1,0 +1,450 @@
+import type { Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
+import { errorMessage } from './transport.js';
+
+export interface Toast {
+  id: number;
+  kind: 'info' | 'error';
+  text: string;
+}
+
+export type Theme = 'light' | 'dark';
+
+const PAGE = 200;
+const THEME_KEY = 'perpetua.theme';
+
+export const DEFAULT_POLICY: PolicyConfig = { name: 'sink', sink: 4, window: 1020, pinSystem: true };
+
+/** All renderer state and the calls that change it. One instance, created by App and passed down. */
+export class AppState {
+  sessions = $state.raw<Session[]>([]);
+  models = $state.raw<ModelInfo[]>([]);
+  current = $state.raw<Session | null>(null);
+  messages = $state.raw<Message[]>([]);
+  hasMore = $state(false);
+  loadingOlder = $state(false);
+  stats = $state.raw<Stats | null>(null);
+  /** Prefill of the message being sent: tokens done of total. */
+  prefill = $state.raw<{ done: number; total: number } | null>(null);
+  /** A send is in flight (before the core accepted it). */
+  sending = $state(false);
+  streamingId = $state<string | null>(null);
+  statement = $state<string | null>(null);
+  banner = $state<string | null>(null);
+  toasts = $state.raw<Toast[]>([]);
+  searchText = $state('');
+  hits = $state.raw<SearchHit[]>([]);
+  searching = $state(false);
+  /** Message to bring into view (search hit); the chat view clears it. */
+  focusMessageId = $state<string | null>(null);
+  theme = $state<Theme>('light');
+  /** Bumped when the chat view should jump to the newest message (the user sent something). */
+  bottomTick = $state(0);
+
+  private pendingDeltas = new Map<string, string>();
+  /** Messages whose seq the renderer guessed (tokens came before the call's answer); fixed when done. */
+  private guessedSeq = new Set<string>();
+  private flushScheduled = false;
+  private openToken = 0;
+  private searchToken = 0;
+  private toastId = 0;
+
+  constructor(readonly api: PerpetuaBridge) {
+    api.on('token', (e) => {
+      if (e.sessionId !== this.current?.id) return;
+      this.pendingDeltas.set(e.messageId, (this.pendingDeltas.get(e.messageId) ?? '') + e.delta);
+      if (this.prefill) this.prefill = null;
+      this.scheduleFlush();
+    });
+    api.on('prefillProgress', (e) => {
+      if (e.sessionId !== this.current?.id) return;
+      this.prefill = { done: e.done, total: e.total };
+    });
+    api.on('messageDone', (e) => {
+      this.touchSession(e.sessionId);
+      if (e.sessionId !== this.current?.id) return;
+      this.pendingDeltas.delete(e.messageId);
+      this.upsert({
+        ...(this.find(e.messageId) ?? this.placeholder(e.messageId)),
+        text: e.text,
+        state: e.state,
+        ...(e.error ? { error: e.error } : {}),
+      });
+      if (this.streamingId === e.messageId) this.streamingId = null;
+      this.prefill = null;
+      if (this.guessedSeq.delete(e.messageId)) void this.syncTail(e.sessionId);
+      if (e.state === 'error') this.toast('error', e.error ?? 'The answer failed.');
+    });
+    api.on('stats', (e) => {
+      if (e.sessionId === this.current?.id) this.stats = e;
+    });
+    api.on('coreRestarted', (e) => {
+      this.banner = `The engine stopped unexpectedly and was restarted (${e.reason}). Your chats are saved.`;
+      this.streamingId = null;
+      this.prefill = null;
+      this.sending = false;
+      void this.refreshAll();
+    });
+    api.on('error', (e) => {
+      if (e.sessionId && e.sessionId !== this.current?.id) return;
+      this.toast('error', e.message);
+    });
+    this.theme = initialTheme();
+    applyTheme(this.theme);
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------------
+
+  async init(): Promise<void> {
+    await Promise.all([this.loadSessions(), this.loadModels()]);
+    const last = localStorage.getItem('perpetua.lastSession');
+    const target = this.sessions.find((s) => s.id === last) ?? this.sessions[0];
+    if (target) await this.open(target.id);
+  }
+
+  async refreshAll(): Promise<void> {
+    await Promise.all([this.loadSessions(), this.loadModels()]);
+    if (this.current) await this.open(this.current.id);
+  }
+
+  async loadSessions(): Promise<void> {
+    await this.attempt(async () => {
+      this.sessions = await this.api.sessionsList();
+    });
+  }
+
+  async loadModels(): Promise<void> {
+    await this.attempt(async () => {
+      this.models = await this.api.modelsList();
+    });
+  }
+
+  // --- sessions ----------------------------------------------------------------------------------
+
+  async open(id: string): Promise<boolean> {
+    const token = ++this.openToken;
+    try {
+      const r = await this.api.sessionsOpen({ id, limit: PAGE });
+      if (token !== this.openToken) return false;
+      this.pendingDeltas.clear();
+      this.current = r.session;
+      this.messages = r.messages;
+      this.hasMore = r.hasMore;
+      this.stats = r.stats;
+      this.prefill = null;
+      this.statement = null;
+      const last = r.messages[r.messages.length - 1];
+      this.streamingId = last && last.state === 'streaming' ? last.id : null;
+      localStorage.setItem('perpetua.lastSession', id);
+      return true;
+    } catch (err) {
+      if (token === this.openToken) this.toast('error', errorMessage(err));
+      return false;
+    }
+  }
+
+  async create(p: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string }): Promise<boolean> {
+    return this.attempt(async () => {
+      const s = await this.api.sessionsCreate(p);
+      this.sessions = [s, ...this.sessions.filter((x) => x.id !== s.id)];
+      await this.open(s.id);
+    });
+  }
+
+  async rename(id: string, name: string): Promise<boolean> {
+    return this.attempt(async () => {
+      const s = await this.api.sessionsRename({ id, name });
+      this.sessions = this.sessions.map((x) => (x.id === id ? s : x));
+      if (this.current?.id === id) this.current = s;
+    });
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return this.attempt(async () => {
+      await this.api.sessionsDelete({ id });
+      this.sessions = this.sessions.filter((x) => x.id !== id);
+      if (this.current?.id === id) {
+        this.current = null;
+        this.messages = [];
+        this.stats = null;
+        this.streamingId = null;
+        const next = this.sessions[0];
+        if (next) await this.open(next.id);
+      }
+    });
+  }
+
+  async loadOlder(): Promise<number> {
+    if (!this.current || !this.hasMore || this.loadingOlder) return 0;
+    const first = this.messages[0];
+    if (!first) return 0;
+    const sessionId = this.current.id;
+    this.loadingOlder = true;
+    try {
+      const r = await this.api.messagesPage({ sessionId, beforeSeq: first.seq, limit: PAGE });
+      if (this.current?.id !== sessionId) return 0;
+      this.messages = [...r.messages, ...this.messages];
+      this.hasMore = r.hasMore;
+      return r.messages.length;
+    } catch (err) {
+      this.toast('error', errorMessage(err));
+      return 0;
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  async exportMarkdown(): Promise<string | null> {
+    if (!this.current) return null;
+    try {
+      return await this.api.sessionsExportMarkdown({ id: this.current.id });
+    } catch (err) {
+      this.toast('error', errorMessage(err));
+      return null;
+    }
+  }
+
+  // --- search ------------------------------------------------------------------------------------
+
+  async search(text: string): Promise<void> {
+    this.searchText = text;
+    const token = ++this.searchToken;
+    if (!text.trim()) {
+      this.hits = [];
+      this.searching = false;
+      return;
+    }
+    this.searching = true;
+    try {
+      const hits = await this.api.sessionsSearch({ text, limit: 100 });
+      if (token === this.searchToken) this.hits = hits;
+    } catch (err) {
+      if (token === this.searchToken) this.toast('error', errorMessage(err));
+    } finally {
+      if (token === this.searchToken) this.searching = false;
+    }
+  }
+
+  async openHit(hit: SearchHit): Promise<void> {
+    if (this.current?.id !== hit.sessionId && !(await this.open(hit.sessionId))) return;
+    if (hit.seq === null || hit.messageId === null) return;
+    // Page back until the hit is loaded.
+    while (this.hasMore && this.messages.length && this.messages[0].seq > hit.seq) {
+      if ((await this.loadOlder()) === 0) break;
+    }
+    this.focusMessageId = hit.messageId;
+  }
+
+  // --- chat --------------------------------------------------------------------------------------
+
+  get busy(): boolean {
+    return this.sending || this.streamingId !== null;
+  }
+
+  async send(text: string): Promise<boolean> {
+    const session = this.current;
+    if (!session || this.busy) return false;
+    this.sending = true;
+    this.statement = null;
+    this.bottomTick++;
+    try {
+      const r = await this.api.chatSend({ sessionId: session.id, text });
+      if (this.current?.id !== session.id) return true;
+      // Tokens may have arrived before this answer (a placeholder with a guessed seq): put the pair in order.
+      const streamed = this.find(r.assistantMessageId);
+      const rest = this.messages.filter((m) => m.id !== r.userMessage.id && m.id !== r.assistantMessageId);
+      const assistant = { ...(streamed ?? this.placeholder(r.assistantMessageId)), seq: r.userMessage.seq + 1 };
+      this.messages = insertBySeq(insertBySeq(rest, r.userMessage), assistant);
+      if (assistant.state === 'streaming') this.streamingId = r.assistantMessageId;
+      this.touchSession(session.id);
+      return true;
+    } catch (err) {
+      this.toast('error', errorMessage(err));
+      return false;
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.current) return;
+    await this.attempt(() => this.api.chatStop({ sessionId: this.current!.id }));
+  }
+
+  async regenerate(): Promise<void> {
+    const session = this.current;
+    if (!session || this.busy) return;
+    this.sending = true;
+    try {
+      const r = await this.api.chatRegenerate({ sessionId: session.id });
+      if (this.current?.id !== session.id) return;
+      if (r.replacedMessageId) this.messages = this.messages.filter((m) => m.id !== r.replacedMessageId);
+      if (!this.find(r.assistantMessageId)) this.upsert(this.placeholder(r.assistantMessageId));
+      if (this.find(r.assistantMessageId)?.state === 'streaming') this.streamingId = r.assistantMessageId;
+    } catch (err) {
+      this.toast('error', errorMessage(err));
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  // --- policy & models ---------------------------------------------------------------------------
+
+  async setPolicy(policy: PolicyConfig): Promise<boolean> {
+    const session = this.current;
+    if (!session) return false;
+    return this.attempt(async () => {
+      const r = await this.api.policySet({ sessionId: session.id, policy });
+      const updated = { ...session, policy: r.policy };
+      this.sessions = this.sessions.map((s) => (s.id === session.id ? updated : s));
+      if (this.current?.id === session.id) {
+        this.current = updated;
+        this.stats = r.stats;
+        this.statement = r.statement;
+      }
+    });
+  }
+
+  async importModel(dir: string): Promise<boolean> {
+    return this.attempt(async () => {
+      const m = await this.api.modelsImport({ dir });
+      this.models = [...this.models.filter((x) => x.id !== m.id), m];
+      this.toast('info', `Imported ${m.name}.`);
+    });
+  }
+
+  async setProvider(modelId: string, provider: ModelInfo['provider']): Promise<boolean> {
+    return this.attempt(async () => {
+      const m = await this.api.modelsSetProvider({ modelId, provider });
+      this.models = this.models.map((x) => (x.id === m.id ? m : x));
+    });
+  }
+
+  // --- ui helpers --------------------------------------------------------------------------------
+
+  toast(kind: Toast['kind'], text: string): void {
+    const id = ++this.toastId;
+    this.toasts = [...this.toasts, { id, kind, text }];
+    setTimeout(() => this.dismiss(id), kind === 'error' ? 9000 : 4000);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    localStorage.setItem(THEME_KEY, theme);
+    applyTheme(theme);
+  }
+
+  // --- internals ---------------------------------------------------------------------------------
+
+  private async attempt(fn: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      this.toast('error', errorMessage(err));
+      return false;
+    }
+  }
+
+  private find(id: string): Message | undefined {
+    for (let i = this.messages.length - 1; i >= 0; i--) if (this.messages[i].id === id) return this.messages[i];
+    return undefined;
+  }
+
+  /** Take the newest messages from the core as they are stored (true seqs). */
+  private async syncTail(sessionId: string): Promise<void> {
+    try {
+      const r = await this.api.messagesPage({ sessionId, beforeSeq: Number.MAX_SAFE_INTEGER, limit: 4 });
+      if (this.current?.id !== sessionId) return;
+      const byId = new Map(r.messages.map((m) => [m.id, m]));
+      if (!this.messages.some((m) => byId.has(m.id))) return;
+      this.messages = this.messages.map((m) => byId.get(m.id) ?? m).sort((a, b) => a.seq - b.seq);
+    } catch {
+      // Cosmetic: the next open shows the stored order anyway.
+    }
+  }
+
+  private placeholder(id: string): Message {
+    this.guessedSeq.add(id);
+    const last = this.messages[this.messages.length - 1];
+    return {
+      id,
+      sessionId: this.current?.id ?? '',
+      seq: last ? last.seq + 1 : 0,
+      role: 'assistant',
+      text: '',
+      state: 'streaming',
+      createdAt: Date.now(),
+    };
+  }
+
+  /** Replace by id, or insert in seq order. */
+  private upsert(m: Message): void {
+    const at = this.messages.findLastIndex((x) => x.id === m.id);
+    if (at >= 0 && this.messages[at].seq === m.seq) {
+      const next = this.messages.slice();
+      next[at] = m;
+      this.messages = next;
+      return;
+    }
+    this.messages = insertBySeq(
+      this.messages.filter((x) => x.id !== m.id),
+      m,
+    );
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const run = () => {
+      this.flushScheduled = false;
+      this.flushDeltas();
+    };
+    if (typeof requestAnimationFrame === 'function' && document.visibilityState === 'visible') requestAnimationFrame(run);
+    else setTimeout(run, 16);
+  }
+
+  private flushDeltas(): void {
+    if (!this.pendingDeltas.size) return;
+    const next = this.messages.slice();
+    for (const [id, delta] of this.pendingDeltas) {
+      let i = next.findLastIndex((m) => m.id === id);
+      if (i < 0) {
+        next.push(this.placeholder(id));
+        i = next.length - 1;
+      }
+      next[i] = { ...next[i], text: next[i].text + delta };
+      if (next[i].state === 'streaming') this.streamingId = id;
+    }
+    this.pendingDeltas.clear();
+    this.messages = next;
+  }
+
+  private touchSession(id: string): void {
+    const s = this.sessions.find((x) => x.id === id);
+    if (!s) return;
+    const updated = { ...s, updatedAt: Date.now(), messageCount: id === this.current?.id ? this.messages.length : s.messageCount };
+    this.sessions = [updated, ...this.sessions.filter((x) => x.id !== id)];
+    if (this.current?.id === id) this.current = { ...this.current, updatedAt: updated.updatedAt, messageCount: updated.messageCount };
+  }
+}
+
+/** A copy of `list` (ordered by seq) with `m` inserted after every message whose seq is <= its own. */
+function insertBySeq(list: Message[], m: Message): Message[] {
+  let i = list.length;
+  while (i > 0 && list[i - 1].seq > m.seq) i--;
+  return [...list.slice(0, i), m, ...list.slice(i)];
+}
+
+function initialTheme(): Theme {
+  const saved = localStorage.getItem(THEME_KEY);
+  if (saved === 'light' || saved === 'dark') return saved;
+  return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
+function applyTheme(theme: Theme): void {
+  document.documentElement.dataset.theme = theme;
+}
