@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gaussian, mulberry32 } from './seeded-random.js';
 import { buildTinyTokenizer } from './tiny-tokenizer.js';
 import { buildLlamaOnnx, type LlamaShape, type WeightTensor } from './llama-graph.js';
+import { withExternalData } from './graph/onnx-graph.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
 
 export interface TinyModelOptions {
@@ -18,6 +19,16 @@ export interface TinyModelOptions {
   partialRotaryFactor?: number;
   ropeScaling?: Record<string, unknown> | null;
   attentionBias?: boolean;
+  /** config.json model_type (default llama) */
+  modelType?: string;
+  rmsNormEps?: number;
+  /**
+   * Pad the tokenizer with unused tokens up to exactly `vocabSize` (a real model's vocabulary size; the trained
+   * tokenizer alone stops at a few hundred tokens, and the engine refuses a tokenizer far smaller than the model).
+   */
+  padVocab?: boolean;
+  /** keep the weights in onnx/model.onnx_data (ONNX external data), as models past protobuf's 2 GB limit must */
+  externalData?: boolean;
 }
 
 export interface GeneratedModel {
@@ -26,6 +37,8 @@ export interface GeneratedModel {
   tokenizerConfig: Record<string, unknown>;
   weights: Map<string, WeightTensor>;
   onnx: Uint8Array;
+  /** the weights file model.onnx refers to, when built with `externalData` */
+  onnxExternal?: { location: string; chunks: Uint8Array[]; size: number };
 }
 
 /** A Llama-architecture decoder with seeded random weights: same bytes on every machine. */
@@ -35,9 +48,11 @@ export function generateTinyModel(opts: TinyModelOptions = {}): GeneratedModel {
   const kvHeads = opts.kvHeads ?? 2;
   const headDim = hidden / heads;
   const tok = buildTinyTokenizer(opts.vocabSize ?? 512);
+  if (opts.padVocab) padTokenizer(tok, opts.vocabSize ?? 512);
+  const modelType = opts.modelType ?? 'llama';
   const config: Record<string, unknown> = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [modelType === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    model_type: modelType,
     vocab_size: tok.vocabSize,
     hidden_size: hidden,
     intermediate_size: opts.intermediateSize ?? 2 * hidden,
@@ -46,7 +61,7 @@ export function generateTinyModel(opts: TinyModelOptions = {}): GeneratedModel {
     num_key_value_heads: kvHeads,
     head_dim: headDim,
     hidden_act: 'silu',
-    rms_norm_eps: 1e-6,
+    rms_norm_eps: opts.rmsNormEps ?? 1e-6,
     rope_theta: opts.ropeTheta ?? 10000,
     rope_scaling: opts.ropeScaling ?? null,
     partial_rotary_factor: opts.partialRotaryFactor ?? 1,
@@ -88,8 +103,21 @@ export function generateTinyModel(opts: TinyModelOptions = {}): GeneratedModel {
   }
   tensor('model.norm.weight', [hidden], 0.1, 1);
 
-  const onnx = buildLlamaOnnx(shapeFromConfig(config), (name) => weights.get(name));
-  return { config, tokenizerJson: tok.tokenizerJson, tokenizerConfig: tok.tokenizerConfig, weights, onnx };
+  const build = (): Uint8Array => buildLlamaOnnx(shapeFromConfig(config), (name) => weights.get(name));
+  const base = { config, tokenizerJson: tok.tokenizerJson, tokenizerConfig: tok.tokenizerConfig, weights };
+  if (!opts.externalData) return { ...base, onnx: build() };
+  const ext = withExternalData('model.onnx_data', build);
+  return { ...base, onnx: ext.result, onnxExternal: { location: ext.location, chunks: ext.chunks, size: ext.size } };
+}
+
+/** Adds never-produced vocabulary entries `<unused_N>` until the tokenizer has exactly `vocabSize` ids. */
+function padTokenizer(tok: ReturnType<typeof buildTinyTokenizer>, vocabSize: number): void {
+  const model = tok.tokenizerJson.model as { vocab: Record<string, number> };
+  if (tok.vocabSize > vocabSize) {
+    throw new RangeError(`The generated tokenizer already has ${tok.vocabSize} tokens, more than ${vocabSize}.`);
+  }
+  for (let id = tok.vocabSize; id < vocabSize; id++) model.vocab[`<unused_${id}>`] = id;
+  tok.vocabSize = vocabSize;
 }
 
 /** The graph-builder view of a HF config.json. */
@@ -116,5 +144,18 @@ export function writeModelFolder(dir: string, model: Omit<GeneratedModel, 'weigh
   writeFileSync(join(dir, 'config.json'), JSON.stringify(model.config, null, 2));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(model.tokenizerJson));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(model.tokenizerConfig, null, 2));
+  const ext = model.onnxExternal;
+  if (ext) {
+    const fd = openSync(join(dir, 'onnx', ext.location), 'w');
+    try {
+      for (const chunk of ext.chunks) {
+        for (let done = 0; done < chunk.byteLength; ) done += writeSync(fd, chunk, done, chunk.byteLength - done);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } else {
+    rmSync(join(dir, 'onnx', 'model.onnx_data'), { force: true });
+  }
   writeFileSync(join(dir, 'onnx', 'model.onnx'), model.onnx);
 }

@@ -1,10 +1,14 @@
 import { PerpetuaError } from '../engine/errors.js';
 import { GENERATE_HELP, generateCommand } from './generate-command.js';
 import { CHAT_HELP, chatCommand } from './chat-command.js';
+import { EVAL_HELP, evalCommand } from './eval-command.js';
+import { BENCH_HELP, benchCommand } from './bench-command.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   generate: { run: generateCommand, help: GENERATE_HELP },
   chat: { run: chatCommand, help: CHAT_HELP },
+  eval: { run: evalCommand, help: EVAL_HELP },
+  bench: { run: benchCommand, help: BENCH_HELP },
 };
 
 function usage(): string {

@@ -102,6 +102,7 @@ export class GraphBuilder {
   }
 
   toBytes(producer = 'perpetua'): Uint8Array {
+    const initializer = externalSink ? this.initializers.map((t) => externalize(t, externalSink!)) : this.initializers;
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: producer,
@@ -109,13 +110,73 @@ export class GraphBuilder {
       graph: {
         name: this.name,
         node: this.nodes,
-        initializer: this.initializers,
+        initializer,
         input: this.inputs,
         output: this.outputs,
       },
     });
     return onnx.ModelProto.encode(model).finish();
   }
+}
+
+/** Where toBytes() stores large initializers while `withExternalData` runs (ONNX external data). */
+interface ExternalSink {
+  location: string;
+  minBytes: number;
+  chunks: Uint8Array[];
+  size: number;
+}
+
+let externalSink: ExternalSink | null = null;
+
+/** The bytes of an ONNX model whose large weights live in a separate file beside it. */
+export interface ExternalDataModel<T> {
+  result: T;
+  /** the file name the model refers to, relative to the model file */
+  location: string;
+  /** that file's contents, in order (each tensor starts on a 4096-byte boundary) */
+  chunks: Uint8Array[];
+  size: number;
+}
+
+/**
+ * Runs `build` (which calls `GraphBuilder.toBytes()`) so that every initializer of at least `minBytes` is written
+ * to the external data file `location` instead of inline: the way models past protobuf's 2 GB limit are stored.
+ * Synchronous, so no other build can interleave.
+ */
+export function withExternalData<T>(location: string, build: () => T, minBytes = 1024): ExternalDataModel<T> {
+  if (externalSink) throw new Error('withExternalData cannot be nested.');
+  const sink: ExternalSink = { location, minBytes, chunks: [], size: 0 };
+  externalSink = sink;
+  try {
+    const result = build();
+    return { result, location, chunks: sink.chunks, size: sink.size };
+  } finally {
+    externalSink = null;
+  }
+}
+
+const EXTERNAL_ALIGNMENT = 4096;
+
+function externalize(t: ITensorProto, sink: ExternalSink): ITensorProto {
+  const raw = t.rawData;
+  if (!raw || raw.byteLength < sink.minBytes) return t;
+  const pad = (EXTERNAL_ALIGNMENT - (sink.size % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
+  if (pad) sink.chunks.push(new Uint8Array(pad));
+  const offset = sink.size + pad;
+  sink.chunks.push(raw);
+  sink.size = offset + raw.byteLength;
+  return {
+    name: t.name,
+    dims: t.dims,
+    dataType: t.dataType,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: sink.location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.byteLength) },
+    ],
+  };
 }
 
 function valueInfo(name: string, dtype: DTypeName, shape: Dim[]): IValueInfoProto {

@@ -1,0 +1,28 @@
+import { cpus, platform, release, totalmem } from 'node:os';
+import ort from 'onnxruntime-node';
+
+/** Where a measurement ran, so a table can say it. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  onnxruntime: string;
+}
+
+export function machineInfo(): MachineInfo {
+  const list = cpus();
+  return {
+    cpu: list[0]?.model.trim() ?? 'unknown',
+    cores: list.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    onnxruntime: `onnxruntime-node ${ort.env.versions?.node ?? 'unknown'}`,
+  };
+}
+
+export function describeMachine(m: MachineInfo): string {
+  return `${m.cores}-core ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, ${m.onnxruntime}`;
+}
