@@ -119,6 +119,8 @@ export class PersistentChat {
     let writer: StreamingMessageWriter | null = null;
     try {
       for await (const ev of events) {
+        // shown first, stored right after: what the database holds is always a prefix of what the user saw
+        yield ev;
         if (ev.type === 'token') {
           writer ??= StreamingMessageWriter.start(this.store, this.session.id);
           writer.append(ev.text, 1);
@@ -127,7 +129,6 @@ export class PersistentChat {
           writer ??= StreamingMessageWriter.start(this.store, this.session.id);
           writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
         }
-        yield ev;
       }
     } catch (err) {
       writer?.finish('error');
