@@ -3,12 +3,16 @@ import { GENERATE_HELP, generateCommand } from './generate-command.js';
 import { CHAT_HELP, chatCommand } from './chat-command.js';
 import { EVAL_HELP, evalCommand } from './eval-command.js';
 import { BENCH_HELP, benchCommand } from './bench-command.js';
+import { SESSIONS_HELP, sessionsCommand } from './sessions-command.js';
+import { DatabaseError, StoreError } from '../store/errors.js';
+import { SnapshotCorruptError, SnapshotMismatchError, SnapshotVersionError } from '../cache/snapshot-codec.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   generate: { run: generateCommand, help: GENERATE_HELP },
   chat: { run: chatCommand, help: CHAT_HELP },
   eval: { run: evalCommand, help: EVAL_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
+  sessions: { run: sessionsCommand, help: SESSIONS_HELP },
 };
 
 function usage(): string {
@@ -35,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     await command.run(args);
     return 0;
   } catch (err) {
-    if (err instanceof PerpetuaError || err instanceof RangeError) {
+    if (isUserError(err)) {
       console.error(`perpetua: ${err.message}`);
       return 1;
     }
@@ -43,4 +47,11 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.PERPETUA_DEBUG) console.error(err);
     return 2;
   }
+}
+
+/** Errors whose message is written for the user (one sentence, no stack trace). */
+function isUserError(err: unknown): err is Error {
+  return [PerpetuaError, RangeError, DatabaseError, StoreError, SnapshotCorruptError, SnapshotMismatchError, SnapshotVersionError].some(
+    (type) => err instanceof type,
+  );
 }
