@@ -46,7 +46,7 @@ export function sessionPolicy(s: Session): PolicySpec {
 export class PersistentChat {
   private constructor(
     readonly store: Store,
-    readonly session: Session,
+    public session: Session,
     readonly chat: ChatSession,
     private readonly opts: OpenChatOptions,
   ) {}
@@ -76,7 +76,8 @@ export class PersistentChat {
   }
 
   /** Restores the newest usable snapshot, then re-prefills what it does not cover. */
-  private async restore(): Promise<void> {
+  async restore(): Promise<void> {
+    this.engine.policy.reset();
     const messages = this.store.listMessages(this.session.id).filter((m) => m.state !== 'error');
     if (messages.length === 0) return;
     const transcript = messages.map(toChatMessage);
@@ -103,40 +104,59 @@ export class PersistentChat {
     );
   }
 
-  /** The user's turn, stored, then the answer streamed and committed at least every second. */
-  async *send(text: string, opts: SendOptions): AsyncGenerator<ChatEvent> {
+  /**
+   * The user's turn, stored, then the answer streamed and committed at least every second. `onStart` gets
+   * both stored messages before the first prefill, so a UI can show them at once.
+   */
+  async *send(text: string, opts: StreamOptions): AsyncGenerator<ChatEvent> {
     const user = this.store.appendMessage(this.session.id, { role: 'user', text });
-    yield* this.stream(this.chat.send(text, opts), user);
+    const writer = StreamingMessageWriter.start(this.store, this.session.id);
+    opts.onStart?.({ user, assistantId: writer.messageId });
+    yield* this.stream(this.chat.send(text, opts), writer);
   }
 
   /** More of the answer without a new user turn. */
-  async *continue(opts: SendOptions): AsyncGenerator<ChatEvent> {
-    yield* this.stream(this.chat.continue(opts), null);
+  async *continue(opts: StreamOptions): AsyncGenerator<ChatEvent> {
+    const writer = StreamingMessageWriter.start(this.store, this.session.id);
+    opts.onStart?.({ user: null, assistantId: writer.messageId });
+    yield* this.stream(this.chat.continue(opts), writer);
   }
 
-  private async *stream(events: AsyncGenerator<ChatEvent>, user: Message | null): AsyncGenerator<ChatEvent> {
+  /** Drops the last answer (and the snapshots that covered it) and writes a new one after the same turn. */
+  async *regenerate(opts: StreamOptions): AsyncGenerator<ChatEvent> {
+    const last = this.store.listMessagesBefore(this.session.id, Number.MAX_SAFE_INTEGER, 1)[0];
+    // the new answer is created first, so it never reuses the id of the one it replaces
+    const writer = StreamingMessageWriter.start(this.store, this.session.id);
+    if (last?.role === 'assistant') this.store.deleteMessage(last.id);
+    await this.restore();
+    opts.onStart?.({ user: null, assistantId: writer.messageId });
+    yield* this.stream(this.chat.continue(opts), writer);
+  }
+
+  /** Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy. */
+  async setPolicy(spec: PolicySpec): Promise<void> {
+    const { name, sink, window, pinSystem, evictChunk } = spec;
+    this.session = this.store.updateSessionPolicy(this.session.id, name, { sink, window, pinSystem, evictChunk });
+    this.engine.policy = createPolicy(spec, this.engine.model.config);
+    await this.restore();
+  }
+
+  private async *stream(events: AsyncGenerator<ChatEvent>, writer: StreamingMessageWriter): AsyncGenerator<ChatEvent> {
     const seenBefore = this.engine.policy.totalTokensSeen;
-    let writer: StreamingMessageWriter | null = null;
     try {
       for await (const ev of events) {
         // shown first, stored right after: what the database holds is always a prefix of what the user saw
         yield ev;
-        if (ev.type === 'token') {
-          writer ??= StreamingMessageWriter.start(this.store, this.session.id);
-          writer.append(ev.text, 1);
-        }
-        if (ev.type === 'done') {
-          writer ??= StreamingMessageWriter.start(this.store, this.session.id);
-          writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
-        }
+        if (ev.type === 'token') writer.append(ev.text, 1);
+        if (ev.type === 'done') writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
       }
     } catch (err) {
-      writer?.finish('error');
+      writer.finish(isAbort(err) ? 'stopped' : 'error');
       throw err;
     } finally {
-      this.store.addTokensSeen(this.session.id, this.engine.policy.totalTokensSeen - seenBefore);
+      this.store.addTokensSeen(this.session.id, Math.max(0, this.engine.policy.totalTokensSeen - seenBefore));
     }
-    this.saveSnapshot(writer?.messageId ?? user?.id ?? null);
+    this.saveSnapshot(writer.messageId);
   }
 
   /** Writes the cache after a turn; the store keeps the newest few per session. */
@@ -145,6 +165,15 @@ export class PersistentChat {
     const bytes = encodeSnapshot(snapshotOf(this.engine.policy, model.fingerprint, model.geometry));
     this.store.saveSnapshot(this.session.id, messageId, bytes, this.opts.keepSnapshots ?? 3);
   }
+}
+
+export interface StreamOptions extends SendOptions {
+  onStart?: (started: { user: Message | null; assistantId: number }) => void;
+}
+
+/** An abort during prefill surfaces as an AbortError: the answer was stopped, not broken. */
+function isAbort(err: unknown): boolean {
+  return (err as Error)?.name === 'AbortError';
 }
 
 function toChatMessage(m: Message): ChatMessage {

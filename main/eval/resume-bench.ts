@@ -37,7 +37,7 @@ export async function benchResume(model: Model, textFile: string, windows: numbe
   try {
     for (const window of windows) {
       const spec: PolicySpec = { ...DEFAULT_POLICY, name: 'sink', sink: 4, window };
-      const session = store.createSession({ name: `L${window}`, modelId: modelRow.id, policy: 'sink', policyParams: { ...spec } });
+      const session = store.createSession({ name: `L${window}`, modelId: modelRow.id, policy: 'sink', policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk } });
       const tokens = model.tokenizer.encode(text.slice(0, window * 12), true).slice(0, Math.round(window * 1.5));
       const source = new Engine(model, createPolicy(spec, model.config));
       await source.feed(tokens, { chunk: 256 });

@@ -103,6 +103,9 @@ export class Store {
         WHERE id = ? RETURNING *`),
       listMessages: p<MessageRow>(
         'SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      listMessagesBefore: p<MessageRow>(
+        'SELECT * FROM (SELECT * FROM messages WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
+      deleteMessage: p('DELETE FROM messages WHERE id = ?'),
       markInterrupted: p("UPDATE messages SET state = 'stopped', updated_at = ? WHERE state = 'streaming'"),
 
       search: named<SearchRow>(`
@@ -268,6 +271,16 @@ export class Store {
   /** The transcript in order; `afterSeq`/`limit` page through long sessions. */
   listMessages(sessionId: number, page: { afterSeq?: number; limit?: number } = {}): Message[] {
     return this.s.listMessages.all(sessionId, page.afterSeq ?? 0, page.limit ?? -1).map(toMessage);
+  }
+
+  /** The `limit` messages just before `beforeSeq`, oldest first (paging back through a long session). */
+  listMessagesBefore(sessionId: number, beforeSeq: number, limit: number): Message[] {
+    return this.s.listMessagesBefore.all(sessionId, beforeSeq, limit).map(toMessage);
+  }
+
+  /** Removes one message (a regenerated answer); snapshots that covered it go with it. */
+  deleteMessage(id: number): boolean {
+    return this.s.deleteMessage.run(id).changes > 0;
   }
 
   /** Marks replies that were still streaming (a crash interrupted them) as stopped; returns how many. */

@@ -1,0 +1,431 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../api/perpetua-api.js';
+import type {
+  ChatRegenerateResult,
+  ChatSendResult,
+  ExecutionProvider,
+  Message as ApiMessage,
+  MessagesPageResult,
+  ModelInfo,
+  PolicyConfig,
+  PolicySetResult,
+  SearchHit,
+  Session as ApiSession,
+  SessionsOpenResult,
+  Stats,
+} from '../api/schemas.js';
+import { DEFAULT_OPEN_LIMIT } from '../api/limits.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
+import { PerpetuaError } from '../engine/errors.js';
+import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
+import { Model } from '../engine/model.js';
+import { openDatabase } from '../store/database.js';
+import { Store } from '../store/store.js';
+import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message, type Model as ModelRow, type Session } from '../store/types.js';
+import type { ChatEvent } from './chat-session.js';
+import { PersistentChat, sessionPolicy, type StreamOptions } from './persistent-chat.js';
+
+export interface CoreServiceOptions {
+  dbFile: string;
+  /** folder whose model subfolders are imported at start */
+  modelsDir?: string;
+  /** most tokens one answer may have */
+  maxAnswerTokens?: number;
+}
+
+interface OpenSession {
+  chat: PersistentChat;
+  busy: AbortController | null;
+  tokensPerSecond: number;
+}
+
+/** Thrown for requests that make no sense right now (a busy session, an unknown id). */
+export class CoreRequestError extends PerpetuaError {}
+
+/**
+ * The core: owns the store and the loaded models, and implements the typed API for the Electron shell, the
+ * web test host and tests. Answers stream as events; one answer per session at a time.
+ */
+export class CoreService implements PerpetuaApi {
+  private readonly store: Store;
+  private readonly listeners = new Set<PerpetuaEventListener>();
+  private readonly models = new Map<string, Promise<Model>>();
+  private readonly open = new Map<number, Promise<OpenSession>>();
+  private readonly maxAnswerTokens: number;
+
+  constructor(private readonly opts: CoreServiceOptions) {
+    this.store = new Store(openDatabase(resolve(opts.dbFile)));
+    this.store.markInterruptedMessages();
+    this.maxAnswerTokens = opts.maxAnswerTokens ?? 512;
+  }
+
+  subscribe(listener: PerpetuaEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: PerpetuaEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  // ── models ──────────────────────────────────────────────────────────────────────────────────────
+
+  async modelsList(): Promise<ModelInfo[]> {
+    await this.importModelsDir();
+    return this.store.listModels().map((m) => this.modelInfo(m));
+  }
+
+  async modelsImport(p: { dir: string }): Promise<ModelInfo> {
+    const model = await Model.load(p.dir);
+    const row = this.store.upsertModel({
+      name: model.name,
+      dir: model.dir,
+      fingerprint: model.fingerprint,
+      config: { modelType: model.config.modelType, maxPositions: model.config.maxPositions, provider: 'cpu' },
+    });
+    this.models.set(`${row.id}:cpu`, Promise.resolve(model));
+    return this.modelInfo(row);
+  }
+
+  async modelsSetProvider(p: { modelId: string; provider: ExecutionProvider }): Promise<ModelInfo> {
+    const row = this.modelRow(p.modelId);
+    const updated = this.store.upsertModel({ ...row, config: { ...row.config, provider: p.provider } });
+    const model = await this.loadModel(updated);
+    // Sessions of this model move to the new provider the next time they are opened.
+    for (const [id, s] of this.open) if ((await s).chat.engine.model.dir === model.dir) this.open.delete(id);
+    return { ...this.modelInfo(updated), provider: model.provider, error: model.providerFallbackReason ?? undefined };
+  }
+
+  private async importModelsDir(): Promise<void> {
+    const dir = this.opts.modelsDir;
+    if (!dir || !existsSync(dir)) return;
+    const known = new Set(this.store.listModels().map((m) => resolve(m.dir)));
+    for (const name of readdirSync(dir)) {
+      const sub = resolve(join(dir, name));
+      if (known.has(sub) || !statSync(sub).isDirectory()) continue;
+      await this.modelsImport({ dir: sub }).catch(() => undefined); // unusable folders are skipped
+    }
+  }
+
+  private modelRow(id: string): ModelRow {
+    const row = this.store.getModel(Number(id));
+    if (!row) throw new CoreRequestError('That model is not in the library any more.');
+    return row;
+  }
+
+  private modelInfo(m: ModelRow): ModelInfo {
+    const c = m.config as { modelType?: string; maxPositions?: number; provider?: ExecutionProvider };
+    return {
+      id: String(m.id),
+      name: m.name,
+      path: m.dir,
+      architecture: c.modelType,
+      maxPositions: c.maxPositions,
+      sizeBytes: onnxSize(m.dir),
+      provider: c.provider ?? 'cpu',
+      availableProviders: [...EXECUTION_PROVIDERS],
+    };
+  }
+
+  private loadModel(row: ModelRow): Promise<Model> {
+    const provider = ((row.config as { provider?: ExecutionProvider }).provider ?? 'cpu') as ExecutionProvider;
+    const key = `${row.id}:${provider}`;
+    let model = this.models.get(key);
+    if (!model) {
+      model = Model.load(row.dir, { executionProvider: provider });
+      model.catch(() => this.models.delete(key));
+      this.models.set(key, model);
+    }
+    return model;
+  }
+
+  // ── sessions ────────────────────────────────────────────────────────────────────────────────────
+
+  async sessionsList(): Promise<ApiSession[]> {
+    return this.store.listSessions().map((s) => toApiSession(s, s.messageCount));
+  }
+
+  async sessionsCreate(p: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string }): Promise<ApiSession> {
+    const row = this.modelRow(p.modelId);
+    const spec = toSpec(p.policy);
+    const session = this.store.createSession({
+      name: p.name,
+      modelId: row.id,
+      policy: spec.name,
+      policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk },
+      systemPrompt: p.systemPrompt ?? '',
+    });
+    return toApiSession(session, 0);
+  }
+
+  async sessionsOpen(p: { id: string; limit?: number }): Promise<SessionsOpenResult> {
+    const s = await this.session(p.id);
+    const limit = p.limit ?? DEFAULT_OPEN_LIMIT;
+    const messages = this.store.listMessagesBefore(s.chat.session.id, Number.MAX_SAFE_INTEGER, limit + 1);
+    const hasMore = messages.length > limit;
+    const shown = hasMore ? messages.slice(1) : messages;
+    return {
+      session: toApiSession(s.chat.session, this.messageCount(s.chat.session.id)),
+      messages: shown.map(toApiMessage),
+      hasMore,
+      stats: this.stats(s),
+    };
+  }
+
+  async sessionsRename(p: { id: string; name: string }): Promise<ApiSession> {
+    const session = this.store.renameSession(Number(p.id), p.name);
+    const open = this.open.get(session.id);
+    if (open) (await open).chat.session = session;
+    return toApiSession(session, this.messageCount(session.id));
+  }
+
+  async sessionsDelete(p: { id: string }): Promise<void> {
+    const id = Number(p.id);
+    const open = this.open.get(id);
+    if (open) (await open).busy?.abort();
+    this.open.delete(id);
+    this.store.deleteSession(id);
+  }
+
+  async sessionsSearch(p: { text: string; limit?: number }): Promise<SearchHit[]> {
+    const q = p.text.trim().toLowerCase();
+    const byName: SearchHit[] = q
+      ? this.store
+          .listSessions()
+          .filter((s) => s.name.toLowerCase().includes(q))
+          .map((s) => ({ sessionId: String(s.id), sessionName: s.name, messageId: null, seq: null, role: null, snippet: s.name }))
+      : [];
+    const inText = this.store.search(p.text, { limit: p.limit ?? 50 }).map((h) => ({
+      sessionId: String(h.sessionId),
+      sessionName: h.sessionName,
+      messageId: String(h.messageId),
+      seq: h.seq,
+      role: h.role,
+      snippet: h.snippet.replaceAll(SNIPPET_MARK_START, '').replaceAll(SNIPPET_MARK_END, ''),
+    }));
+    return [...byName, ...inText].slice(0, p.limit ?? 50);
+  }
+
+  async sessionsExportMarkdown(p: { id: string }): Promise<string> {
+    const session = this.store.getSession(Number(p.id));
+    if (!session) throw new CoreRequestError('That session does not exist any more.');
+    const spec = sessionPolicy(session);
+    const lines = [`# ${session.name}`, '', `Cache policy: ${describePolicy(spec)}.`, ''];
+    if (session.systemPrompt) lines.push('## System', '', session.systemPrompt, '');
+    for (const m of this.store.listMessages(session.id)) {
+      lines.push(`## ${m.role === 'user' ? 'You' : 'Assistant'}${m.state === 'stopped' ? ' (stopped)' : ''}`, '', m.text, '');
+    }
+    return lines.join('\n');
+  }
+
+  async messagesPage(p: { sessionId: string; beforeSeq: number; limit: number }): Promise<MessagesPageResult> {
+    const messages = this.store.listMessagesBefore(Number(p.sessionId), p.beforeSeq, p.limit + 1);
+    const hasMore = messages.length > p.limit;
+    return { messages: (hasMore ? messages.slice(1) : messages).map(toApiMessage), hasMore };
+  }
+
+  private messageCount(sessionId: number): number {
+    return this.store.listSessions().find((s) => s.id === sessionId)?.messageCount ?? 0;
+  }
+
+  /** The open chat of a session, loading its model and restoring its cache on first use. */
+  private session(id: string): Promise<OpenSession> {
+    const sessionId = Number(id);
+    let open = this.open.get(sessionId);
+    if (!open) {
+      open = (async () => {
+        const row = this.store.getSession(sessionId);
+        if (!row) throw new CoreRequestError('That session does not exist any more.');
+        const model = await this.loadModel(this.modelRow(String(row.modelId)));
+        const notices: string[] = [];
+        const chat = await PersistentChat.open(this.store, model, { name: row.name, onNotice: (t) => notices.push(t) });
+        for (const n of notices.filter((t) => /damaged|different model|cannot read|belongs to/.test(t))) {
+          this.emit({ event: 'error', payload: { sessionId: id, message: n } });
+        }
+        return { chat, busy: null, tokensPerSecond: 0 };
+      })();
+      open.catch(() => this.open.delete(sessionId));
+      this.open.set(sessionId, open);
+    }
+    return open;
+  }
+
+  // ── chat ────────────────────────────────────────────────────────────────────────────────────────
+
+  async chatSend(p: { sessionId: string; text: string }): Promise<ChatSendResult> {
+    const s = await this.idleSession(p.sessionId);
+    return new Promise((resolveStart, rejectStart) => {
+      let started = false;
+      this.run(s, p.sessionId, (opts) => s.chat.send(p.text, opts), (user, assistantId) => {
+        started = true;
+        resolveStart({ userMessage: toApiMessage(user!), assistantMessageId: String(assistantId) });
+      }).catch((err) => (started ? undefined : rejectStart(err)));
+    });
+  }
+
+  async chatStop(p: { sessionId: string }): Promise<void> {
+    const open = this.open.get(Number(p.sessionId));
+    if (open) (await open).busy?.abort();
+  }
+
+  async chatRegenerate(p: { sessionId: string }): Promise<ChatRegenerateResult> {
+    const s = await this.idleSession(p.sessionId);
+    const last = this.store.listMessagesBefore(s.chat.session.id, Number.MAX_SAFE_INTEGER, 1)[0];
+    if (!last) throw new CoreRequestError('There is no answer to regenerate yet.');
+    const replaced = last.role === 'assistant' ? String(last.id) : null;
+    return new Promise((resolveStart, rejectStart) => {
+      let started = false;
+      this.run(s, p.sessionId, (opts) => s.chat.regenerate(opts), (_user, assistantId) => {
+        started = true;
+        resolveStart({ replacedMessageId: replaced, assistantMessageId: String(assistantId) });
+      }).catch((err) => (started ? undefined : rejectStart(err)));
+    });
+  }
+
+  async policySet(p: { sessionId: string; policy: PolicyConfig }): Promise<PolicySetResult> {
+    const s = await this.idleSession(p.sessionId);
+    const before = s.chat.engine.policy;
+    const old = { spec: before.spec, length: before.length, seen: before.totalTokensSeen };
+    const spec = toSpec(p.policy);
+    const started = performance.now();
+    await s.chat.setPolicy(spec);
+    const now = s.chat.engine.policy;
+    const ms = Math.round(performance.now() - started);
+    const statement =
+      `Switched from ${describePolicy(old.spec)} to ${describePolicy(spec)}. The old cache (${old.length} tokens) was dropped and the new one ` +
+      `rebuilt by re-reading the transcript in ${ms} ms: it now holds ${now.length} of the ${now.totalTokensSeen} tokens of this conversation` +
+      (spec.name === 'sink' ? ` (${Math.min(spec.sink, now.length)} sink tokens kept forever).` : '.');
+    const stats = this.stats(s);
+    this.emit({ event: 'stats', payload: stats });
+    return { statement, policy: toApiPolicy(spec), stats };
+  }
+
+  /** Streams one answer, turning chat events into API events; resolves when the answer ends. */
+  private async run(
+    s: OpenSession,
+    sessionId: string,
+    start: (opts: StreamOptions) => AsyncGenerator<ChatEvent>,
+    onStart: (user: Message | null, assistantId: number) => void,
+  ): Promise<void> {
+    const abort = new AbortController();
+    s.busy = abort;
+    let messageId = '';
+    let text = '';
+    // sent once the session is idle again (snapshot written), so the next request is never refused
+    let final: Extract<PerpetuaEvent, { event: 'messageDone' }>['payload'] | null = null;
+    try {
+      const events = start({
+        maxTokens: this.maxAnswerTokens,
+        chunk: 256,
+        signal: abort.signal,
+        sampling: { temperature: 0.8, topP: 0.95, repetitionPenalty: 1.1 },
+        onStart: (started) => {
+          messageId = String(started.assistantId);
+          onStart(started.user, started.assistantId);
+        },
+      });
+      let lastStats = performance.now();
+      for await (const ev of events) {
+        if (ev.type === 'prefill') this.emit({ event: 'prefillProgress', payload: { sessionId, done: ev.done, total: ev.total } });
+        if (ev.type === 'token') {
+          text += ev.text;
+          this.emit({ event: 'token', payload: { sessionId, messageId, delta: ev.text } });
+          if (performance.now() - lastStats > 500) {
+            lastStats = performance.now();
+            this.emit({ event: 'stats', payload: this.stats(s) });
+          }
+        }
+        if (ev.type === 'done') {
+          s.tokensPerSecond = ev.tokensPerSecond;
+          final = { sessionId, messageId, state: ev.reason === 'cancelled' ? 'stopped' : 'done', text: ev.text };
+        }
+      }
+    } catch (err) {
+      if (!messageId) throw err;
+      final =
+        (err as Error)?.name === 'AbortError'
+          ? { sessionId, messageId, state: 'stopped', text }
+          : { sessionId, messageId, state: 'error', text, error: (err as Error).message };
+    } finally {
+      s.busy = null;
+      if (final) this.emit({ event: 'messageDone', payload: final });
+      this.emit({ event: 'stats', payload: this.stats(s) });
+    }
+  }
+
+  private async idleSession(id: string): Promise<OpenSession> {
+    const s = await this.session(id);
+    if (s.busy) throw new CoreRequestError('This session is still answering; stop it or wait for the answer to finish.');
+    return s;
+  }
+
+  private stats(s: OpenSession): Stats {
+    const { engine } = s.chat;
+    const policy = engine.policy;
+    return {
+      sessionId: String(s.chat.session.id),
+      tokensPerSecond: s.tokensPerSecond,
+      cacheFill: policy.length,
+      cacheCapacity: Number.isFinite(policy.capacity) ? policy.capacity : engine.model.config.maxPositions,
+      kvBytes: policy.kvBytes(),
+      executionProvider: engine.model.provider,
+      providerFallbackReason: engine.model.providerFallbackReason ?? undefined,
+      totalTokensSeen: policy.totalTokensSeen,
+      policy: toApiPolicy(policy.spec),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const open of this.open.values()) (await open.catch(() => null))?.busy?.abort();
+    for (const m of this.models.values()) await (await m.catch(() => null))?.dispose();
+    this.store.db.close();
+  }
+}
+
+function toSpec(p: PolicyConfig): PolicySpec {
+  return { name: p.name, sink: p.sink, window: p.window, pinSystem: p.pinSystem, evictChunk: DEFAULT_POLICY.evictChunk };
+}
+
+function toApiPolicy(s: PolicySpec): PolicyConfig {
+  return { name: s.name, sink: s.sink, window: s.window, pinSystem: s.pinSystem };
+}
+
+export function describePolicy(s: PolicySpec): string {
+  switch (s.name) {
+    case 'dense':
+      return 'dense (every token kept)';
+    case 'window':
+      return `window (last ${s.window} tokens)`;
+    case 'recompute':
+      return `recompute (last ${s.window} tokens re-read for every new token)`;
+    case 'sink':
+      return `sink (${s.sink} sink + ${s.window} recent tokens${s.pinSystem ? ', system prompt pinned' : ''})`;
+  }
+}
+
+function toApiSession(s: Session, messageCount: number): ApiSession {
+  return {
+    id: String(s.id),
+    name: s.name,
+    modelId: String(s.modelId),
+    policy: toApiPolicy(sessionPolicy(s)),
+    systemPrompt: s.systemPrompt || null,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+    messageCount,
+  };
+}
+
+function toApiMessage(m: Message): ApiMessage {
+  return { id: String(m.id), sessionId: String(m.sessionId), seq: m.seq, role: m.role, text: m.text, state: m.state, createdAt: m.createdAt };
+}
+
+function onnxSize(dir: string): number | undefined {
+  try {
+    const onnx = join(dir, 'onnx');
+    return readdirSync(onnx).reduce((n, f) => n + statSync(join(onnx, f)).size, 0);
+  } catch {
+    return undefined;
+  }
+}
