@@ -39,7 +39,6 @@ export async function restoreSnapshot(engine: Engine, s: Snapshot): Promise<void
     );
   }
   const g = s.geometry;
-  const kvTokens = s.kv[0]?.key.length ? s.kv[0].key.length / (g.kvHeads * g.headDim) : 0;
   const contents: CacheContents = {
     tokens: s.tokens,
     originalPositions: s.originalPositions,
@@ -49,7 +48,17 @@ export async function restoreSnapshot(engine: Engine, s: Snapshot): Promise<void
     history: s.history ?? [],
     sinks: typeof p.sinks === 'number' ? p.sinks : 0,
   };
-  const last = spec.name === 'recompute' ? contents.history.at(-1) : contents.tokens.at(-1);
+  await restoreContents(engine, contents);
+}
+
+/**
+ * Loads cache contents into the engine's policy and recomputes the logits of the last token, so decoding
+ * continues exactly where it stopped: the last token is removed and fed again at the position it had.
+ */
+export async function restoreContents(engine: Engine, contents: CacheContents): Promise<void> {
+  const g = engine.model.geometry;
+  const kvTokens = contents.kv[0]?.key.length ? contents.kv[0].key.length / (g.kvHeads * g.headDim) : 0;
+  const last = engine.policy.spec.name === 'recompute' ? contents.history.at(-1) : contents.tokens.at(-1);
   if (last === undefined) {
     engine.policy.restore(contents);
     return;

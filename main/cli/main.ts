@@ -4,6 +4,7 @@ import { CHAT_HELP, chatCommand } from './chat-command.js';
 import { EVAL_HELP, evalCommand } from './eval-command.js';
 import { BENCH_HELP, benchCommand } from './bench-command.js';
 import { SESSIONS_HELP, sessionsCommand } from './sessions-command.js';
+import { AB_HELP, abCommand } from './ab-command.js';
 import { DatabaseError, StoreError } from '../store/errors.js';
 import { SnapshotCorruptError, SnapshotMismatchError, SnapshotVersionError } from '../cache/snapshot-codec.js';
 
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   eval: { run: evalCommand, help: EVAL_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
   sessions: { run: sessionsCommand, help: SESSIONS_HELP },
+  ab: { run: abCommand, help: AB_HELP },
 };
 
 function usage(): string {

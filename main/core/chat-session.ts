@@ -28,6 +28,20 @@ export class ChatSession {
     this.raw = opts.raw === true || !engine.model.template.hasTemplate;
   }
 
+  /** The rendered conversation the cache has consumed (what teacher-forced perplexity scores). */
+  get consumedText(): string {
+    return this.consumed;
+  }
+
+  /** A copy of this conversation over another engine (an A/B branch whose cache was forked from this one). */
+  fork(engine: Engine): ChatSession {
+    const copy = new ChatSession(engine, this.systemPrompt, { raw: this.raw });
+    copy.messages.push(...this.messages.map((m) => ({ ...m })));
+    copy.consumed = this.consumed;
+    copy.fedTokens = this.fedTokens;
+    return copy;
+  }
+
   /** Feeds the user's turn, then streams the answer. */
   async *send(userText: string, opts: SendOptions): AsyncGenerator<ChatEvent> {
     yield* this.prepare(opts);

@@ -47,7 +47,7 @@ export class PersistentChat {
   private constructor(
     readonly store: Store,
     public session: Session,
-    readonly chat: ChatSession,
+    public chat: ChatSession,
     private readonly opts: OpenChatOptions,
   ) {}
 
@@ -131,6 +131,21 @@ export class PersistentChat {
     await this.restore();
     opts.onStart?.({ user: null, assistantId: writer.messageId });
     yield* this.stream(this.chat.continue(opts), writer);
+  }
+
+  /**
+   * Continues the session from an A/B branch: its prompt and answer join the transcript, its policy becomes the
+   * session's, and its cache (already holding both) replaces the session's.
+   */
+  adoptBranch(branch: ChatSession, prompt: string, answer: string): void {
+    const { name, sink, window, pinSystem, evictChunk } = branch.engine.policy.spec;
+    const seenBefore = this.engine.policy.totalTokensSeen;
+    this.store.appendMessage(this.session.id, { role: 'user', text: prompt });
+    const reply = this.store.appendMessage(this.session.id, { role: 'assistant', text: answer });
+    this.session = this.store.updateSessionPolicy(this.session.id, name, { sink, window, pinSystem, evictChunk });
+    this.chat = branch;
+    this.store.addTokensSeen(this.session.id, Math.max(0, branch.engine.policy.totalTokensSeen - seenBefore));
+    this.saveSnapshot(reply.id);
   }
 
   /** Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy. */
