@@ -15,13 +15,15 @@ import { defaultModelDir } from './default-model.js';
 import { EvalInterrupted, shellQuote } from './eval-command.js';
 import { number, parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
+import { BENCH_SESSION_HELP, benchCrashCommand, benchResumeCommand } from './bench-session-commands.js';
 
 export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--policies dense,window,recompute,sink]
     [--window L] [--sink S] [--tokens N] [--points K] [--samples M] [--text FILE] [--json OUT.json] [--plot OUT.svg]
     [--in-process] [--ep cpu|...]
   Per-token decode latency (p50, p90) at K positions along an N-token stream and peak RSS for each policy (each in
   its own process), and the speedup of sink over recompute. --shape builds (once, under the temp folder) a
-  random-weight model with that real model's exact architecture.`;
+  random-weight model with that real model's exact architecture.
+${BENCH_SESSION_HELP}`;
 
 const BENCH_OPTIONS = {
   model: { type: 'string' },
@@ -44,7 +46,11 @@ const BENCH_OPTIONS = {
 
 export async function benchCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  if (sub !== 'latency') throw new UsageError(`bench needs the subcommand "latency" (perpetua bench latency …), not "${sub ?? ''}".`);
+  if (sub === 'resume') return benchResumeCommand(rest);
+  if (sub === 'crash') return benchCrashCommand(rest);
+  if (sub !== 'latency') {
+    throw new UsageError(`bench needs a subcommand: latency, resume or crash (perpetua bench latency …), not "${sub ?? ''}".`);
+  }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');
   if (v.shape !== undefined && !isShapeName(v.shape)) {

@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { percentile } from './percentile.js';
+
+export interface CrashBenchResult {
+  runs: number;
+  /** runs whose database failed PRAGMA integrity_check or could not be read */
+  corrupt: number;
+  /** runs where the stored answer was not a prefix of what the user saw */
+  notPrefix: number;
+  /** runs where the finished first turn changed */
+  lostFinishedTurn: number;
+  /** characters shown but not yet committed when the process died (p50, p90, max) */
+  lostChars: { p50: number; p90: number; max: number };
+  /** the same, in seconds of streaming at the measured speed */
+  lostSeconds: { p50: number; p90: number; max: number };
+}
+
+/**
+ * Kills `perpetua generate --db … --session …` with SIGKILL at random moments while it streams, and checks
+ * each database: readable, intact, the finished turn untouched, the killed answer a prefix of what was shown.
+ */
+export async function benchCrash(cliEntry: string, modelDir: string, runs: number, onRun?: (i: number) => void): Promise<CrashBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'perpetua-crash-bench-'));
+  const seed = join(dir, 'seed.db');
+  const cli = (args: string[]) => spawn(process.execPath, [cliEntry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      const p = cli(['generate', '--model', modelDir, '--db', seed, '--session', 'k', '--prompt', 'Day one.', '--max-tokens', '20']);
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.on('close', (code) => (code === 0 ? resolve(out.replace(/\n$/, '')) : reject(new Error(`set-up run exited with ${code}`))));
+    });
+    const result: CrashBenchResult = { runs, corrupt: 0, notPrefix: 0, lostFinishedTurn: 0, lostChars: { p50: 0, p90: 0, max: 0 }, lostSeconds: { p50: 0, p90: 0, max: 0 } };
+    const lostChars: number[] = [];
+    const lostSeconds: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const db = join(dir, `run-${i}.db`);
+      copyFileSync(seed, db);
+      const child = cli(['generate', '--model', modelDir, '--db', db, '--session', 'k', '--ignore-eos', '--max-tokens', '100000000', '--temperature', '1', '--seed', String(i)]);
+      let printed = '';
+      let firstAt = 0;
+      child.stdout.on('data', (d) => {
+        if (!firstAt) firstAt = performance.now();
+        printed += d;
+      });
+      await new Promise((r) => child.stdout.once('data', r));
+      await new Promise((r) => setTimeout(r, Math.random() * 3000));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      const streamedSeconds = (performance.now() - firstAt) / 1000;
+      try {
+        const raw = new Database(db, { readonly: true });
+        const ok = raw.pragma('integrity_check', { simple: true }) === 'ok';
+        const rows = raw.prepare('SELECT role, text FROM messages ORDER BY seq').all() as { role: string; text: string }[];
+        raw.close();
+        if (!ok) result.corrupt++;
+        if (rows[1]?.text !== first) result.lostFinishedTurn++;
+        const stored = rows[2]?.text ?? '';
+        if (!printed.startsWith(stored)) result.notPrefix++;
+        const lost = printed.length - stored.length;
+        lostChars.push(lost);
+        lostSeconds.push(printed.length ? (lost / printed.length) * streamedSeconds : 0);
+      } catch {
+        result.corrupt++;
+      }
+      rmSync(db, { force: true });
+      onRun?.(i + 1);
+    }
+    const summary = (xs: number[]) => ({ p50: percentile(xs, 0.5), p90: percentile(xs, 0.9), max: Math.max(...xs) });
+    result.lostChars = summary(lostChars);
+    result.lostSeconds = summary(lostSeconds);
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
