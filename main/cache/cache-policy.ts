@@ -1,4 +1,4 @@
-import type { LayerKv } from './layer-kv.js';
+import type { CacheKv } from './layer-kv.js';
 
 export const POLICY_NAMES = ['dense', 'window', 'recompute', 'sink'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -22,17 +22,17 @@ export const DEFAULT_POLICY: PolicySpec = { name: 'sink', sink: 4, window: 1020,
 export interface RunPlan {
   ids: number[];
   positions: number[];
-  past: LayerKv[];
+  past: CacheKv[];
 }
 
 /** The tokens a cache holds, for snapshots and inspection. */
-export interface CacheContents {
+export interface CacheContents<K extends CacheKv = CacheKv> {
   tokens: number[];
   /** position of each token in the whole stream */
   originalPositions: number[];
   /** position id each token was (or is now, after re-rotation) encoded at */
   cachePositions: number[];
-  kv: LayerKv[];
+  kv: K[];
   totalTokensSeen: number;
   /** token history beyond the KV (recompute keeps tokens, not KV) */
   history: number[];
@@ -54,12 +54,13 @@ export interface CachePolicy {
   readonly totalTokensSeen: number;
   /** tokens that can be fed in one run without an eviction in the middle of it */
   room(): number;
-  plan(tokens: number[]): RunPlan;
-  commit(present: LayerKv[], tokens: number[]): void;
+  plan(tokens: number[]): Promise<RunPlan>;
+  commit(present: CacheKv[], tokens: number[]): void;
   /** pin the first `n` tokens of the stream as sinks (pin-system option); no-op where it means nothing */
   pinPrefix(n: number): void;
   kvBytes(): number;
   contents(): CacheContents;
+  /** takes host or device KV */
   restore(c: CacheContents): void;
   reset(): void;
 }

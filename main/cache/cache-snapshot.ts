@@ -1,15 +1,16 @@
 import type { Engine } from '../engine/engine.js';
 import type { CacheContents, CachePolicy } from './cache-policy.js';
-import { emptyKv, type KvGeometry, type LayerKv } from './layer-kv.js';
+import { emptyKv, toHostKv, type KvGeometry, type LayerKv } from './layer-kv.js';
 import type { Snapshot } from './snapshot-codec.js';
 import { PerpetuaError } from '../engine/errors.js';
 
 /** The snapshot holds another cache policy's state (the session's policy changed since it was written). */
 export class SnapshotPolicyError extends PerpetuaError {}
 
-/** The policy's cache as a snapshot (the codec serializes it). */
-export function snapshotOf(policy: CachePolicy, modelFingerprint: string, geometry: KvGeometry): Snapshot {
+/** The policy's cache as a snapshot (the codec serializes it); KV on the GPU is downloaded once, here. */
+export async function snapshotOf(policy: CachePolicy, modelFingerprint: string, geometry: KvGeometry): Promise<Snapshot> {
   const c = policy.contents();
+  const kv = await toHostKv(c.kv);
   const { name, sink, window, pinSystem, evictChunk } = policy.spec;
   return {
     modelFingerprint,
@@ -21,7 +22,7 @@ export function snapshotOf(policy: CachePolicy, modelFingerprint: string, geomet
     cachePositions: c.cachePositions,
     totalTokensSeen: c.totalTokensSeen,
     history: c.history,
-    kv: c.kv,
+    kv,
   };
 }
 
@@ -39,7 +40,7 @@ export async function restoreSnapshot(engine: Engine, s: Snapshot): Promise<void
     );
   }
   const g = s.geometry;
-  const contents: CacheContents = {
+  const contents: CacheContents<LayerKv> = {
     tokens: s.tokens,
     originalPositions: s.originalPositions,
     cachePositions: s.cachePositions,
@@ -55,7 +56,7 @@ export async function restoreSnapshot(engine: Engine, s: Snapshot): Promise<void
  * Loads cache contents into the engine's policy and recomputes the logits of the last token, so decoding
  * continues exactly where it stopped: the last token is removed and fed again at the position it had.
  */
-export async function restoreContents(engine: Engine, contents: CacheContents): Promise<void> {
+export async function restoreContents(engine: Engine, contents: CacheContents<LayerKv>): Promise<void> {
   const g = engine.model.geometry;
   const kvTokens = contents.kv[0]?.key.length ? contents.kv[0].key.length / (g.kvHeads * g.headDim) : 0;
   const last = engine.policy.spec.name === 'recompute' ? contents.history.at(-1) : contents.tokens.at(-1);
@@ -67,7 +68,7 @@ export async function restoreContents(engine: Engine, contents: CacheContents): 
   await engine.feed([last]);
 }
 
-function withoutLastToken(c: CacheContents, g: KvGeometry, kvTokens: number): CacheContents {
+function withoutLastToken(c: CacheContents<LayerKv>, g: KvGeometry, kvTokens: number): CacheContents<LayerKv> {
   const trim = (a: Float32Array): Float32Array => {
     if (kvTokens === 0) return a;
     const out = new Float32Array(g.kvHeads * (kvTokens - 1) * g.headDim);

@@ -4,18 +4,20 @@ import { DensePolicy } from './dense-policy.js';
 import { RecomputePolicy } from './recompute-policy.js';
 import { SinkPolicy } from './sink-policy.js';
 import { WindowPolicy } from './window-policy.js';
+import type { KvEditor } from './kv-editor.js';
 
-export function createPolicy(spec: PolicySpec, config: ModelConfig): CachePolicy {
+/** `editor` does the evictions: the model's own (an ONNX graph on its provider when KV lives on the GPU) or the host one. */
+export function createPolicy(spec: PolicySpec, config: ModelConfig, editor?: KvEditor): CachePolicy {
   const geometry = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim };
   switch (spec.name) {
     case 'dense':
       return new DensePolicy(spec, geometry);
     case 'window':
-      return new WindowPolicy(spec, geometry, config.rope);
+      return new WindowPolicy(spec, geometry, config.rope, editor);
     case 'recompute':
       return new RecomputePolicy(spec, geometry);
     case 'sink':
-      return new SinkPolicy(spec, geometry, config.rope);
+      return new SinkPolicy(spec, geometry, config.rope, editor);
   }
 }
 

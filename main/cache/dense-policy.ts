@@ -1,9 +1,9 @@
 import type { CacheContents, CachePolicy, PolicySpec, RunPlan } from './cache-policy.js';
-import { emptyKv, type KvGeometry, type LayerKv } from './layer-kv.js';
+import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from './layer-kv.js';
 
 /** Keeps every token's KV at its absolute position: exact, but memory and per-token cost grow without bound. */
 export class DensePolicy implements CachePolicy {
-  private kv: LayerKv[];
+  private kv: CacheKv[];
   private tokens: number[] = [];
 
   constructor(readonly spec: PolicySpec, private readonly geometry: KvGeometry) {
@@ -26,12 +26,13 @@ export class DensePolicy implements CachePolicy {
     return Infinity;
   }
 
-  plan(tokens: number[]): RunPlan {
+  async plan(tokens: number[]): Promise<RunPlan> {
     const start = this.length;
     return { ids: tokens, positions: tokens.map((_, i) => start + i), past: this.kv };
   }
 
-  commit(present: LayerKv[], tokens: number[]): void {
+  commit(present: CacheKv[], tokens: number[]): void {
+    if (present !== this.kv) disposeKv(this.kv);
     this.kv = present;
     this.tokens.push(...tokens);
   }
@@ -39,7 +40,7 @@ export class DensePolicy implements CachePolicy {
   pinPrefix(): void {}
 
   kvBytes(): number {
-    return this.kv.reduce((s, l) => s + l.key.byteLength + l.value.byteLength, 0);
+    return kvBytes(this.kv);
   }
 
   contents(): CacheContents {
@@ -56,11 +57,13 @@ export class DensePolicy implements CachePolicy {
   }
 
   restore(c: CacheContents): void {
+    disposeKv(this.kv);
     this.kv = c.kv;
     this.tokens = [...c.tokens];
   }
 
   reset(): void {
+    disposeKv(this.kv);
     this.kv = emptyKv(this.geometry);
     this.tokens = [];
   }

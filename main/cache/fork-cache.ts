@@ -1,6 +1,6 @@
 import type { RopeSpec } from '../engine/model-config.js';
 import type { CacheContents, PolicySpec } from './cache-policy.js';
-import { emptyKv, type KvGeometry } from './layer-kv.js';
+import { emptyKv, type KvGeometry, type LayerKv } from './layer-kv.js';
 import { rotateKeys } from './rope-rotation.js';
 
 /**
@@ -9,7 +9,12 @@ import { rotateKeys } from './rope-rotation.js';
  * source lacks what the target needs (a dense cache after evictions, sinks that were already evicted, KV for a
  * recompute source); the caller then rebuilds from the transcript.
  */
-export function forkCache(c: CacheContents, target: PolicySpec, g: KvGeometry, rope: RopeSpec): CacheContents | null {
+export function forkCache(
+  c: CacheContents<LayerKv>,
+  target: PolicySpec,
+  g: KvGeometry,
+  rope: RopeSpec,
+): CacheContents<LayerKv> | null {
   if (target.name === 'recompute') {
     const tokens = c.history.length ? c.history : c.tokens;
     const need = Math.min(target.window, c.totalTokensSeen);
@@ -66,6 +71,6 @@ export function forkCache(c: CacheContents, target: PolicySpec, g: KvGeometry, r
   };
 }
 
-function empty(g: KvGeometry, seen: number): CacheContents {
+function empty(g: KvGeometry, seen: number): CacheContents<LayerKv> {
   return { tokens: [], originalPositions: [], cachePositions: [], kv: emptyKv(g), totalTokensSeen: seen, history: [], sinks: 0 };
 }

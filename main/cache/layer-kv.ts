@@ -1,10 +1,20 @@
+import type { Tensor } from 'onnxruntime-node';
+
 /**
- * The KV of one decoder layer for one sequence (batch 1), as the model reads and writes it:
- * `key` and `value` are row-major [kvHeads, length, headDim] float32 (keys already rotated by RoPE).
+ * The KV of one decoder layer for one sequence (batch 1) in host memory: `key` and `value` are row-major
+ * [kvHeads, length, headDim] float32 (keys already rotated by RoPE). Snapshots and forks work on this.
  */
 export interface LayerKv {
   key: Float32Array;
   value: Float32Array;
+}
+
+/** KV as a cache holds it: host arrays, or onnxruntime tensors that may live on the GPU ('gpu-buffer'). */
+export type KvData = Float32Array | Tensor;
+
+export interface CacheKv {
+  key: KvData;
+  value: KvData;
 }
 
 export interface KvGeometry {
@@ -13,11 +23,41 @@ export interface KvGeometry {
   headDim: number;
 }
 
+function isHost(d: KvData): d is Float32Array {
+  return d instanceof Float32Array;
+}
+
 /** Number of cached tokens held by one layer's KV. */
-export function kvLength(kv: LayerKv, g: KvGeometry): number {
-  return kv.key.length / (g.kvHeads * g.headDim);
+export function kvLength(kv: CacheKv, g: KvGeometry): number {
+  return isHost(kv.key) ? kv.key.length / (g.kvHeads * g.headDim) : Number(kv.key.dims[2]);
+}
+
+/** Bytes held by one KV array, wherever it lives. */
+export function kvDataBytes(d: KvData): number {
+  return isHost(d) ? d.byteLength : d.dims.reduce((a, b) => a * Number(b), 4);
+}
+
+export function kvBytes(kv: CacheKv[]): number {
+  return kv.reduce((s, l) => s + kvDataBytes(l.key) + kvDataBytes(l.value), 0);
 }
 
 export function emptyKv(g: KvGeometry): LayerKv[] {
   return Array.from({ length: g.layers }, () => ({ key: new Float32Array(0), value: new Float32Array(0) }));
+}
+
+/** Brings a cache's KV to host memory (one download per array for GPU tensors). */
+export async function toHostKv(kv: CacheKv[]): Promise<LayerKv[]> {
+  const host = async (d: KvData): Promise<Float32Array> => {
+    if (isHost(d)) return d;
+    const data = d.location === 'cpu' ? d.data : await d.getData();
+    return data as Float32Array;
+  };
+  return Promise.all(kv.map(async (l) => ({ key: await host(l.key), value: await host(l.value) })));
+}
+
+/** Frees GPU memory held by KV tensors that were replaced (host arrays are left to the garbage collector). */
+export function disposeKv(kv: CacheKv[]): void {
+  for (const l of kv) {
+    for (const d of [l.key, l.value]) if (!isHost(d) && d.location !== 'cpu') d.dispose();
+  }
 }

@@ -1,5 +1,5 @@
 import type { CacheContents, CachePolicy, PolicySpec, RunPlan } from './cache-policy.js';
-import { emptyKv, type KvGeometry, type LayerKv } from './layer-kv.js';
+import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from './layer-kv.js';
 
 /**
  * Sliding window with re-computation: keeps no KV, only the last `window` tokens, and re-prefills them from
@@ -32,13 +32,14 @@ export class RecomputePolicy implements CachePolicy {
     return Infinity;
   }
 
-  plan(tokens: number[]): RunPlan {
+  async plan(tokens: number[]): Promise<RunPlan> {
     const ids = [...this.recent, ...tokens].slice(-this.spec.window);
     return { ids, positions: ids.map((_, i) => i), past: emptyKv(this.geometry) };
   }
 
-  commit(present: LayerKv[], tokens: number[]): void {
-    this.lastKvBytes = present.reduce((s, l) => s + l.key.byteLength + l.value.byteLength, 0);
+  commit(present: CacheKv[], tokens: number[]): void {
+    this.lastKvBytes = kvBytes(present);
+    disposeKv(present); // rebuilt for every token: nothing is kept
     this.recent = [...this.recent, ...tokens].slice(-this.spec.window);
     this.seen += tokens.length;
   }

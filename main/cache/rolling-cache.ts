@@ -1,7 +1,7 @@
 import type { RopeSpec } from '../engine/model-config.js';
 import type { CacheContents, CachePolicy, PolicySpec, RunPlan } from './cache-policy.js';
-import { emptyKv, type KvGeometry, type LayerKv } from './layer-kv.js';
-import { rotateKeys } from './rope-rotation.js';
+import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from './layer-kv.js';
+import { HostKvEditor, type KvEditor } from './kv-editor.js';
 
 /**
  * A bounded cache of `sinks` first tokens plus the most recent `window` tokens, with positions assigned inside
@@ -10,7 +10,7 @@ import { rotateKeys } from './rope-rotation.js';
  * With zero sinks this is the plain sliding window.
  */
 export class RollingCache implements CachePolicy {
-  private kv: LayerKv[];
+  private kv: CacheKv[];
   private tokens: number[] = [];
   private original: number[] = [];
   private seen = 0;
@@ -19,7 +19,8 @@ export class RollingCache implements CachePolicy {
   constructor(
     readonly spec: PolicySpec,
     private readonly geometry: KvGeometry,
-    private readonly rope: RopeSpec,
+    rope: RopeSpec,
+    private readonly editor: KvEditor = new HostKvEditor(geometry, rope),
   ) {
     if (spec.window < 1) throw new RangeError('The window must hold at least one token.');
     this.sinks = spec.name === 'sink' ? spec.sink : 0;
@@ -48,14 +49,15 @@ export class RollingCache implements CachePolicy {
     return free > 0 ? free : this.evictCount;
   }
 
-  plan(tokens: number[]): RunPlan {
+  async plan(tokens: number[]): Promise<RunPlan> {
     const overflow = this.length + tokens.length - this.capacity;
-    if (overflow > 0) this.evict(Math.max(overflow, this.evictCount));
+    if (overflow > 0) await this.evict(Math.max(overflow, this.evictCount));
     const start = this.length;
     return { ids: tokens, positions: tokens.map((_, i) => start + i), past: this.kv };
   }
 
-  commit(present: LayerKv[], tokens: number[]): void {
+  commit(present: CacheKv[], tokens: number[]): void {
+    if (present !== this.kv) disposeKv(this.kv);
     this.kv = present;
     for (const t of tokens) {
       this.tokens.push(t);
@@ -69,24 +71,19 @@ export class RollingCache implements CachePolicy {
     this.sinks = Math.max(this.sinks, Math.min(n, this.length));
   }
 
-  private evict(count: number): void {
-    const { kvHeads, headDim } = this.geometry;
+  private async evict(count: number): Promise<void> {
     const sinks = Math.min(this.sinks, this.length);
     const e = Math.min(count, this.length - sinks);
     if (e <= 0) return;
-    const oldLength = this.length;
-    const newLength = oldLength - e;
-    this.kv = this.kv.map(({ key, value }) => {
-      const k = dropRange(key, kvHeads, headDim, oldLength, sinks, e);
-      rotateKeys(k, kvHeads, headDim, sinks, newLength, -e, this.rope);
-      return { key: k, value: dropRange(value, kvHeads, headDim, oldLength, sinks, e) };
-    });
+    const old = this.kv;
+    this.kv = await this.editor.evict(old, sinks, e);
+    disposeKv(old);
     this.tokens.splice(sinks, e);
     this.original.splice(sinks, e);
   }
 
   kvBytes(): number {
-    return this.kv.reduce((s, l) => s + l.key.byteLength + l.value.byteLength, 0);
+    return kvBytes(this.kv);
   }
 
   contents(): CacheContents {
@@ -102,6 +99,7 @@ export class RollingCache implements CachePolicy {
   }
 
   restore(c: CacheContents): void {
+    disposeKv(this.kv);
     this.kv = c.kv;
     this.tokens = [...c.tokens];
     this.original = [...c.originalPositions];
@@ -110,23 +108,11 @@ export class RollingCache implements CachePolicy {
   }
 
   reset(): void {
+    disposeKv(this.kv);
     this.kv = emptyKv(this.geometry);
     this.tokens = [];
     this.original = [];
     this.seen = 0;
     this.sinks = this.spec.name === 'sink' ? this.spec.sink : 0;
   }
-}
-
-/** Copies [heads, length, dim] without tokens [from, from + count) of every head. */
-function dropRange(src: Float32Array, heads: number, dim: number, length: number, from: number, count: number): Float32Array {
-  const newLength = length - count;
-  const out = new Float32Array(heads * newLength * dim);
-  for (let h = 0; h < heads; h++) {
-    const s = h * length * dim;
-    const d = h * newLength * dim;
-    out.set(src.subarray(s, s + from * dim), d);
-    out.set(src.subarray(s + (from + count) * dim, s + length * dim), d + from * dim);
-  }
-  return out;
 }

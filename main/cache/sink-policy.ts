@@ -2,11 +2,12 @@ import type { RopeSpec } from '../engine/model-config.js';
 import type { PolicySpec } from './cache-policy.js';
 import type { KvGeometry } from './layer-kv.js';
 import { RollingCache } from './rolling-cache.js';
+import type { KvEditor } from './kv-editor.js';
 
 /** StreamingLLM: the first S "attention sink" tokens stay forever next to the last L tokens. */
 export class SinkPolicy extends RollingCache {
-  constructor(spec: PolicySpec, geometry: KvGeometry, rope: RopeSpec) {
+  constructor(spec: PolicySpec, geometry: KvGeometry, rope: RopeSpec, editor?: KvEditor) {
     if (spec.sink < 0) throw new RangeError('The sink count cannot be negative.');
-    super({ ...spec, name: 'sink' }, geometry, rope);
+    super({ ...spec, name: 'sink' }, geometry, rope, editor);
   }
 }

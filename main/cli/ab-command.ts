@@ -60,7 +60,7 @@ export async function abCommand(args: string[]): Promise<void> {
       session.store.voteAbRun(run.id, values.vote as 'a' | 'b' | 'tie');
       if (values.vote !== 'tie') {
         const winner = values.vote === 'a' ? a : b;
-        session.adoptBranch(winner.chat, values.prompt, result[values.vote as 'a' | 'b'].answer);
+        await session.adoptBranch(winner.chat, values.prompt, result[values.vote as 'a' | 'b'].answer);
         process.stderr.write(`The session continues from branch ${values.vote} (${values.vote === 'a' ? values.a : values.b}).\n`);
       }
     }

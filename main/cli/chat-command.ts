@@ -16,7 +16,7 @@ export async function chatCommand(args: string[]): Promise<void> {
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
   const stored = await openCliSession(values, model, policyFrom(values), false);
-  const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values), model.config)), values.system ?? null);
+  const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor)), values.system ?? null);
   const policy = session.engine.policy;
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
   process.stderr.write(`Chatting with ${model.name} (${model.provider}, ${policy.spec.name} cache). /exit quits.\n`);

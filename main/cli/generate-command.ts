@@ -25,7 +25,7 @@ export async function generateCommand(args: string[]): Promise<void> {
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
   const session = await openCliSession(values, model, policyFrom(values), true);
-  const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config));
+  const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor));
   const prompt = values.prompt === undefined ? [] : model.tokenizer.encode(values.prompt, !session);
   const started = performance.now();
   let produced = 0;

@@ -2,6 +2,7 @@ import { restoreContents } from '../cache/cache-snapshot.js';
 import type { PolicySpec } from '../cache/cache-policy.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { forkCache } from '../cache/fork-cache.js';
+import { toHostKv } from '../cache/layer-kv.js';
 import { Engine } from '../engine/engine.js';
 import type { SamplingOptions } from '../engine/sampler.js';
 import { streamPerplexity } from '../eval/stream-ppl.js';
@@ -53,8 +54,10 @@ export class AbBranch {
 
   static async create(label: BranchLabel, session: PersistentChat, spec: PolicySpec): Promise<AbBranch> {
     const source = session.engine;
-    const engine = new Engine(source.model, createPolicy(spec, source.model.config));
-    const forked = forkCache(source.policy.contents(), spec, source.model.geometry, source.model.config.rope);
+    const engine = new Engine(source.model, createPolicy(spec, source.model.config, source.model.kvEditor));
+    const contents = source.policy.contents();
+    const host = { ...contents, kv: await toHostKv(contents.kv) };
+    const forked = forkCache(host, spec, source.model.geometry, source.model.config.rope);
     if (forked) {
       await restoreContents(engine, forked);
       return new AbBranch(label, session.chat.fork(engine), 'forked');

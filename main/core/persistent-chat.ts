@@ -68,7 +68,7 @@ export class PersistentChat {
         policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk },
         systemPrompt: opts.systemPrompt ?? '',
       });
-    const engine = new Engine(model, createPolicy(sessionPolicy(session), model.config));
+    const engine = new Engine(model, createPolicy(sessionPolicy(session), model.config, model.kvEditor));
     const chat = new ChatSession(engine, session.systemPrompt || null, { raw: opts.raw });
     const pc = new PersistentChat(store, session, chat, opts);
     await pc.restore();
@@ -137,7 +137,7 @@ export class PersistentChat {
    * Continues the session from an A/B branch: its prompt and answer join the transcript, its policy becomes the
    * session's, and its cache (already holding both) replaces the session's.
    */
-  adoptBranch(branch: ChatSession, prompt: string, answer: string): void {
+  async adoptBranch(branch: ChatSession, prompt: string, answer: string): Promise<void> {
     const { name, sink, window, pinSystem, evictChunk } = branch.engine.policy.spec;
     const seenBefore = this.engine.policy.totalTokensSeen;
     this.store.appendMessage(this.session.id, { role: 'user', text: prompt });
@@ -145,14 +145,14 @@ export class PersistentChat {
     this.session = this.store.updateSessionPolicy(this.session.id, name, { sink, window, pinSystem, evictChunk });
     this.chat = branch;
     this.store.addTokensSeen(this.session.id, Math.max(0, branch.engine.policy.totalTokensSeen - seenBefore));
-    this.saveSnapshot(reply.id);
+    await this.saveSnapshot(reply.id);
   }
 
   /** Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy. */
   async setPolicy(spec: PolicySpec): Promise<void> {
     const { name, sink, window, pinSystem, evictChunk } = spec;
     this.session = this.store.updateSessionPolicy(this.session.id, name, { sink, window, pinSystem, evictChunk });
-    this.engine.policy = createPolicy(spec, this.engine.model.config);
+    this.engine.policy = createPolicy(spec, this.engine.model.config, this.engine.model.kvEditor);
     await this.restore();
   }
 
@@ -171,13 +171,13 @@ export class PersistentChat {
     } finally {
       this.store.addTokensSeen(this.session.id, Math.max(0, this.engine.policy.totalTokensSeen - seenBefore));
     }
-    this.saveSnapshot(writer.messageId);
+    await this.saveSnapshot(writer.messageId);
   }
 
-  /** Writes the cache after a turn; the store keeps the newest few per session. */
-  saveSnapshot(messageId: number | null): void {
+  /** Writes the cache after a turn (one download from the GPU); the store keeps the newest few per session. */
+  async saveSnapshot(messageId: number | null): Promise<void> {
     const model = this.engine.model;
-    const bytes = encodeSnapshot(snapshotOf(this.engine.policy, model.fingerprint, model.geometry));
+    const bytes = encodeSnapshot(await snapshotOf(this.engine.policy, model.fingerprint, model.geometry));
     this.store.saveSnapshot(this.session.id, messageId, bytes, this.opts.keepSnapshots ?? 3);
   }
 }

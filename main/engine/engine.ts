@@ -53,7 +53,7 @@ export class Engine {
       opts.signal?.throwIfAborted();
       const n = Math.min(tokens.length - done, chunk, Math.max(1, this.policy.room()));
       const slice = tokens.slice(done, done + n);
-      const plan = this.policy.plan(slice);
+      const plan = await this.policy.plan(slice);
       const { logits, present } = await this.model.forward(plan.ids, plan.positions, plan.past);
       this.policy.commit(present, slice);
       const rows = plan.ids.length;

@@ -15,13 +15,23 @@ export interface OpenedSession {
  * Opens an ONNX session on the requested provider and falls back to the CPU, reporting why, when the provider
  * is missing on this machine (no GPU adapter, no CUDA libraries, wrong OS).
  */
-export async function openSession(file: string, requested: ExecutionProvider): Promise<OpenedSession> {
+export async function openSession(file: string, requested: ExecutionProvider, kvLayersOnDevice = 0): Promise<OpenedSession> {
   // A missing provider is reported to the user as one sentence; keep onnxruntime's own log out of the terminal.
   ort.env.logLevel = 'fatal';
+  // On a GPU the present KV outputs stay in GPU memory and are fed back as the next run's past.
+  const onDevice = (provider: ExecutionProvider) =>
+    provider === 'cpu' || kvLayersOnDevice === 0
+      ? undefined
+      : Object.fromEntries(
+          Array.from({ length: kvLayersOnDevice }, (_, l) => [`present.${l}.key`, `present.${l}.value`])
+            .flat()
+            .map((name) => [name, 'gpu-buffer' as const]),
+        );
   const options = (provider: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    preferredOutputLocation: onDevice(provider),
   });
   if (requested !== 'cpu') {
     try {

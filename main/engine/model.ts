@@ -7,18 +7,24 @@ import { parseModelConfig, type ModelConfig } from './model-config.js';
 import { TextTokenizer } from './text-tokenizer.js';
 import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider } from './execution-provider.js';
-import type { KvGeometry, LayerKv } from '../cache/layer-kv.js';
+import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
+import { GraphKvEditor, HostKvEditor, type KvEditor } from '../cache/kv-editor.js';
 
 export interface LoadOptions {
   executionProvider?: ExecutionProvider;
   /** which file under onnx/ to load (default model.onnx, else the first model*.onnx) */
   onnxFile?: string;
+  /**
+   * Keep the KV cache as onnxruntime tensors between steps and edit it with ONNX graphs on the model's provider
+   * (default: on for GPU providers, where it stays in GPU memory; on the CPU it exercises the same path).
+   */
+  kvOnDevice?: boolean;
 }
 
 export interface ForwardResult {
   /** logits [tokens, vocab] */
   logits: Float32Array;
-  present: LayerKv[];
+  present: CacheKv[];
 }
 
 /**
@@ -37,6 +43,10 @@ export class Model {
     readonly providerFallbackReason: string | null,
     readonly fingerprint: string,
     readonly onnxPath: string,
+    /** KV stays as onnxruntime tensors (on the GPU for GPU providers) and is edited by graphs */
+    readonly kvOnDevice: boolean,
+    /** performs the window/sink evictions where the KV lives */
+    readonly kvEditor: KvEditor,
   ) {}
 
   get geometry(): KvGeometry {
@@ -81,7 +91,7 @@ export class Model {
     const onnxPath = findOnnx(dir, dirArg, opts.onnxFile);
     let opened;
     try {
-      opened = await openSession(onnxPath, opts.executionProvider ?? 'cpu');
+      opened = await openSession(onnxPath, opts.executionProvider ?? 'cpu', opts.kvOnDevice === false ? 0 : config.layers);
     } catch (err) {
       throw new ModelLoadError(`${basename(onnxPath)} in ${dirArg} is not a valid ONNX model (${firstLine(err)}).`);
     }
@@ -90,6 +100,10 @@ export class Model {
       typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : null,
       { bos_token: tokenizer.bosToken ?? '', eos_token: tokenizer.eosToken ?? '' },
     );
+    const kvOnDevice = opts.kvOnDevice ?? opened.provider !== 'cpu';
+    const kvEditor = kvOnDevice
+      ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu')
+      : new HostKvEditor(config, config.rope);
     return new Model(
       dir,
       basename(dir),
@@ -101,6 +115,8 @@ export class Model {
       opened.fallbackReason,
       fingerprint(onnxPath, join(metaDir, 'config.json'), join(metaDir, 'tokenizer.json')),
       onnxPath,
+      kvOnDevice,
+      kvEditor,
     );
   }
 
@@ -108,27 +124,29 @@ export class Model {
    * One run of the decoder: `ids` at `positions`, attending to `past` (pastLength tokens) and to each other
    * causally. Returns logits for every input token and the present KV (past ++ new).
    */
-  async forward(ids: number[], positions: number[], past: LayerKv[]): Promise<ForwardResult> {
+  async forward(ids: number[], positions: number[], past: CacheKv[]): Promise<ForwardResult> {
     const { kvHeads, headDim, layers } = this.geometry;
     const n = ids.length;
-    const pastLength = past.length ? past[0].key.length / (kvHeads * headDim) : 0;
+    const pastLength = past.length ? kvLength(past[0], this.geometry) : 0;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
       position_ids: new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, n]),
     };
+    const dims = [1, kvHeads, pastLength, headDim];
+    const tensor = (d: CacheKv['key'] | undefined): ort.Tensor =>
+      d === undefined || d instanceof Float32Array ? new ort.Tensor('float32', d ?? new Float32Array(0), dims) : d;
     for (let l = 0; l < layers; l++) {
-      const dims = [1, kvHeads, pastLength, headDim];
-      feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', past[l]?.key ?? new Float32Array(0), dims);
-      feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', past[l]?.value ?? new Float32Array(0), dims);
+      feeds[`past_key_values.${l}.key`] = tensor(past[l]?.key);
+      feeds[`past_key_values.${l}.value`] = tensor(past[l]?.value);
     }
     const out = await this.session.run(feeds);
-    const present: LayerKv[] = [];
+    const present: CacheKv[] = [];
     for (let l = 0; l < layers; l++) {
-      present.push({
-        key: out[`present.${l}.key`].data as Float32Array,
-        value: out[`present.${l}.value`].data as Float32Array,
-      });
+      const key = out[`present.${l}.key`];
+      const value = out[`present.${l}.value`];
+      // device mode feeds the present tensors back as they are: no copy, and on a GPU no download
+      present.push(this.kvOnDevice ? { key, value } : { key: key.data as Float32Array, value: value.data as Float32Array });
     }
     return { logits: out.logits.data as Float32Array, present };
   }

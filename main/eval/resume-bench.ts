@@ -39,10 +39,10 @@ export async function benchResume(model: Model, textFile: string, windows: numbe
       const spec: PolicySpec = { ...DEFAULT_POLICY, name: 'sink', sink: 4, window };
       const session = store.createSession({ name: `L${window}`, modelId: modelRow.id, policy: 'sink', policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk } });
       const tokens = model.tokenizer.encode(text.slice(0, window * 12), true).slice(0, Math.round(window * 1.5));
-      const source = new Engine(model, createPolicy(spec, model.config));
+      const source = new Engine(model, createPolicy(spec, model.config, model.kvEditor));
       await source.feed(tokens, { chunk: 256 });
       const expected = argmax(source.logits!);
-      const bytes = encodeSnapshot(snapshotOf(source.policy, model.fingerprint, model.geometry));
+      const bytes = encodeSnapshot(await snapshotOf(source.policy, model.fingerprint, model.geometry));
       store.saveSnapshot(session.id, null, bytes);
       const kept = source.policy.contents().tokens;
 
@@ -50,14 +50,14 @@ export async function benchResume(model: Model, textFile: string, windows: numbe
       const prefillTimes: number[] = [];
       for (let r = 0; r < repeats; r++) {
         let t = performance.now();
-        const restored = new Engine(model, createPolicy(spec, model.config));
+        const restored = new Engine(model, createPolicy(spec, model.config, model.kvEditor));
         const snap = store.latestSnapshot(session.id)!;
         await restoreSnapshot(restored, decodeSnapshot(snap.bytes, { modelFingerprint: model.fingerprint }));
         if (argmax(restored.logits!) !== expected) throw new Error('The restored cache predicts another token.');
         snapshotTimes.push(performance.now() - t);
 
         t = performance.now();
-        const rebuilt = new Engine(model, createPolicy(spec, model.config));
+        const rebuilt = new Engine(model, createPolicy(spec, model.config, model.kvEditor));
         await rebuilt.feed(kept, { chunk: 256 });
         argmax(rebuilt.logits!);
         prefillTimes.push(performance.now() - t);
