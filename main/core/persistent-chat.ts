@@ -110,14 +110,14 @@ export class PersistentChat {
    */
   async *send(text: string, opts: StreamOptions): AsyncGenerator<ChatEvent> {
     const user = this.store.appendMessage(this.session.id, { role: 'user', text });
-    const writer = StreamingMessageWriter.start(this.store, this.session.id);
+    const writer = this.startAnswer();
     opts.onStart?.({ user, assistantId: writer.messageId });
     yield* this.stream(this.chat.send(text, opts), writer);
   }
 
   /** More of the answer without a new user turn. */
   async *continue(opts: StreamOptions): AsyncGenerator<ChatEvent> {
-    const writer = StreamingMessageWriter.start(this.store, this.session.id);
+    const writer = this.startAnswer();
     opts.onStart?.({ user: null, assistantId: writer.messageId });
     yield* this.stream(this.chat.continue(opts), writer);
   }
@@ -126,7 +126,7 @@ export class PersistentChat {
   async *regenerate(opts: StreamOptions): AsyncGenerator<ChatEvent> {
     const last = this.store.listMessagesBefore(this.session.id, Number.MAX_SAFE_INTEGER, 1)[0];
     // the new answer is created first, so it never reuses the id of the one it replaces
-    const writer = StreamingMessageWriter.start(this.store, this.session.id);
+    const writer = this.startAnswer();
     if (last?.role === 'assistant') this.store.deleteMessage(last.id);
     await this.restore();
     opts.onStart?.({ user: null, assistantId: writer.messageId });
@@ -146,6 +146,14 @@ export class PersistentChat {
     this.chat = branch;
     this.store.addTokensSeen(this.session.id, Math.max(0, branch.engine.policy.totalTokensSeen - seenBefore));
     await this.saveSnapshot(reply.id);
+  }
+
+  /**
+   * A new streaming answer. Committed every half second: with a slow token or a busy machine in between, text
+   * reaches the disk well inside the one-second promise.
+   */
+  private startAnswer(): StreamingMessageWriter {
+    return StreamingMessageWriter.start(this.store, this.session.id, { intervalMs: 500 });
   }
 
   /** Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy. */
