@@ -15,7 +15,7 @@ export interface CrashBenchResult {
   lostFinishedTurn: number;
   /** characters shown but not yet committed when the process died (p50, p90, max) */
   lostChars: { p50: number; p90: number; max: number };
-  /** the same, in seconds of streaming at the measured speed */
+  /** age at the kill of the oldest shown text that was not committed (p50, p90, max) */
   lostSeconds: { p50: number; p90: number; max: number };
 }
 
@@ -42,16 +42,17 @@ export async function benchCrash(cliEntry: string, modelDir: string, runs: numbe
       copyFileSync(seed, db);
       const child = cli(['generate', '--model', modelDir, '--db', db, '--session', 'k', '--ignore-eos', '--max-tokens', '100000000', '--temperature', '1', '--seed', String(i)]);
       let printed = '';
-      let firstAt = 0;
+      // when each piece of text was shown (stdout to a pipe is written synchronously)
+      const shown: { end: number; at: number }[] = [];
       child.stdout.on('data', (d) => {
-        if (!firstAt) firstAt = performance.now();
         printed += d;
+        shown.push({ end: printed.length, at: performance.now() });
       });
       await new Promise((r) => child.stdout.once('data', r));
       await new Promise((r) => setTimeout(r, Math.random() * 3000));
+      const killedAt = performance.now();
       child.kill('SIGKILL');
       await new Promise((r) => child.on('close', r));
-      const streamedSeconds = (performance.now() - firstAt) / 1000;
       try {
         const raw = new Database(db, { readonly: true });
         const ok = raw.pragma('integrity_check', { simple: true }) === 'ok';
@@ -61,9 +62,10 @@ export async function benchCrash(cliEntry: string, modelDir: string, runs: numbe
         if (rows[1]?.text !== first) result.lostFinishedTurn++;
         const stored = rows[2]?.text ?? '';
         if (!printed.startsWith(stored)) result.notPrefix++;
-        const lost = printed.length - stored.length;
-        lostChars.push(lost);
-        lostSeconds.push(printed.length ? (lost / printed.length) * streamedSeconds : 0);
+        lostChars.push(printed.length - stored.length);
+        // age of the oldest shown character that was not on disk at the kill
+        const firstLost = shown.find((p) => p.end > stored.length && p.at <= killedAt);
+        lostSeconds.push(firstLost ? (killedAt - firstLost.at) / 1000 : 0);
       } catch {
         result.corrupt++;
       }
