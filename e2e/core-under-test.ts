@@ -6,12 +6,15 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PerpetuaApi } from '../main/api/perpetua-api.js';
-import { testModelDir } from '../native-models/test-models.js';
+import { CoreService } from '../main/core/core-service.js';
+import { FIXTURES, fixtureAvailable, testModelDir } from '../native-models/test-models.js';
 
 export interface CoreUnderTest {
   api: PerpetuaApi;
   /** A model folder to import. */
   modelDir: string;
+  /** The core's SQLite file (tests may seed it through the Store). */
+  dbFile: string;
   close(): Promise<void>;
 }
 
@@ -19,20 +22,16 @@ export async function startCoreUnderTest(): Promise<CoreUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'perpetua-e2e-'));
   const modelsDir = join(dir, 'models');
   mkdirSync(modelsDir);
-  const modelDir = testModelDir();
-  let api: PerpetuaApi & { close?: () => unknown };
-  if (process.env.PERPETUA_E2E_FAKE === '1') {
-    // Temporary, for UI work before the core lands.
-    const { FakeApi } = await import('./fake-api.js');
-    api = new FakeApi({ tokenDelayMs: 5 });
-  } else {
-    const modulePath = '../main/core/core-service.js';
-    const { CoreService } = (await import(modulePath)) as { CoreService: new (o: { dbFile: string; modelsDir: string }) => PerpetuaApi };
-    api = new CoreService({ dbFile: join(dir, 'perpetua.db'), modelsDir });
-  }
+  // Screenshots read better with a model that writes words (the TinyStories fixture, when present).
+  const modelDir =
+    process.env.PERPETUA_E2E_MODEL ??
+    (process.env.PERPETUA_SCREENSHOTS === '1' && fixtureAvailable(FIXTURES.tinystories) ? FIXTURES.tinystories : testModelDir());
+  const dbFile = join(dir, 'perpetua.db');
+  const api = new CoreService({ dbFile, modelsDir });
   return {
     api,
     modelDir,
+    dbFile,
     async close() {
       await api.close?.();
       rmSync(dir, { recursive: true, force: true });

@@ -79,7 +79,9 @@ export const ModelInfoSchema = z.object({
   provider: ExecutionProviderSchema,
   /** Providers this build/machine can offer for this model. */
   availableProviders: z.array(ExecutionProviderSchema),
-  /** Set when the model cannot be used (e.g. positions cannot be shifted): a sentence for the user. */
+  /** Why the chosen provider is not the one that runs (it fell back, usually to CPU): a sentence. */
+  providerFallbackReason: z.string().optional(),
+  /** Set only when the model cannot be used at all (e.g. positions cannot be shifted): a sentence. */
   error: z.string().optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfoSchema>;

@@ -32,15 +32,12 @@ export type CoreStatusMessage = z.infer<typeof CoreStatusMessageSchema>;
 /** Command-line flags the shell passes to the core process. */
 export interface CoreArgs {
   dbFile: string;
+  /** Folder whose model subfolders the core imports at start (the app's bundled models). */
   modelsDir: string;
-  /** Read-only models shipped with the app (extraResources/models), if any. */
-  bundledModelsDir?: string;
 }
 
 export function coreArgv(a: CoreArgs): string[] {
-  const argv = [`--db=${a.dbFile}`, `--models=${a.modelsDir}`];
-  if (a.bundledModelsDir) argv.push(`--bundled-models=${a.bundledModelsDir}`);
-  return argv;
+  return [`--db=${a.dbFile}`, `--models=${a.modelsDir}`];
 }
 
 export function parseCoreArgv(argv: readonly string[]): CoreArgs {
@@ -48,6 +45,5 @@ export function parseCoreArgv(argv: readonly string[]): CoreArgs {
   const dbFile = get('db');
   const modelsDir = get('models');
   if (!dbFile || !modelsDir) throw new Error('The core needs --db=FILE and --models=DIR.');
-  const bundledModelsDir = get('bundled-models');
-  return bundledModelsDir ? { dbFile, modelsDir, bundledModelsDir } : { dbFile, modelsDir };
+  return { dbFile, modelsDir };
 }

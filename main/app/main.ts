@@ -3,7 +3,6 @@
  * Thin on purpose: everything else runs (and is tested) without Electron.
  */
 import { app, BrowserWindow, ipcMain, Menu, MessageChannelMain, session, utilityProcess, type MessagePortMain } from 'electron';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT } from '../api/shell-protocol.js';
 import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
@@ -22,18 +21,15 @@ async function main(): Promise<void> {
   let window: BrowserWindow | null = null;
 
   const userData = app.getPath('userData');
-  const modelsDir = join(userData, 'models');
-  mkdirSync(modelsDir, { recursive: true });
+  // Model folders in here (the app's extraResources/models, or ./models when run from a checkout) are
+  // imported at start; others are imported by path from the model manager.
+  const modelsDir = bundledModelsDir(process.resourcesPath, app.isPackaged);
 
   const supervisor = new CoreSupervisor<MessagePortMain>({
     fork: () =>
       utilityProcess.fork(
         coreEntry,
-        coreArgv({
-          dbFile: join(userData, 'perpetua.db'),
-          modelsDir,
-          bundledModelsDir: bundledModelsDir(process.resourcesPath, app.isPackaged),
-        }),
+        coreArgv({ dbFile: join(userData, 'perpetua.db'), modelsDir }),
         { serviceName: 'Perpetua core', stdio: 'inherit' },
       ),
     createChannel: () => {

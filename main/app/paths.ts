@@ -11,7 +11,7 @@ export const rendererUrl = pathToFileURL(rendererIndex).href;
 export const preloadScript = join(distDir, 'preload', 'preload.cjs');
 export const coreEntry = join(distDir, 'main', 'core', 'core-process.js');
 
-/** Models shipped with the app (electron-builder extraResources → resources/models). */
+/** Models shipped with the app (electron-builder extraResources → resources/models; ./models in a checkout). */
 export function bundledModelsDir(resourcesPath: string, packaged: boolean): string {
   return packaged ? join(resourcesPath, 'models') : join(distDir, '..', 'models');
 }

@@ -324,7 +324,7 @@ export class AppState {
   toast(kind: Toast['kind'], text: string): void {
     const id = ++this.toastId;
     this.toasts = [...this.toasts, { id, kind, text }];
-    setTimeout(() => this.dismiss(id), kind === 'error' ? 9000 : 4000);
+    setTimeout(() => this.dismiss(id), kind === 'error' ? 9000 : 2500);
   }
 
   dismiss(id: number): void {
