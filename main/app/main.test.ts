@@ -1,0 +1,166 @@
+/**
+ * Smoke test of the Electron shell's wiring with a stand-in `electron` module (the Electron binary cannot
+ * run here): window preferences, the sender check, the port relay, and the restart after a core crash.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT } from '../api/shell-protocol.js';
+import { APP_CSP } from './security.js';
+
+const h = await vi.hoisted(async () => {
+  const { EventEmitter } = await import('node:events');
+  const app = Object.assign(new EventEmitter(), {
+    isPackaged: false,
+    enableSandbox: () => {},
+    requestSingleInstanceLock: () => true,
+    getPath: () => '/tmp/perpetua-user-data',
+    whenReady: () => Promise.resolve(),
+    quit: () => {},
+  });
+  const ipcMain = new EventEmitter();
+  const windows: FakeWindow[] = [];
+  const children: FakeChild[] = [];
+  const sessionCalls: Record<string, unknown> = {};
+
+  class FakeChild extends EventEmitter {
+    posted: { message: unknown; transfer?: unknown[] }[] = [];
+    constructor(
+      readonly modulePath: string,
+      readonly args: string[],
+    ) {
+      super();
+    }
+    postMessage(message: unknown, transfer?: unknown[]) {
+      this.posted.push({ message, transfer });
+    }
+    kill() {
+      return true;
+    }
+  }
+
+  class FakeWebContents extends EventEmitter {
+    static nextId = 1;
+    id = FakeWebContents.nextId++;
+    mainFrame = { url: '' };
+    posted: { channel: string; ports?: unknown[] }[] = [];
+    sent: { channel: string; payload: unknown }[] = [];
+    openHandler: (() => unknown) | null = null;
+    isDestroyed() {
+      return false;
+    }
+    postMessage(channel: string, _msg: unknown, ports?: unknown[]) {
+      this.posted.push({ channel, ports });
+    }
+    send(channel: string, payload: unknown) {
+      this.sent.push({ channel, payload });
+    }
+    setWindowOpenHandler(fn: () => unknown) {
+      this.openHandler = fn;
+    }
+  }
+
+  class FakeWindow extends EventEmitter {
+    webContents = new FakeWebContents();
+    url = '';
+    constructor(readonly options: { webPreferences: Record<string, unknown> }) {
+      super();
+      windows.push(this);
+      app.emit('web-contents-created', {}, this.webContents);
+    }
+    static getAllWindows() {
+      return windows;
+    }
+    loadURL(url: string) {
+      this.url = url;
+      this.webContents.mainFrame.url = url;
+      return Promise.resolve();
+    }
+    isMinimized() {
+      return false;
+    }
+    restore() {}
+    focus() {}
+  }
+
+  let channel = 0;
+  const electron = {
+    app,
+    ipcMain,
+    BrowserWindow: FakeWindow,
+    Menu: { setApplicationMenu: () => {}, buildFromTemplate: () => ({}) },
+    MessageChannelMain: class {
+      port1 = `core-port-${++channel}`;
+      port2 = `window-port-${channel}`;
+    },
+    utilityProcess: {
+      fork: (modulePath: string, args: string[]) => {
+        const c = new FakeChild(modulePath, args);
+        children.push(c);
+        return c;
+      },
+    },
+    session: {
+      defaultSession: {
+        setPermissionRequestHandler: (fn: unknown) => (sessionCalls.permission = fn),
+        setPermissionCheckHandler: (fn: unknown) => (sessionCalls.check = fn),
+        webRequest: {
+          onBeforeRequest: (fn: unknown) => (sessionCalls.before = fn),
+          onHeadersReceived: (fn: unknown) => (sessionCalls.headers = fn),
+        },
+      },
+    },
+  };
+  return { electron, windows, children, sessionCalls, ipcMain };
+});
+
+vi.mock('electron', () => ({ ...h.electron, default: h.electron }));
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
+
+describe('Electron shell (stand-in electron)', () => {
+  it('opens one hardened window, relays a port from the core, and restarts the core after a crash', async () => {
+    await import('./main.js');
+    await tick();
+
+    // one window, locked down
+    expect(h.windows).toHaveLength(1);
+    const win = h.windows[0];
+    const prefs = win.options.webPreferences;
+    expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webviewTag: false });
+    expect(String(prefs.preload)).toMatch(/preload[\\/]preload\.cjs$/);
+    expect(win.url).toMatch(/^file:\/\/.*renderer\/index\.html$/);
+    expect(win.webContents.openHandler?.()).toEqual({ action: 'deny' });
+    let prevented = false;
+    win.webContents.emit('will-navigate', { preventDefault: () => (prevented = true) }, 'https://example.com');
+    expect(prevented).toBe(true);
+
+    // the session: no permissions, CSP header
+    let granted: boolean | undefined;
+    (h.sessionCalls.permission as (a: unknown, b: string, cb: (x: boolean) => void) => void)(null, 'camera', (x) => (granted = x));
+    expect(granted).toBe(false);
+    let headers: Record<string, string[]> = {};
+    (h.sessionCalls.headers as (d: object, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void)({ responseHeaders: {} }, (r) => (headers = r.responseHeaders));
+    expect(headers['Content-Security-Policy']).toEqual([APP_CSP]);
+
+    // the core is forked as a utility process with its database and models folder
+    expect(h.children).toHaveLength(1);
+    expect(h.children[0].modulePath).toMatch(/core[\\/]core-process\.js$/);
+    expect(h.children[0].args.some((a) => a.startsWith('--db='))).toBe(true);
+
+    // a hello from a foreign page is ignored
+    h.ipcMain.emit(IPC_HELLO, { sender: win.webContents, senderFrame: { url: 'file:///tmp/evil.html' } });
+    expect(win.webContents.posted).toHaveLength(0);
+
+    // a hello from the app page gets a port; the core gets the other end
+    h.ipcMain.emit(IPC_HELLO, { sender: win.webContents, senderFrame: win.webContents.mainFrame });
+    expect(win.webContents.posted).toEqual([{ channel: IPC_PORT, ports: ['window-port-1'] }]);
+    expect(h.children[0].posted).toEqual([{ message: { type: 'connect', connectionId: 1 }, transfer: ['core-port-1'] }]);
+
+    // the core dies: a new one is forked, the window is told and gets a new port
+    h.children[0].emit('exit', 139);
+    await tick();
+    expect(h.children).toHaveLength(2);
+    expect(win.webContents.sent).toEqual([{ channel: IPC_CORE_RESTARTED, payload: { reason: 'the core process exited with code 139' } }]);
+    expect(win.webContents.posted.at(-1)).toEqual({ channel: IPC_PORT, ports: ['window-port-2'] });
+    expect(h.children[1].posted[0].transfer).toEqual(['core-port-2']);
+  });
+});
