@@ -3,7 +3,7 @@
  * import a model, create a session, chat, switch policy mid-session, paste a long text (progress bar),
  * reload and find the session resumed, search. PERPETUA_SCREENSHOTS=1 also refreshes docs/screenshots.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,25 @@ describe.skipIf(!chromiumPath())('renderer e2e (web host + real core)', () => {
     expect(await page.$$eval('[data-testid=message]', (els) => els.length)).toBe(before);
   });
 
+  it('stops an answer mid-stream', async () => {
+    await page.fill('[data-testid=composer-input]', 'Write a very long story.');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=stop]');
+    await page.waitForSelector('[data-testid=message][data-role=assistant][data-state=streaming] >> [data-testid=message-text]:not(:empty)');
+    await page.click('[data-testid=stop]');
+    await lastAssistantDone();
+    expect(await page.getAttribute('[data-testid=message][data-role=assistant] >> nth=-1', 'data-state')).toBe('stopped');
+  });
+
+  it('exports the chat to Markdown', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-md]')]);
+    expect(download.suggestedFilename()).toBe('Endless e2e.md');
+    const path = await download.path();
+    const md = readFileSync(path, 'utf8');
+    expect(md).toMatch(/^# Endless e2e/);
+    expect(md).toContain(UNIQUE);
+  });
+
   it('switches the cache policy mid-session and shows what happened', async () => {
     await page.click('[data-testid=open-policy]');
     await page.check('[data-testid=policy-window]');
@@ -158,6 +177,22 @@ describe.skipIf(!chromiumPath())('renderer e2e (web host + real core)', () => {
     await hit.click();
     await page.waitForSelector(`[data-testid=message]:has-text("${UNIQUE}")`);
     await page.fill('[data-testid=search-input]', '');
+  });
+
+  it('renames and deletes sessions', async () => {
+    await page.click('[data-testid=new-session]');
+    await page.fill('[data-testid=new-session-name]', 'Scratch');
+    await page.click('[data-testid=new-session-create]');
+    await page.waitForSelector('[data-testid=session-title]:has-text("Scratch")');
+    await page.dblclick('[data-testid=session-item]:has-text("Scratch")');
+    await page.fill('input[aria-label="Chat name"]', 'Scratch renamed');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=session-title]:has-text("Scratch renamed")');
+    await page.hover('[data-testid=session-item]:has-text("Scratch renamed")');
+    await page.click('button[aria-label="Delete Scratch renamed"]');
+    await page.click('button[aria-label="Delete Scratch renamed"]'); // second click confirms
+    await page.waitForSelector('[data-testid=session-item]:has-text("Scratch renamed")', { state: 'detached' });
+    await page.waitForSelector('[data-testid=session-title]:has-text("Endless e2e")');
   });
 
   it('has a dark theme', async () => {
