@@ -3,7 +3,8 @@
  * The e2e tests run against the real CoreService.
  */
 import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../main/api/perpetua-api.js';
-import type { ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
+import type { AbMetrics, AbRun, AbVote, ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
+import { summarizeAbRuns } from '../main/core/ab-history.js';
 
 interface FakeSession {
   session: Session;
@@ -12,6 +13,7 @@ interface FakeSession {
   totalTokensSeen: number;
   tokensPerSecond: number;
   running?: { messageId: string; stop: boolean };
+  ab?: { abId: string; stop: boolean };
 }
 
 const CAPACITY_DENSE = 2048;
@@ -32,6 +34,7 @@ export class FakeApi implements PerpetuaApi {
   ];
   private nextId = 1;
   private readonly tokenDelayMs: number;
+  private abRuns: AbRun[] = [];
 
   constructor(opts: FakeApiOptions = {}) {
     this.tokenDelayMs = opts.tokenDelayMs ?? 15;
@@ -203,6 +206,65 @@ export class FakeApi implements PerpetuaApi {
     const stats = this.stats(s);
     this.emit({ event: 'stats', payload: stats });
     return { statement, policy, stats };
+  }
+
+  async abStart(p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }) {
+    const s = this.get(p.sessionId);
+    if (s.running || s.ab) throw new Error('This session is busy. Stop it first.');
+    const abId = this.id('ab');
+    s.ab = { abId, stop: false };
+    setTimeout(() => void this.fakeAb(s, abId, p), 0);
+    return { abId };
+  }
+  async abStop({ sessionId }: { sessionId: string }) {
+    const s = this.get(sessionId);
+    if (s.ab) s.ab.stop = true;
+  }
+  async abVote({ runId, vote, continueWith }: { runId: string; vote: AbVote | null; continueWith?: boolean }) {
+    const run = this.abRuns.find((r) => r.id === runId);
+    if (!run) throw new Error(`There is no A/B run "${runId}".`);
+    run.vote = vote;
+    const s = run.sessionId ? this.sessions.get(run.sessionId) : undefined;
+    if (continueWith && (vote === 'a' || vote === 'b') && s) {
+      s.messages.push(this.msg(s.session.id, s.messages.length, 'user', run.prompt, 'done'));
+      s.messages.push(this.msg(s.session.id, s.messages.length, 'assistant', run[vote].answer, 'done'));
+      s.session = { ...s.session, policy: run[vote].policy, messageCount: s.messages.length, updatedAt: Date.now() };
+      this.emit({ event: 'stats', payload: this.stats(s) });
+      return { run, continued: true, session: s.session, statement: `The chat continues from ${vote.toUpperCase()}.` };
+    }
+    return { run, continued: false, session: s?.session ?? null, statement: null };
+  }
+  async abHistory(p?: { sessionId?: string }) {
+    const runs = this.abRuns.filter((r) => !p?.sessionId || r.sessionId === p.sessionId);
+    return { runs, summary: summarizeAbRuns(runs) };
+  }
+
+  private async fakeAb(s: FakeSession, abId: string, p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }): Promise<void> {
+    const sessionId = s.session.id;
+    const answers = { a: '', b: '' };
+    const n = Math.min(p.maxTokens ?? 40, 40);
+    for (const branch of ['a', 'b'] as const) this.emit({ event: 'abProgress', payload: { sessionId, abId, branch, phase: 'fork', done: 0, total: 0, fork: 'forked' } });
+    for (let i = 0; i < n && !s.ab?.stop; i++) {
+      for (const branch of ['a', 'b'] as const) {
+        const delta = (i === 0 ? '' : ' ') + WORDS[(i * (branch === 'a' ? 3 : 5)) % WORDS.length];
+        answers[branch] += delta;
+        this.emit({ event: 'abToken', payload: { sessionId, abId, branch, delta } });
+      }
+      await sleep(this.tokenDelayMs);
+    }
+    const stopped = s.ab?.stop;
+    s.ab = undefined;
+    if (stopped) {
+      this.emit({ event: 'abAborted', payload: { sessionId, abId, state: 'stopped' } });
+      return;
+    }
+    const metrics = (policy: PolicyConfig, answer: string, k: number): AbMetrics => ({
+      policy, answer, tokens: n, latencyP50Ms: 3 + k, latencyP90Ms: 5 + k, tokensPerSecond: 300 / (1 + k), cacheFill: Math.min(capacity(policy), s.cacheFill + n),
+      cacheCapacity: capacity(policy), kvBytes: Math.min(capacity(policy), s.cacheFill + n) * 4096, transcriptPpl: 12 + k * 4, transcriptTokens: s.totalTokensSeen + n, fork: 'forked',
+    });
+    const run: AbRun = { id: this.id('r'), sessionId, createdAt: Date.now(), prompt: p.prompt, a: metrics(p.a, answers.a, 0), b: metrics(p.b, answers.b, 1), vote: null };
+    this.abRuns = [run, ...this.abRuns];
+    this.emit({ event: 'abDone', payload: { sessionId, abId, runId: run.id, a: run.a, b: run.b } });
   }
 
   private async answer(s: FakeSession, m: Message, promptTokens: number): Promise<void> {

@@ -4,6 +4,17 @@
  */
 import { z } from 'zod';
 import {
+  AbAbortedEventSchema,
+  AbDoneEventSchema,
+  AbHistoryParams,
+  AbHistoryResult,
+  AbProgressEventSchema,
+  AbStartParams,
+  AbStartResult,
+  AbStopParams,
+  AbTokenEventSchema,
+  AbVoteParams,
+  AbVoteResult,
   ChatRegenerateResult,
   ChatSendParams,
   ChatSendResult,
@@ -57,6 +68,11 @@ export const methods = {
   'chat.regenerate': method('chatRegenerate', ChatSessionParams, ChatRegenerateResult),
 
   'policy.set': method('policySet', PolicySetParams, PolicySetResult),
+
+  'ab.start': method('abStart', AbStartParams, AbStartResult),
+  'ab.stop': method('abStop', AbStopParams, VoidResult),
+  'ab.vote': method('abVote', AbVoteParams, AbVoteResult),
+  'ab.history': method('abHistory', AbHistoryParams, AbHistoryResult),
 } as const;
 
 export type MethodTable = typeof methods;
@@ -80,6 +96,10 @@ export const events = {
   stats: StatsEventSchema,
   coreRestarted: CoreRestartedEventSchema,
   error: ErrorEventSchema,
+  abToken: AbTokenEventSchema,
+  abProgress: AbProgressEventSchema,
+  abDone: AbDoneEventSchema,
+  abAborted: AbAbortedEventSchema,
 } as const;
 
 export type EventTable = typeof events;

@@ -7,6 +7,14 @@
  */
 import type { EventName, MethodName, ParamsOf, ResultOf } from './methods.js';
 import type {
+  AbAbortedEvent,
+  AbDoneEvent,
+  AbHistoryResult,
+  AbProgressEvent,
+  AbStartResult,
+  AbTokenEvent,
+  AbVote,
+  AbVoteResult,
   ChatRegenerateResult,
   ChatSendResult,
   CoreRestartedEvent,
@@ -38,6 +46,14 @@ export interface PerpetuaEvents {
   coreRestarted: CoreRestartedEvent;
   /** A failure not tied to a request (e.g. generation crashed). */
   error: ErrorEvent;
+  /** A piece of one branch's answer in an A/B run. */
+  abToken: AbTokenEvent;
+  /** An A/B branch got its cache (fork), reads the prompt (prefill) or is being scored (scoring). */
+  abProgress: AbProgressEvent;
+  /** An A/B run finished and was stored: both branches' answers and measurements. */
+  abDone: AbDoneEvent;
+  /** An A/B run was stopped or failed; nothing was stored. */
+  abAborted: AbAbortedEvent;
 }
 
 /** One event as it travels: `{ event, payload }`, discriminated by name. */
@@ -77,6 +93,24 @@ export interface PerpetuaApi {
   // policy
   /** Switches the cache policy mid-session; the statement says what happened to the cache. */
   policySet(p: { sessionId: string; policy: PolicyConfig }): Promise<PolicySetResult>;
+
+  // A/B runs of cache policies
+  /**
+   * Forks the session's cache into two branches (policies a and b), sends the prompt to both and streams both
+   * answers (abToken), then scores the conversation under each policy; resolves at once. The session is busy
+   * until abDone (the run is stored) or abAborted.
+   */
+  abStart(p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }): Promise<AbStartResult>;
+  /** Stops the session's A/B run (abAborted, state "stopped"); no-op when none runs. */
+  abStop(p: { sessionId: string }): Promise<void>;
+  /**
+   * Stores (or with null clears) the vote on a run. With `continueWith` and a vote of a or b, the session
+   * continues from that branch: the prompt and that answer join the transcript, its cache and policy become
+   * the session's. Only the newest run of a session, before the session moved on, can be continued from.
+   */
+  abVote(p: { runId: string; vote: AbVote | null; continueWith?: boolean }): Promise<AbVoteResult>;
+  /** Stored runs (newest first; one session's or all) and a summary per policy: wins and median measurements. */
+  abHistory(p?: { sessionId?: string }): Promise<AbHistoryResult>;
 
   /** Receive events; returns an unsubscribe function. Each router (connection) subscribes once. */
   subscribe(listener: PerpetuaEventListener): () => void;

@@ -113,6 +113,7 @@ export async function* runAb(a: AbBranch, b: AbBranch, prompt: string, opts: AbO
     const transcript = engine.model.tokenizer.encode(s.branch.chat.consumedText, s.branch.chat.raw);
     const spec = engine.policy.spec;
     const label = s.branch.label;
+    yield { type: 'scoring', branch: label, done: 0, total: transcript.length };
     const scoringEvents: AbEvent[] = [];
     const ppl = await streamPerplexity(engine.model, spec, transcript, {
       chunk: spec.name === 'recompute' ? 1 : 64,

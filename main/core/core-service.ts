@@ -1,7 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../api/perpetua-api.js';
 import type {
+  AbHistoryResult,
+  AbStartResult,
+  AbVote,
+  AbVoteResult,
   ChatRegenerateResult,
   ChatSendResult,
   ExecutionProvider,
@@ -23,6 +28,8 @@ import { Model } from '../engine/model.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message, type Model as ModelRow, type Session } from '../store/types.js';
+import { toApiAbRun, toApiMetrics, summarizeAbRuns } from './ab-history.js';
+import { AbBranch, runAb, type AbBranchMetrics } from './ab-run.js';
 import type { ChatEvent } from './chat-session.js';
 import { PersistentChat, sessionPolicy, type StreamOptions } from './persistent-chat.js';
 
@@ -38,6 +45,19 @@ interface OpenSession {
   chat: PersistentChat;
   busy: AbortController | null;
   tokensPerSecond: number;
+  /** The A/B run in progress (busy is its controller), if any. */
+  abId?: string | null;
+}
+
+/** The branches of a stored, not yet continued A/B run: kept so a vote can continue the session from one. */
+interface PendingAb {
+  sessionId: number;
+  prompt: string;
+  a: AbBranch;
+  b: AbBranch;
+  metrics: { a: AbBranchMetrics; b: AbBranchMetrics };
+  /** What the session was when the branches were forked: continuing is refused once it moved on. */
+  base: { chat: PersistentChat['chat']; lastMessageId: number | null };
 }
 
 /** Thrown for requests that make no sense right now (a busy session, an unknown id). */
@@ -53,6 +73,8 @@ export class CoreService implements PerpetuaApi {
   private readonly models = new Map<string, Promise<Model>>();
   private readonly open = new Map<number, Promise<OpenSession>>();
   private readonly maxAnswerTokens: number;
+  /** Stored A/B run id → its branches (at most one run per session: the newest). */
+  private readonly pendingAb = new Map<number, PendingAb>();
 
   constructor(private readonly opts: CoreServiceOptions) {
     this.store = new Store(openDatabase(resolve(opts.dbFile)));
@@ -185,6 +207,7 @@ export class CoreService implements PerpetuaApi {
     const open = this.open.get(id);
     if (open) (await open).busy?.abort();
     this.open.delete(id);
+    this.forgetAbBranches(id);
     this.store.deleteSession(id);
   }
 
@@ -239,7 +262,7 @@ export class CoreService implements PerpetuaApi {
         if (!row) throw new CoreRequestError('That session does not exist any more.');
         const model = await this.loadModel(this.modelRow(String(row.modelId)));
         const notices: string[] = [];
-        const chat = await PersistentChat.open(this.store, model, { name: row.name, onNotice: (t) => notices.push(t) });
+        const chat = await PersistentChat.open(this.store, model, { id: row.id, name: row.name, onNotice: (t) => notices.push(t) });
         for (const n of notices.filter((t) => /damaged|different model|cannot read|belongs to/.test(t))) {
           this.emit({ event: 'error', payload: { sessionId: id, message: n } });
         }
@@ -354,10 +377,162 @@ export class CoreService implements PerpetuaApi {
     }
   }
 
+  /** The session, refused while it answers or runs an A/B; what comes next moves the conversation on. */
   private async idleSession(id: string): Promise<OpenSession> {
     const s = await this.session(id);
-    if (s.busy) throw new CoreRequestError('This session is still answering; stop it or wait for the answer to finish.');
+    this.assertIdle(s);
+    // whatever the caller does next changes the conversation or its cache: an earlier A/B run's branches no longer fit
+    this.forgetAbBranches(s.chat.session.id);
     return s;
+  }
+
+  private assertIdle(s: OpenSession): void {
+    if (s.abId) throw new CoreRequestError('This session is running an A/B comparison; stop it or wait for it to finish.');
+    if (s.busy) throw new CoreRequestError('This session is still answering; stop it or wait for the answer to finish.');
+  }
+
+  // ── A/B runs of cache policies ──────────────────────────────────────────────────────────────────
+  // ab.start forks the session's cache into two branches and streams both answers (abToken) in the background;
+  // the session is busy until abDone (run stored, branches kept in pendingAb) or abAborted. ab.vote stores the
+  // vote and, with continueWith, continues the session from the chosen branch (PersistentChat.adoptBranch).
+  // Branches are dropped when the session moves on (any other request through idleSession), on a newer run,
+  // on delete and on close.
+
+  async abStart(p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }): Promise<AbStartResult> {
+    const s = await this.idleSession(p.sessionId);
+    const abId = randomUUID();
+    const abort = new AbortController();
+    s.busy = abort;
+    s.abId = abId;
+    // after this call's answer has gone out, so the caller knows the id before the first event
+    setImmediate(() => void this.runAbRun(s, p, abId, abort));
+    return { abId };
+  }
+
+  async abStop(p: { sessionId: string }): Promise<void> {
+    const open = this.open.get(Number(p.sessionId));
+    const s = open ? await open.catch(() => null) : null;
+    if (s?.abId) s.busy?.abort();
+  }
+
+  async abVote(p: { runId: string; vote: AbVote | null; continueWith?: boolean }): Promise<AbVoteResult> {
+    const runId = Number(p.runId);
+    if (!p.continueWith) {
+      const run = this.store.voteAbRun(runId, p.vote);
+      const session = run.sessionId === null ? null : this.store.getSession(run.sessionId);
+      return { run: this.apiAbRun(run), continued: false, session: session ? toApiSession(session, this.messageCount(session.id)) : null, statement: null };
+    }
+    if (p.vote !== 'a' && p.vote !== 'b') throw new CoreRequestError('Vote for A or B to continue the chat from that answer.');
+    const pending = this.pendingAb.get(runId);
+    if (!pending) {
+      throw new CoreRequestError(
+        'The chat can no longer continue from this comparison: it has moved on since (or the app was restarted). Your vote was not changed.',
+      );
+    }
+    const s = await this.session(String(pending.sessionId));
+    this.assertIdle(s);
+    const last = this.store.listMessagesBefore(pending.sessionId, Number.MAX_SAFE_INTEGER, 1)[0];
+    if (s.chat.chat !== pending.base.chat || (last?.id ?? null) !== pending.base.lastMessageId) {
+      this.forgetAbBranches(pending.sessionId);
+      throw new CoreRequestError('The chat can no longer continue from this comparison: it has moved on since. Your vote was not changed.');
+    }
+    const winner = pending[p.vote];
+    const loser = pending[p.vote === 'a' ? 'b' : 'a'];
+    const metrics = pending.metrics[p.vote];
+    const abort = new AbortController();
+    s.busy = abort; // nothing else may touch the session while it changes hands
+    try {
+      const run = this.store.voteAbRun(runId, p.vote);
+      const old = s.chat.chat;
+      await s.chat.adoptBranch(winner.chat, pending.prompt, metrics.answer);
+      this.pendingAb.delete(runId);
+      releaseBranch(loser);
+      if (old !== winner.chat) old.engine.policy.reset(); // its KV may live on the GPU: free it now
+      s.tokensPerSecond = metrics.tokensPerSecond;
+      const statement = `The chat continues from ${p.vote.toUpperCase()}: ${describePolicy(winner.chat.engine.policy.spec)}.`;
+      return { run: this.apiAbRun(run), continued: true, session: toApiSession(s.chat.session, this.messageCount(s.chat.session.id)), statement };
+    } finally {
+      s.busy = null;
+      this.emit({ event: 'stats', payload: this.stats(s) });
+    }
+  }
+
+  async abHistory(p?: { sessionId?: string }): Promise<AbHistoryResult> {
+    const stored = this.store.listAbRuns(p?.sessionId === undefined ? undefined : Number(p.sessionId));
+    const runs = stored.map(toApiAbRun).filter((r) => r !== null);
+    return { runs, summary: summarizeAbRuns(runs) };
+  }
+
+  /** Runs one comparison to its end; every outcome ends in abDone or abAborted, sent once the session is idle. */
+  private async runAbRun(
+    s: OpenSession,
+    p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number },
+    abId: string,
+    abort: AbortController,
+  ): Promise<void> {
+    const sessionId = p.sessionId;
+    const { signal } = abort;
+    const branches: AbBranch[] = [];
+    let final: PerpetuaEvent;
+    try {
+      const base = { chat: s.chat.chat, lastMessageId: this.store.listMessagesBefore(s.chat.session.id, Number.MAX_SAFE_INTEGER, 1)[0]?.id ?? null };
+      branches.push(await AbBranch.create('a', s.chat, toSpec(p.a)));
+      signal.throwIfAborted();
+      branches.push(await AbBranch.create('b', s.chat, toSpec(p.b)));
+      signal.throwIfAborted();
+      const [a, b] = branches;
+      let result: { a: AbBranchMetrics; b: AbBranchMetrics } | null = null;
+      for await (const ev of runAb(a, b, p.prompt, {
+        maxTokens: p.maxTokens ?? this.maxAnswerTokens,
+        chunk: 256,
+        signal,
+        sampling: { temperature: 0.8, topP: 0.95, repetitionPenalty: 1.1 },
+      })) {
+        if (ev.type === 'token') this.emit({ event: 'abToken', payload: { sessionId, abId, branch: ev.branch, delta: ev.text } });
+        else if (ev.type === 'fork') this.emit({ event: 'abProgress', payload: { sessionId, abId, branch: ev.branch, phase: 'fork', done: 0, total: 0, fork: ev.how } });
+        else if (ev.type === 'prefill' || ev.type === 'scoring') {
+          this.emit({ event: 'abProgress', payload: { sessionId, abId, branch: ev.branch, phase: ev.type, done: ev.done, total: ev.total } });
+        } else if (ev.type === 'done') result = { a: ev.a, b: ev.b };
+      }
+      signal.throwIfAborted(); // a stopped run ends early (partial answers, partial scores): it is not stored
+      if (!result) throw new Error('The A/B run ended without a result.');
+      const run = this.store.recordAbRun({
+        sessionId: s.chat.session.id,
+        prompt: p.prompt,
+        branchA: { policy: policyString(result.a.policy), answer: result.a.answer },
+        branchB: { policy: policyString(result.b.policy), answer: result.b.answer },
+        metrics: { a: result.a, b: result.b },
+      });
+      this.forgetAbBranches(s.chat.session.id);
+      this.pendingAb.set(run.id, { sessionId: s.chat.session.id, prompt: p.prompt, a, b, metrics: result, base });
+      branches.length = 0; // kept for the vote
+      final = { event: 'abDone', payload: { sessionId, abId, runId: String(run.id), a: toApiMetrics(result.a), b: toApiMetrics(result.b) } };
+    } catch (err) {
+      final = signal.aborted
+        ? { event: 'abAborted', payload: { sessionId, abId, state: 'stopped' } }
+        : { event: 'abAborted', payload: { sessionId, abId, state: 'error', error: (err as Error)?.message || 'The A/B run failed.' } };
+    } finally {
+      for (const b of branches) releaseBranch(b);
+      s.busy = null;
+      s.abId = null;
+    }
+    this.emit(final);
+  }
+
+  private apiAbRun(run: Parameters<typeof toApiAbRun>[0]) {
+    const r = toApiAbRun(run);
+    if (!r) throw new CoreRequestError('This A/B run was stored in a form this version cannot read.');
+    return r;
+  }
+
+  /** Drops the kept branches of a session's runs (their KV may hold GPU memory). */
+  private forgetAbBranches(sessionId: number): void {
+    for (const [runId, pending] of this.pendingAb) {
+      if (pending.sessionId !== sessionId) continue;
+      this.pendingAb.delete(runId);
+      releaseBranch(pending.a);
+      releaseBranch(pending.b);
+    }
   }
 
   private stats(s: OpenSession): Stats {
@@ -371,16 +546,27 @@ export class CoreService implements PerpetuaApi {
       kvBytes: policy.kvBytes(),
       executionProvider: engine.model.provider,
       providerFallbackReason: engine.model.providerFallbackReason ?? undefined,
-      totalTokensSeen: policy.totalTokensSeen,
+      // counted as tokens arrive and kept in the store: a rebuilt cache re-reads tokens, it does not see new ones
+      totalTokensSeen: s.chat.session.totalTokensSeen,
       policy: toApiPolicy(policy.spec),
     };
   }
 
   async close(): Promise<void> {
     for (const open of this.open.values()) (await open.catch(() => null))?.busy?.abort();
+    for (const sessionId of new Set([...this.pendingAb.values()].map((p) => p.sessionId))) this.forgetAbBranches(sessionId);
     for (const m of this.models.values()) await (await m.catch(() => null))?.dispose();
     this.store.db.close();
   }
+}
+
+function releaseBranch(b: AbBranch): void {
+  b.chat.engine.policy.reset();
+}
+
+/** "sink:4:1020", as `perpetua ab` writes a policy. */
+function policyString(s: PolicySpec): string {
+  return `${s.name}:${s.sink}:${s.window}`;
 }
 
 function toSpec(p: PolicyConfig): PolicySpec {
