@@ -68,13 +68,22 @@ export class ChatSession {
     this.messages.splice(0, this.messages.length, ...all.slice(0, start));
     this.consumed = this.render(this.messages);
     this.fedTokens = this.engine.policy.totalTokensSeen;
-    for (let i = start; i < all.length; i++) {
-      const m = all[i];
-      if (m.role === 'assistant') yield* this.feedText(m.content, opts, m);
-      else yield* this.feedTurn(m, opts);
-      // the first turn (the system prompt when there is one) becomes the pinned sink region
-      if (i === 0) this.engine.policy.pinPrefix(this.engine.policy.totalTokensSeen);
+    let i = start;
+    if (i === 0 && all.length > 0) {
+      // the first turn (the system prompt when there is one) is fed alone: it becomes the pinned sink region
+      yield* this.feedText(this.turnText(all[0]), opts, all[0]);
+      this.engine.policy.pinPrefix(this.engine.policy.totalTokensSeen);
+      i = 1;
     }
+    // the rest is fed as one text, in full-size chunks, however many messages it spans
+    let text = '';
+    for (; i < all.length; i++) {
+      const piece = all[i].role === 'assistant' ? all[i].content : this.turnText(all[i]);
+      this.pushMessage(all[i]);
+      this.consumed += piece;
+      text += piece;
+    }
+    yield* this.feedTokens(this.engine.model.tokenizer.encode(text, this.raw && this.fedTokens === 0), opts);
   }
 
   /** What the cache holds for `messages` in this session's format (an assistant answer ends a turn). */
@@ -108,22 +117,46 @@ export class ChatSession {
   }
 
   private async *feedTurn(message: ChatMessage, opts: SendOptions): AsyncGenerator<ChatEvent> {
-    const next = [...this.messages, message];
-    const rendered = this.render(next);
-    // A template that rewrote earlier turns cannot be diffed: then the new turn is rendered on its own.
-    const text = rendered.startsWith(this.consumed) ? rendered.slice(this.consumed.length) : this.render([message]);
-    yield* this.feedText(text, opts, message);
+    yield* this.feedText(this.turnText(message), opts, message);
+  }
+
+  /**
+   * The text a turn adds: the difference between rendering the last exchange with and without it, so a turn
+   * costs the same however long the conversation is. A template that rewrites earlier turns cannot be diffed:
+   * then the new turn is rendered on its own.
+   */
+  private turnText(message: ChatMessage): string {
+    if (this.raw) return message.content;
+    const context = this.lastExchange();
+    const before = this.render(context);
+    const after = this.render([...context, message]);
+    return after.startsWith(before) ? after.slice(before.length) : this.render([message]);
+  }
+
+  /** The system prompt (templates treat the first message specially) and the messages since the last user turn. */
+  private lastExchange(): ChatMessage[] {
+    const system = this.messages[0]?.role === 'system' ? [this.messages[0]] : [];
+    let start = this.messages.length - 1;
+    while (start >= system.length && this.messages[start].role !== 'user') start--;
+    return [...system, ...this.messages.slice(Math.max(start, system.length))];
   }
 
   private async *feedText(text: string, opts: SendOptions, message: ChatMessage): AsyncGenerator<ChatEvent> {
-    const { tokenizer } = this.engine.model;
     // Raw streams start with the tokenizer's BOS; rendered templates carry their own.
-    const tokens = tokenizer.encode(text, this.raw && this.fedTokens === 0);
+    const tokens = this.engine.model.tokenizer.encode(text, this.raw && this.fedTokens === 0);
+    this.pushMessage(message);
+    this.consumed += text;
+    yield* this.feedTokens(tokens, opts);
+  }
+
+  private pushMessage(message: ChatMessage): void {
     const last = this.messages[this.messages.length - 1];
     if (message.role === 'assistant' && last?.role === 'assistant') last.content += message.content;
     else this.messages.push({ ...message });
-    this.consumed += text;
-    // Fed piece by piece so progress reaches the user while a book-sized paste streams through the cache.
+  }
+
+  /** Fed piece by piece so progress reaches the user while a book-sized paste streams through the cache. */
+  private async *feedTokens(tokens: number[], opts: SendOptions): AsyncGenerator<ChatEvent> {
     const piece = Math.max(1, opts.chunk ?? 256);
     for (let done = 0; done < tokens.length; done += piece) {
       const part = tokens.slice(done, done + piece);

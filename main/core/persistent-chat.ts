@@ -13,6 +13,8 @@ import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js
 export interface OpenChatOptions {
   /** session to open or create */
   name: string;
+  /** open exactly this session (the app works with ids; names can be renamed) */
+  id?: number;
   /** policy for a new session (an existing one keeps its own) */
   policy?: PolicySpec;
   systemPrompt?: string;
@@ -60,7 +62,7 @@ export class PersistentChat {
     const modelRow = store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint });
     const spec = opts.policy ?? DEFAULT_POLICY;
     const session =
-      store.getSessionByName(opts.name) ??
+      (opts.id !== undefined ? store.getSession(opts.id) : store.getSessionByName(opts.name)) ??
       store.createSession({
         name: opts.name,
         modelId: modelRow.id,
@@ -144,7 +146,7 @@ export class PersistentChat {
     const reply = this.store.appendMessage(this.session.id, { role: 'assistant', text: answer });
     this.session = this.store.updateSessionPolicy(this.session.id, name, { sink, window, pinSystem, evictChunk });
     this.chat = branch;
-    this.store.addTokensSeen(this.session.id, Math.max(0, branch.engine.policy.totalTokensSeen - seenBefore));
+    this.session = this.store.addTokensSeen(this.session.id, Math.max(0, branch.engine.policy.totalTokensSeen - seenBefore));
     await this.saveSnapshot(reply.id);
   }
 
@@ -177,7 +179,7 @@ export class PersistentChat {
       writer.finish(isAbort(err) ? 'stopped' : 'error');
       throw err;
     } finally {
-      this.store.addTokensSeen(this.session.id, Math.max(0, this.engine.policy.totalTokensSeen - seenBefore));
+      this.session = this.store.addTokensSeen(this.session.id, Math.max(0, this.engine.policy.totalTokensSeen - seenBefore));
     }
     await this.saveSnapshot(writer.messageId);
   }

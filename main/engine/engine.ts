@@ -75,7 +75,9 @@ export class Engine {
     if (!this.lastLogits) throw new RangeError('Feed a prompt before generating.');
     const sampler = new Sampler(opts.sampling);
     const detok = new StreamingDetokenizer(this.model.tokenizer, this.recent);
-    const stops = new StopStringMatcher(opts.stop ?? []);
+    // Small models sometimes spell their end-of-text marker out as plain text: that ends the answer too.
+    const eosText = this.model.tokenizer.eosToken;
+    const stops = new StopStringMatcher([...(opts.stop ?? []), ...(eosText && !opts.ignoreEos ? [eosText] : [])]);
     const eos = this.model.eosIds;
     const tokens: number[] = [];
     const started = performance.now();
