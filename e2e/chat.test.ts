@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { chromiumPath } from './browser.js';
 import { startCoreUnderTest, type CoreUnderTest } from './core-under-test.js';
 import { pasteText, startHarness, waitReady, watchAppearance, type Harness } from './harness.js';
 
@@ -25,7 +24,7 @@ async function shot(page: Page, name: string): Promise<void> {
 
 const UNIQUE = 'zebracorn';
 
-describe.skipIf(!chromiumPath())('renderer e2e (web host + real core)', () => {
+describe('renderer e2e (web host + real core)', () => {
   let core: CoreUnderTest;
   let h: Harness;
   let page: Page;

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { openDatabase } from '../main/store/database.js';
 import { Store } from '../main/store/store.js';
-import { chromiumPath } from './browser.js';
 import { startCoreUnderTest, type CoreUnderTest } from './core-under-test.js';
 import { startHarness, type Harness } from './harness.js';
 
@@ -34,7 +33,7 @@ async function probe(page: Page): Promise<Probe> {
   })()`) as Promise<Probe>;
 }
 
-describe.skipIf(!chromiumPath())('10,000-message chat (web host + real core)', () => {
+describe('10,000-message chat (web host + real core)', () => {
   let core: CoreUnderTest;
   let h: Harness;
   let page: Page;
