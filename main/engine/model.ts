@@ -97,7 +97,7 @@ export class Model {
     }
     checkInterface(opened.session, config, tokenizer, dirArg);
     const template = new ChatTemplate(
-      typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : null,
+      chatTemplateSource(metaDir, tokenizerConfig),
       { bos_token: tokenizer.bosToken ?? '', eos_token: tokenizer.eosToken ?? '' },
     );
     const kvOnDevice = opts.kvOnDevice ?? opened.provider !== 'cpu';
@@ -154,6 +154,21 @@ export class Model {
   async dispose(): Promise<void> {
     await this.session.release();
   }
+}
+
+/**
+ * The model's own chat template: tokenizer_config.json's chat_template (a string, or the "default" entry of a
+ * list of named templates), or chat_template.jinja beside it as newer exports write it.
+ */
+function chatTemplateSource(metaDir: string, tokenizerConfig: Record<string, any>): string | null {
+  const t = tokenizerConfig.chat_template;
+  if (typeof t === 'string') return t;
+  if (Array.isArray(t)) {
+    const named = t.find((e) => e?.name === 'default') ?? t[0];
+    if (typeof named?.template === 'string') return named.template;
+  }
+  const file = join(metaDir, 'chat_template.jinja');
+  return existsSync(file) ? readFileSync(file, 'utf8') : null;
 }
 
 function readJson(file: string, what: string, dirArg: string): Record<string, any> {
