@@ -8,7 +8,7 @@ import { openCliSession } from './open-session.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 
 export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy dense|window|recompute|sink] [--sink S] [--window L]
-    [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]
+    [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep auto|cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]
   Interactive streaming chat in the terminal. Ctrl-C stops an answer; Ctrl-D or /exit quits.`;
 
 export async function chatCommand(args: string[]): Promise<void> {

@@ -7,7 +7,7 @@ import { UsageError } from './usage-error.js';
 import { openCliSession } from './open-session.js';
 
 export const GENERATE_HELP = `perpetua generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
-      [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep cpu|webgpu|cuda|dml|coreml]
+      [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep auto|cpu|webgpu|cuda|dml|coreml]
     [--ignore-eos] [--report-every N] [--quiet] [--db FILE --session NAME]
   Prints the model's continuation of TEXT; --report-every prints speed, RSS and cache size every N tokens.
   With --db/--session the text is stored and the session resumed next time (no --prompt: continue it).`;

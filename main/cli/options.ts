@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_POLICY, POLICY_NAMES, type PolicySpec } from '../cache/cache-policy.js';
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/execution-provider.js';
+import { EXECUTION_PROVIDERS, type ProviderRequest } from '../engine/execution-provider.js';
 import type { SamplingOptions } from '../engine/sampler.js';
 import { UsageError } from './usage-error.js';
 
@@ -60,12 +60,12 @@ export function policyFrom(v: Values): PolicySpec {
   };
 }
 
-export function providerFrom(v: Values): ExecutionProvider {
+export function providerFrom(v: Values): ProviderRequest {
   const ep = String(v.ep);
-  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) {
-    throw new UsageError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, not "${ep}".`);
+  if (ep !== 'auto' && !(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) {
+    throw new UsageError(`--ep must be auto or one of ${EXECUTION_PROVIDERS.join(', ')}, not "${ep}".`);
   }
-  return ep as ExecutionProvider;
+  return ep as ProviderRequest;
 }
 
 export function samplingFrom(v: Values): SamplingOptions {

@@ -180,3 +180,16 @@ describe('bad model folders', () => {
     }
   });
 });
+
+describe('automatic provider choice', () => {
+  it("tries this platform's GPU providers in order and says why each was passed over", async () => {
+    const model = await Model.load(testModelDir(), { executionProvider: 'auto' });
+    // no GPU on CI machines: every candidate fails and the reason names each of them
+    if (model.provider === 'cpu') {
+      expect(model.providerFallbackReason).toMatch(/^cuda is not available here \(.*\); webgpu is not available here \(.*\), so the model runs on the CPU\.$/);
+    } else {
+      expect(['cuda', 'webgpu']).toContain(model.provider);
+    }
+    await model.dispose();
+  });
+});

@@ -2,6 +2,15 @@ import ort from 'onnxruntime-node';
 
 export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+/** 'auto' tries this platform's GPU providers in order of preference, then the CPU. */
+export type ProviderRequest = ExecutionProvider | 'auto';
+
+/** GPU providers worth trying on each platform, best first (WebGPU ships with onnxruntime-node everywhere). */
+export function autoProviders(platform: NodeJS.Platform = process.platform): ExecutionProvider[] {
+  if (platform === 'win32') return ['dml', 'webgpu', 'cuda'];
+  if (platform === 'darwin') return ['webgpu', 'coreml'];
+  return ['cuda', 'webgpu'];
+}
 
 export interface OpenedSession {
   session: ort.InferenceSession;
@@ -12,10 +21,10 @@ export interface OpenedSession {
 }
 
 /**
- * Opens an ONNX session on the requested provider and falls back to the CPU, reporting why, when the provider
- * is missing on this machine (no GPU adapter, no CUDA libraries, wrong OS).
+ * Opens an ONNX session on the requested provider (or the first that works, for 'auto') and falls back to the
+ * CPU, reporting why, when a provider is missing on this machine (no GPU adapter, no CUDA libraries, wrong OS).
  */
-export async function openSession(file: string, requested: ExecutionProvider, kvLayersOnDevice = 0): Promise<OpenedSession> {
+export async function openSession(file: string, requested: ProviderRequest, kvLayersOnDevice = 0): Promise<OpenedSession> {
   // A missing provider is reported to the user as one sentence; keep onnxruntime's own log out of the terminal.
   ort.env.logLevel = 'fatal';
   // On a GPU the present KV outputs stay in GPU memory and are fed back as the next run's past.
@@ -33,17 +42,17 @@ export async function openSession(file: string, requested: ExecutionProvider, kv
     logSeverityLevel: 3,
     preferredOutputLocation: onDevice(provider),
   });
-  if (requested !== 'cpu') {
+  const failures: string[] = [];
+  for (const provider of requested === 'auto' ? autoProviders() : requested === 'cpu' ? [] : [requested]) {
     try {
-      const session = await ort.InferenceSession.create(file, options(requested));
-      return { session, provider: requested, fallbackReason: null };
+      const session = await ort.InferenceSession.create(file, options(provider));
+      return { session, provider, fallbackReason: failures.length ? `${failures.join('; ')}; using ${provider}.` : null };
     } catch (err) {
-      const reason = `${requested} is not available here (${firstLine(err)}), so the model runs on the CPU.`;
-      const session = await ort.InferenceSession.create(file, options('cpu'));
-      return { session, provider: 'cpu', fallbackReason: reason };
+      failures.push(`${provider} is not available here (${firstLine(err)})`);
     }
   }
-  return { session: await ort.InferenceSession.create(file, options('cpu')), provider: 'cpu', fallbackReason: null };
+  const session = await ort.InferenceSession.create(file, options('cpu'));
+  return { session, provider: 'cpu', fallbackReason: failures.length ? `${failures.join('; ')}, so the model runs on the CPU.` : null };
 }
 
 export function firstLine(err: unknown): string {

@@ -6,12 +6,13 @@ import { ModelLoadError, TokenizerMismatchError, UnsupportedModelError } from '.
 import { parseModelConfig, type ModelConfig } from './model-config.js';
 import { TextTokenizer } from './text-tokenizer.js';
 import { ChatTemplate } from './chat-template.js';
-import { firstLine, openSession, type ExecutionProvider } from './execution-provider.js';
+import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
 import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
 import { GraphKvEditor, HostKvEditor, type KvEditor } from '../cache/kv-editor.js';
 
 export interface LoadOptions {
-  executionProvider?: ExecutionProvider;
+  /** default cpu; 'auto' picks the best GPU provider this machine has */
+  executionProvider?: ProviderRequest;
   /** which file under onnx/ to load (default model.onnx, else the first model*.onnx) */
   onnxFile?: string;
   /**

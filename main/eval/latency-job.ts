@@ -1,5 +1,5 @@
 import type { PolicySpec } from '../cache/cache-policy.js';
-import type { ExecutionProvider } from '../engine/execution-provider.js';
+import type { ProviderRequest } from '../engine/execution-provider.js';
 import { Model } from '../engine/model.js';
 import { measureLatency, syntheticStream, type LatencyPoint, type PolicyLatencyResult } from './latency-bench.js';
 import { readTextStream } from './text-stream.js';
@@ -7,7 +7,7 @@ import { readTextStream } from './text-stream.js';
 /** One policy's latency run: plain data, so it can be sent to a worker process. */
 export interface LatencyJob {
   modelDir: string;
-  ep: ExecutionProvider;
+  ep: ProviderRequest;
   label: string;
   spec: PolicySpec;
   tokens: number;
