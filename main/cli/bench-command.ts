@@ -6,7 +6,7 @@ import type { PolicyLatencyResult } from '../eval/latency-bench.js';
 import { latencyPlotSvg } from '../eval/latency-plot.js';
 import { latencyTable, sinkSpeedup, type LatencyReport } from '../eval/latency-report.js';
 import { latencyWorkerPath, runJobInProcess, runJobIsolated } from '../eval/latency-run.js';
-import { describeMachine, machineInfo } from '../eval/machine-info.js';
+import { describeMachine, loadNow, machineInfo } from '../eval/machine-info.js';
 import { policyList } from '../eval/policy-list.js';
 import { formatDuration } from '../eval/progress.js';
 import { readTextFile } from '../eval/text-stream.js';
@@ -93,6 +93,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     machine: machineInfo(),
     startedAt: new Date().toISOString(),
     finishedAt: '',
+    loadAverageAtEnd: [],
     interrupted: false,
     results: [],
     speedup: null,
@@ -107,6 +108,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   process.once('SIGINT', onSigint);
   const write = (): void => {
     report.finishedAt = new Date().toISOString();
+    report.loadAverageAtEnd = loadNow();
     report.interrupted = controller.signal.aborted;
     report.speedup = sinkSpeedup(report.results);
     for (const [file, text] of [

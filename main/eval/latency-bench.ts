@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { createPolicy } from '../cache/create-policy.js';
 import type { PolicySpec } from '../cache/cache-policy.js';
 import { Engine } from '../engine/engine.js';
@@ -13,6 +14,13 @@ export interface LatencyPoint {
   p50Ms: number;
   p90Ms: number;
   meanMs: number;
+  /**
+   * median CPU time per token of this whole process (all onnxruntime threads, spin-waiting included): unlike wall
+   * time it barely grows when other programs share the CPU
+   */
+  cpuP50Ms: number;
+  /** 1-minute load average when the point was measured */
+  load1m: number;
   /** tokens the policy attends to there */
   cacheTokens: number;
   kvBytes: number;
@@ -23,7 +31,7 @@ export interface PolicyLatencyResult {
   spec: PolicySpec;
   points: LatencyPoint[];
   /** over every timed token at positions ≥ the cache size (every bounded policy is full and evicting there) */
-  steady: { fromPosition: number; samples: number; p50Ms: number; p90Ms: number } | null;
+  steady: { fromPosition: number; samples: number; p50Ms: number; p90Ms: number; cpuP50Ms: number } | null;
   /** the process's peak resident memory (model, cache, activations); comparable only when `isolated` */
   peakRssBytes: number;
   /** resident memory right after the model loaded and ran once: what the policy adds is peak − this */
@@ -86,6 +94,7 @@ export async function measureLatency(model: Model, spec: PolicySpec, o: LatencyO
   const fillChunk = spec.name === 'recompute' ? Number.MAX_SAFE_INTEGER : 256;
   const points: LatencyPoint[] = [];
   const steadyTimes: number[] = [];
+  const steadyCpu: number[] = [];
   const capacity = engine.policy.capacity;
   const steadyFrom = Number.isFinite(capacity) ? capacity : spec.window;
   let fed = 0;
@@ -101,13 +110,21 @@ export async function measureLatency(model: Model, spec: PolicySpec, o: LatencyO
         fillMs += performance.now() - t0;
       }
       const times: number[] = [];
+      const cpu: number[] = [];
       for (let t = start; t < mark; t++) {
         o.signal?.throwIfAborted();
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         await engine.feed([stream[t]], { chunk: 1 });
         const ms = performance.now() - t0;
+        const c = process.cpuUsage(c0);
+        const cpuMs = (c.user + c.system) / 1000;
         times.push(ms);
-        if (t >= steadyFrom) steadyTimes.push(ms);
+        cpu.push(cpuMs);
+        if (t >= steadyFrom) {
+          steadyTimes.push(ms);
+          steadyCpu.push(cpuMs);
+        }
       }
       fed = mark;
       const point: LatencyPoint = {
@@ -116,6 +133,8 @@ export async function measureLatency(model: Model, spec: PolicySpec, o: LatencyO
         p50Ms: percentile(times, 0.5),
         p90Ms: percentile(times, 0.9),
         meanMs: times.reduce((a, b) => a + b, 0) / Math.max(1, times.length),
+        cpuP50Ms: percentile(cpu, 0.5),
+        load1m: Math.round(loadavg()[0] * 100) / 100,
         cacheTokens: engine.policy.length,
         kvBytes: engine.policy.kvBytes(),
       };
@@ -131,7 +150,13 @@ export async function measureLatency(model: Model, spec: PolicySpec, o: LatencyO
     spec,
     points,
     steady: steadyTimes.length
-      ? { fromPosition: steadyFrom, samples: steadyTimes.length, p50Ms: percentile(steadyTimes, 0.5), p90Ms: percentile(steadyTimes, 0.9) }
+      ? {
+          fromPosition: steadyFrom,
+          samples: steadyTimes.length,
+          p50Ms: percentile(steadyTimes, 0.5),
+          p90Ms: percentile(steadyTimes, 0.9),
+          cpuP50Ms: percentile(steadyCpu, 0.5),
+        }
       : null,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     rssAfterLoadBytes: o.rssAfterLoadBytes ?? 0,

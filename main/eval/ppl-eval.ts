@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Model } from '../engine/model.js';
-import { machineInfo } from './machine-info.js';
+import { loadNow, machineInfo } from './machine-info.js';
 import type { NamedPolicy } from './policy-list.js';
 import { pplPlotSvg } from './ppl-plot.js';
 import { reportResult, type PplReport } from './ppl-report.js';
@@ -46,6 +46,7 @@ export async function runPplEval(model: Model, o: PplEvalOptions): Promise<PplRe
     machine: machineInfo(),
     startedAt: new Date().toISOString(),
     finishedAt: '',
+    loadAverageAtEnd: [],
     interrupted: false,
     results: [],
   };
@@ -62,10 +63,12 @@ export async function runPplEval(model: Model, o: PplEvalOptions): Promise<PplRe
     meter.finish();
     report.results.push(reportResult(result));
     report.finishedAt = new Date().toISOString();
+    report.loadAverageAtEnd = loadNow();
     report.interrupted = Boolean(o.signal?.aborted);
     o.onReport?.(report);
   }
   report.finishedAt = new Date().toISOString();
+  report.loadAverageAtEnd = loadNow();
   report.interrupted = Boolean(o.signal?.aborted);
   return report;
 }

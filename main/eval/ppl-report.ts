@@ -29,6 +29,8 @@ export interface PplReport {
   machine: MachineInfo;
   startedAt: string;
   finishedAt: string;
+  /** load averages when the run finished (with machine.loadAverage: was the CPU shared during the run?) */
+  loadAverageAtEnd: number[];
   /** true when Ctrl-C stopped the run: the last result may be partial and later policies missing */
   interrupted: boolean;
   results: PolicyPplResult[];
