@@ -26,7 +26,7 @@ export async function generateCommand(args: string[]): Promise<void> {
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
   const session = await openCliSession(values, model, policyFrom(values), true);
   const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor));
-  const prompt = values.prompt === undefined ? [] : model.tokenizer.encode(values.prompt, !session);
+  const prompt = values.prompt === undefined ? [] : [...model.streamPrefix, ...model.tokenizer.encode(values.prompt, true)];
   const started = performance.now();
   let produced = 0;
   let lastReport = performance.now();

@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
 import { createPolicy } from '../cache/create-policy.js';
@@ -64,6 +67,22 @@ describe('ChatSession', () => {
     const systemTokens = model.tokenizer.encode(model.template.render([{ role: 'system', content: 'Always answer in rhymes, please.' }], false), false).length;
     expect(c.sinks).toBe(systemTokens);
     expect(c.originalPositions.slice(0, systemTokens)).toEqual([...Array(systemTokens).keys()]);
+    await model.dispose();
+  });
+
+  it("starts every stream with the model's pre-trained sink token, which the sink policy then keeps", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'perpetua-sinktoken-'));
+    cpSync(testModelDir(), dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, perpetua_sink_token: '<|system|>', perpetua_sink_token_id: 3 }));
+    const model = await Model.load(dir);
+    expect(model.streamPrefix).toEqual([3]);
+    const policy = createPolicy({ ...DEFAULT_POLICY, sink: 1, window: 24, evictChunk: 8 }, model.config);
+    const chat = new ChatSession(new Engine(model, policy), null, { raw: true });
+    await drain(chat.send('a long story about the sea '.repeat(20), { maxTokens: 4 }));
+    expect(policy.totalTokensSeen).toBeGreaterThan(25);
+    expect(policy.contents().tokens[0]).toBe(3);
+    expect(policy.contents().originalPositions[0]).toBe(0);
     await model.dispose();
   });
 });

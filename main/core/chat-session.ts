@@ -83,7 +83,17 @@ export class ChatSession {
       this.consumed += piece;
       text += piece;
     }
-    yield* this.feedTokens(this.engine.model.tokenizer.encode(text, this.raw && this.fedTokens === 0), opts);
+    yield* this.feedTokens(this.encode(text), opts);
+  }
+
+  /**
+   * Raw streams start with the tokenizer's BOS (rendered templates carry their own), and every stream with the
+   * model's sink token when it was trained with one.
+   */
+  private encode(text: string): number[] {
+    const start = this.fedTokens === 0;
+    const tokens = this.engine.model.tokenizer.encode(text, this.raw && start);
+    return start ? [...this.engine.model.streamPrefix, ...tokens] : tokens;
   }
 
   /** What the cache holds for `messages` in this session's format (an assistant answer ends a turn). */
@@ -142,8 +152,7 @@ export class ChatSession {
   }
 
   private async *feedText(text: string, opts: SendOptions, message: ChatMessage): AsyncGenerator<ChatEvent> {
-    // Raw streams start with the tokenizer's BOS; rendered templates carry their own.
-    const tokens = this.engine.model.tokenizer.encode(text, this.raw && this.fedTokens === 0);
+    const tokens = this.encode(text);
     this.pushMessage(message);
     this.consumed += text;
     yield* this.feedTokens(tokens, opts);

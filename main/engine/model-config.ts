@@ -30,6 +30,8 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean;
   attentionBias: boolean;
   rope: RopeSpec;
+  /** a learnable attention-sink token the model was pre-trained with at the start of every sample, if any */
+  sinkTokenId: number | null;
 }
 
 /** Decoder families whose positions come only from RoPE (so cached keys can be shifted). */
@@ -106,6 +108,7 @@ export function parseModelConfig(raw: Json): ModelConfig {
     tieWordEmbeddings: raw.tie_word_embeddings !== false,
     attentionBias: raw.attention_bias === true || modelType === 'qwen2',
     rope,
+    sinkTokenId: typeof raw.perpetua_sink_token_id === 'number' ? raw.perpetua_sink_token_id : null,
   };
 }
 

@@ -58,6 +58,14 @@ export class Model {
     return this.config.vocabSize;
   }
 
+  /**
+   * Tokens every stream starts with: the learnable sink token of models pre-trained with one (StreamingLLM §3.3),
+   * which then stays in the cache as its attention sink.
+   */
+  get streamPrefix(): number[] {
+    return this.config.sinkTokenId === null ? [] : [this.config.sinkTokenId];
+  }
+
   /** Token ids that end a turn: config eos ids plus the tokenizer's eos token. */
   get eosIds(): Set<number> {
     const ids = new Set(this.config.eosTokenIds);
