@@ -1,5 +1,11 @@
 // Type-only view of the contract in main/api: the renderer never bundles the core's code.
 export type {
+  AbHistoryResult,
+  AbMetrics,
+  AbPolicySummary,
+  AbRun,
+  AbSummary,
+  AbVote,
   PerpetuaBridge,
   PerpetuaEvents,
   ChatSendResult,

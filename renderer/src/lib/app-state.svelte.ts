@@ -1,4 +1,5 @@
 import type { Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
+import { AbState } from './ab-state.svelte.js';
 import { errorMessage } from './transport.js';
 
 export interface Toast {
@@ -39,6 +40,9 @@ export class AppState {
   theme = $state<Theme>('light');
   /** Bumped when the chat view should jump to the newest message (the user sent something). */
   bottomTick = $state(0);
+  /** What the main column shows: the chat, or the A/B comparison of cache policies. */
+  view = $state<'chat' | 'ab'>('chat');
+  readonly ab: AbState;
 
   private pendingDeltas = new Map<string, string>();
   /** Messages whose seq the renderer guessed (tokens came before the call's answer); fixed when done. */
@@ -49,6 +53,15 @@ export class AppState {
   private toastId = 0;
 
   constructor(readonly api: PerpetuaBridge) {
+    this.ab = new AbState({
+      api,
+      toast: (kind, text) => this.toast(kind, text),
+      afterContinue: async (sessionId) => {
+        this.touchSession(sessionId);
+        if (this.current?.id === sessionId) await this.open(sessionId);
+        await this.loadSessions();
+      },
+    });
     api.on('token', (e) => {
       if (e.sessionId !== this.current?.id) return;
       this.pendingDeltas.set(e.messageId, (this.pendingDeltas.get(e.messageId) ?? '') + e.delta);
@@ -237,7 +250,7 @@ export class AppState {
   // --- chat --------------------------------------------------------------------------------------
 
   get busy(): boolean {
-    return this.sending || this.streamingId !== null;
+    return this.sending || this.streamingId !== null || this.ab.runningFor(this.current?.id);
   }
 
   async send(text: string): Promise<boolean> {

@@ -54,3 +54,16 @@ export function describePolicy(p: { name: string; sink: number; window: number; 
       return `${p.name} ${formatInt(p.window)}${p.pinSystem ? ' · pinned' : ''}`;
   }
 }
+
+/** Milliseconds with sensible precision: 0.42 ms, 3.1 ms, 120 ms. */
+export function formatMs(ms: number): string {
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 100) return `${ms.toFixed(1)} ms`;
+  return `${Math.round(ms)} ms`;
+}
+
+/** A perplexity, or a dash when it could not be measured. */
+export function formatPpl(ppl: number | null): string {
+  if (ppl === null) return '—';
+  return ppl >= 1000 ? formatInt(ppl) : ppl.toFixed(2);
+}

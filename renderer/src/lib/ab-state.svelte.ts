@@ -1,0 +1,229 @@
+import type { AbHistoryResult, AbMetrics, AbVote, PerpetuaBridge, PolicyConfig } from './api.js';
+import { errorMessage } from './transport.js';
+
+export type AbLabel = 'a' | 'b';
+
+/** Where a run stands: starting (call in flight), running (forking, reading, writing, scoring), then an end. */
+export type AbPhase = 'idle' | 'starting' | 'running' | 'done' | 'stopped' | 'error';
+
+export interface AbColumn {
+  text: string;
+  /** What the branch is doing now, for the user ("Reading the prompt… 40%", "Writing…", "Scoring…"). */
+  status: string;
+  fork: 'forked' | 'rebuilt' | null;
+  metrics: AbMetrics | null;
+}
+
+export interface AbHost {
+  readonly api: PerpetuaBridge;
+  toast(kind: 'info' | 'error', text: string): void;
+  /** The session continued from a branch: reload it. */
+  afterContinue(sessionId: string): Promise<void>;
+}
+
+const emptyColumn = (): AbColumn => ({ text: '', status: '', fork: null, metrics: null });
+
+/**
+ * The A/B comparison of the renderer: the form, the run being streamed (one at a time), its vote, and the
+ * history with its summary. Token deltas are batched per animation frame so two fast streams never stall the UI.
+ */
+export class AbState {
+  a = $state<PolicyConfig>({ name: 'sink', sink: 4, window: 1020, pinSystem: true });
+  b = $state<PolicyConfig>({ name: 'window', sink: 0, window: 1024, pinSystem: false });
+  prompt = $state('');
+  maxTokens = $state(128);
+
+  phase = $state<AbPhase>('idle');
+  /** The session the run belongs to. */
+  sessionId = $state<string | null>(null);
+  abId: string | null = null;
+  /** The prompt that run was given. */
+  runPrompt = $state('');
+  columns = $state.raw<Record<AbLabel, AbColumn>>({ a: emptyColumn(), b: emptyColumn() });
+  runId = $state<string | null>(null);
+  vote = $state<AbVote | null>(null);
+  voting = $state(false);
+  continuedFrom = $state<AbLabel | null>(null);
+  statement = $state<string | null>(null);
+  error = $state<string | null>(null);
+
+  history = $state.raw<AbHistoryResult | null>(null);
+  historyScope = $state<'session' | 'all'>('session');
+  loadingHistory = $state(false);
+
+  private pending: Record<AbLabel, string> = { a: '', b: '' };
+  private flushScheduled = false;
+  private historyToken = 0;
+
+  constructor(private readonly host: AbHost) {
+    const api = host.api;
+    api.on('abToken', (e) => {
+      if (!this.mine(e.sessionId, e.abId)) return;
+      this.pending[e.branch] += e.delta;
+      this.scheduleFlush();
+    });
+    api.on('abProgress', (e) => {
+      if (!this.mine(e.sessionId, e.abId)) return;
+      const col = this.columns[e.branch];
+      let status = col.status;
+      let fork = col.fork;
+      if (e.phase === 'fork') {
+        fork = e.fork ?? null;
+        status = 'Waiting for the prompt…';
+      } else if (e.phase === 'prefill') {
+        status = e.done >= e.total ? 'Writing…' : `Reading the prompt… ${e.total ? Math.floor((e.done / e.total) * 100) : 0}%`;
+      } else {
+        status = e.done >= e.total && e.total > 0 ? 'Scored.' : 'Measuring the conversation’s perplexity…';
+        // both answers are written once scoring starts; the other branch waits for its turn
+        const other = e.branch === 'a' ? 'b' : 'a';
+        if (this.columns[other].status === 'Writing…') this.setColumn(other, { status: 'Written; scoring next…' });
+      }
+      this.setColumn(e.branch, { status, fork });
+    });
+    api.on('abDone', (e) => {
+      if (!this.mine(e.sessionId, e.abId)) return;
+      this.flush();
+      this.columns = {
+        a: { ...this.columns.a, text: e.a.answer, status: 'Done.', metrics: e.a },
+        b: { ...this.columns.b, text: e.b.answer, status: 'Done.', metrics: e.b },
+      };
+      this.runId = e.runId;
+      this.phase = 'done';
+      void this.loadHistory();
+    });
+    api.on('abAborted', (e) => {
+      if (!this.mine(e.sessionId, e.abId)) return;
+      this.flush();
+      this.phase = e.state;
+      this.error = e.error ?? null;
+      const status = e.state === 'stopped' ? 'Stopped.' : 'Failed.';
+      this.columns = { a: { ...this.columns.a, status }, b: { ...this.columns.b, status } };
+      if (e.error) host.toast('error', e.error);
+    });
+  }
+
+  /** A run is in flight for this session. */
+  runningFor(sessionId: string | undefined): boolean {
+    return !!sessionId && this.sessionId === sessionId && (this.phase === 'starting' || this.phase === 'running');
+  }
+
+  get running(): boolean {
+    return this.phase === 'starting' || this.phase === 'running';
+  }
+
+  async start(sessionId: string): Promise<boolean> {
+    if (this.running || !this.prompt.trim()) return false;
+    this.sessionId = sessionId;
+    this.abId = null;
+    this.runPrompt = this.prompt;
+    this.columns = { a: { ...emptyColumn(), status: 'Forking the cache…' }, b: { ...emptyColumn(), status: 'Forking the cache…' } };
+    this.pending = { a: '', b: '' };
+    this.runId = null;
+    this.vote = null;
+    this.continuedFrom = null;
+    this.statement = null;
+    this.error = null;
+    this.phase = 'starting';
+    try {
+      const r = await this.host.api.abStart({
+        sessionId,
+        a: { ...this.a },
+        b: { ...this.b },
+        prompt: this.prompt,
+        maxTokens: this.maxTokens,
+      });
+      // events may have named it first (see mine())
+      this.abId ??= r.abId;
+      if (this.phase === 'starting') this.phase = 'running';
+      return true;
+    } catch (err) {
+      this.phase = 'error';
+      this.error = errorMessage(err);
+      this.columns = { a: emptyColumn(), b: emptyColumn() };
+      this.host.toast('error', this.error);
+      return false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.sessionId || !this.running) return;
+    try {
+      await this.host.api.abStop({ sessionId: this.sessionId });
+    } catch (err) {
+      this.host.toast('error', errorMessage(err));
+    }
+  }
+
+  /** Stores the vote; with `continueWith` (A or B) the chat continues from that branch. */
+  async castVote(vote: AbVote, continueWith = false): Promise<boolean> {
+    if (!this.runId || this.voting) return false;
+    this.voting = true;
+    try {
+      const r = await this.host.api.abVote({ runId: this.runId, vote, continueWith });
+      this.vote = r.run.vote;
+      if (r.continued && vote !== 'tie') {
+        this.continuedFrom = vote;
+        this.statement = r.statement;
+        if (r.session) await this.host.afterContinue(r.session.id);
+      }
+      void this.loadHistory();
+      return true;
+    } catch (err) {
+      this.host.toast('error', errorMessage(err));
+      return false;
+    } finally {
+      this.voting = false;
+    }
+  }
+
+  async loadHistory(currentSessionId?: string | null): Promise<void> {
+    const token = ++this.historyToken;
+    const sessionId = currentSessionId === undefined ? this.sessionId : currentSessionId;
+    this.loadingHistory = true;
+    try {
+      const r = await this.host.api.abHistory(this.historyScope === 'session' && sessionId ? { sessionId } : {});
+      if (token === this.historyToken) this.history = r;
+    } catch (err) {
+      if (token === this.historyToken) this.host.toast('error', errorMessage(err));
+    } finally {
+      if (token === this.historyToken) this.loadingHistory = false;
+    }
+  }
+
+  /** Events of the run in flight; before abStart has answered, the first event for the session names it. */
+  private mine(sessionId: string, abId: string): boolean {
+    if (sessionId !== this.sessionId) return false;
+    if (this.abId === null && this.phase === 'starting') this.abId = abId;
+    if (this.abId !== abId) return false;
+    if (this.phase === 'starting') this.phase = 'running';
+    return true;
+  }
+
+  private setColumn(label: AbLabel, patch: Partial<AbColumn>): void {
+    this.columns = { ...this.columns, [label]: { ...this.columns[label], ...patch } };
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const run = () => {
+      this.flushScheduled = false;
+      this.flush();
+    };
+    if (typeof requestAnimationFrame === 'function' && document.visibilityState === 'visible') requestAnimationFrame(run);
+    else setTimeout(run, 16);
+  }
+
+  private flush(): void {
+    const { a, b } = this.pending;
+    if (!a && !b) return;
+    this.pending = { a: '', b: '' };
+    const next = { ...this.columns };
+    for (const [label, delta] of [['a', a], ['b', b]] as const) {
+      if (!delta) continue;
+      const col = next[label];
+      next[label] = { ...col, text: col.text + delta, status: col.metrics ? col.status : 'Writing…' };
+    }
+    this.columns = next;
+  }
+}
