@@ -68,10 +68,11 @@ describe('renderer e2e (web host + real core)', () => {
   });
 
   it('chats: Enter sends, the answer streams, stats update', async () => {
-    await page.fill('[data-testid=composer-input]', `Once upon a time there was a ${UNIQUE}.`);
+    await page.fill('[data-testid=composer-input]', `Once upon a time there was a ${UNIQUE} named Lily.`);
     await page.keyboard.press('Shift+Enter');
-    await page.keyboard.type('Tell me more.');
-    expect(await page.inputValue('[data-testid=composer-input]')).toContain('\nTell me more.');
+    // story-shaped text, so the TinyStories model of the screenshot runs has something to continue
+    await page.keyboard.type('One day, she went to the');
+    expect(await page.inputValue('[data-testid=composer-input]')).toContain('\nOne day, she went to the');
     await page.keyboard.press('Enter');
     await page.waitForSelector(`[data-testid=message][data-role=user]:has-text("${UNIQUE}")`);
     await lastAssistantDone();
@@ -92,7 +93,7 @@ describe('renderer e2e (web host + real core)', () => {
   });
 
   it('stops an answer mid-stream', async () => {
-    await page.fill('[data-testid=composer-input]', 'Write a very long story.');
+    await page.fill('[data-testid=composer-input]', 'Once upon a time, in a big green forest, there lived a');
     await page.keyboard.press('Enter');
     await page.waitForSelector('[data-testid=stop]');
     await page.waitForSelector('[data-testid=message][data-role=assistant][data-state=streaming] >> [data-testid=message-text]:not(:empty)');

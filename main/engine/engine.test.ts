@@ -193,3 +193,15 @@ describe('automatic provider choice', () => {
     await model.dispose();
   });
 });
+
+describe('large vocabularies', () => {
+  it('reads a 151,936-token vocabulary (Qwen2.5 size) without overflowing the stack', async () => {
+    const { TextTokenizer } = await import('./text-tokenizer.js');
+    const base = JSON.parse(readFileSync(join(testModelDir(), 'tokenizer.json'), 'utf8'));
+    const vocab: Record<string, number> = { ...base.model.vocab };
+    const start = Object.keys(vocab).length;
+    for (let i = start; i < 151_936; i++) vocab[`<pad_${i}>`] = i;
+    const tok = new TextTokenizer({ ...base, model: { ...base.model, vocab } }, {});
+    expect(tok.vocabSize).toBe(151_936);
+  });
+});

@@ -19,7 +19,11 @@ export class TextTokenizer {
     const ids: number[] = Array.isArray(vocab)
       ? [vocab.length - 1]
       : Object.values((vocab ?? {}) as Record<string, number>);
-    this.vocabSize = Math.max(-1, ...ids, ...added.map((t) => t.id)) + 1;
+    // a loop, not Math.max(...ids): spreading 150K ids overflows the stack
+    let max = -1;
+    for (const id of ids) if (id > max) max = id;
+    for (const t of added) if (t.id > max) max = t.id;
+    this.vocabSize = max + 1;
   }
 
   /** Text → ids. `addSpecial` adds what the tokenizer's post-processor adds (BOS for Llama). */
