@@ -21,9 +21,9 @@ async function main(): Promise<void> {
   let window: BrowserWindow | null = null;
 
   const userData = app.getPath('userData');
-  // Model folders in here (the app's extraResources/models, or ./models when run from a checkout) are
-  // imported at start; others are imported by path from the model manager.
-  const modelsDir = bundledModelsDir(process.resourcesPath, app.isPackaged);
+  // Model folders in here ($PERPETUA_MODELS_DIR, else the app's extraResources/models, or ./models when run from a
+  // checkout) are imported at start; others are imported by path from the model manager.
+  const modelsDir = process.env.PERPETUA_MODELS_DIR || bundledModelsDir(process.resourcesPath, app.isPackaged);
 
   const supervisor = new CoreSupervisor<MessagePortMain>({
     fork: () =>
