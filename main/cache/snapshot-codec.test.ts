@@ -11,19 +11,10 @@ import {
   type Snapshot,
 } from './snapshot-codec.js';
 import { createHash } from 'node:crypto';
+import { mulberry32 as rng } from '../../native-models/seeded-random.js';
 
 const FP = 'sha256:tiny-llama-test';
 
-/** Deterministic pseudo-random generator so failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeSnapshot(n: number, g: KvGeometry, seed = 1): Snapshot {
   const r = rng(seed);
