@@ -45,6 +45,6 @@ export async function benchCrashCommand(args: string[]): Promise<void> {
   });
   console.log(`${r.runs} SIGKILLs during streaming: ${r.corrupt} unreadable or corrupt databases, ${r.lostFinishedTurn} damaged finished turns, ` +
     `${r.notPrefix} stored answers that were not a prefix of the shown text.`);
-  console.log(`Shown but not yet committed at the kill: p50 ${r.lostChars.p50} chars (${r.lostSeconds.p50.toFixed(2)} s), ` +
-    `p90 ${r.lostChars.p90} chars (${r.lostSeconds.p90.toFixed(2)} s), max ${r.lostChars.max} chars (${r.lostSeconds.max.toFixed(2)} s).`);
+  console.log(`Shown but not yet committed at the kill: p50 ${Math.round(r.lostChars.p50)} chars (${r.lostSeconds.p50.toFixed(2)} s), ` +
+    `p90 ${Math.round(r.lostChars.p90)} chars (${r.lostSeconds.p90.toFixed(2)} s), max ${r.lostChars.max} chars (${r.lostSeconds.max.toFixed(2)} s).`);
 }
