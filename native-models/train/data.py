@@ -89,6 +89,8 @@ def load_book(path: Path, refused: set[int]) -> str:
 def split_books(corpus: Path = CORPUS) -> tuple[list[Path], list[Path]]:
     books = sorted((p for p in corpus.glob("*.txt")), key=lambda p: int(p.stem))
     val = [p for i, p in enumerate(books) if i % VAL_EVERY == VAL_EVERY // 2]
+    if not val and len(books) > 1:
+        val = books[-1:]  # a corpus smaller than VAL_EVERY books still keeps one book out for validation
     train = [p for p in books if p not in val]
     return train, val
 
