@@ -5,6 +5,7 @@ import { EVAL_HELP, evalCommand } from './eval-command.js';
 import { BENCH_HELP, benchCommand } from './bench-command.js';
 import { SESSIONS_HELP, sessionsCommand } from './sessions-command.js';
 import { AB_HELP, abCommand } from './ab-command.js';
+import { MODELS_HELP, modelsCommand } from './models-command.js';
 import { DatabaseError, StoreError } from '../store/errors.js';
 import { SnapshotCorruptError, SnapshotMismatchError, SnapshotVersionError } from '../cache/snapshot-codec.js';
 
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   bench: { run: benchCommand, help: BENCH_HELP },
   sessions: { run: sessionsCommand, help: SESSIONS_HELP },
   ab: { run: abCommand, help: AB_HELP },
+  models: { run: modelsCommand, help: MODELS_HELP },
 };
 
 function usage(): string {

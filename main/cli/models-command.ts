@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import { Model } from '../engine/model.js';
+import { openDatabase } from '../store/database.js';
+import { Store } from '../store/store.js';
+import { convertHfModel } from '../../native-models/convert-hf.js';
+import { parse, providerFrom } from './options.js';
+import { UsageError } from './usage-error.js';
+
+export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda|dml|coreml]
+  Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider.
+perpetua models convert HF_DIR OUT_DIR
+  Converts a Hugging Face Llama, Mistral or Qwen2 checkpoint (safetensors) into a Perpetua model folder (ONNX).
+perpetua models list --db FILE
+  Lists the models a chat database knows.`;
+
+export async function modelsCommand(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'check') {
+    const { values, positionals } = parseWithDir(rest, 1);
+    const model = await Model.load(positionals[0], { executionProvider: providerFrom({ ep: values.ep ?? 'cpu' }) });
+    const c = model.config;
+    const kvPerToken = 2 * c.layers * c.kvHeads * c.headDim * 4;
+    console.log(
+      [
+        `${model.name}: ${c.modelType}, ${c.layers} layers, ${c.heads} heads (${c.kvHeads} KV heads of ${c.headDim}), vocab ${c.vocabSize}`,
+        `pretrained context ${c.maxPositions} tokens; RoPE ${c.rope.style}, theta ${c.rope.theta}, ${c.rope.rotaryDim}/${c.headDim} dims rotated, scaling ${c.rope.scaling}`,
+        `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (float32); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
+        `runs on ${model.provider}${model.providerFallbackReason ? ` (${model.providerFallbackReason})` : ''}; fingerprint ${model.fingerprint}`,
+      ].join('\n'),
+    );
+    await model.dispose();
+    return;
+  }
+  if (sub === 'convert') {
+    const { positionals } = parseWithDir(rest, 2);
+    try {
+      convertHfModel(resolve(positionals[0]), resolve(positionals[1]));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const model = await Model.load(positionals[1]);
+    console.log(`Wrote ${positionals[1]} (${model.config.modelType}, ${model.config.layers} layers); it loads and runs.`);
+    await model.dispose();
+    return;
+  }
+  if (sub === 'list') {
+    const { values } = parse(rest, { db: { type: 'string' } });
+    if (!values.db) throw new UsageError('models list needs --db FILE.');
+    const db = openDatabase(resolve(values.db));
+    try {
+      const models = new Store(db).listModels();
+      if (models.length === 0) console.log('No models yet.');
+      for (const m of models) console.log(`${m.name}\t${m.dir}\t${m.fingerprint}`);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  throw new UsageError(`models needs a subcommand: check, convert or list, not "${sub ?? ''}".`);
+}
+
+function parseWithDir(args: string[], count: number) {
+  const dirs = args.filter((a) => !a.startsWith('--'));
+  const flags = args.filter((a) => a.startsWith('--'));
+  if (dirs.length !== count) throw new UsageError(`Expected ${count === 1 ? 'a folder' : 'two folders'}; see perpetua models --help.`);
+  const { values } = parse(flags.flatMap((f) => f.split('=')), { ep: { type: 'string' } });
+  return { values, positionals: dirs };
+}
