@@ -63,7 +63,7 @@ export class AbBranch {
       return new AbBranch(label, session.chat.fork(engine), 'forked');
     }
     // e.g. a dense branch of a session whose early tokens were evicted: re-read the transcript under the new policy
-    const chat = new ChatSession(engine, session.session.systemPrompt || null, { raw: session.chat.raw });
+    const chat = new ChatSession(engine, session.session.systemPrompt || null, { raw: session.chat.continuation });
     for await (const ev of chat.resume(session.chat.messages.filter((m) => m.role !== 'system'), 0, { maxTokens: 0 })) void ev;
     return new AbBranch(label, chat, 'rebuilt');
   }

@@ -19,6 +19,10 @@ export class ChatSession {
   private consumed = '';
   private fedTokens = 0;
   readonly raw: boolean;
+  /** text is continued as it is (`perpetua generate`), rather than chatted with */
+  readonly continuation: boolean;
+  /** ends each user (and system) turn in raw chat, so the model answers on a new line instead of finishing the last word */
+  private readonly turnEnd: string;
 
   constructor(
     readonly engine: Engine,
@@ -26,6 +30,9 @@ export class ChatSession {
     opts: { raw?: boolean } = {},
   ) {
     this.raw = opts.raw === true || !engine.model.template.hasTemplate;
+    // plain continuation (`perpetua generate`) joins text as it is; a chat with a template-less model breaks the line
+    this.continuation = opts.raw === true;
+    this.turnEnd = this.continuation || engine.model.template.hasTemplate ? '' : '\n';
   }
 
   /** The rendered conversation the cache has consumed (what teacher-forced perplexity scores). */
@@ -35,7 +42,7 @@ export class ChatSession {
 
   /** A copy of this conversation over another engine (an A/B branch whose cache was forked from this one). */
   fork(engine: Engine): ChatSession {
-    const copy = new ChatSession(engine, this.systemPrompt, { raw: this.raw });
+    const copy = new ChatSession(engine, this.systemPrompt, { raw: this.continuation });
     copy.messages.push(...this.messages.map((m) => ({ ...m })));
     copy.consumed = this.consumed;
     copy.fedTokens = this.fedTokens;
@@ -99,7 +106,7 @@ export class ChatSession {
   /** What the cache holds for `messages` in this session's format (an assistant answer ends a turn). */
   private render(messages: ChatMessage[]): string {
     if (messages.length === 0) return '';
-    if (this.raw) return messages.map((m) => m.content).join('');
+    if (this.raw) return messages.map((m) => this.rawTurn(m)).join('');
     const last = messages[messages.length - 1];
     const { template } = this.engine.model;
     if (last.role === 'assistant') return template.render(messages.slice(0, -1), true) + last.content;
@@ -136,7 +143,7 @@ export class ChatSession {
    * then the new turn is rendered on its own.
    */
   private turnText(message: ChatMessage): string {
-    if (this.raw) return message.content;
+    if (this.raw) return this.rawTurn(message);
     const context = this.lastExchange();
     const before = this.render(context);
     const after = this.render([...context, message]);
@@ -173,5 +180,9 @@ export class ChatSession {
       this.fedTokens += part.length;
       yield { type: 'prefill', done: done + part.length, total: tokens.length };
     }
+  }
+
+  private rawTurn(m: ChatMessage): string {
+    return m.role === 'assistant' ? m.content : m.content + this.turnEnd;
   }
 }
