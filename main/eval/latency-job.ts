@@ -34,7 +34,7 @@ export async function runLatencyJob(
 ): Promise<PolicyLatencyResult> {
   const model = loaded ?? (await Model.load(job.modelDir, { executionProvider: job.ep }));
   try {
-    const stream = job.textFile ? readTextStream(job.textFile, model.tokenizer, job.tokens).tokens : syntheticStream(model, job.tokens, job.seed);
+    const stream = job.textFile ? readTextStream(job.textFile, model.tokenizer, job.tokens, model.streamPrefix).tokens : syntheticStream(model, job.tokens, job.seed);
     // one short run so the baseline includes the session's first-run allocations
     const warm = stream.slice(0, 8);
     await model.forward(warm, warm.map((_, i) => i), []);

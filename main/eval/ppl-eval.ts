@@ -28,7 +28,7 @@ export interface PplEvalOptions {
 
 /** Runs every policy over the same first `tokens + 1` tokens of the text and collects the report. */
 export async function runPplEval(model: Model, o: PplEvalOptions): Promise<PplReport> {
-  const stream = readTextStream(o.textFile, model.tokenizer, o.tokens + 1);
+  const stream = readTextStream(o.textFile, model.tokenizer, o.tokens + 1, model.streamPrefix);
   const interval = Math.max(1, Math.floor(o.interval ?? Math.max(1, Math.ceil(o.tokens / 200))));
   const report: PplReport = {
     kind: 'perpetua.eval.ppl',

@@ -14,10 +14,11 @@ export interface TextStream {
 }
 
 /**
- * The first `count` tokens of a text file (with the tokenizer's BOS). Only a prefix comfortably longer than needed
+ * The first `count` tokens of a text file (with the tokenizer's BOS, after `prefix`: the model's pre-trained sink
+ * token when it has one). Only a prefix comfortably longer than needed
  * is encoded (a whole book takes seconds); the cut is at a line break far past the last token kept.
  */
-export function readTextStream(file: string, tokenizer: TextTokenizer, count: number): TextStream {
+export function readTextStream(file: string, tokenizer: TextTokenizer, count: number, prefix: number[] = []): TextStream {
   const text = readTextFile(file);
   const sha256 = createHash('sha256').update(text).digest('hex');
   let chars = Math.min(text.length, count * 8 + 4096);
@@ -27,7 +28,7 @@ export function readTextStream(file: string, tokenizer: TextTokenizer, count: nu
       const nl = text.lastIndexOf('\n', end);
       if (nl > end / 2) end = nl;
     }
-    const ids = tokenizer.encode(text.slice(0, end), true);
+    const ids = [...prefix, ...tokenizer.encode(text.slice(0, end), true)];
     // A margin of tokens past the cut keeps the kept ones identical to encoding the whole text.
     if (ids.length >= count + 64 || end >= text.length) {
       if (ids.length < count) {
