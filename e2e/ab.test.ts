@@ -4,25 +4,11 @@
  * the chat from B, vote on a second run, and read the history as a chart and tables — without a CSP violation.
  * PERPETUA_SCREENSHOTS=1 also refreshes docs/screenshots/ab-compare.png and ab-summary.png.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { AbHistoryResult, PolicyConfig } from '../main/api/schemas.js';
 import { startCoreUnderTest, type CoreUnderTest } from './core-under-test.js';
-import { startHarness, watchAppearance, type Harness } from './harness.js';
-
-const shotsDir = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
-const SHOTS = process.env.PERPETUA_SCREENSHOTS === '1';
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SHOTS) return;
-  mkdirSync(shotsDir, { recursive: true });
-  await page.waitForSelector('[data-testid^=toast-]', { state: 'detached', timeout: 10_000 }).catch(() => {});
-  await page.waitForTimeout(250);
-  await page.screenshot({ path: join(shotsDir, `${name}.png`) });
-}
+import { SHOTS, shot, startHarness, watchAppearance, type Harness } from './harness.js';
 
 async function pickPolicy(page: Page, label: 'a' | 'b', p: PolicyConfig): Promise<void> {
   await page.selectOption(`[data-testid=ab-${label}-policy]`, p.name);

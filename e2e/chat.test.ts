@@ -3,24 +3,11 @@
  * import a model, create a session, chat, switch policy mid-session, paste a long text (progress bar),
  * reload and find the session resumed, search. PERPETUA_SCREENSHOTS=1 also refreshes docs/screenshots.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startCoreUnderTest, type CoreUnderTest } from './core-under-test.js';
-import { pasteText, startHarness, waitReady, watchAppearance, type Harness } from './harness.js';
-
-const shotsDir = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
-const SHOTS = process.env.PERPETUA_SCREENSHOTS === '1';
-
-async function shot(page: Page, name: string): Promise<void> {
-  if (!SHOTS) return;
-  mkdirSync(shotsDir, { recursive: true });
-  await page.waitForSelector('[data-testid^=toast-]', { state: 'detached', timeout: 10_000 }).catch(() => {});
-  await page.waitForTimeout(250);
-  await page.screenshot({ path: join(shotsDir, `${name}.png`) });
-}
+import { pasteText, shot, startHarness, waitReady, watchAppearance, type Harness } from './harness.js';
 
 const UNIQUE = 'zebracorn';
 

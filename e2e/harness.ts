@@ -2,6 +2,9 @@
  * Shared set-up for browser e2e tests: build the UI, serve it with the web host bridged to a
  * PerpetuaApi, open it in headless Chromium, and record CSP violations and page errors.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { PerpetuaApi } from '../main/api/perpetua-api.js';
 import { launchBrowser } from './browser.js';
@@ -83,4 +86,17 @@ export async function watchAppearance(page: Page, selector: string, key: string)
     check();
   })()`);
   return () => page.evaluate(`window[${JSON.stringify(key)}]`) as Promise<boolean>;
+}
+
+/** PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots from the e2e runs (with the TinyStories model when present). */
+export const SHOTS = process.env.PERPETUA_SCREENSHOTS === '1';
+const shotsDir = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+
+/** Saves a screenshot of the page once toasts are gone (only when SHOTS). */
+export async function shot(page: Page, name: string): Promise<void> {
+  if (!SHOTS) return;
+  mkdirSync(shotsDir, { recursive: true });
+  await page.waitForSelector('[data-testid^=toast-]', { state: 'detached', timeout: 10_000 }).catch(() => {});
+  await page.waitForTimeout(250);
+  await page.screenshot({ path: join(shotsDir, `${name}.png`) });
 }
