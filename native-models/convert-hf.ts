@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildLlamaOnnx } from './llama-graph.js';
 import { readSafetensors } from './safetensors.js';
-import { shapeFromConfig, writeModelFolder } from './tiny-model.js';
+import { writeModelFolder } from './tiny-model.js';
+import { parseModelConfig } from '../main/engine/model-config.js';
 
 const FAMILIES = new Set(['llama', 'mistral', 'qwen2']);
 
@@ -22,7 +23,7 @@ export function convertHfModel(srcDir: string, outDir: string): void {
   // Tied checkpoints may store only one of the two tables (TinyStories-656K keeps only lm_head.weight).
   const lookup = (name: string) =>
     weights.get(name) ?? (name === 'model.embed_tokens.weight' ? weights.get('lm_head.weight') : undefined);
-  const onnx = buildLlamaOnnx(shapeFromConfig(config), lookup);
+  const onnx = buildLlamaOnnx(parseModelConfig(config), lookup);
   const read = (f: string) => (existsSync(join(srcDir, f)) ? JSON.parse(readFileSync(join(srcDir, f), 'utf8')) : {});
   writeModelFolder(outDir, { config, tokenizerJson: read('tokenizer.json'), tokenizerConfig: read('tokenizer_config.json'), onnx });
   for (const extra of ['generation_config.json', 'special_tokens_map.json']) {

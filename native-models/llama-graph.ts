@@ -1,22 +1,5 @@
 import { GraphBuilder } from './graph/onnx-graph.js';
-
-/** Shape of a Llama-family decoder, in HF config terms. */
-export interface LlamaShape {
-  vocabSize: number;
-  hiddenSize: number;
-  intermediateSize: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  rmsNormEps: number;
-  /** number of leading head dims that RoPE rotates (head_dim × partial_rotary_factor) */
-  rotaryDim: number;
-  /** RoPE inverse frequencies (rotaryDim / 2 values), scaling already applied */
-  invFreq: Float32Array;
-  /** Qwen2-style q/k/v projection biases */
-  attentionBias: boolean;
-}
+import type { ModelConfig } from '../main/engine/model-config.js';
 
 /** A weight tensor as stored by HF (row-major, PyTorch Linear layout [out, in]). */
 export interface WeightTensor {
@@ -33,7 +16,7 @@ export type WeightSource = (name: string) => WeightTensor | undefined;
  * The causal mask follows cache order (query i sees key j ≤ past + i), so position ids may differ from
  * cache indices — which is what the window and sink cache policies rely on.
  */
-export function buildLlamaOnnx(shape: LlamaShape, weights: WeightSource): Uint8Array {
+export function buildLlamaOnnx(shape: ModelConfig, weights: WeightSource): Uint8Array {
   const g = new GraphBuilder('perpetua-llama');
   const { heads: H, kvHeads: KV, headDim: D, hiddenSize: E } = shape;
   const need = (name: string): WeightTensor => {
@@ -62,7 +45,7 @@ export function buildLlamaOnnx(shape: LlamaShape, weights: WeightSource): Uint8A
 
   // RoPE tables from position ids: [B, 1, S, rotaryDim]
   const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: 1 }), g.ints([-1])]);
-  const freqs = g.op('Mul', [pos, g.floats(shape.invFreq)]);
+  const freqs = g.op('Mul', [pos, g.floats(shape.rope.invFreq)]);
   const emb = g.op('Concat', [freqs, freqs], { axis: -1 });
   const cos = g.op('Unsqueeze', [g.op('Cos', [emb]), g.ints([1])]);
   const sin = g.op('Unsqueeze', [g.op('Sin', [emb]), g.ints([1])]);
@@ -87,15 +70,15 @@ export function buildLlamaOnnx(shape: LlamaShape, weights: WeightSource): Uint8A
     return g.op('Mul', [g.op('Mul', [input, inv]), vector(weightName)]);
   };
   const rotateHalf = (t: string): string => {
-    const half = shape.rotaryDim / 2;
+    const half = shape.rope.rotaryDim / 2;
     const [a, b] = g.opMulti('Split', [t, g.ints([half, half])], 2, { axis: -1 });
     return g.op('Concat', [g.op('Neg', [b]), a], { axis: -1 });
   };
   const rope = (t: string): string => {
-    if (shape.rotaryDim === D) {
+    if (shape.rope.rotaryDim === D) {
       return g.op('Add', [g.op('Mul', [t, cos]), g.op('Mul', [rotateHalf(t), sin])]);
     }
-    const [rot, pass] = g.opMulti('Split', [t, g.ints([shape.rotaryDim, D - shape.rotaryDim])], 2, { axis: -1 });
+    const [rot, pass] = g.opMulti('Split', [t, g.ints([shape.rope.rotaryDim, D - shape.rope.rotaryDim])], 2, { axis: -1 });
     const rotated = g.op('Add', [g.op('Mul', [rot, cos]), g.op('Mul', [rotateHalf(rot), sin])]);
     return g.op('Concat', [rotated, pass], { axis: -1 });
   };

@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from
 import { join } from 'node:path';
 import { gaussian, mulberry32 } from './seeded-random.js';
 import { buildTinyTokenizer } from './tiny-tokenizer.js';
-import { buildLlamaOnnx, type LlamaShape, type WeightTensor } from './llama-graph.js';
+import { buildLlamaOnnx, type WeightTensor } from './llama-graph.js';
 import { withExternalData } from './graph/onnx-graph.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
 
@@ -103,7 +103,7 @@ export function generateTinyModel(opts: TinyModelOptions = {}): GeneratedModel {
   }
   tensor('model.norm.weight', [hidden], 0.1, 1);
 
-  const build = (): Uint8Array => buildLlamaOnnx(shapeFromConfig(config), (name) => weights.get(name));
+  const build = (): Uint8Array => buildLlamaOnnx(parseModelConfig(config), (name) => weights.get(name));
   const base = { config, tokenizerJson: tok.tokenizerJson, tokenizerConfig: tok.tokenizerConfig, weights };
   if (!opts.externalData) return { ...base, onnx: build() };
   const ext = withExternalData('model.onnx_data', build);
@@ -118,24 +118,6 @@ function padTokenizer(tok: ReturnType<typeof buildTinyTokenizer>, vocabSize: num
   }
   for (let id = tok.vocabSize; id < vocabSize; id++) model.vocab[`<unused_${id}>`] = id;
   tok.vocabSize = vocabSize;
-}
-
-/** The graph-builder view of a HF config.json. */
-export function shapeFromConfig(config: Record<string, unknown>): LlamaShape {
-  const c = parseModelConfig(config);
-  return {
-    vocabSize: c.vocabSize,
-    hiddenSize: c.hiddenSize,
-    intermediateSize: c.intermediateSize,
-    layers: c.layers,
-    heads: c.heads,
-    kvHeads: c.kvHeads,
-    headDim: c.headDim,
-    rmsNormEps: c.rmsNormEps,
-    rotaryDim: c.rope.rotaryDim,
-    invFreq: c.rope.invFreq,
-    attentionBias: c.attentionBias,
-  };
 }
 
 /** Writes a model folder in the layout the engine loads (config.json, tokenizer files, onnx/model.onnx). */

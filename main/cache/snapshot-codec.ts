@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { KvGeometry, LayerKv } from './layer-kv.js';
+import { PerpetuaError } from '../engine/errors.js';
 
 /**
  * Binary, versioned, checksummed KV-cache snapshot (see DESIGN.md, "A snapshot is").
@@ -66,7 +67,7 @@ interface SnapshotHeader {
 }
 
 /** The snapshot bytes are damaged: bad magic, truncated, checksum mismatch or inconsistent lengths. */
-export class SnapshotCorruptError extends Error {
+export class SnapshotCorruptError extends PerpetuaError {
   override name = 'SnapshotCorruptError';
   constructor(readonly reason: string) {
     super(`The saved KV cache is damaged (${reason}), so the conversation will be rebuilt from its transcript.`);
@@ -74,7 +75,7 @@ export class SnapshotCorruptError extends Error {
 }
 
 /** The snapshot was written in a format version this build does not read. */
-export class SnapshotVersionError extends Error {
+export class SnapshotVersionError extends PerpetuaError {
   override name = 'SnapshotVersionError';
   constructor(
     readonly found: number,
@@ -87,7 +88,7 @@ export class SnapshotVersionError extends Error {
 }
 
 /** The snapshot was made with a different model than the one loaded. */
-export class SnapshotMismatchError extends Error {
+export class SnapshotMismatchError extends PerpetuaError {
   override name = 'SnapshotMismatchError';
   constructor(
     readonly expected: string,
@@ -98,7 +99,7 @@ export class SnapshotMismatchError extends Error {
 }
 
 /** The snapshot handed to `encodeSnapshot` is not self-consistent (a bug in the caller, not in the data). */
-export class SnapshotInvalidError extends Error {
+export class SnapshotInvalidError extends PerpetuaError {
   override name = 'SnapshotInvalidError';
   constructor(readonly reason: string) {
     super(`The KV cache could not be saved because its data is inconsistent (${reason}).`);

@@ -6,8 +6,6 @@ import { BENCH_HELP, benchCommand } from './bench-command.js';
 import { SESSIONS_HELP, sessionsCommand } from './sessions-command.js';
 import { AB_HELP, abCommand } from './ab-command.js';
 import { MODELS_HELP, modelsCommand } from './models-command.js';
-import { DatabaseError, StoreError } from '../store/errors.js';
-import { SnapshotCorruptError, SnapshotMismatchError, SnapshotVersionError } from '../cache/snapshot-codec.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   generate: { run: generateCommand, help: GENERATE_HELP },
@@ -55,7 +53,5 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Errors whose message is written for the user (one sentence, no stack trace). */
 function isUserError(err: unknown): err is Error {
-  return [PerpetuaError, RangeError, DatabaseError, StoreError, SnapshotCorruptError, SnapshotMismatchError, SnapshotVersionError].some(
-    (type) => err instanceof type,
-  );
+  return err instanceof PerpetuaError || err instanceof RangeError;
 }

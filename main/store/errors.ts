@@ -2,9 +2,10 @@
  * Typed errors of the store. Each message is one sentence a user can read; details for logs and
  * code live in fields and `cause`.
  */
+import { PerpetuaError } from '../engine/errors.js';
 
 /** The database file cannot be opened or used (not SQLite, damaged, unreadable, from another program). */
-export class DatabaseError extends Error {
+export class DatabaseError extends PerpetuaError {
   override name = 'DatabaseError';
   constructor(
     message: string,
@@ -31,7 +32,7 @@ export class DatabaseVersionError extends DatabaseError {
 }
 
 /** Base class for errors about the data itself (as opposed to the database file). */
-export class StoreError extends Error {
+export class StoreError extends PerpetuaError {
   override name = 'StoreError';
 }
 
