@@ -71,6 +71,8 @@ export class CoreService implements PerpetuaApi {
   private readonly store: Store;
   private readonly listeners = new Set<PerpetuaEventListener>();
   private readonly models = new Map<string, Promise<Model>>();
+  /** folders of modelsDir that failed to load (a model import loads the whole ONNX graph) */
+  private readonly unusableDirs = new Set<string>();
   private readonly open = new Map<number, Promise<OpenSession>>();
   private readonly maxAnswerTokens: number;
   /** Stored A/B run id → its branches (at most one run per session: the newest). */
@@ -125,8 +127,9 @@ export class CoreService implements PerpetuaApi {
     const known = new Set(this.store.listModels().map((m) => resolve(m.dir)));
     for (const name of readdirSync(dir)) {
       const sub = resolve(join(dir, name));
-      if (known.has(sub) || !statSync(sub).isDirectory()) continue;
-      await this.modelsImport({ dir: sub }).catch(() => undefined); // unusable folders are skipped
+      if (known.has(sub) || this.unusableDirs.has(sub) || !statSync(sub).isDirectory()) continue;
+      // an unusable folder is skipped, and not loaded again on the next listing
+      await this.modelsImport({ dir: sub }).catch(() => this.unusableDirs.add(sub));
     }
   }
 
