@@ -28,7 +28,8 @@ describe('A/B comparison e2e (web host + real core)', () => {
   const answers = { a: '', b: '' };
 
   beforeAll(async () => {
-    core = await startCoreUnderTest();
+    // a real model's pace, so "streams in as written" does not depend on how fast this machine runs the tiny model
+    core = await startCoreUnderTest({ paceTokensMs: 10 });
     h = await startHarness(core.api, { width: 1360, height: 900 });
     page = h.page;
   });

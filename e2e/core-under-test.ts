@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { PerpetuaApi } from '../main/api/perpetua-api.js';
 import { CoreService } from '../main/core/core-service.js';
 import { FIXTURES, fixtureAvailable, testModelDir } from '../native-models/test-models.js';
@@ -18,7 +19,12 @@ export interface CoreUnderTest {
   close(): Promise<void>;
 }
 
-export async function startCoreUnderTest(): Promise<CoreUnderTest> {
+/**
+ * `paceTokensMs` delivers token events no faster than one per that many milliseconds, in order with every other
+ * event. The generated model writes a whole answer within a frame or two on a fast machine; a test of how the UI
+ * draws a stream needs the pace of a real model. Only delivery is paced: the core generates as it always does.
+ */
+export async function startCoreUnderTest(opts: { paceTokensMs?: number } = {}): Promise<CoreUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'perpetua-e2e-'));
   const modelsDir = join(dir, 'models');
   mkdirSync(modelsDir);
@@ -27,14 +33,34 @@ export async function startCoreUnderTest(): Promise<CoreUnderTest> {
     process.env.PERPETUA_E2E_MODEL ??
     (process.env.PERPETUA_SCREENSHOTS === '1' && fixtureAvailable(FIXTURES.tinystories) ? FIXTURES.tinystories : testModelDir());
   const dbFile = join(dir, 'perpetua.db');
-  const api = new CoreService({ dbFile, modelsDir });
+  const core = new CoreService({ dbFile, modelsDir });
+  const api = opts.paceTokensMs ? pacedTokens(core, opts.paceTokensMs) : core;
   return {
     api,
     modelDir,
     dbFile,
     async close() {
-      await api.close?.();
+      await core.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function pacedTokens(api: PerpetuaApi, ms: number): PerpetuaApi {
+  const subscribe: PerpetuaApi['subscribe'] = (listener) => {
+    let queue = Promise.resolve();
+    return api.subscribe((e) => {
+      queue = queue.then(async () => {
+        if (e.event === 'token' || e.event === 'abToken') await delay(ms);
+        listener(e);
+      });
+    });
+  };
+  return new Proxy(api, {
+    get(target, key) {
+      if (key === 'subscribe') return subscribe;
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
