@@ -81,10 +81,21 @@ describe('renderer e2e (web host + real core)', () => {
 
   it('stops an answer mid-stream', async () => {
     await page.fill('[data-testid=composer-input]', 'Once upon a time, in a big green forest, there lived a');
+    // Clicks Stop from inside the page as soon as the first words show: the tiny model writes a whole answer in
+    // a fraction of a second, faster than a round trip from the test could catch it on a fast machine.
+    const clicked = page.evaluate(`new Promise((resolve) => {
+      const observer = new MutationObserver(() => {
+        const text = document.querySelector('[data-testid=message][data-role=assistant][data-state=streaming] [data-testid=message-text]');
+        const stop = document.querySelector('[data-testid=stop]');
+        if (!text?.textContent || !stop) return;
+        observer.disconnect();
+        stop.click();
+        resolve(true);
+      });
+      observer.observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true });
+    })`);
     await page.keyboard.press('Enter');
-    await page.waitForSelector('[data-testid=stop]');
-    await page.waitForSelector('[data-testid=message][data-role=assistant][data-state=streaming] >> [data-testid=message-text]:not(:empty)');
-    await page.click('[data-testid=stop]');
+    expect(await clicked).toBe(true);
     await lastAssistantDone();
     expect(await page.getAttribute('[data-testid=message][data-role=assistant] >> nth=-1', 'data-state')).toBe('stopped');
   });

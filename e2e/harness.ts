@@ -1,5 +1,5 @@
 /**
- * Shared set-up for browser e2e tests: build the UI, serve it with the web host bridged to a
+ * Shared set-up for browser e2e tests (the UI is built by global-setup.ts): serve it with the web host bridged to a
  * PerpetuaApi, open it in headless Chromium, and record CSP violations and page errors.
  */
 import { mkdirSync } from 'node:fs';
@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { PerpetuaApi } from '../main/api/perpetua-api.js';
 import { launchBrowser } from './browser.js';
-import { buildUi } from './build-ui.js';
 import { startWebHost, type WebHost } from './web-host.js';
 
 export interface Harness {
@@ -22,16 +21,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-let built: Promise<void> | null = null;
-
-/** Builds the renderer and the shim once per test process. */
-export function ensureUiBuilt(): Promise<void> {
-  built ??= buildUi();
-  return built;
-}
-
 export async function startHarness(api: PerpetuaApi, viewport = { width: 1280, height: 800 }): Promise<Harness> {
-  await ensureUiBuilt();
   const host = await startWebHost({ api });
   const browser = await launchBrowser();
   const context = await browser.newContext({ viewport, colorScheme: 'light' });

@@ -39,7 +39,8 @@ describe('10,000-message chat (web host + real core)', () => {
   let page: Page;
 
   beforeAll(async () => {
-    core = await startCoreUnderTest();
+    // tokens arrive at a real model's pace, so the streaming answer lasts long enough to watch frames
+    core = await startCoreUnderTest({ paceTokensMs: 4 });
     const model = await core.api.modelsImport({ dir: core.modelDir });
     const session = await core.api.sessionsCreate({
       name: 'Ten thousand',
@@ -109,8 +110,10 @@ describe('10,000-message chat (web host + real core)', () => {
     await page.waitForSelector('[data-testid=send]', { timeout: 120_000 });
     const frames = ((await page.evaluate('window.__frames')) as number[]).slice(2).sort((a, b) => a - b);
     const p95 = frames[Math.floor(frames.length * 0.95)] ?? 0;
-    expect(frames.length).toBeGreaterThan(5);
-    expect(p95).toBeLessThan(50);
+    // A freeze guard with wide margins, not a speed measurement: re-rendering the 10,000 messages per token
+    // would stall the page for seconds and draw a handful of frames in the answer's two seconds.
+    expect(frames.length).toBeGreaterThan(30);
+    expect(p95).toBeLessThan(100);
     const p = await probe(page);
     expect(p.last).toBeGreaterThan(N); // followed the new answer to the bottom
     expect(p.rows).toBeLessThan(60);
