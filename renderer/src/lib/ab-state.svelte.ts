@@ -1,5 +1,6 @@
 import type { AbHistoryResult, AbMetrics, AbVote, PerpetuaBridge, PolicyConfig } from './api.js';
 import { errorMessage } from './transport.js';
+import { frameBatcher } from './frame-batch.js';
 
 export type AbLabel = 'a' | 'b';
 
@@ -52,7 +53,7 @@ export class AbState {
   loadingHistory = $state(false);
 
   private pending: Record<AbLabel, string> = { a: '', b: '' };
-  private flushScheduled = false;
+  private readonly scheduleFlush = frameBatcher(() => this.flush());
   private historyToken = 0;
 
   constructor(private readonly host: AbHost) {
@@ -201,17 +202,6 @@ export class AbState {
 
   private setColumn(label: AbLabel, patch: Partial<AbColumn>): void {
     this.columns = { ...this.columns, [label]: { ...this.columns[label], ...patch } };
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const run = () => {
-      this.flushScheduled = false;
-      this.flush();
-    };
-    if (typeof requestAnimationFrame === 'function' && document.visibilityState === 'visible') requestAnimationFrame(run);
-    else setTimeout(run, 16);
   }
 
   private flush(): void {

@@ -1,6 +1,7 @@
 import type { Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
 import { AbState } from './ab-state.svelte.js';
 import { errorMessage } from './transport.js';
+import { frameBatcher } from './frame-batch.js';
 
 export interface Toast {
   id: number;
@@ -47,7 +48,7 @@ export class AppState {
   private pendingDeltas = new Map<string, string>();
   /** Messages whose seq the renderer guessed (tokens came before the call's answer); fixed when done. */
   private guessedSeq = new Set<string>();
-  private flushScheduled = false;
+  private readonly scheduleFlush = frameBatcher(() => this.flushDeltas());
   private openToken = 0;
   private searchToken = 0;
   private toastId = 0;
@@ -407,17 +408,6 @@ export class AppState {
       this.messages.filter((x) => x.id !== m.id),
       m,
     );
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const run = () => {
-      this.flushScheduled = false;
-      this.flushDeltas();
-    };
-    if (typeof requestAnimationFrame === 'function' && document.visibilityState === 'visible') requestAnimationFrame(run);
-    else setTimeout(run, 16);
   }
 
   private flushDeltas(): void {
