@@ -21,7 +21,12 @@ export const Seq = z.number().int().nonnegative();
 /** Milliseconds since the Unix epoch. */
 export const Timestamp = z.number().nonnegative();
 
-const Name = z.string().trim().min(1, 'The name is empty.').max(MAX_NAME_CHARS, `The name is longer than ${MAX_NAME_CHARS} characters.`);
+const Name = z
+  .string()
+  .trim()
+  .min(1, 'The name is empty.')
+  .max(MAX_NAME_CHARS, `The name is longer than ${MAX_NAME_CHARS} characters.`)
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'The name contains control characters (such as NUL or escape).');
 
 /** A text that must fit in `limit` UTF-8 bytes; the error says how large it is. */
 export function boundedText(limit: number) {

@@ -1,58 +1,73 @@
-import { createInterface } from 'node:readline/promises';
 import { createPolicy } from '../cache/create-policy.js';
 import { Engine } from '../engine/engine.js';
 import { Model } from '../engine/model.js';
-import { ChatSession } from '../core/chat-session.js';
+import { ChatSession, type ChatEvent } from '../core/chat-session.js';
+import { BLOCK_FENCE, ChatInput } from './chat-input.js';
 import { defaultModelDir } from './default-model.js';
 import { openCliSession } from './open-session.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
+import { PrefillProgress } from './prefill-progress.js';
+import { terminalSafe } from './terminal-text.js';
 
 export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy dense|window|recompute|sink] [--sink S] [--window L]
     [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep auto|cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]
-  Interactive streaming chat in the terminal. Ctrl-C stops an answer; Ctrl-D or /exit quits.`;
+  Interactive streaming chat in the terminal. A paste is one message; ${BLOCK_FENCE} on a line of its own starts and ends
+  a message typed over several lines. Ctrl-C stops the answer (or the reading of a paste); Ctrl-D or /exit quits.`;
 
 export async function chatCommand(args: string[]): Promise<void> {
   const { values } = parse(args, MODEL_OPTIONS);
+  const sendOptions = {
+    maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
+    sampling: samplingFrom(values),
+    stop: values.stop,
+    chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
+  };
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
-  if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
-  const stored = await openCliSession(values, model, policyFrom(values), false);
-  const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor)), values.system ?? null);
-  const policy = session.engine.policy;
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
-  process.stderr.write(`Chatting with ${model.name} (${model.provider}, ${policy.spec.name} cache). /exit quits.\n`);
-  let answering: AbortController | null = null;
-  rl.on('SIGINT', () => (answering ? answering.abort() : rl.close()));
+  let stored: Awaited<ReturnType<typeof openCliSession>> = null;
+  let input: ChatInput | null = null;
   try {
-    for (;;) {
-      let line: string;
-      try {
-        line = await rl.question('> ');
-      } catch {
-        break; // input closed
-      }
-      if (line.trim() === '/exit') break;
-      if (!line.trim()) continue;
+    if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
+    stored = await openCliSession(values, args, model, policyFrom(values), false);
+    const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor)), values.system ?? null);
+    let answering: AbortController | null = null;
+    input = new ChatInput(process.stdin, process.stdout, () => {
+      answering?.abort();
+      return answering !== null;
+    });
+    process.stderr.write(`Chatting with ${model.name} (${model.provider}, ${session.engine.policy.spec.name} cache). /exit quits.\n`);
+    for (let text = await input.next(); text !== null && text.trim() !== '/exit'; text = await input.next()) {
       answering = new AbortController();
-      for await (const ev of session.send(line, {
-        maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
-        sampling: samplingFrom(values),
-        stop: values.stop,
-        chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
-        signal: answering.signal,
-      })) {
-        if (ev.type === 'token') process.stdout.write(ev.text);
-        if (ev.type === 'done') {
-          process.stdout.write('\n');
-          process.stderr.write(
-            `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, cache ${policy.length}/${policy.capacity}, seen ${policy.totalTokensSeen}]\n`,
-          );
-        }
+      try {
+        await showAnswer(session.send(text, { ...sendOptions, signal: answering.signal }), () => session.engine.policy);
+      } catch (err) {
+        if ((err as Error)?.name !== 'AbortError') throw err;
+        process.stdout.write('\n');
+        process.stderr.write('[stopped while reading your message]\n');
+      } finally {
+        answering = null;
       }
-      answering = null;
     }
   } finally {
-    rl.close();
+    input?.close();
     stored?.close();
     await model.dispose();
+  }
+}
+
+/** Streams one answer to the terminal: reading progress on stderr, the answer's text (made safe) on stdout. */
+async function showAnswer(events: AsyncIterable<ChatEvent>, policy: () => Engine['policy']): Promise<void> {
+  const progress = new PrefillProgress(process.stderr);
+  for await (const ev of events) {
+    if (ev.type === 'prefill') progress.update(ev.done, ev.total);
+    else progress.end();
+    if (ev.type === 'token') process.stdout.write(terminalSafe(ev.text));
+    if (ev.type === 'done') {
+      const p = policy();
+      process.stdout.write('\n');
+      process.stderr.write(
+        `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, cache ${p.length}/${p.capacity}, seen ${p.totalTokensSeen}` +
+          `${ev.reason === 'cancelled' ? ', stopped' : ''}]\n`,
+      );
+    }
   }
 }

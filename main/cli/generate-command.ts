@@ -5,8 +5,10 @@ import { defaultModelDir } from './default-model.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { openCliSession } from './open-session.js';
+import { readTextFile } from './read-text-file.js';
+import { terminalSafe } from './terminal-text.js';
 
-export const GENERATE_HELP = `perpetua generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
+export const GENERATE_HELP = `perpetua generate --prompt TEXT | --prompt-file FILE [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
       [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep auto|cpu|webgpu|cuda|dml|coreml]
     [--ignore-eos] [--report-every N] [--quiet] [--db FILE --session NAME]
   Prints the model's continuation of TEXT; --report-every prints speed, RSS and cache size every N tokens.
@@ -16,17 +18,22 @@ export async function generateCommand(args: string[]): Promise<void> {
   const { values } = parse(args, {
     ...MODEL_OPTIONS,
     prompt: { type: 'string' },
+    'prompt-file': { type: 'string' },
     'ignore-eos': { type: 'boolean', default: false },
     'report-every': { type: 'string' },
     quiet: { type: 'boolean', default: false },
   });
   const reportEvery = values['report-every'] ? number(values['report-every'], 'report-every', { integer: true, min: 1 }) : 0;
-  if (values.prompt === undefined && !values.session) throw new UsageError('generate needs --prompt TEXT.');
+  if (values.prompt !== undefined && values['prompt-file'] !== undefined) {
+    throw new UsageError('Give either --prompt TEXT or --prompt-file FILE, not both.');
+  }
+  const promptText = values['prompt-file'] === undefined ? values.prompt : readTextFile(values['prompt-file'], 'prompt-file');
+  if (promptText === undefined && !values.session) throw new UsageError('generate needs --prompt TEXT or --prompt-file FILE.');
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
-  const session = await openCliSession(values, model, policyFrom(values), true);
+  const session = await openCliSession(values, args, model, policyFrom(values), true);
   const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor));
-  const prompt = values.prompt === undefined ? [] : [...model.streamPrefix, ...model.tokenizer.encode(values.prompt, true)];
+  const prompt = promptText === undefined ? [] : [...model.streamPrefix, ...model.tokenizer.encode(promptText, true)];
   const started = performance.now();
   let produced = 0;
   let lastReport = performance.now();
@@ -50,9 +57,9 @@ export async function generateCommand(args: string[]): Promise<void> {
   if (!session) await engine.feed(prompt, { chunk });
   const events = !session
     ? engine.generate(opts)
-    : values.prompt === undefined
+    : promptText === undefined
       ? session.chat.continue(opts)
-      : session.chat.send(values.prompt, opts);
+      : session.chat.send(promptText, opts);
   let prefillMs = session ? 0 : performance.now() - started;
   for await (const ev of events) {
     if (ev.type === 'prefill') {
@@ -60,7 +67,7 @@ export async function generateCommand(args: string[]): Promise<void> {
       continue;
     }
     if (ev.type === 'token') {
-      if (!values.quiet) process.stdout.write(ev.text);
+      if (!values.quiet) process.stdout.write(process.stdout.isTTY ? terminalSafe(ev.text) : ev.text);
       if (reportEvery && ev.id >= 0 && ++produced % reportEvery === 0) report();
     }
     else {

@@ -6,6 +6,7 @@ import { BENCH_HELP, benchCommand } from './bench-command.js';
 import { SESSIONS_HELP, sessionsCommand } from './sessions-command.js';
 import { AB_HELP, abCommand } from './ab-command.js';
 import { MODELS_HELP, modelsCommand } from './models-command.js';
+import { terminalSafe } from './terminal-text.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   generate: { run: generateCommand, help: GENERATE_HELP },
@@ -42,10 +43,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (isUserError(err)) {
-      console.error(`perpetua: ${err.message}`);
+      console.error(`perpetua: ${terminalSafe(err.message)}`);
       return 1;
     }
-    console.error(`perpetua: unexpected error: ${(err as Error)?.message ?? err}`);
+    console.error(`perpetua: unexpected error: ${terminalSafe(String((err as Error)?.message ?? err))}`);
     if (process.env.PERPETUA_DEBUG) console.error(err);
     return 2;
   }

@@ -1,14 +1,20 @@
 import { resolve } from 'node:path';
 import type { PolicySpec } from '../cache/cache-policy.js';
-import { PersistentChat } from '../core/persistent-chat.js';
+import { PersistentChat, sessionPolicy } from '../core/persistent-chat.js';
 import type { Model } from '../engine/model.js';
+import { describePolicy } from '../eval/policy-list.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
+import { policyFlagsGiven } from './options.js';
 import { UsageError } from './usage-error.js';
 
-/** Opens --db FILE --session NAME for a command (created if new, resumed if it exists). */
+/**
+ * Opens --db FILE --session NAME for a command (created if new, resumed if it exists). Policy flags given for
+ * a stored session switch its policy (the cache is rebuilt from the transcript) rather than being ignored.
+ */
 export async function openCliSession(
   values: { db?: string; session?: string; system?: string; chunk?: string },
+  args: string[],
   model: Model,
   policy: PolicySpec,
   raw: boolean,
@@ -16,14 +22,30 @@ export async function openCliSession(
   if (!values.db && !values.session) return null;
   if (!values.db || !values.session) throw new UsageError('--db FILE and --session NAME go together.');
   const db = openDatabase(resolve(values.db));
-  const store = new Store(db);
-  const chat = await PersistentChat.open(store, model, {
-    name: values.session,
-    policy,
-    systemPrompt: values.system,
-    raw,
-    chunk: values.chunk ? Number(values.chunk) : undefined,
-    onNotice: (text) => process.stderr.write(`${text}\n`),
-  });
-  return { chat, close: () => db.close() };
+  try {
+    const store = new Store(db);
+    const notice = (text: string) => process.stderr.write(`${text}\n`);
+    const existing = store.getSessionByName(values.session);
+    if (existing && policyFlagsGiven(args) && policyKey(sessionPolicy(existing)) !== policyKey(policy)) {
+      const { name, sink, window, pinSystem, evictChunk } = policy;
+      store.updateSessionPolicy(existing.id, name, { sink, window, pinSystem, evictChunk });
+      notice(`Switched "${existing.name}" from ${describePolicy(sessionPolicy(existing))} to ${describePolicy(policy)}; its cache is rebuilt from the transcript.`);
+    }
+    const chat = await PersistentChat.open(store, model, {
+      name: values.session,
+      policy,
+      systemPrompt: values.system,
+      raw,
+      chunk: values.chunk ? Number(values.chunk) : undefined,
+      onNotice: notice,
+    });
+    return { chat, close: () => db.close() };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function policyKey(p: PolicySpec): string {
+  return JSON.stringify([p.name, p.sink, p.window, p.pinSystem, p.evictChunk]);
 }

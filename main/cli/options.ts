@@ -35,12 +35,24 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: s
   }
 }
 
-export function number(value: string | undefined, name: string, opts: { integer?: boolean; min?: number } = {}): number {
+/** `above`: the value must be greater than it (an open bound), where `min` allows the bound itself. */
+export interface NumberBounds {
+  integer?: boolean;
+  min?: number;
+  above?: number;
+  max?: number;
+}
+
+/** A numeric flag written as a plain decimal number ("0x10", "1e3" and " 5" are refused), within its bounds. */
+export function number(value: string | undefined, name: string, opts: NumberBounds = {}): number {
+  const plain = opts.integer ? /^[+-]?\d+$/ : /^[+-]?(?:\d+\.?\d*|\.\d+)$/;
   const n = Number(value);
-  if (value === undefined || value === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
+  if (value === undefined || !plain.test(value) || !Number.isFinite(n)) {
     throw new UsageError(`--${name} must be ${opts.integer ? 'a whole number' : 'a number'}, not "${value}".`);
   }
-  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}.`);
+  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, not ${value}.`);
+  if (opts.above !== undefined && n <= opts.above) throw new UsageError(`--${name} must be greater than ${opts.above}, not ${value}.`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, not ${value}.`);
   return n;
 }
 
@@ -53,11 +65,18 @@ export function policyFrom(v: Values): PolicySpec {
   }
   return {
     name: name as PolicySpec['name'],
-    sink: number(v.sink as string, 'sink', { integer: true, min: 0 }),
-    window: number(v.window as string, 'window', { integer: true, min: 1 }),
+    sink: number(v.sink as string, 'sink', { integer: true, min: 0, max: 1024 }),
+    window: number(v.window as string, 'window', { integer: true, min: 1, max: 1_048_576 }),
     evictChunk: number(v['evict-chunk'] as string, 'evict-chunk', { integer: true, min: 1 }),
     pinSystem: Boolean(v['pin-system']),
   };
+}
+
+/** The flags that choose a cache policy; given on a stored session, they switch its policy. */
+const POLICY_FLAGS = ['--policy', '--sink', '--window', '--evict-chunk', '--pin-system'];
+
+export function policyFlagsGiven(args: string[]): boolean {
+  return args.some((a) => POLICY_FLAGS.includes(a.split('=')[0]));
 }
 
 export function providerFrom(v: Values): ProviderRequest {
@@ -70,11 +89,13 @@ export function providerFrom(v: Values): ProviderRequest {
 
 export function samplingFrom(v: Values): SamplingOptions {
   return {
-    temperature: number(v.temperature as string, 'temperature', { min: 0 }),
+    temperature: number(v.temperature as string, 'temperature', { min: 0, max: 100 }),
     topK: number(v['top-k'] as string, 'top-k', { integer: true, min: 0 }),
-    topP: number(v['top-p'] as string, 'top-p', { min: 0 }),
-    minP: number(v['min-p'] as string, 'min-p', { min: 0 }),
-    repetitionPenalty: number(v['repetition-penalty'] as string, 'repetition-penalty', { min: 0 }),
+    // a probability mass: 1 keeps every token, 0 would keep none
+    topP: number(v['top-p'] as string, 'top-p', { above: 0, max: 1 }),
+    minP: number(v['min-p'] as string, 'min-p', { min: 0, max: 1 }),
+    // divides (or multiplies) logits: 0 would divide by zero, 1 turns it off
+    repetitionPenalty: number(v['repetition-penalty'] as string, 'repetition-penalty', { above: 0, max: 10 }),
     seed: v.seed === undefined ? undefined : number(v.seed as string, 'seed', { integer: true, min: 0 }),
   };
 }

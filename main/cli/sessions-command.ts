@@ -3,6 +3,7 @@ import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START } from '../store/types.js';
 import { parse } from './options.js';
+import { terminalSafe } from './terminal-text.js';
 import { UsageError } from './usage-error.js';
 
 export const SESSIONS_HELP = `perpetua sessions --db FILE [--search TEXT]
@@ -16,10 +17,10 @@ export async function sessionsCommand(args: string[]): Promise<void> {
     const store = new Store(db);
     if (values.search !== undefined) {
       const hits = store.search(values.search);
-      if (hits.length === 0) console.log(`No message matches "${values.search}".`);
+      if (hits.length === 0) console.log(terminalSafe(`No message matches "${values.search}".`));
       for (const h of hits) {
         const snippet = h.snippet.replaceAll(SNIPPET_MARK_START, '[').replaceAll(SNIPPET_MARK_END, ']');
-        console.log(`${h.sessionName} #${h.seq} (${h.role}): ${snippet}`);
+        console.log(terminalSafe(`${h.sessionName} #${h.seq} (${h.role}): ${snippet}`));
       }
       return;
     }
@@ -29,7 +30,7 @@ export async function sessionsCommand(args: string[]): Promise<void> {
       const p = s.policyParams;
       const policy = s.policy === 'dense' ? 'dense' : `${s.policy}:${s.policy === 'sink' ? p.sink : 0}:${p.window}`;
       console.log(
-        `${s.name}\t${policy}\t${s.messageCount} messages\t${s.totalTokensSeen} tokens seen\tupdated ${new Date(s.updatedAt).toISOString()}`,
+        `${terminalSafe(s.name)}\t${policy}\t${s.messageCount} messages\t${s.totalTokensSeen} tokens seen\tupdated ${new Date(s.updatedAt).toISOString()}`,
       );
     }
   } finally {

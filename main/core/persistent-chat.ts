@@ -80,7 +80,7 @@ export class PersistentChat {
   /** Restores the newest usable snapshot, then re-prefills what it does not cover. */
   async restore(): Promise<void> {
     this.engine.policy.reset();
-    const messages = this.store.listMessages(this.session.id).filter((m) => m.state !== 'error');
+    const messages = this.store.listMessages(this.session.id).filter(isInContext);
     if (messages.length === 0) return;
     const transcript = messages.map(toChatMessage);
     let covered = 0;
@@ -114,7 +114,17 @@ export class PersistentChat {
     const user = this.store.appendMessage(this.session.id, { role: 'user', text });
     const writer = this.startAnswer();
     opts.onStart?.({ user, assistantId: writer.messageId });
-    yield* this.stream(this.chat.send(text, opts), writer);
+    try {
+      yield* this.stream(this.chat.send(text, opts), writer, user.id);
+    } catch (err) {
+      // Stopped while reading the message: it stays in the transcript, marked stopped and left out of the
+      // model's context, and the cache goes back to what the transcript without it says.
+      if (isAbort(err)) {
+        this.store.setMessageState(user.id, 'stopped');
+        await this.restore();
+      }
+      throw err;
+    }
   }
 
   /** More of the answer without a new user turn. */
@@ -166,10 +176,19 @@ export class PersistentChat {
     await this.restore();
   }
 
-  private async *stream(events: AsyncGenerator<ChatEvent>, writer: StreamingMessageWriter): AsyncGenerator<ChatEvent> {
+  /** `readTurn`: the user message being read; after a long one the cache is saved before the answer starts. */
+  private async *stream(events: AsyncGenerator<ChatEvent>, writer: StreamingMessageWriter, readTurn?: number): AsyncGenerator<ChatEvent> {
     const seenBefore = this.engine.policy.totalTokensSeen;
+    let read = 0;
     try {
       for await (const ev of events) {
+        if (ev.type === 'prefill') read = ev.total;
+        // The first token is not fed yet: the cache holds exactly the transcript up to the user's turn, so a
+        // reopen before this answer completes does not read a long paste again.
+        else if (ev.type === 'token' && readTurn !== undefined && read >= SNAPSHOT_AFTER_READING) {
+          await this.saveSnapshot(readTurn);
+          read = 0;
+        }
         // shown first, stored right after: what the database holds is always a prefix of what the user saw
         yield ev;
         if (ev.type === 'token') writer.append(ev.text, 1);
@@ -194,6 +213,14 @@ export class PersistentChat {
 
 export interface StreamOptions extends SendOptions {
   onStart?: (started: { user: Message | null; assistantId: number }) => void;
+}
+
+/** Reading a user turn of at least this many tokens is worth a snapshot before the answer starts. */
+const SNAPSHOT_AFTER_READING = 2048;
+
+/** Error turns, and user turns stopped while they were read, are kept but are not part of the model's context. */
+function isInContext(m: Message): boolean {
+  return m.state !== 'error' && !(m.role === 'user' && m.state === 'stopped');
 }
 
 /** An abort during prefill surfaces as an AbortError: the answer was stopped, not broken. */

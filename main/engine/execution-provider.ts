@@ -1,5 +1,10 @@
 import ort from 'onnxruntime-node';
 
+// onnxruntime 1.30 on Linux starts a telemetry client with its first session. Besides phoning home from an
+// offline app, it matches the whole /proc/self/cmdline with a recursive std::regex, so a command line of
+// ~29 KB (a long --prompt) overflows the main thread's stack and the process dies with SIGSEGV.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 /** 'auto' tries this platform's GPU providers in order of preference, then the CPU. */

@@ -5,6 +5,7 @@ import ort from 'onnxruntime-node';
 import { ModelLoadError, TokenizerMismatchError, UnsupportedModelError } from './errors.js';
 import { parseModelConfig, type ModelConfig } from './model-config.js';
 import { TextTokenizer } from './text-tokenizer.js';
+import { unreadableReason } from './regular-file.js';
 import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
 import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
@@ -177,11 +178,19 @@ function chatTemplateSource(metaDir: string, tokenizerConfig: Record<string, any
     if (typeof named?.template === 'string') return named.template;
   }
   const file = join(metaDir, 'chat_template.jinja');
-  return existsSync(file) ? readFileSync(file, 'utf8') : null;
+  if (!existsSync(file)) return null;
+  const reason = unreadableReason(file, MAX_METADATA_BYTES);
+  if (reason) throw new ModelLoadError(`The chat_template.jinja in ${metaDir} ${reason}.`);
+  return readFileSync(file, 'utf8');
 }
+
+/** Largest metadata file read whole (the biggest tokenizer.json files are tens of MB). */
+const MAX_METADATA_BYTES = 256 * 1024 * 1024;
 
 function readJson(file: string, what: string, dirArg: string): Record<string, any> {
   if (!existsSync(file)) throw new ModelLoadError(`Model folder ${dirArg} has no ${what}.`);
+  const reason = unreadableReason(file, MAX_METADATA_BYTES);
+  if (reason) throw new ModelLoadError(`The ${what} in ${dirArg} ${reason}.`);
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch {
@@ -196,6 +205,8 @@ function findOnnx(dir: string, dirArg: string, preferred?: string): string {
   if (!pick || !existsSync(join(onnxDir, pick))) {
     throw new ModelLoadError(`Model folder ${dirArg} has no onnx/${preferred ?? 'model.onnx'}.`);
   }
+  const reason = unreadableReason(join(onnxDir, pick), Number.MAX_SAFE_INTEGER);
+  if (reason) throw new ModelLoadError(`The onnx/${pick} in ${dirArg} ${reason}.`);
   return join(onnxDir, pick);
 }
 

@@ -55,6 +55,18 @@ export class SessionNameTakenError extends StoreError {
   }
 }
 
+/** A session name that is empty or holds control characters (NUL, ESC, line breaks…), which no list can show. */
+export class InvalidNameError extends StoreError {
+  override name = 'InvalidNameError';
+  constructor(readonly given: string) {
+    super(
+      given.trim() === ''
+        ? 'A chat name cannot be empty; please choose a name.'
+        : 'A chat name cannot contain control characters (such as NUL, escape or line breaks); please choose another name.',
+    );
+  }
+}
+
 export class MessageWriterClosedError extends StoreError {
   override name = 'MessageWriterClosedError';
   constructor(readonly messageId: number) {

@@ -1,7 +1,7 @@
 import type { Db } from './database.js';
-import { NotFoundError, SessionNameTakenError } from './errors.js';
+import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { toFtsQuery } from './fts-query.js';
-import { toWellFormed } from './text.js';
+import { isShowableName, toWellFormed } from './text.js';
 import {
   SNIPPET_MARK_END,
   SNIPPET_MARK_START,
@@ -106,6 +106,7 @@ export class Store {
       listMessagesBefore: p<MessageRow>(
         'SELECT * FROM (SELECT * FROM messages WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
       deleteMessage: p('DELETE FROM messages WHERE id = ?'),
+      setMessageState: p('UPDATE messages SET state = ?, updated_at = ? WHERE id = ?'),
       markInterrupted: p("UPDATE messages SET state = 'stopped', updated_at = ? WHERE state = 'streaming'"),
 
       search: named<SearchRow>(`
@@ -160,6 +161,7 @@ export class Store {
   // ── sessions ────────────────────────────────────────────────────────────────────────────────────
 
   createSession(n: NewSession): Session {
+    if (!isShowableName(n.name)) throw new InvalidNameError(n.name);
     if (!this.s.getModel.get(n.modelId)) throw new NotFoundError('model', n.modelId);
     const now = Date.now();
     try {
@@ -208,6 +210,7 @@ export class Store {
   }
 
   renameSession(sessionId: number, name: string): Session {
+    if (!isShowableName(name)) throw new InvalidNameError(name);
     let row: SessionRow | undefined;
     try {
       row = this.s.renameSession.get(toWellFormed(name), Date.now(), sessionId);
@@ -281,6 +284,11 @@ export class Store {
   /** Removes one message (a regenerated answer); snapshots that covered it go with it. */
   deleteMessage(id: number): boolean {
     return this.s.deleteMessage.run(id).changes > 0;
+  }
+
+  /** Changes only a message's state (its text, and so the search index, stay untouched). */
+  setMessageState(id: number, state: MessageState): void {
+    if (this.s.setMessageState.run(state, Date.now(), id).changes === 0) throw new NotFoundError('message', id);
   }
 
   /** Marks replies that were still streaming (a crash interrupted them) as stopped; returns how many. */

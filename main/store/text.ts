@@ -27,3 +27,11 @@ export function endsWithHighSurrogate(text: string): boolean {
   const last = text.charCodeAt(text.length - 1);
   return last >= 0xd800 && last <= 0xdbff;
 }
+
+/** C0 and C1 control characters (NUL, ESC, CR, LF, tab, DEL…): a name holding one cannot be shown safely. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** True for a name that lists and terminals can show: not blank, no control characters. */
+export function isShowableName(name: string): boolean {
+  return name.trim() !== '' && !CONTROL.test(name);
+}
