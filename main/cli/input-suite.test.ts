@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
 import { ReliabilityTally } from '../eval/reliability-tally.js';
 import { Model } from '../engine/model.js';
-import { CliProcess, runCli } from './fixtures/cli-process.js';
+import { CliProcess, runCli, runMain } from './fixtures/cli-process.js';
 import { samplingFrom } from './options.js';
 import { readTextFile } from './read-text-file.js';
 import { openDatabase } from '../store/database.js';
@@ -104,7 +104,7 @@ describe('input suite', () => {
       await tally.check(`--prompt-file ${name}`, () => expect(() => readTextFile(file, 'prompt-file')).toThrow(UsageError));
     }
     await tally.check('--prompt-file FIFO from the command line', async () => {
-      const r = await runCli(['generate', ...model, '--prompt-file', fifo, '--max-tokens', '2']);
+      const r = await runMain(['generate', ...model, '--prompt-file', fifo, '--max-tokens', '2']);
       expect(r.code).toBe(1);
       oneSentence(r.stderr);
       expect(r.stderr).toMatch(/is a pipe \(FIFO\), not a file/);
@@ -130,7 +130,7 @@ describe('input suite', () => {
       await tally.check(`--${flag} ${value}`, () => expect(() => samplingFrom({ ...defaults, [flag]: value })).toThrow(`--${flag}`));
     }
     await tally.check('--top-p 5 from the command line', async () => {
-      const r = await runCli(['generate', ...model, '--prompt', 'x', '--top-p', '5']);
+      const r = await runMain(['generate', ...model, '--prompt', 'x', '--top-p', '5']);
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe('perpetua: --top-p must be at most 1, not 5.');
     });
@@ -177,7 +177,7 @@ describe('input suite', () => {
       store.db.prepare("UPDATE sessions SET name = 'evil\u001b[31m'").run();
       store.db.close();
       for (const args of [['--search', 'marker'], []]) {
-        const r = await runCli(['sessions', '--db', db, ...args]);
+        const r = await runMain(['sessions', '--db', db, ...args]);
         expect(r.code).toBe(0);
         expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
         expect(r.stdout).toMatch(args.length ? /marker/ : /evil/);

@@ -6,7 +6,9 @@ import { BENCH_HELP, benchCommand } from './bench-command.js';
 import { SESSIONS_HELP, sessionsCommand } from './sessions-command.js';
 import { AB_HELP, abCommand } from './ab-command.js';
 import { MODELS_HELP, modelsCommand } from './models-command.js';
+import { EXPORT_HELP, exportCommand } from './export-command.js';
 import { terminalSafe } from './terminal-text.js';
+import { fromSqliteError } from '../store/sqlite-errors.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   generate: { run: generateCommand, help: GENERATE_HELP },
@@ -16,6 +18,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   sessions: { run: sessionsCommand, help: SESSIONS_HELP },
   ab: { run: abCommand, help: AB_HELP },
   models: { run: modelsCommand, help: MODELS_HELP },
+  export: { run: exportCommand, help: EXPORT_HELP },
 };
 
 function usage(): string {
@@ -41,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await command.run(args);
     return 0;
-  } catch (err) {
+  } catch (thrown) {
+    // a database failure that reached here untyped (e.g. the disk filled up mid-command) still reads as a sentence
+    const err = fromSqliteError(thrown, dbArgument(args)) ?? thrown;
     if (isUserError(err)) {
       console.error(`perpetua: ${terminalSafe(err.message)}`);
       return 1;
@@ -50,6 +55,11 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.PERPETUA_DEBUG) console.error(err);
     return 2;
   }
+}
+
+function dbArgument(args: string[]): string {
+  const at = args.indexOf('--db');
+  return at >= 0 && args[at + 1] ? args[at + 1] : '(given with --db)';
 }
 
 /** Errors whose message is written for the user (one sentence, no stack trace). */

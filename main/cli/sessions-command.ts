@@ -12,7 +12,7 @@ export const SESSIONS_HELP = `perpetua sessions --db FILE [--search TEXT]
 export async function sessionsCommand(args: string[]): Promise<void> {
   const { values } = parse(args, { db: { type: 'string' }, search: { type: 'string' } });
   if (!values.db) throw new UsageError('sessions needs --db FILE.');
-  const db = openDatabase(resolve(values.db));
+  const db = openDatabase(resolve(values.db), { readOnly: true });
   try {
     const store = new Store(db);
     if (values.search !== undefined) {

@@ -195,12 +195,17 @@ export class PersistentChat {
         if (ev.type === 'done') writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
       }
     } catch (err) {
-      writer.finish(isAbort(err) ? 'stopped' : 'error');
+      // a store that failed once (disk full) may fail again: the first error is the one to report
+      attempt(() => writer.finish(isAbort(err) ? 'stopped' : 'error'));
+      attempt(() => this.addTokensSeen(seenBefore));
       throw err;
-    } finally {
-      this.session = this.store.addTokensSeen(this.session.id, Math.max(0, this.engine.policy.totalTokensSeen - seenBefore));
     }
+    this.addTokensSeen(seenBefore);
     await this.saveSnapshot(writer.messageId);
+  }
+
+  private addTokensSeen(seenBefore: number): void {
+    this.session = this.store.addTokensSeen(this.session.id, Math.max(0, this.engine.policy.totalTokensSeen - seenBefore));
   }
 
   /** Writes the cache after a turn (one download from the GPU); the store keeps the newest few per session. */
@@ -221,6 +226,14 @@ const SNAPSHOT_AFTER_READING = 2048;
 /** Error turns, and user turns stopped while they were read, are kept but are not part of the model's context. */
 function isInContext(m: Message): boolean {
   return m.state !== 'error' && !(m.role === 'user' && m.state === 'stopped');
+}
+
+function attempt(write: () => unknown): void {
+  try {
+    write();
+  } catch {
+    // reported by the caller's own error
+  }
 }
 
 /** An abort during prefill surfaces as an AbortError: the answer was stopped, not broken. */

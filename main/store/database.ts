@@ -1,6 +1,9 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { DatabaseError, DatabaseVersionError } from './errors.js';
+import { unreadableReason } from '../engine/regular-file.js';
+import { DatabaseError, DatabaseReadOnlyError, DatabaseVersionError } from './errors.js';
+import { fromSqliteError } from './sqlite-errors.js';
 import { APPLICATION_ID, MIGRATIONS, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
@@ -10,6 +13,8 @@ export interface OpenDatabaseOptions {
   migrations?: readonly Migration[];
   /** How long a write waits for another connection's lock before failing, in ms. */
   busyTimeoutMs?: number;
+  /** Only read (listing, search, export): works on a read-only file, never migrates or writes. */
+  readOnly?: boolean;
 }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -26,7 +31,10 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
   const supported = migrations.length;
   const inMemory = file === ':memory:';
 
-  if (!inMemory && sniffFile(file) === 'sqlite') probeExisting(file, supported);
+  if (!inMemory) checkPath(file, options.readOnly === true);
+  const kind = inMemory ? 'missing' : sniffFile(file);
+  if (kind === 'sqlite') probeExisting(file, supported);
+  if (options.readOnly) return openReadOnly(file, kind, supported);
 
   let db: Db;
   try {
@@ -45,10 +53,46 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     return db;
   } catch (error) {
     db.close();
-    if (error instanceof DatabaseError) throw error;
-    throw new DatabaseError(`The chat database ${file} is damaged or could not be prepared for use.`, file, {
-      cause: error,
-    });
+    throw (
+      fromSqliteError(error, file) ??
+      new DatabaseError(`The chat database ${file} is damaged or could not be prepared for use.`, file, { cause: error })
+    );
+  }
+}
+
+/**
+ * Refuses, before SQLite opens anything, a path that is not a plain file (a FIFO would block the open, a
+ * device would be read forever) and, for writing, a file or folder that cannot be written.
+ */
+function checkPath(file: string, readOnly: boolean): void {
+  const reason = unreadableReason(file, Number.MAX_SAFE_INTEGER);
+  const missing = reason === 'does not exist';
+  if (reason && !missing) throw new DatabaseError(`The chat database ${file} ${reason}.`, file);
+  if (missing && readOnly) throw new DatabaseError(`The chat database ${file} does not exist.`, file);
+  if (readOnly) return;
+  try {
+    accessSync(missing ? dirname(file) : file, constants.W_OK);
+    // WAL mode writes two files beside the database
+    accessSync(dirname(file), constants.W_OK);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new DatabaseError(`The folder of the chat database ${file} does not exist.`, file, { cause });
+    throw new DatabaseReadOnlyError(file, { cause });
+  }
+}
+
+/** A connection that can only read, for an up-to-date database; nothing in the file changes. */
+function openReadOnly(file: string, kind: 'missing' | 'empty' | 'sqlite', supported: number): Db {
+  if (kind !== 'sqlite') throw new DatabaseError(`The chat database ${file} is empty.`, file);
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    if (schemaVersion(db) < supported) {
+      throw new DatabaseError(`The chat database ${file} is from an older Perpetua; open it once for writing so it is upgraded.`, file);
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    throw fromSqliteError(error, file) ?? error;
   }
 }
 
@@ -61,6 +105,7 @@ export function schemaVersion(db: Db): number {
 function sniffFile(file: string): 'missing' | 'empty' | 'sqlite' {
   let fd: number;
   try {
+    // checkPath made sure this is a plain file, so the open cannot block on a FIFO
     fd = openSync(file, 'r');
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
@@ -102,8 +147,7 @@ function probeExisting(file: string, supported: number): void {
       );
     }
   } catch (error) {
-    if (error instanceof DatabaseError) throw error;
-    throw new DatabaseError(`The chat database ${file} is damaged or is not a database.`, file, { cause: error });
+    throw fromSqliteError(error, file) ?? new DatabaseError(`The chat database ${file} is damaged or is not a database.`, file, { cause: error });
   } finally {
     ro?.close();
   }
@@ -126,6 +170,8 @@ function migrate(db: Db, file: string, migrations: readonly Migration[]): void {
       if (!step.immediate()) return;
     } catch (cause) {
       if (cause instanceof DatabaseError) throw cause;
+      const typed = fromSqliteError(cause, file);
+      if (typed && typed.constructor !== DatabaseError) throw typed;
       const name = migrations[before]?.name ?? 'unknown';
       throw new DatabaseError(
         `The chat database ${file} could not be upgraded (step ${before + 1}, ${name}, failed), so it was left as it was.`,

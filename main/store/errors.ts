@@ -16,6 +16,41 @@ export class DatabaseError extends PerpetuaError {
   }
 }
 
+/** The database (or its folder) cannot be written: a read-only or immutable file, a read-only folder or disk. */
+export class DatabaseReadOnlyError extends DatabaseError {
+  override name = 'DatabaseReadOnlyError';
+  readonly code = 'database_read_only';
+  constructor(file: string, options?: { cause?: unknown }) {
+    super(
+      `The chat database ${file} cannot be written (the file, its folder or the disk is read-only), so nothing was saved; make it writable or use a copy elsewhere.`,
+      file,
+      options,
+    );
+  }
+}
+
+/** SQLite found damaged pages. Nothing is written; `perpetua export` still reads every message it can. */
+export class DatabaseDamagedError extends DatabaseError {
+  override name = 'DatabaseDamagedError';
+  readonly code = 'database_damaged';
+  constructor(file: string, options?: { cause?: unknown }) {
+    super(
+      `The chat database ${file} is damaged or is not a database, so nothing was changed in it; \`perpetua export --db ${file} --out FILE\` saves every message that can still be read.`,
+      file,
+      options,
+    );
+  }
+}
+
+/** The disk (or SQLite's size limit) is full: the write was rolled back whole. */
+export class DatabaseFullError extends DatabaseError {
+  override name = 'DatabaseFullError';
+  readonly code = 'disk_full';
+  constructor(file: string, options?: { cause?: unknown }) {
+    super(`The disk holding the chat database ${file} is full, so the last change was not saved; free some space and try again.`, file, options);
+  }
+}
+
 /** The database was written by a newer Perpetua (higher schema version); it is left untouched. */
 export class DatabaseVersionError extends DatabaseError {
   override name = 'DatabaseVersionError';
@@ -64,6 +99,18 @@ export class InvalidNameError extends StoreError {
         ? 'A chat name cannot be empty; please choose a name.'
         : 'A chat name cannot contain control characters (such as NUL, escape or line breaks); please choose another name.',
     );
+  }
+}
+
+/** Saving a streamed answer failed: the user saw more of it than the database holds, and is told how much. */
+export class AnswerNotSavedError extends StoreError {
+  override name = 'AnswerNotSavedError';
+  constructor(
+    readonly reason: DatabaseError,
+    readonly shownChars: number,
+    readonly savedChars: number,
+  ) {
+    super(`${reason.message} Of the ${shownChars} characters of this answer shown, the first ${savedChars} are saved.`, { cause: reason });
   }
 }
 

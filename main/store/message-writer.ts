@@ -1,4 +1,5 @@
-import { MessageWriterClosedError, NotFoundError, StoreError } from './errors.js';
+import { AnswerNotSavedError, MessageWriterClosedError, NotFoundError, StoreError } from './errors.js';
+import { fromSqliteError } from './sqlite-errors.js';
 import type { Store } from './store.js';
 import { endsWithHighSurrogate } from './text.js';
 import type { FinalMessageState, Message, MessageState } from './types.js';
@@ -90,8 +91,19 @@ export class StreamingMessageWriter {
     return message;
   }
 
+  /**
+   * A failed commit (disk full, file made read-only) stops the stream with a sentence that says how much of
+   * what was shown is saved; SQLite rolled the failed write back whole, so the saved text is intact.
+   */
   private commit(text: string, state: MessageState): Message {
-    const message = this.store.updateMessageText(this.messageId, text, state, this.tokens);
+    let message: Message;
+    try {
+      message = this.store.updateMessageText(this.messageId, text, state, this.tokens);
+    } catch (error) {
+      const reason = fromSqliteError(error, this.store.db.name);
+      if (!reason) throw error;
+      throw new AnswerNotSavedError(reason, this.textSoFar.length, this.committedText.length);
+    }
     this.committedText = text;
     this.committedTokens = this.tokens;
     this.lastCommitAt = performance.now();

@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { inTransaction, prepareTyped } from './typed-statements.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { toFtsQuery } from './fts-query.js';
 import { isShowableName, toWellFormed } from './text.js';
@@ -59,9 +60,10 @@ export class Store {
   private readonly s;
 
   constructor(readonly db: Db) {
-    const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
+    // failures come out typed: damaged, read-only, full (typed-statements.ts)
+    const p = <R = unknown>(sql: string) => prepareTyped<unknown[], R>(db, sql);
     // Statements that use a value twice take named parameters (better-sqlite3 has no ?NNN).
-    const named = <R = unknown>(sql: string) => db.prepare<[Record<string, unknown>], R>(sql);
+    const named = <R = unknown>(sql: string) => prepareTyped<[Record<string, unknown>], R>(db, sql);
     this.s = {
       upsertModel: p<ModelRow>(`
         INSERT INTO models (name, dir, fingerprint, config, created_at) VALUES (?, ?, ?, ?, ?)
@@ -239,7 +241,7 @@ export class Store {
 
   /** Appends a message at the end of the session's transcript (text stored well-formed, see text.ts). */
   appendMessage(sessionId: number, m: NewMessage): Message {
-    return this.db.transaction(() => {
+    return inTransaction(this.db, () => {
       const now = Date.now();
       if (this.s.touchSession.run(now, sessionId).changes === 0) throw new NotFoundError('session', sessionId);
       return toMessage(
@@ -252,7 +254,7 @@ export class Store {
           now,
         })!,
       );
-    })();
+    });
   }
 
   getMessage(id: number): Message | undefined {
@@ -262,13 +264,13 @@ export class Store {
 
   /** Replaces a message's text and state (token count too, when given). The search index follows. */
   updateMessageText(id: number, text: string, state: MessageState, tokenCount?: number): Message {
-    return this.db.transaction(() => {
+    return inTransaction(this.db, () => {
       const now = Date.now();
       const row = this.s.updateMessageText.get(toWellFormed(text), state, tokenCount ?? null, now, id);
       if (!row) throw new NotFoundError('message', id);
       this.s.touchSession.run(now, row.session_id);
       return toMessage(row);
-    })();
+    });
   }
 
   /** The transcript in order; `afterSeq`/`limit` page through long sessions. */
@@ -320,7 +322,7 @@ export class Store {
   /** Stores a snapshot and keeps only the newest `keep` of the session. */
   saveSnapshot(sessionId: number, messageId: number | null, bytes: Uint8Array, keep = 3): SnapshotInfo {
     if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError(`saveSnapshot keeps at least 1 snapshot, got ${keep}.`);
-    return this.db.transaction(() => {
+    return inTransaction(this.db, () => {
       if (!this.s.getSession.get(sessionId)) throw new NotFoundError('session', sessionId);
       if (messageId !== null && this.s.getMessage.get(messageId)?.session_id !== sessionId) {
         throw new NotFoundError('message', messageId);
@@ -330,7 +332,7 @@ export class Store {
       const row = this.s.insertSnapshot.get(sessionId, messageId, Date.now(), blob, bytes.byteLength)!;
       this.s.pruneSnapshots.run({ sessionId, keep });
       return toSnapshotInfo(row);
-    })();
+    });
   }
 
   latestSnapshot(sessionId: number): StoredSnapshot | undefined {

@@ -1,0 +1,40 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { unreadableReason } from '../engine/regular-file.js';
+import { salvageMessages } from '../store/salvage.js';
+import { parse } from './options.js';
+import { UsageError } from './usage-error.js';
+
+export const EXPORT_HELP = `perpetua export --db FILE --out FILE.jsonl
+  Writes every message that can be read, also from a damaged database (which is only read, never changed),
+  as JSON Lines: one {"session", "seq", "role", "state", "text", "createdAt"} per line.`;
+
+export async function exportCommand(args: string[]): Promise<void> {
+  const { values } = parse(args, { db: { type: 'string' }, out: { type: 'string' } });
+  if (!values.db || !values.out) throw new UsageError('export needs --db FILE and --out FILE.');
+  const db = resolve(values.db);
+  const problem = unreadableReason(db, Number.MAX_SAFE_INTEGER);
+  if (problem) throw new UsageError(`The chat database ${values.db} ${problem}.`);
+  if (resolve(values.out) === db) throw new UsageError('--out must be another file than --db.');
+  const { messages, unreadable } = salvageMessages(db);
+  // 'wx': never overwrite a file, so an export cannot replace what it should save
+  let fd: number;
+  try {
+    fd = openSync(values.out, 'wx');
+  } catch (err) {
+    throw new UsageError(`The export file ${values.out} could not be created (${(err as NodeJS.ErrnoException).code}); choose a new file name.`);
+  }
+  try {
+    for (const m of messages) {
+      const line = { session: m.sessionName, seq: m.seq, role: m.role, state: m.state, text: m.text, createdAt: m.createdAt };
+      writeSync(fd, `${JSON.stringify(line)}\n`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const sessions = new Set(messages.map((m) => m.sessionId)).size;
+  process.stderr.write(
+    `Exported ${messages.length} messages of ${sessions} sessions to ${values.out}` +
+      (unreadable ? `; ${unreadable} messages could not be read (the database is damaged there).\n` : '.\n'),
+  );
+}

@@ -1,0 +1,103 @@
+import Database from 'better-sqlite3';
+import type { MessageState, Role } from './types.js';
+
+export interface SalvagedMessage {
+  id: number;
+  sessionId: number;
+  sessionName: string;
+  seq: number;
+  role: Role;
+  state: MessageState;
+  text: string;
+  createdAt: number;
+}
+
+export interface Salvage {
+  messages: SalvagedMessage[];
+  /** message rows that are known to exist (an index or scan listed them) but could not be read */
+  unreadable: number;
+}
+
+/** Ids past the highest one seen are not probed one by one beyond this many. */
+const MAX_PROBED_IDS = 2_000_000;
+
+/**
+ * Every message SQLite can still read from a chat database, damaged or not, through a read-only connection
+ * (the file is never written). A damaged page stops a scan where it is, so ids are gathered along several
+ * paths — a forward and a backward scan of the table, the (session, seq) index, the search index — and the
+ * gaps between them are probed by id; each row is then read on its own.
+ */
+export function salvageMessages(file: string): Salvage {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const ids = new Set<number>();
+    for (const sql of [
+      'SELECT id FROM messages ORDER BY id',
+      'SELECT id FROM messages ORDER BY id DESC',
+      'SELECT id FROM messages INDEXED BY sqlite_autoindex_messages_1 ORDER BY session_id, seq',
+      'SELECT id FROM messages_fts_docsize',
+    ]) {
+      collect(db, sql, ids);
+    }
+    let highest = 0;
+    for (const id of ids) if (id > highest) highest = id;
+    let byId: Database.Statement<[number], RowShape>;
+    try {
+      byId = db.prepare<[number], RowShape>('SELECT id, session_id, seq, role, state, text, created_at FROM messages WHERE id = ?');
+    } catch {
+      return { messages: [], unreadable: ids.size }; // not even the schema can be read
+    }
+    const names = sessionNames(db);
+    const messages: SalvagedMessage[] = [];
+    let unreadable = 0;
+    for (let id = 1; id <= Math.min(highest, MAX_PROBED_IDS) || ids.has(id); id++) {
+      try {
+        const row = byId.get(id);
+        if (row) messages.push(toMessage(row, names));
+        else if (ids.has(id)) unreadable++;
+      } catch {
+        if (ids.has(id)) unreadable++;
+      }
+    }
+    messages.sort((a, b) => a.sessionId - b.sessionId || a.seq - b.seq);
+    return { messages, unreadable };
+  } finally {
+    db.close();
+  }
+}
+
+interface RowShape {
+  id: number;
+  session_id: number;
+  seq: number;
+  role: Role;
+  state: MessageState;
+  text: string;
+  created_at: number;
+}
+
+function toMessage(r: RowShape, names: Map<number, string>): SalvagedMessage {
+  const sessionName = names.get(r.session_id) ?? `session ${r.session_id}`;
+  return { id: r.id, sessionId: r.session_id, sessionName, seq: r.seq, role: r.role, state: r.state, text: r.text, createdAt: r.created_at };
+}
+
+/** Rows a statement yields before it meets damage (or all of them). */
+function collect(db: Database.Database, sql: string, into: Set<number>): void {
+  try {
+    for (const id of db.prepare(sql).pluck().iterate()) if (typeof id === 'number') into.add(id);
+  } catch {
+    // damage: keep what was read before it
+  }
+}
+
+function sessionNames(db: Database.Database): Map<number, string> {
+  const names = new Map<number, string>();
+  for (const sql of ['SELECT id, name FROM sessions ORDER BY id', 'SELECT id, name FROM sessions ORDER BY id DESC']) {
+    try {
+      for (const r of db.prepare<[], { id: number; name: string }>(sql).iterate()) names.set(r.id, r.name);
+    } catch {
+      // damage: keep what was read before it
+    }
+  }
+  return names;
+}
