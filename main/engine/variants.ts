@@ -39,7 +39,7 @@ export function listVariants(paths: string[]): Variant[] {
   const graphs = paths
     .map((file) => ({ file, m: GRAPH.exec(file) }))
     .filter(({ m }) => m !== null && (m[1] === undefined || m[1] === 'onnx'))
-    .sort((a, b) => rank(a.file) - rank(b.file) || a.file.localeCompare(b.file));
+    .sort((a, b) => rank(a.file) - rank(b.file) || a.m![3].localeCompare(b.m![3]));
   const named = new Set<string>();
   return graphs.map(({ file, m }) => {
     const suffix = m![3];

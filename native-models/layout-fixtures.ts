@@ -1,0 +1,62 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { buildLlamaOnnx } from './llama-graph.js';
+import { withExternalData } from './graph/onnx-graph.js';
+import { float16Io, logitsToKeep, mergedDecoder, positionsFromCacheLength, rewriteDecoder, type DecoderRewrite } from './graph/decoder-layouts.js';
+import { generateTinyModel, writeModelFolder, type GeneratedModel, type TinyModelOptions } from './tiny-model.js';
+import { parseModelConfig } from '../main/engine/model-config.js';
+
+/** One export of the same weights in one of the layouts exporters write. */
+export interface LayoutVariant {
+  /** path in the model folder, e.g. onnx/model_fp16.onnx or onnx/decoder_model_merged.onnx */
+  file: string;
+  float16?: boolean;
+  /** no position_ids input: tokens go at the cache length (onnxruntime-genai GroupQueryAttention graphs) */
+  positionsFromCacheLength?: boolean;
+  logitsToKeep?: 'num_logits_to_keep' | 'logits_to_keep';
+  /** optimum merged decoder with use_cache_branch */
+  merged?: boolean;
+  /** keep the weights in this external data file beside the graph (e.g. model.onnx_data, model.onnx.data) */
+  externalData?: string;
+}
+
+/** The graph bytes of a variant, and its external data file if it has one. */
+export function buildVariant(model: GeneratedModel, v: LayoutVariant): { graph: Uint8Array; data?: { name: string; bytes: Uint8Array } } {
+  const rewrites: DecoderRewrite[] = [];
+  if (v.positionsFromCacheLength) rewrites.push(positionsFromCacheLength);
+  if (v.logitsToKeep) rewrites.push(logitsToKeep(v.logitsToKeep));
+  if (v.float16) rewrites.push(float16Io);
+  if (v.merged) rewrites.push(mergedDecoder);
+  const build = () => buildLlamaOnnx(parseModelConfig(model.config), (name) => model.weights.get(name));
+  if (!v.externalData) return { graph: rewriteDecoder(build(), rewrites) };
+  const ext = withExternalData(v.externalData, build);
+  return { graph: rewriteDecoder(ext.result, rewrites), data: { name: v.externalData, bytes: concat(ext.chunks, ext.size) } };
+}
+
+/**
+ * A fresh model folder holding the standard fp32 export (onnx/model.onnx, the reference) and the given variants
+ * of the same seeded weights.
+ */
+export function layoutModelDir(variants: LayoutVariant[], opts: TinyModelOptions = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'perpetua-layouts-'));
+  const model = generateTinyModel(opts);
+  writeModelFolder(dir, model);
+  for (const v of variants) {
+    const { graph, data } = buildVariant(model, v);
+    mkdirSync(dirname(join(dir, v.file)), { recursive: true });
+    writeFileSync(join(dir, v.file), graph);
+    if (data) writeFileSync(join(dir, dirname(v.file), basename(data.name)), data.bytes);
+  }
+  return dir;
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
