@@ -16,7 +16,7 @@ const VARIANTS: (LayoutVariant & { name: string })[] = [
   { name: 'fp16', file: 'onnx/model_fp16.onnx', float16: true },
   { name: 'int8', file: 'onnx/model_int8.onnx', positionsFromCacheLength: true },
   { name: 'q4', file: 'onnx/model_q4.onnx', logitsToKeep: 'num_logits_to_keep' },
-  { name: 'decoder_model_merged', file: 'onnx/decoder_model_merged.onnx', merged: true, externalData: 'decoder_model_merged.onnx_data' },
+  { name: 'merged', file: 'onnx/decoder_model_merged.onnx', merged: true, externalData: 'decoder_model_merged.onnx_data' },
   { name: 'uint8', file: 'onnx/model_uint8.onnx', externalData: 'model_uint8.onnx.data', logitsToKeep: 'logits_to_keep' },
   {
     name: 'q4f16',
@@ -152,14 +152,14 @@ describe('export variants side by side', () => {
     expect(model.variant.name).toBe('q4');
     expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).model_type).toBe('llama');
     await model.dispose();
-    await expect(Model.load(dir, { variant: 'bnb4' })).rejects.toThrow(/has no variant "bnb4"; it has fp32, fp16, .*q4f16/);
+    await expect(Model.load(dir, { variant: 'bnb4' })).rejects.toThrow(/has no variant "bnb4"; it has merged, fp32, fp16, int8, q4, q4f16, uint8\./);
   });
 
   it('find an older export that has only onnx/decoder_model_merged.onnx', async () => {
     const merged = layoutModelDir([{ file: 'onnx/decoder_model_merged.onnx', merged: true }]);
     rmSync(join(merged, 'onnx', 'model.onnx'));
     const model = await Model.load(merged);
-    expect(model.variant).toEqual({ name: 'fp32', file: 'onnx/decoder_model_merged.onnx', dataFiles: [] });
+    expect(model.variant).toEqual({ name: 'merged', dtype: 'fp32', file: 'onnx/decoder_model_merged.onnx', dataFiles: [], genaiDir: null });
     expect(model.layout.cacheBranch).toBe(true);
     await model.dispose();
   });

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelLoadError } from './errors.js';
-import { dataFilesOf, listVariants, type Variant } from './variants.js';
+import { listVariants, type Variant } from './variants.js';
 
 /** Where a model folder keeps what the engine needs. */
 export interface ModelFiles {
@@ -29,11 +29,9 @@ export function readModelFiles(dir: string, dirArg: string): ModelFiles {
     ...readdirSync(dir),
     ...(existsSync(join(dir, 'onnx')) ? readdirSync(join(dir, 'onnx')).map((f) => `onnx/${f}`) : []),
   ];
-  const variants = listVariants(listing);
+  // a genai folder may hold other graphs (embedding, vision): its config names the decoder
   const decoderFile = genai?.model?.decoder?.filename;
-  if (typeof decoderFile === 'string' && !variants.some((v) => v.file === decoderFile)) {
-    variants.unshift({ name: decoderFile.replace(/\.onnx$/, ''), file: decoderFile, dataFiles: dataFilesOf(decoderFile, listing) });
-  }
+  const variants = listVariants(listing).filter((v) => v.genaiDir === null || typeof decoderFile !== 'string' || v.file === decoderFile);
   return { metaDir, configFile, config, genai, variants };
 }
 
