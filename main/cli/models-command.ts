@@ -1,5 +1,8 @@
 import { join, resolve } from 'node:path';
 import { Model } from '../engine/model.js';
+import type { DecoderLayout } from '../engine/decoder-layout.js';
+import { folderVariants } from '../engine/model-files.js';
+import { bytesPerElement } from '../cache/kv-dtype.js';
 import { HubClient, hubOptionsFromEnv } from '../models/hub-client.js';
 import { planBytes, planDownload, runDownload } from '../models/model-download.js';
 import { packageRoot } from './default-model.js';
@@ -10,8 +13,9 @@ import { convertHfModel } from '../../native-models/convert-hf.js';
 import { parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 
-export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda|dml|coreml]
-  Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider.
+export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda|dml|coreml] [--variant NAME]
+  Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider, and
+  every export variant in it (dtype, KV dtype, size); by default the best variant for the provider is loaded.
 perpetua models convert HF_DIR OUT_DIR
   Converts a Hugging Face Llama, Mistral or Qwen2 checkpoint (safetensors) into a Perpetua model folder (ONNX).
 perpetua models list --db FILE
@@ -25,15 +29,22 @@ export async function modelsCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'check') {
     const { values, positionals } = parseWithDir(rest, 1);
-    const model = await Model.load(positionals[0], { executionProvider: providerFrom({ ep: values.ep ?? 'cpu' }) });
+    const model = await Model.load(positionals[0], { executionProvider: providerFrom({ ep: values.ep ?? 'cpu' }), variant: values.variant });
     const c = model.config;
-    const kvPerToken = 2 * c.layers * c.kvHeads * c.headDim * 4;
+    const kvPerToken = 2 * c.layers * c.kvHeads * c.headDim * bytesPerElement(model.kvDtype);
+    const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+    const variants = folderVariants(model.dir).map(
+      (v) => `  ${v.name.padEnd(12)} ${v.file}${v.dataFiles.length ? ` + ${v.dataFiles.length} data file(s)` : ''}: ${v.dtype}, KV ${v.kvDtype}, ${mib(v.sizeBytes)}${v.file === model.variant.file ? '  (loaded)' : ''}`,
+    );
     console.log(
       [
         `${model.name}: ${c.modelType}, ${c.layers} layers, ${c.heads} heads (${c.kvHeads} KV heads of ${c.headDim}), vocab ${c.vocabSize}`,
         `pretrained context ${c.maxPositions} tokens; RoPE ${c.rope.style}, theta ${c.rope.theta}, ${c.rope.rotaryDim}/${c.headDim} dims rotated, scaling ${c.rope.scaling}`,
-        `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (float32); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
+        `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (${model.kvDtype}); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
+        `graph ${model.variant.file}: ${describeLayout(model.layout)}`,
         `runs on ${model.provider}${model.providerFallbackReason ? ` (${model.providerFallbackReason})` : ''}; fingerprint ${model.fingerprint}`,
+        `variants:`,
+        ...variants,
       ].join('\n'),
     );
     await model.dispose();
@@ -72,11 +83,24 @@ export async function modelsCommand(args: string[]): Promise<void> {
 }
 
 function parseWithDir(args: string[], count: number) {
-  const dirs = args.filter((a) => !a.startsWith('--'));
-  const flags = args.filter((a) => a.startsWith('--'));
+  const valued = new Set(['--ep', '--variant']);
+  const dirs = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1]));
+  const flags = args.filter((a) => !dirs.includes(a));
   if (dirs.length !== count) throw new UsageError(`Expected ${count === 1 ? 'a folder' : 'two folders'}; see perpetua models --help.`);
-  const { values } = parse(flags.flatMap((f) => f.split('=')), { ep: { type: 'string' } });
+  const { values } = parse(flags.flatMap((f) => f.split('=')), { ep: { type: 'string' }, variant: { type: 'string' } });
   return { values, positionals: dirs };
+}
+
+/** What the graph takes: the parts of its decoder interface that differ between exporters. */
+function describeLayout(l: DecoderLayout): string {
+  return [
+    l.positionIds ? 'position_ids' : 'no position_ids (tokens at the cache length)',
+    l.cacheBranch ? 'merged decoder (use_cache_branch)' : null,
+    l.logitsToKeep ? `${l.logitsToKeep} (1 row per decode step)` : null,
+    `logits ${l.logitsDtype}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
 }
 
 async function download(args: string[]): Promise<void> {

@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readOnnxContents } from './onnx-contents.js';
 import { ModelLoadError } from './errors.js';
 import { listVariants, type Variant } from './variants.js';
 
@@ -42,4 +43,31 @@ export function readJson(file: string, what: string, dirArg: string): Record<str
   } catch {
     throw new ModelLoadError(`${what} in ${dirArg} is not valid JSON.`);
   }
+}
+
+/** A variant as `perpetua models check` and the model manager show it. */
+export interface VariantInfo extends Variant {
+  /** the element type of past_key_values.0.key as the graph declares it */
+  kvDtype: string;
+  /** graph and external data on disk */
+  sizeBytes: number;
+}
+
+const ELEMENT_TYPES: Record<number, string> = { 1: 'float32', 10: 'float16', 16: 'bfloat16' };
+
+/** Every variant of a model folder with its KV dtype and size, read from the files without loading any. */
+export function describeVariants(dir: string, files: ModelFiles): VariantInfo[] {
+  return files.variants.map((v) => {
+    const graph = join(dir, v.file);
+    const contents = readOnnxContents(graph);
+    const kv = contents.inputs.find((i) => i.name === 'past_key_values.0.key');
+    const data = new Set(contents.initializers.flatMap((t) => (t.external ? [join(dirname(graph), t.external.location)] : [])));
+    const sizeBytes = [graph, ...data].reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
+    return { ...v, kvDtype: kv ? (ELEMENT_TYPES[kv.elemType] ?? `type ${kv.elemType}`) : 'none', sizeBytes };
+  });
+}
+
+/** describeVariants for a folder by path. */
+export function folderVariants(dir: string): VariantInfo[] {
+  return describeVariants(dir, readModelFiles(dir, dir));
 }

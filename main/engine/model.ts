@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ModelLoadError, TokenizerMismatchError } from './errors.js';
@@ -9,6 +8,7 @@ import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
 import { decoderFeeds, logitsOf, readLayout, type DecoderLayout } from './decoder-layout.js';
 import { readJson, readModelFiles } from './model-files.js';
+import { modelFingerprint, WeightHashes } from './model-fingerprint.js';
 import { pickVariant, type Variant } from './variants.js';
 import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
 import type { KvDtype } from '../cache/kv-dtype.js';
@@ -27,6 +27,8 @@ export interface LoadOptions {
    * (default: on for GPU providers, where it stays in GPU memory; on the CPU it exercises the same path).
    */
   kvOnDevice?: boolean;
+  /** where the weights' SHA-256 are cached (default: the user's cache folder, see WeightHashes) */
+  weightHashes?: WeightHashes;
 }
 
 export interface ForwardResult {
@@ -151,7 +153,7 @@ export class Model {
       opened.session,
       opened.provider,
       opened.fallbackReason,
-      fingerprint(onnxPath, files.configFile, join(metaDir, 'tokenizer.json')),
+      await modelFingerprint(onnxPath, files.configFile, join(metaDir, 'tokenizer.json'), opts.weightHashes ?? WeightHashes.atDefaultLocation()),
       onnxPath,
       variant,
       layout,
@@ -196,24 +198,4 @@ function chatTemplateSource(metaDir: string, tokenizerConfig: Record<string, any
   }
   const file = join(metaDir, 'chat_template.jinja');
   return existsSync(file) ? readFileSync(file, 'utf8') : null;
-}
-
-/** Identifies the exact model for snapshot compatibility without hashing gigabytes: config, tokenizer, ONNX size and ends. */
-function fingerprint(onnxPath: string, configPath: string, tokenizerPath: string): string {
-  const h = createHash('sha256');
-  h.update(readFileSync(configPath));
-  h.update(readFileSync(tokenizerPath));
-  const size = statSync(onnxPath).size;
-  h.update(String(size));
-  const fd = openSync(onnxPath, 'r');
-  try {
-    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
-    readSync(fd, chunk, 0, chunk.length, 0);
-    h.update(chunk);
-    readSync(fd, chunk, 0, chunk.length, Math.max(0, size - chunk.length));
-    h.update(chunk);
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex').slice(0, 32);
 }
