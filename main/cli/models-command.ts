@@ -1,6 +1,10 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Model } from '../engine/model.js';
+import { HubClient, hubOptionsFromEnv } from '../models/hub-client.js';
+import { planBytes, planDownload, runDownload } from '../models/model-download.js';
+import { packageRoot } from './default-model.js';
+import { DownloadBar } from './download-bar.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { convertHfModel } from '../../native-models/convert-hf.js';
@@ -18,7 +22,11 @@ perpetua models convert HF_DIR OUT_DIR [--dtype fp32|fp16|q4] [--scales fp16|fp3
   onnxruntime's fused operators by default; weights in float32, float16, or 4-bit blocks of 32 (MatMulNBits,
   the Q4_0 numbers) with float16 (default) or float32 scales.
 perpetua models list --db FILE
-  Lists the models a chat database knows.`;
+  Lists the models a chat database knows.
+perpetua models download REPO_ID [--revision R] [--variant NAME] [--dir DIR]
+  Downloads an ONNX model from the Hugging Face Hub ($HF_ENDPOINT, token in $HF_TOKEN) into DIR (default
+  $PERPETUA_MODELS_DIR, else ./models): one variant (default the best for the CPU: q4, int8, fp32), checked
+  file by file against the Hub's sha256; run it again to resume an interrupted download.`;
 
 export async function modelsCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -69,7 +77,11 @@ export async function modelsCommand(args: string[]): Promise<void> {
     }
     return;
   }
-  throw new UsageError(`models needs a subcommand: check, convert or list, not "${sub ?? ''}".`);
+  if (sub === 'download') {
+    await download(rest);
+    return;
+  }
+  throw new UsageError(`models needs a subcommand: check, convert, list or download, not "${sub ?? ''}".`);
 }
 
 const FOLDER_OPTIONS = {
@@ -94,4 +106,29 @@ function parseWithDir(args: string[], count: number) {
 function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}".`);
   return value as T;
+}
+
+async function download(args: string[]): Promise<void> {
+  const repos = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.match(/^--(revision|variant|dir)$/));
+  if (repos.length !== 1) throw new UsageError('models download needs one REPO_ID (owner/name); see perpetua models --help.');
+  const { values } = parse(
+    args.filter((a) => a !== repos[0]),
+    { revision: { type: 'string' }, variant: { type: 'string' }, dir: { type: 'string' } },
+  );
+  const modelsDir = resolve(values.dir ?? process.env.PERPETUA_MODELS_DIR ?? join(packageRoot(), 'models'));
+  const client = new HubClient(hubOptionsFromEnv());
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  const bar = new DownloadBar();
+  try {
+    const plan = await planDownload(client, modelsDir, { repo: repos[0], revision: values.revision, variant: values.variant }, abort.signal);
+    console.log(`${plan.repo} @ ${plan.commit.slice(0, 12)}, variant ${plan.variant}: ${plan.files.length} files, ${(planBytes(plan) / 1024 ** 2).toFixed(1)} MiB`);
+    const dir = await runDownload(client, modelsDir, plan, { signal: abort.signal, onProgress: (p) => bar.update(p) });
+    bar.finish();
+    console.log(`Downloaded into ${dir}; every file matches the Hub's checksum.`);
+  } finally {
+    bar.finish();
+    process.off('SIGINT', stop);
+  }
 }
