@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { buildLlamaOnnx } from './llama-graph.js';
+import { buildDecoderOnnx, type GraphOptions } from './decoder-graph.js';
 import { withExternalData } from './graph/onnx-graph.js';
 import { float16Io, logitsToKeep, mergedDecoder, positionsFromCacheLength, rewriteDecoder, type DecoderRewrite } from './graph/decoder-layouts.js';
 import { generateTinyModel, writeModelFolder, type GeneratedModel, type TinyModelOptions } from './tiny-model.js';
@@ -11,6 +11,8 @@ import { parseModelConfig } from '../main/engine/model-config.js';
 export interface LayoutVariant {
   /** path in the model folder, e.g. onnx/model_fp16.onnx or onnx/decoder_model_merged.onnx */
   file: string;
+  /** the graph the rewrites start from (default: the reference layout in float32) */
+  graph?: GraphOptions;
   float16?: boolean;
   /** no position_ids input: tokens go at the cache length (onnxruntime-genai GroupQueryAttention graphs) */
   positionsFromCacheLength?: boolean;
@@ -28,7 +30,8 @@ export function buildVariant(model: GeneratedModel, v: LayoutVariant): { graph: 
   if (v.logitsToKeep) rewrites.push(logitsToKeep(v.logitsToKeep));
   if (v.float16) rewrites.push(float16Io);
   if (v.merged) rewrites.push(mergedDecoder);
-  const build = () => buildLlamaOnnx(parseModelConfig(model.config), (name) => model.weights.get(name));
+  const graph: GraphOptions = { layout: 'reference', ...v.graph };
+  const build = () => buildDecoderOnnx(parseModelConfig(model.config), (name) => model.weights.get(name), graph);
   if (!v.externalData) return { graph: rewriteDecoder(build(), rewrites) };
   const ext = withExternalData(v.externalData, build);
   return { graph: rewriteDecoder(ext.result, rewrites), data: { name: v.externalData, bytes: concat(ext.chunks, ext.size) } };

@@ -30,6 +30,7 @@ export async function openSession(
   fileFor: string | ((provider: ExecutionProvider) => string),
   requested: ProviderRequest,
   kvLayersOnDevice = 0,
+  extra: ort.InferenceSession.SessionOptions = {},
 ): Promise<OpenedSession> {
   const file = (p: ExecutionProvider) => (typeof fileFor === 'string' ? fileFor : fileFor(p));
   // A missing provider is reported to the user as one sentence; keep onnxruntime's own log out of the terminal.
@@ -44,6 +45,7 @@ export async function openSession(
             .map((name) => [name, 'gpu-buffer' as const]),
         );
   const options = (provider: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
+    ...extra,
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,

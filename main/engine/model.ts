@@ -13,6 +13,7 @@ import { pickVariant, type Variant } from './variants.js';
 import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
 import type { KvDtype } from '../cache/kv-dtype.js';
 import { GraphKvEditor, HostKvEditor, type KvEditor } from '../cache/kv-editor.js';
+import { resolveThreads, threadOptions, type ThreadPolicy } from './thread-policy.js';
 
 export interface LoadOptions {
   /** default cpu; 'auto' picks the best GPU provider this machine has */
@@ -29,6 +30,8 @@ export interface LoadOptions {
   kvOnDevice?: boolean;
   /** where the weights' SHA-256 are cached (default: the user's cache folder, see WeightHashes) */
   weightHashes?: WeightHashes;
+  /** intra-op threads: a count, "decode,prefill" counts, or both (default: PERPETUA_THREADS, else per machine) */
+  threads?: string | { decode: number; prefill?: number };
 }
 
 export interface ForwardResult {
@@ -61,10 +64,18 @@ export class Model {
     readonly kvOnDevice: boolean,
     /** performs the window/sink evictions where the KV lives */
     readonly kvEditor: KvEditor,
+    readonly threads: ThreadPolicy,
+    /** runs multi-token feeds when prefill has its own thread count (else the decode session) */
+    private readonly prefillSession: ort.InferenceSession,
   ) {}
 
   get geometry(): KvGeometry {
     return { layers: this.config.layers, kvHeads: this.config.kvHeads, headDim: this.config.headDim };
+  }
+
+  /** false for GroupQueryAttention graphs (onnxruntime-genai, Perpetua's fused graphs): positions = cache length */
+  get takesPositions(): boolean {
+    return this.layout.positionIds;
   }
 
   get vocabSize(): number {
@@ -126,10 +137,16 @@ export class Model {
       throw new ModelLoadError(`Model folder ${dirArg} has no onnx/model.onnx (nor another decoder graph).`);
     };
     variantFor('cpu'); // a folder without a usable graph is refused before any provider is tried
+    const threads = resolveThreads(opts.threads);
+    const open = (n: number) =>
+      openSession((p) => join(dir, variantFor(p).file), opts.executionProvider ?? 'cpu', opts.kvOnDevice === false ? 0 : config.layers, threadOptions(n));
     let opened;
+    let prefill;
     try {
-      opened = await openSession((p) => join(dir, variantFor(p).file), opts.executionProvider ?? 'cpu', opts.kvOnDevice === false ? 0 : config.layers);
+      opened = await open(threads.decode);
+      prefill = threads.prefill === threads.decode ? opened : await open(threads.prefill);
     } catch (err) {
+      await opened?.session.release();
       if (err instanceof ModelLoadError) throw err;
       throw new ModelLoadError(`${basename(variantFor('cpu').file)} in ${dirArg} is not a valid ONNX model (${firstLine(err)}).`);
     }
@@ -159,6 +176,8 @@ export class Model {
       layout,
       kvOnDevice,
       kvEditor,
+      threads,
+      prefill.session,
     );
   }
 
@@ -169,7 +188,8 @@ export class Model {
   async forward(ids: number[], positions: number[], past: CacheKv[], opts: { allLogits?: boolean } = {}): Promise<ForwardResult> {
     const pastLength = past.length ? kvLength(past[0], this.geometry) : 0;
     const allLogits = opts.allLogits ?? true;
-    const out = await this.session.run(decoderFeeds(this.layout, this.geometry, { ids, positions, past, pastLength, allLogits }));
+    const feeds = decoderFeeds(this.layout, this.geometry, { ids, positions, past, pastLength, allLogits });
+    const out = await (ids.length > 1 ? this.prefillSession : this.session).run(feeds);
     const present: CacheKv[] = [];
     for (let l = 0; l < this.geometry.layers; l++) {
       const key = out[`present.${l}.key`];
@@ -181,6 +201,7 @@ export class Model {
   }
 
   async dispose(): Promise<void> {
+    if (this.prefillSession !== this.session) await this.prefillSession.release();
     await this.session.release();
   }
 }
