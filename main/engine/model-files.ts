@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readOnnxContents } from './onnx-contents.js';
+import { configFromGenai } from './genai-config.js';
 import { ModelLoadError } from './errors.js';
 import { listVariants, type Variant } from './variants.js';
 
@@ -14,6 +15,8 @@ export interface ModelFiles {
   /** set for onnxruntime-genai folders */
   genai: Record<string, any> | null;
   variants: Variant[];
+  /** RoPE frequencies read from the graph's tables (genai folders without config.json) */
+  ropeInvFreq: Float32Array | null;
 }
 
 /**
@@ -25,7 +28,7 @@ export function readModelFiles(dir: string, dirArg: string): ModelFiles {
   const genaiFile = join(dir, 'genai_config.json');
   const genai = existsSync(genaiFile) ? readJson(genaiFile, 'genai_config.json', dirArg) : null;
   const configFile = existsSync(join(metaDir, 'config.json')) || !genai ? join(metaDir, 'config.json') : genaiFile;
-  const config = readJson(configFile, 'config.json', dirArg);
+  let config = readJson(configFile, 'config.json', dirArg);
   const listing = [
     ...readdirSync(dir),
     ...(existsSync(join(dir, 'onnx')) ? readdirSync(join(dir, 'onnx')).map((f) => `onnx/${f}`) : []),
@@ -33,7 +36,11 @@ export function readModelFiles(dir: string, dirArg: string): ModelFiles {
   // a genai folder may hold other graphs (embedding, vision): its config names the decoder
   const decoderFile = genai?.model?.decoder?.filename;
   const variants = listVariants(listing).filter((v) => v.genaiDir === null || typeof decoderFile !== 'string' || v.file === decoderFile);
-  return { metaDir, configFile, config, genai, variants };
+  let ropeInvFreq: Float32Array | null = null;
+  if (genai && configFile === genaiFile && variants.length > 0) {
+    ({ config, invFreq: ropeInvFreq } = configFromGenai(genai, join(dir, variants[0].file), dirArg));
+  }
+  return { metaDir, configFile, config, genai, variants, ropeInvFreq };
 }
 
 export function readJson(file: string, what: string, dirArg: string): Record<string, any> {

@@ -109,7 +109,8 @@ export class Model {
     }
     const files = readModelFiles(dir, dirArg);
     const { metaDir } = files;
-    const config = parseModelConfig(files.config);
+    const parsed = parseModelConfig(files.config);
+    const config = files.ropeInvFreq ? { ...parsed, rope: { ...parsed.rope, invFreq: files.ropeInvFreq, scaling: "the graph's cos/sin table" } } : parsed;
     const tokenizerJson = readJson(join(metaDir, 'tokenizer.json'), 'tokenizer.json', dirArg);
     const tokenizerConfig = existsSync(join(metaDir, 'tokenizer_config.json'))
       ? readJson(join(metaDir, 'tokenizer_config.json'), 'tokenizer_config.json', dirArg)

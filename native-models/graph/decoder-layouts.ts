@@ -121,6 +121,28 @@ export const mergedDecoder: DecoderRewrite = (m) => {
   ];
 };
 
+/**
+ * The RoPE tables as initializers `cos_cache` / `sin_cache` [rows, rotaryDim / 2], as the onnxruntime-genai builder
+ * stores them, in place of the fused graph's Cos/Sin of position × frequency.
+ */
+export function ropeTablesAsInitializers(invFreq: Float32Array, rows: number): DecoderRewrite {
+  return (m) => {
+    const g = m.graph!;
+    const half = invFreq.length;
+    const table = (f: (x: number) => number): ITensorProto => {
+      const values = new Float32Array(rows * half);
+      for (let r = 0; r < rows; r++) for (let i = 0; i < half; i++) values[r * half + i] = f(r * invFreq[i]);
+      return { dims: [rows, half], dataType: DType.float32, rawData: new Uint8Array(values.buffer) };
+    };
+    for (const [op, name, f] of [['Cos', 'cos_cache', Math.cos], ['Sin', 'sin_cache', Math.sin]] as const) {
+      const computed = g.node!.find((n) => n.opType === op)!;
+      g.node = g.node!.filter((n) => n !== computed);
+      renameUses(g, computed.output![0], name);
+      g.initializer!.push({ ...table(f), name });
+    }
+  };
+}
+
 /** Applies rewrites to a model's bytes. */
 export function rewriteDecoder(bytes: Uint8Array, rewrites: DecoderRewrite[]): Uint8Array {
   const m = decodeModel(bytes);
