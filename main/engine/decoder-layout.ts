@@ -91,7 +91,7 @@ export function decoderFeeds(layout: DecoderLayout, g: KvGeometry, step: Decoder
   } else if (positions.some((p, i) => p !== pastLength + i)) {
     // Such graphs put token i at pastLength + i. Every policy keeps cache index = position id (window and sink
     // re-rotate kept keys on eviction, recompute re-prefills from 0, dense is absolute), so this never fires.
-    throw new RangeError('This model places tokens at the cache length, but the plan asked for other positions.');
+    throw new RangeError(`This graph has no position_ids input, so tokens can only go at the cache length ${pastLength}.`);
   }
   if (layout.cacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(pastLength > 0 ? 1 : 0), [1]);
   if (layout.logitsToKeep) {
