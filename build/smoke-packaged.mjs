@@ -2,9 +2,9 @@
 /**
  * `npm run smoke:packaged`: builds the unpacked app (electron-builder --dir) and drives it with Playwright's
  * Electron support: one chat turn with the built-in model, a restart, and a resumed second turn in the same
- * session. Needs Electron's binary (a plain `npm ci` on a machine with internet); without it, says so in one
- * sentence and exits 1. The smoke build keeps the --inspect fuse on (Playwright attaches through the Node
- * inspector); every other fuse is as in a release.
+ * session. Needs Electron's binary (since Electron 42 it is fetched on first use, not by `npm ci`: this fetches it
+ * unless ELECTRON_SKIP_BINARY_DOWNLOAD is set); without it, says so in one sentence and exits 1. The smoke build
+ * keeps the --inspect fuse on (Playwright attaches through the Node inspector); every other fuse is as in a release.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,10 +25,22 @@ export function electronBinary(env = process.env) {
   return file && existsSync(file) ? file : null;
 }
 
+/** Fetches Electron's binary the way `require('electron')` would; the first line of the failure, or null. */
+function fetchElectron(env) {
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'electron', 'install.js')], { env, encoding: 'utf8' });
+  return r.status === 0 ? null : (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0];
+}
+
 /** Why the smoke test cannot run here, in one sentence, or null. */
 export function cannotRun(env = process.env, platform = process.platform) {
   if (!electronBinary(env)) {
-    return "The packaged smoke test needs Electron's binary, which is not installed here (ELECTRON_SKIP_BINARY_DOWNLOAD, or no internet); run `npm ci` on a machine with internet, then `npm run smoke:packaged`.";
+    if (env.ELECTRON_SKIP_BINARY_DOWNLOAD) {
+      return "The packaged smoke test needs Electron's binary, which is not installed here and ELECTRON_SKIP_BINARY_DOWNLOAD forbids fetching it; run `npm run smoke:packaged` without that variable on a machine with internet.";
+    }
+    const failure = fetchElectron(env);
+    if (failure || !electronBinary(env)) {
+      return `The packaged smoke test needs Electron's binary, which is not installed here and could not be downloaded (${failure ?? 'no binary after the download'}); run \`npm run smoke:packaged\` on a machine with internet.`;
+    }
   }
   if (platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY) {
     return 'The packaged smoke test opens a window and this Linux session has no display; run it as `xvfb-run -a npm run smoke:packaged`.';
