@@ -22,7 +22,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     stop: values.stop,
     chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
   };
-  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
+  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   let stored: Awaited<ReturnType<typeof openCliSession>> = null;
   let input: ChatInput | null = null;
   try {

@@ -29,7 +29,7 @@ export async function generateCommand(args: string[]): Promise<void> {
   }
   const promptText = values['prompt-file'] === undefined ? values.prompt : readTextFile(values['prompt-file'], 'prompt-file');
   if (promptText === undefined && !values.session) throw new UsageError('generate needs --prompt TEXT or --prompt-file FILE.');
-  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
+  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
   const session = await openCliSession(values, args, model, policyFrom(values), true);
   const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor));

@@ -1,5 +1,8 @@
 import { statSync } from 'node:fs';
 
+/** Largest metadata file read whole (the biggest tokenizer.json files are tens of MB). */
+export const MAX_METADATA_BYTES = 256 * 1024 * 1024;
+
 /**
  * Why `file` cannot be read whole as a file of at most `maxBytes`, or null when it can. Links are followed:
  * a link to /dev/zero or a FIFO would otherwise be read forever (or block until someone writes to it).

@@ -5,6 +5,7 @@ import { unreadableReason } from '../engine/regular-file.js';
 import { DatabaseError, DatabaseReadOnlyError, DatabaseVersionError } from './errors.js';
 import { fromSqliteError } from './sqlite-errors.js';
 import { APPLICATION_ID, MIGRATIONS, type Migration } from './migrations.js';
+import { sqliteBinding } from './native-binding.js';
 
 export type Db = Database.Database;
 
@@ -15,6 +16,8 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /** Only read (listing, search, export): works on a read-only file, never migrates or writes. */
   readOnly?: boolean;
+  /** The better-sqlite3 addon file (default: the build for the running runtime, see native-binding.ts). */
+  nativeBinding?: string;
 }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -30,15 +33,17 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
   const migrations = options.migrations ?? MIGRATIONS;
   const supported = migrations.length;
   const inMemory = file === ':memory:';
+  // Outside the try below: a missing or mismatched addon is its own sentence, not "could not be opened".
+  const nativeBinding = options.nativeBinding ?? sqliteBinding();
 
   if (!inMemory) checkPath(file, options.readOnly === true);
   const kind = inMemory ? 'missing' : sniffFile(file);
-  if (kind === 'sqlite') probeExisting(file, supported);
-  if (options.readOnly) return openReadOnly(file, kind, supported);
+  if (kind === 'sqlite') probeExisting(file, supported, nativeBinding);
+  if (options.readOnly) return openReadOnly(file, kind, supported, nativeBinding);
 
   let db: Db;
   try {
-    db = new Database(file);
+    db = new Database(file, { nativeBinding });
   } catch (cause) {
     throw new DatabaseError(`The chat database ${file} could not be opened.`, file, { cause });
   }
@@ -82,9 +87,9 @@ function checkPath(file: string, readOnly: boolean): void {
 }
 
 /** A connection that can only read, for an up-to-date database; nothing in the file changes. */
-function openReadOnly(file: string, kind: 'missing' | 'empty' | 'sqlite', supported: number): Db {
+function openReadOnly(file: string, kind: 'missing' | 'empty' | 'sqlite', supported: number, nativeBinding: string): Db {
   if (kind !== 'sqlite') throw new DatabaseError(`The chat database ${file} is empty.`, file);
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = new Database(file, { readonly: true, fileMustExist: true, nativeBinding });
   try {
     if (schemaVersion(db) < supported) {
       throw new DatabaseError(`The chat database ${file} is from an older Perpetua; open it once for writing so it is upgraded.`, file);
@@ -132,10 +137,10 @@ function sniffFile(file: string): 'missing' | 'empty' | 'sqlite' {
  * Looks at an existing file through a read-only connection, which can neither checkpoint a WAL nor
  * write a header on close, and refuses it if it is someone else's or newer than we understand.
  */
-function probeExisting(file: string, supported: number): void {
+function probeExisting(file: string, supported: number, nativeBinding: string): void {
   let ro: Db | undefined;
   try {
-    ro = new Database(file, { readonly: true, fileMustExist: true });
+    ro = new Database(file, { readonly: true, fileMustExist: true, nativeBinding });
     const version = schemaVersion(ro);
     if (version > supported) throw new DatabaseVersionError(file, version, supported);
     const appId = ro.pragma('application_id', { simple: true }) as number;

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { sqliteBinding } from './native-binding.js';
 import type { MessageState, Role } from './types.js';
 
 export interface SalvagedMessage {
@@ -28,7 +29,7 @@ const MAX_PROBED_IDS = 2_000_000;
  * gaps between them are probed by id; each row is then read on its own.
  */
 export function salvageMessages(file: string): Salvage {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = new Database(file, { readonly: true, fileMustExist: true, nativeBinding: sqliteBinding() });
   try {
     const ids = new Set<number>();
     for (const sql of [
