@@ -139,12 +139,12 @@ describe('input suite', () => {
   it('policy flags on a stored session switch its policy instead of being ignored', async () => {
     await tally.check('--policy on resume', async () => {
       const db = join(dir, 'policy.db');
-      const base = ['chat', ...model, '--db', db, '--session', 's', '--max-tokens', '3'];
-      await runCli([...base, '--policy', 'sink', '--sink', '4', '--window', '64'], 'hello\n');
-      const r = await runCli([...base, '--policy', 'window', '--window', '8'], 'again\n');
+      const base = ['generate', ...model, '--db', db, '--session', 's', '--max-tokens', '3'];
+      await runMain([...base, '--policy', 'sink', '--sink', '4', '--window', '64', '--prompt', 'hello']);
+      const r = await runMain([...base, '--policy', 'window', '--window', '8', '--prompt', 'again']);
       expect(r.code).toBe(0);
       expect(r.stderr).toMatch(/Switched "s" from sink 4\+64 to window 8/);
-      expect(r.stderr).toMatch(/cache \d+\/8,/);
+      expect(r.stderr).toMatch(/window cache [1-8] tokens\]/);
       const row = new Database(db, { readonly: true }).prepare('SELECT policy, policy_params FROM sessions').get() as { policy: string; policy_params: string };
       expect([row.policy, JSON.parse(row.policy_params).window]).toEqual(['window', 8]);
     });

@@ -4,6 +4,7 @@ import { PersistentChat, sessionPolicy } from '../core/persistent-chat.js';
 import type { Model } from '../engine/model.js';
 import { describePolicy } from '../eval/policy-list.js';
 import { openDatabase } from '../store/database.js';
+import { SessionLocks } from '../store/session-locks.js';
 import { Store } from '../store/store.js';
 import { policyFlagsGiven } from './options.js';
 import { UsageError } from './usage-error.js';
@@ -26,7 +27,10 @@ export async function openCliSession(
     const store = new Store(db);
     const notice = (text: string) => process.stderr.write(`${text}\n`);
     const existing = store.getSessionByName(values.session);
+    const holder = `perpetua ${process.argv[2] ?? ''}`.trim();
     if (existing && policyFlagsGiven(args) && policyKey(sessionPolicy(existing)) !== policyKey(policy)) {
+      // only the process that holds the session may change it
+      new SessionLocks(db).acquire(existing.id, existing.name, holder);
       const { name, sink, window, pinSystem, evictChunk } = policy;
       store.updateSessionPolicy(existing.id, name, { sink, window, pinSystem, evictChunk });
       notice(`Switched "${existing.name}" from ${describePolicy(sessionPolicy(existing))} to ${describePolicy(policy)}; its cache is rebuilt from the transcript.`);
@@ -38,8 +42,15 @@ export async function openCliSession(
       raw,
       chunk: values.chunk ? Number(values.chunk) : undefined,
       onNotice: notice,
+      holder,
     });
-    return { chat, close: () => db.close() };
+    return {
+      chat,
+      close: () => {
+        chat.close();
+        db.close();
+      },
+    };
   } catch (err) {
     db.close();
     throw err;

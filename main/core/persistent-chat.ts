@@ -1,14 +1,16 @@
-import { restoreSnapshot, snapshotOf } from '../cache/cache-snapshot.js';
+import { snapshotOf } from '../cache/cache-snapshot.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
-import { decodeSnapshot, encodeSnapshot } from '../cache/snapshot-codec.js';
+import { encodeSnapshot } from '../cache/snapshot-codec.js';
 import type { ChatMessage } from '../engine/chat-template.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
 import { StreamingMessageWriter } from '../store/message-writer.js';
+import { SessionLocks } from '../store/session-locks.js';
 import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
+import { restoreNewestSnapshot } from './snapshot-restore.js';
 
 export interface OpenChatOptions {
   /** session to open or create */
@@ -25,6 +27,8 @@ export interface OpenChatOptions {
   chunk?: number;
   /** KV snapshots kept per session */
   keepSnapshots?: number;
+  /** what holds the session's lock, as another process is told (e.g. "perpetua chat") */
+  holder?: string;
 }
 
 /** Policy spec stored with a session, back as a PolicySpec. */
@@ -70,11 +74,23 @@ export class PersistentChat {
         policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk },
         systemPrompt: opts.systemPrompt ?? '',
       });
+    // one writer per session across processes: a second one would write snapshots that contradict the first's
+    new SessionLocks(store.db).acquire(session.id, session.name, opts.holder ?? 'Perpetua');
     const engine = new Engine(model, createPolicy(sessionPolicy(session), model.config, model.kvEditor));
     const chat = new ChatSession(engine, session.systemPrompt || null, { raw: opts.raw });
     const pc = new PersistentChat(store, session, chat, opts);
-    await pc.restore();
+    try {
+      await pc.restore();
+    } catch (err) {
+      pc.close();
+      throw err;
+    }
     return pc;
+  }
+
+  /** Gives the session back to other processes. */
+  close(): void {
+    new SessionLocks(this.store.db).release(this.session.id);
   }
 
   /** Restores the newest usable snapshot, then re-prefills what it does not cover. */
@@ -83,19 +99,10 @@ export class PersistentChat {
     const messages = this.store.listMessages(this.session.id).filter(isInContext);
     if (messages.length === 0) return;
     const transcript = messages.map(toChatMessage);
-    let covered = 0;
-    const snap = this.store.latestSnapshot(this.session.id);
     const started = performance.now();
-    if (snap) {
-      try {
-        await restoreSnapshot(this.engine, decodeSnapshot(snap.bytes, { modelFingerprint: this.engine.model.fingerprint }));
-        covered = snap.messageId === null ? 0 : messages.findIndex((m) => m.id === snap.messageId) + 1;
-      } catch (err) {
-        this.opts.onNotice?.((err as Error).message);
-        this.engine.policy.reset();
-        covered = 0;
-      }
-    }
+    const notice = (text: string) => this.opts.onNotice?.(text);
+    const coveredId = await restoreNewestSnapshot(this.store, this.engine, this.session.id, notice);
+    const covered = coveredId === undefined || coveredId === null ? 0 : messages.findIndex((m) => m.id === coveredId) + 1;
     const rest = messages.length - covered;
     for await (const ev of this.chat.resume(transcript, covered, { maxTokens: 0, chunk: this.opts.chunk })) void ev;
     const ms = (performance.now() - started).toFixed(0);

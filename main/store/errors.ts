@@ -114,6 +114,21 @@ export class AnswerNotSavedError extends StoreError {
   }
 }
 
+/** The session is being written by another Perpetua process: a second writer would corrupt its cache. */
+export class SessionLockedError extends StoreError {
+  override name = 'SessionLockedError';
+  readonly code = 'session_locked';
+  constructor(
+    readonly sessionName: string,
+    readonly heldBy: { holder: string; pid: number; host: string; since: number },
+  ) {
+    const since = new Date(heldBy.since).toISOString().replace('T', ' ').slice(0, 19);
+    super(
+      `The chat ${JSON.stringify(sessionName)} is open in another Perpetua process (${heldBy.holder}, pid ${heldBy.pid} on ${heldBy.host}, since ${since} UTC); close it there first.`,
+    );
+  }
+}
+
 export class MessageWriterClosedError extends StoreError {
   override name = 'MessageWriterClosedError';
   constructor(readonly messageId: number) {

@@ -112,8 +112,21 @@ END;
 PRAGMA application_id = ${APPLICATION_ID};
 `;
 
+// One writer per session across processes (session-locks.ts): who holds each open session.
+const V2_SESSION_LOCKS = /* sql */ `
+CREATE TABLE session_locks (
+  session_id    INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+  pid           INTEGER NOT NULL,
+  host          TEXT    NOT NULL,
+  process_start TEXT    NOT NULL,
+  holder        TEXT    NOT NULL,
+  acquired_at   INTEGER NOT NULL
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
+  { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
 ];
 
 /** The schema version this build writes and understands. */

@@ -1,5 +1,6 @@
 import type { Db } from './database.js';
 import { inTransaction, prepareTyped } from './typed-statements.js';
+import { SessionLocks } from './session-locks.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { toFtsQuery } from './fts-query.js';
 import { isShowableName, toWellFormed } from './text.js';
@@ -109,7 +110,8 @@ export class Store {
         'SELECT * FROM (SELECT * FROM messages WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
       deleteMessage: p('DELETE FROM messages WHERE id = ?'),
       setMessageState: p('UPDATE messages SET state = ?, updated_at = ? WHERE id = ?'),
-      markInterrupted: p("UPDATE messages SET state = 'stopped', updated_at = ? WHERE state = 'streaming'"),
+      markInterrupted: p(
+        "UPDATE messages SET state = 'stopped', updated_at = ? WHERE state = 'streaming' AND session_id NOT IN (SELECT value FROM json_each(?))"),
 
       search: named<SearchRow>(`
         SELECT m.session_id, s.name AS session_name, m.id AS message_id, m.seq, m.role, m.created_at,
@@ -128,6 +130,8 @@ export class Store {
         DELETE FROM snapshots WHERE session_id = @sessionId AND id NOT IN
           (SELECT id FROM snapshots WHERE session_id = @sessionId ORDER BY id DESC LIMIT @keep)`),
       latestSnapshot: p<SnapshotRow>('SELECT * FROM snapshots WHERE session_id = ? ORDER BY id DESC LIMIT 1'),
+      getSnapshot: p<SnapshotRow>('SELECT * FROM snapshots WHERE id = ?'),
+      deleteSnapshot: p('DELETE FROM snapshots WHERE id = ?'),
       listSnapshots: p<SnapshotRow>(
         'SELECT id, session_id, message_id, created_at, size FROM snapshots WHERE session_id = ? ORDER BY id DESC'),
 
@@ -293,9 +297,13 @@ export class Store {
     if (this.s.setMessageState.run(state, Date.now(), id).changes === 0) throw new NotFoundError('message', id);
   }
 
-  /** Marks replies that were still streaming (a crash interrupted them) as stopped; returns how many. */
+  /**
+   * Marks replies that were still streaming (a crash interrupted them) as stopped; returns how many. Sessions
+   * another live process holds (session-locks.ts) are still streaming there, and are left alone.
+   */
   markInterruptedMessages(): number {
-    return this.s.markInterrupted.run(Date.now()).changes;
+    const live = [...new SessionLocks(this.db).heldElsewhere()];
+    return this.s.markInterrupted.run(Date.now(), JSON.stringify(live)).changes;
   }
 
   /**
@@ -338,6 +346,16 @@ export class Store {
   latestSnapshot(sessionId: number): StoredSnapshot | undefined {
     const row = this.s.latestSnapshot.get(sessionId);
     return row && { ...toSnapshotInfo(row), bytes: row.bytes! };
+  }
+
+  getSnapshot(id: number): StoredSnapshot | undefined {
+    const row = this.s.getSnapshot.get(id);
+    return row && { ...toSnapshotInfo(row), bytes: row.bytes! };
+  }
+
+  /** Removes a snapshot that cannot be used, so it never stands in the way of a session again. */
+  deleteSnapshot(id: number): boolean {
+    return this.s.deleteSnapshot.run(id).changes > 0;
   }
 
   /** Newest first, without the bytes. */

@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../native-models/seeded-random.js';
+import { testModelDir } from '../../native-models/test-models.js';
+import { PersistentChat } from '../core/persistent-chat.js';
+import { Model } from '../engine/model.js';
+import { ReliabilityTally, reliabilityScale } from '../eval/reliability-tally.js';
+import { openDatabase } from '../store/database.js';
+import { Store } from '../store/store.js';
+import { decodeSnapshot, encodeSnapshot, type Snapshot } from './snapshot-codec.js';
+
+/**
+ * The snapshot fuzz suite: seeded mutations of a real session's snapshot — damage the checksum catches (bit
+ * flips, runs, truncations, appends, header edits) and damage a buggy writer would seal with a valid checksum
+ * (NaN/Inf/zeroed KV, lengths, sink counts, token ids, positions, shapes). Every reopen must succeed; a snapshot
+ * is either refused in one sentence and deleted (the next reopen does not meet it again) or, if accepted, gives
+ * exactly the answer the original gives.
+ */
+const tally = new ReliabilityTally('snapshot fuzz');
+const CASES = Math.round(120 * reliabilityScale());
+const PREFIX = 12; // magic, version, header length
+
+type Rand = () => number;
+const int = (r: Rand, n: number) => Math.floor(r() * n);
+
+/** Recomputes the trailing SHA-256: what a writer with a bug would have produced. */
+function reseal(b: Buffer): Buffer {
+  const body = b.subarray(0, b.length - 32);
+  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+}
+
+function editHeader(b: Buffer, edit: (h: Record<string, any>) => void, sealed: boolean): Buffer {
+  const length = b.readUInt32LE(8);
+  const header = JSON.parse(b.toString('utf8', PREFIX, PREFIX + length));
+  edit(header);
+  const text = Buffer.from(JSON.stringify(header));
+  const out = Buffer.concat([b.subarray(0, PREFIX), text, b.subarray(PREFIX + length)]);
+  out.writeUInt32LE(text.length, 8);
+  return sealed ? reseal(out) : out;
+}
+
+/** A decoded copy changed and encoded again with a valid checksum. */
+function resealed(original: Buffer, fingerprint: string, change: (s: Snapshot, r: Rand) => void, r: Rand): Buffer {
+  const s = decodeSnapshot(original, { modelFingerprint: fingerprint });
+  change(s, r);
+  return Buffer.from(encodeSnapshot(s));
+}
+
+const someLayer = (s: Snapshot, r: Rand) => s.kv[int(r, s.kv.length)];
+const MUTATIONS: [string, (b: Buffer, r: Rand, fp: string) => Buffer][] = [
+  ['bit flips', (b, r) => { const c = Buffer.from(b); for (let i = 1 + int(r, 8); i > 0; i--) c[int(r, c.length)] ^= 1 << int(r, 8); return c; }],
+  ['byte run', (b, r) => { const c = Buffer.from(b); const at = int(r, c.length); for (let i = 0; i < 1 + int(r, 64) && at + i < c.length; i++) c[at + i] = int(r, 256); return c; }],
+  ['truncated', (b, r) => b.subarray(0, int(r, b.length))],
+  ['bytes appended', (b, r) => Buffer.concat([b, Buffer.from(Array.from({ length: 1 + int(r, 100) }, () => int(r, 256)))])],
+  ['header edit, checksum stale', (b, r) => editHeader(b, (h) => void (h.totalTokensSeen += 1 + int(r, 50)), false)],
+  ['token count, resealed', (b, r) => editHeader(b, (h) => void (h.tokenCount += r() < 0.5 ? -1 : 1), true)],
+  ['KV token count, resealed', (b) => editHeader(b, (h) => void (h.kvTokens = 0), true)],
+  ['geometry, resealed', (b, r) => editHeader(b, (h) => void (h.geometry[['layers', 'kvHeads', 'headDim'][int(r, 3)]] += 1), true)],
+  ['format version, resealed', (b) => { const c = Buffer.from(b); c.writeUInt16LE(7, 6); return reseal(c); }],
+  ['dtype, resealed', (b) => editHeader(b, (h) => void (h.dtype = 'float16'), true)],
+  ['NaN in KV, resealed', (b, r, fp) => resealed(b, fp, (s) => { const l = someLayer(s, r).key; l[int(r, l.length)] = Number.NaN; }, r)],
+  ['Inf in KV, resealed', (b, r, fp) => resealed(b, fp, (s) => { const l = someLayer(s, r).value; l[int(r, l.length)] = r() < 0.5 ? Infinity : -Infinity; }, r)],
+  ['zeroed KV layer, resealed', (b, r, fp) => resealed(b, fp, (s) => void someLayer(s, r)[r() < 0.5 ? 'key' : 'value'].fill(0), r)],
+  ['sink count, resealed', (b, r, fp) => resealed(b, fp, (s) => void (s.policy.params.sinks = [-1, s.tokens.length + 5, 1.5][int(r, 3)]), r)],
+  ['token id past the vocabulary, resealed', (b, r, fp) => resealed(b, fp, (s) => void (s.tokens[int(r, s.tokens.length)] = 1_000_000), r)],
+  ['positions out of order, resealed', (b, r, fp) => resealed(b, fp, (s) => { const i = 1 + int(r, s.tokens.length - 1); s.originalPositions[i] = s.originalPositions[i - 1]; }, r)],
+  ['tokens seen below tokens held, resealed', (b, r, fp) => resealed(b, fp, (s) => void (s.totalTokensSeen = int(r, s.tokens.length)), r)],
+  ['cache position negative, resealed', (b, r, fp) => resealed(b, fp, (s) => void (s.cachePositions[int(r, s.tokens.length)] = -3), r)],
+];
+
+afterAll(() => tally.print());
+
+describe('snapshot fuzz suite', () => {
+  it(`${CASES} seeded mutations: every reopen works, every refusal is a sentence and is not met again`, async () => {
+    const model = await Model.load(testModelDir());
+    const store = new Store(openDatabase(':memory:'));
+    const policy = { name: 'sink' as const, sink: 4, window: 48, pinSystem: false, evictChunk: 8 };
+    const chat = await PersistentChat.open(store, model, { name: 'fuzz', policy });
+    for (const text of ['Once upon a time there was a fox.', 'What did the fox do next?']) {
+      for await (const ev of chat.send(text, { maxTokens: 12 })) void ev;
+    }
+    const sessionId = chat.session.id;
+    const latest = store.latestSnapshot(sessionId)!;
+    const original = Buffer.from(latest.bytes);
+    const reopen = async () => {
+      const notices: string[] = [];
+      const pc = await PersistentChat.open(store, model, { name: 'fuzz', onNotice: (t) => notices.push(t) });
+      let next = '';
+      for await (const ev of pc.engine.generate({ maxTokens: 6 })) if (ev.type === 'done') next = ev.text;
+      return { notices, next };
+    };
+    const put = (bytes: Buffer) => {
+      for (const s of store.listSnapshots(sessionId)) store.deleteSnapshot(s.id);
+      store.saveSnapshot(sessionId, latest.messageId, bytes);
+    };
+    put(original);
+    const reference = await reopen();
+    expect(reference.notices[0]).toMatch(/^Resumed "fuzz" from its KV snapshot/);
+
+    const rand = mulberry32(2718);
+    const counts = { refused: 0, accepted: 0 };
+    for (let i = 0; i < CASES; i++) {
+      const [kind, mutate] = MUTATIONS[i % MUTATIONS.length];
+      const bytes = mutate(original, rand, model.fingerprint);
+      await tally.check(`${kind} #${i}`, async () => {
+        put(bytes);
+        const first = await reopen();
+        for (const n of first.notices) expect(n).toMatch(/^[^\n\u001b]+\.$/);
+        const refused = !/^Resumed "fuzz" from its KV snapshot/.test(first.notices[0]);
+        if (refused) {
+          counts.refused++;
+          expect(first.notices.at(-1)).toMatch(/^Rebuilt "fuzz" by re-reading/);
+          expect(store.listSnapshots(sessionId)).toEqual([]);
+          const second = await reopen();
+          expect(second.notices).toHaveLength(1);
+          expect(second.notices[0]).toMatch(/^Rebuilt "fuzz"/);
+        } else {
+          counts.accepted++;
+          expect(first.next).toBe(reference.next);
+        }
+      });
+    }
+    console.log(`snapshot fuzz: ${counts.refused} refused and deleted, ${counts.accepted} accepted (each resuming exactly)`);
+    store.db.close();
+    await model.dispose();
+    expect(tally.bad).toEqual([]);
+  });
+});

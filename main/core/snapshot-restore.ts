@@ -1,0 +1,43 @@
+import { restoreSnapshot } from '../cache/cache-snapshot.js';
+import { checkSnapshot } from '../cache/snapshot-check.js';
+import { decodeSnapshot } from '../cache/snapshot-codec.js';
+import type { Engine } from '../engine/engine.js';
+import { PerpetuaError } from '../engine/errors.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Restores the newest of a session's snapshots that passes every check into the engine's policy, and returns
+ * the id of the last message it covers (null: only the system prompt), or undefined when none could be used.
+ * Each refused snapshot is deleted — it can never stand in a session's way again — and reported in a sentence.
+ */
+export async function restoreNewestSnapshot(
+  store: Store,
+  engine: Engine,
+  sessionId: number,
+  notice: (text: string) => void,
+): Promise<number | null | undefined> {
+  const told = new Set<string>();
+  for (const info of store.listSnapshots(sessionId)) {
+    const stored = store.getSnapshot(info.id);
+    if (!stored) continue;
+    try {
+      const snapshot = decodeSnapshot(stored.bytes, { modelFingerprint: engine.model.fingerprint });
+      checkSnapshot(snapshot, { geometry: engine.model.geometry, vocabSize: engine.model.vocabSize, capacity: engine.policy.capacity });
+      await restoreSnapshot(engine, snapshot);
+      return stored.messageId;
+    } catch (err) {
+      engine.policy.reset();
+      store.deleteSnapshot(info.id);
+      const sentence = refusal(err);
+      if (!told.has(sentence)) notice(sentence);
+      told.add(sentence);
+    }
+  }
+  return undefined;
+}
+
+/** A sentence for the user, whatever failed: our own refusals say why; anything else is named without its log text. */
+function refusal(err: unknown): string {
+  if (err instanceof PerpetuaError) return err.message;
+  return 'The saved KV cache could not be loaded, so it was discarded and the conversation will be rebuilt from its transcript.';
+}
