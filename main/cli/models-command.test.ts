@@ -18,6 +18,12 @@ describe('perpetua models', () => {
     expect(stdout).toMatch(/^default: llama, 2 layers, 4 heads \(2 KV heads of 16\), vocab \d+$/m);
     expect(stdout).toMatch(/RoPE rotate_half, theta 10000, 16\/16 dims rotated/);
     expect(stdout).toMatch(/KV cache 0\.5 KiB per token .*chat template yes/);
+    expect(stdout).toMatch(/^threads: \d+ threads? for decode, \d+ for prefill \(one session; default\); positions from position_ids$/m);
+  });
+
+  it('shows the thread counts it was given', async () => {
+    const { stdout } = await cli(['models', 'check', testModelDir({ graph: { layout: 'fused' } }), '--threads', '1,2']);
+    expect(stdout).toMatch(/^threads: 1 thread for decode, 2 for prefill \(a second session for prefill; option\); positions at the cache length/m);
   });
 
   it('refuses to convert a folder without a checkpoint, in one sentence', async () => {
