@@ -27,6 +27,7 @@ import {
   ModelInfoSchema,
   ModelsImportParams,
   ModelsSetProviderParams,
+  ModelsSetVariantParams,
   NoParams,
   PolicySetParams,
   PolicySetResult,
@@ -60,6 +61,7 @@ export const methods = {
   'models.list': method('modelsList', NoParams, z.array(ModelInfoSchema)),
   'models.import': method('modelsImport', ModelsImportParams, ModelInfoSchema),
   'models.setProvider': method('modelsSetProvider', ModelsSetProviderParams, ModelInfoSchema),
+  'models.setVariant': method('modelsSetVariant', ModelsSetVariantParams, ModelInfoSchema),
   'models.convert': method('modelsConvert', ModelsConvertParams, ModelInfoSchema),
 
   'catalog.list': method('catalogList', CatalogListParams, z.array(CatalogItemSchema)),

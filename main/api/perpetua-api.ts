@@ -67,8 +67,10 @@ export interface PerpetuaApi {
   // models
   modelsList(): Promise<ModelInfo[]>;
   /** Import (register) a model folder (config.json + ONNX + tokenizer). Rejects with a sentence if unusable. */
-  modelsImport(p: { dir: string }): Promise<ModelInfo>;
+  modelsImport(p: { dir: string; variant?: string }): Promise<ModelInfo>;
   modelsSetProvider(p: { modelId: string; provider: ExecutionProvider }): Promise<ModelInfo>;
+  /** Which export variant the model runs (null: the best one for its provider); sessions reopen on it. */
+  modelsSetVariant(p: { modelId: string; variant: string | null }): Promise<ModelInfo>;
   /** Converts a Hugging Face checkpoint folder (safetensors) into an ONNX model folder and imports it. */
   modelsConvert(p: { dir: string }): Promise<ModelInfo>;
 
