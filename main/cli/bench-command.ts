@@ -15,7 +15,7 @@ import { defaultModelDir } from './default-model.js';
 import { EvalInterrupted, shellQuote } from './eval-command.js';
 import { number, parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
-import { BENCH_SESSION_HELP, benchCrashCommand, benchResumeCommand } from './bench-session-commands.js';
+import { BENCH_SESSION_HELP, benchCrashCommand, benchPasteCommand, benchResumeCommand } from './bench-session-commands.js';
 
 export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--policies dense,window,recompute,sink]
     [--window L] [--sink S] [--tokens N] [--points K] [--samples M] [--text FILE] [--json OUT.json] [--plot OUT.svg]
@@ -48,8 +48,9 @@ export async function benchCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'resume') return benchResumeCommand(rest);
   if (sub === 'crash') return benchCrashCommand(rest);
+  if (sub === 'paste') return benchPasteCommand(rest);
   if (sub !== 'latency') {
-    throw new UsageError(`bench needs a subcommand: latency, resume or crash (perpetua bench latency …), not "${sub ?? ''}".`);
+    throw new UsageError(`bench needs a subcommand: latency, resume, crash or paste (perpetua bench latency …), not "${sub ?? ''}".`);
   }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');

@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { Model } from '../engine/model.js';
 import { benchCrash } from '../eval/crash-bench.js';
 import { benchResume } from '../eval/resume-bench.js';
+import { benchPaste } from '../eval/paste-bench.js';
+import { readTextFile } from './read-text-file.js';
 import { defaultModelDir, packageRoot } from './default-model.js';
 import { number, parse } from './options.js';
 import { UsageError } from './usage-error.js';
@@ -12,7 +14,10 @@ export const BENCH_SESSION_HELP = `perpetua bench resume [--model DIR] [--text F
   Time to the first new token after resuming a session from its KV snapshot in SQLite vs re-prefilling the same cache.
 perpetua bench crash [--model DIR] [--runs N]
   SIGKILLs a streaming session N times at random moments and checks every database (integrity, finished turns,
-  stored text a prefix of what was shown) and how much shown text had not been committed yet.`;
+  stored text a prefix of what was shown) and how much shown text had not been committed yet.
+perpetua bench paste [--model DIR] [--mb N] [--text FILE]
+  Pastes N MB (default 10) of a book into a stored chat as one message: time to read it, RSS over the loaded model,
+  progress, and whether reopening the session reads the paste again.`;
 
 export async function benchResumeCommand(args: string[]): Promise<void> {
   const { values } = parse(args, {
@@ -47,4 +52,27 @@ export async function benchCrashCommand(args: string[]): Promise<void> {
     `${r.notPrefix} stored answers that were not a prefix of the shown text.`);
   console.log(`Shown but not yet committed at the kill: p50 ${Math.round(r.lostChars.p50)} chars (${r.lostSeconds.p50.toFixed(2)} s), ` +
     `p90 ${Math.round(r.lostChars.p90)} chars (${r.lostSeconds.p90.toFixed(2)} s), max ${r.lostChars.max} chars (${r.lostSeconds.max.toFixed(2)} s).`);
+}
+
+export async function benchPasteCommand(args: string[]): Promise<void> {
+  const { values } = parse(args, { model: { type: 'string' }, mb: { type: 'string', default: '10' }, text: { type: 'string' } });
+  const bytes = number(values.mb, 'mb', { above: 0, max: 10 }) * 2 ** 20;
+  const file = values.text ?? join(packageRoot(), '..', 'shared', 'corpora', 'pg19-test-10321-dragons-blood.txt');
+  const book = readTextFile(file, 'text');
+  let text = book;
+  while (text.length < bytes) text += `\n${book}`;
+  text = text.slice(0, bytes);
+  const model = await Model.load(values.model ?? defaultModelDir());
+  let last = 0;
+  const r = await benchPaste(model, text, (done, total) => {
+    if (performance.now() - last < 10_000) return;
+    last = performance.now();
+    process.stderr.write(`[read ${done} of ~${total} tokens]\n`);
+  });
+  console.log(
+    `paste of ${(r.chars / 2 ** 20).toFixed(1)} MB (${r.tokens} tokens) into ${model.name}: read in ${(r.readMs / 1000).toFixed(1)} s ` +
+      `(${Math.round(r.tokens / (r.readMs / 1000))} tokens/s), ${r.progressEvents} progress updates, RSS ${r.baselineRssMiB.toFixed(0)} MiB with the model, ` +
+      `peak ${r.peakRssMiB.toFixed(0)} MiB (+${(r.peakRssMiB - r.baselineRssMiB).toFixed(0)} MiB); reopen ${r.reopenMs.toFixed(0)} ms: ${r.reopenNotice}`,
+  );
+  await model.dispose();
 }

@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
 import { ReliabilityTally } from '../eval/reliability-tally.js';
 import { Model } from '../engine/model.js';
+import { PersistentChat } from '../core/persistent-chat.js';
 import { CliProcess, runCli, runMain } from './fixtures/cli-process.js';
 import { samplingFrom } from './options.js';
 import { readTextFile } from './read-text-file.js';
@@ -81,6 +82,31 @@ describe('input suite', () => {
         ['assistant', 'done'],
       ]);
       expect(messages[0].text.length).toBe('a long pasted line of text\n'.repeat(2000).length - 1);
+    });
+  });
+
+  it('a long paste is read a piece at a time with progress, and a reopen before the answer ends does not read it again', async () => {
+    await tally.check('paste reopened mid-answer', async () => {
+      const m = await Model.load(testModelDir());
+      const store = new Store(openDatabase(join(dir, 'reopen.db')));
+      const policy = { name: 'sink' as const, sink: 4, window: 60, pinSystem: false, evictChunk: 16 };
+      const paste = 'The fox ran over the hill and far away. '.repeat(1700); // 68 KB: read in pieces
+      const chat = await PersistentChat.open(store, m, { name: 'p', policy });
+      const progress: [number, number][] = [];
+      for await (const ev of chat.send(paste, { maxTokens: 50, chunk: 512 })) {
+        if (ev.type === 'prefill') progress.push([ev.done, ev.total]);
+        if (ev.type === 'token') break; // the process dies mid-answer
+      }
+      expect(progress.length).toBeGreaterThan(10);
+      expect(progress.at(-1)![0]).toBe(progress.at(-1)![1]);
+      expect(progress.every(([done, total], i) => done <= total && (i === 0 || done > progress[i - 1][0]))).toBe(true);
+      const notices: string[] = [];
+      const again = await PersistentChat.open(store, m, { name: 'p', onNotice: (t) => notices.push(t) });
+      expect(notices).toHaveLength(1);
+      expect(notices[0]).toMatch(/^Resumed "p" from its KV snapshot and re-read 1 newer message\(s\)/);
+      expect(store.listMessages(again.session.id)[0].text).toBe(paste);
+      store.db.close();
+      await m.dispose();
     });
   });
 

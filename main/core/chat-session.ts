@@ -1,6 +1,9 @@
 import type { ChatMessage } from '../engine/chat-template.js';
 import type { Engine, GenerateOptions, GenerationEvent } from '../engine/engine.js';
 
+/** Texts longer than this are tokenized piece by piece while they are fed. */
+const LONG_TEXT_CHARS = 65_536;
+
 export type ChatEvent = GenerationEvent | { type: 'prefill'; done: number; total: number };
 
 export interface SendOptions extends GenerateOptions {
@@ -90,7 +93,7 @@ export class ChatSession {
       this.consumed += piece;
       text += piece;
     }
-    yield* this.feedTokens(this.encode(text), opts);
+    yield* this.feedLongText(text, opts);
   }
 
   /**
@@ -159,10 +162,33 @@ export class ChatSession {
   }
 
   private async *feedText(text: string, opts: SendOptions, message: ChatMessage): AsyncGenerator<ChatEvent> {
-    const tokens = this.encode(text);
     this.pushMessage(message);
     this.consumed += text;
-    yield* this.feedTokens(tokens, opts);
+    yield* this.feedLongText(text, opts);
+  }
+
+  /**
+   * A long text (a pasted book) is tokenized a piece at a time as it is fed, so memory stays bounded and
+   * progress starts at once; `total` is estimated from the tokens per character so far, and exact at the end.
+   */
+  private async *feedLongText(text: string, opts: SendOptions): AsyncGenerator<ChatEvent> {
+    if (text.length <= LONG_TEXT_CHARS) {
+      yield* this.feedTokens(this.encode(text), opts);
+      return;
+    }
+    const prefix = this.fedTokens === 0 ? this.engine.model.streamPrefix : [];
+    let done = 0;
+    let read = 0;
+    for (const piece of this.engine.model.tokenizer.encodePieces(text, this.raw && this.fedTokens === 0)) {
+      const tokens = done === 0 ? [...prefix, ...piece.ids] : piece.ids;
+      read += piece.chars;
+      // exact once the last piece is tokenized
+      const total = Math.round(((done + tokens.length) * text.length) / read);
+      for await (const ev of this.feedTokens(tokens, opts)) {
+        if (ev.type === 'prefill') yield { type: 'prefill', done: done + ev.done, total: Math.max(total, done + ev.done) };
+      }
+      done += tokens.length;
+    }
   }
 
   private pushMessage(message: ChatMessage): void {

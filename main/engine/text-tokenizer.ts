@@ -8,6 +8,8 @@ export class TextTokenizer {
   readonly specialIds: Set<number>;
   /** one past the largest token id the tokenizer can produce */
   readonly vocabSize: number;
+  /** the normalizer puts "▁" before every text (SentencePiece style), so a text piece that starts a word needs no space */
+  private readonly prependsSpace: boolean;
 
   constructor(tokenizerJson: Record<string, any>, tokenizerConfig: Record<string, any>) {
     this.tok = new Tokenizer(tokenizerJson as any, tokenizerConfig as any);
@@ -24,6 +26,28 @@ export class TextTokenizer {
     for (const id of ids) if (id > max) max = id;
     for (const t of added) if (t.id > max) max = t.id;
     this.vocabSize = max + 1;
+    this.prependsSpace = prependsMetaspace(tokenizerJson);
+  }
+
+  /**
+   * Text → ids, a piece of about `pieceChars` at a time, for texts too long to tokenize whole: BPE without a
+   * pre-tokenizer treats a whole paste as one word (minutes and gigabytes for 10 MB). Pieces end at a space
+   * between two words, so each piece tokenizes as it would inside the whole text (but for merges across that
+   * space, which SentencePiece-style vocabularies rarely have). Yields each piece's ids and its length in chars.
+   */
+  *encodePieces(text: string, addSpecial = false, pieceChars = 16_384): Generator<{ ids: number[]; chars: number }> {
+    for (let at = 0, first = true; at < text.length; first = false) {
+      let end = Math.min(text.length, at + pieceChars);
+      if (end < text.length) {
+        const space = text.lastIndexOf(' ', end);
+        if (space > at + pieceChars / 2 && text[space - 1] !== ' ' && text[space + 1] !== ' ') end = space;
+        else if (isHighSurrogate(text.charCodeAt(end - 1))) end -= 1;
+      }
+      // a normalizer that prepends "▁" restores the space the cut removed; byte-level ones keep it in the next piece
+      const next = end < text.length && text[end] === ' ' && this.prependsSpace ? end + 1 : end;
+      yield { ids: this.encode(text.slice(at, end), addSpecial && first), chars: next - at };
+      at = next;
+    }
   }
 
   /** Text → ids. `addSpecial` adds what the tokenizer's post-processor adds (BOS for Llama). */
@@ -41,6 +65,19 @@ export class TextTokenizer {
     const id = this.tok.token_to_id(text);
     return id === undefined || id === null ? null : id;
   }
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+/** A Prepend("▁") normalizer or a Metaspace pre-tokenizer that adds a prefix space. */
+function prependsMetaspace(json: Record<string, any>): boolean {
+  const all = (node: any): any[] => (node ? [node, ...(node.normalizers ?? []), ...(node.pretokenizers ?? [])] : []);
+  return (
+    all(json.normalizer).some((n) => n?.type === 'Prepend' && n.prepend === '\u2581') ||
+    all(json.pre_tokenizer).some((p) => p?.type === 'Metaspace' && (p.prepend_scheme ?? (p.add_prefix_space ? 'always' : 'never')) !== 'never')
+  );
 }
 
 function tokenText(t: unknown): string | null {
