@@ -1,4 +1,4 @@
-import { GraphBuilder } from './graph/onnx-graph.js';
+import { GraphBuilder } from '../main/engine/onnx-graph.js';
 import type { ModelConfig } from '../main/engine/model-config.js';
 
 /** A weight tensor as stored by HF (row-major, PyTorch Linear layout [out, in]). */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gaussian, mulberry32 } from './seeded-random.js';
 import { buildTinyTokenizer } from './tiny-tokenizer.js';
 import { buildLlamaOnnx, type WeightTensor } from './llama-graph.js';
-import { withExternalData } from './graph/onnx-graph.js';
+import { withExternalData } from '../main/engine/onnx-graph.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
 
 export interface TinyModelOptions {

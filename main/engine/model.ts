@@ -7,8 +7,8 @@ import { parseModelConfig, type ModelConfig } from './model-config.js';
 import { TextTokenizer } from './text-tokenizer.js';
 import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
-import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
-import { GraphKvEditor, HostKvEditor, type KvEditor } from '../cache/kv-editor.js';
+import { GraphKvEditor } from './graph-kv-editor.js';
+import { kvLength, type CacheKv, type KvEditor, type KvGeometry } from './layer-kv.js';
 
 export interface LoadOptions {
   /** default cpu; 'auto' picks the best GPU provider this machine has */
@@ -46,8 +46,8 @@ export class Model {
     readonly onnxPath: string,
     /** KV stays as onnxruntime tensors (on the GPU for GPU providers) and is edited by graphs */
     readonly kvOnDevice: boolean,
-    /** performs the window/sink evictions where the KV lives */
-    readonly kvEditor: KvEditor,
+    /** performs the window/sink evictions on the device; undefined: the cache edits its host arrays itself */
+    readonly kvEditor: KvEditor | undefined,
   ) {}
 
   get geometry(): KvGeometry {
@@ -110,9 +110,7 @@ export class Model {
       { bos_token: tokenizer.bosToken ?? '', eos_token: tokenizer.eosToken ?? '' },
     );
     const kvOnDevice = opts.kvOnDevice ?? opened.provider !== 'cpu';
-    const kvEditor = kvOnDevice
-      ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu')
-      : new HostKvEditor(config, config.rope);
+    const kvEditor = kvOnDevice ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu') : undefined;
     return new Model(
       dir,
       basename(dir),
@@ -160,7 +158,9 @@ export class Model {
     return { logits: out.logits.data as Float32Array, present };
   }
 
+  /** Releases the model's sessions: the decoder's and the KV edit graph's. */
   async dispose(): Promise<void> {
+    await this.kvEditor?.dispose?.();
     await this.session.release();
   }
 }

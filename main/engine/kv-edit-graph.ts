@@ -1,5 +1,5 @@
-import type { KvGeometry } from '../../main/cache/layer-kv.js';
-import type { RopeStyle } from '../../main/engine/model-config.js';
+import type { KvGeometry } from './layer-kv.js';
+import type { RopeStyle } from './model-config.js';
 import { GraphBuilder } from './onnx-graph.js';
 
 /**
