@@ -21,8 +21,26 @@ export const ERROR_CODES = [
   'database_unusable',
   /** The database was written by a newer version of Perpetua. */
   'database_too_new',
+  /** A native module (better-sqlite3) is missing or was built for another runtime. */
+  'native_module_unusable',
   /** The work was stopped on request. */
   'cancelled',
+  /** Downloads (main/models): a gated or private repo without a good token. */
+  'hub_auth',
+  /** Downloads: the Hub kept answering 429/5xx past the retries. */
+  'hub_unavailable',
+  /** Downloads: the Hub could not be reached, or answered something unusable. */
+  'network',
+  /** Downloads: a body ended before its length, more often than the retries allow. */
+  'truncated',
+  /** Downloads: the bytes do not hash to what the Hub announced. */
+  'checksum_mismatch',
+  /** Not enough free disk for what is left to write. */
+  'disk_full',
+  /** Downloads: the repo has no ONNX graph of the asked variant. */
+  'variant_not_found',
+  /** The folder or entry it would create is taken by something else. */
+  'already_exists',
   /** Anything else that failed; the message says what. */
   'failed',
 ] as const;
