@@ -93,10 +93,10 @@ const forbidden = [
 const runtimeOnly = [
   {
     name: 'cache-imports-engine-types-only',
-    comment: 'main/cache imports the engine as types, and its KV data module (engine/layer-kv), nothing that runs models.',
+    comment: 'main/cache imports the engine as types, and its KV data modules (engine/layer-kv, engine/kv-dtype), nothing that runs models.',
     severity: 'error',
     from: { path: layer('cache') },
-    to: { path: layer('engine'), pathNot: '(^|/)main/engine/layer-kv\\.js$' },
+    to: { path: layer('engine'), pathNot: '(^|/)main/engine/(layer-kv|kv-dtype)\\.js$' },
   },
 ];
 

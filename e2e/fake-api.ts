@@ -115,6 +115,12 @@ export class FakeApi implements PerpetuaApi {
     m.provider = provider;
     return m;
   }
+  async modelsSetVariant({ modelId, variant }: { modelId: string; variant: string | null }) {
+    const m = this.models.find((x) => x.id === modelId);
+    if (!m) throw new Error(`There is no model "${modelId}".`);
+    m.variant = variant ?? undefined;
+    return m;
+  }
   async sessionsList() {
     return [...this.sessions.values()].map((s) => s.session).sort((a, b) => b.updatedAt - a.updatedAt);
   }

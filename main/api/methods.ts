@@ -27,6 +27,7 @@ import {
   ModelInfoSchema,
   ModelsImportParams,
   ModelsSetProviderParams,
+  ModelsSetVariantParams,
   NoParams,
   PolicySetParams,
   PolicySetResult,
@@ -52,6 +53,7 @@ export const methods = {
   'models.list': method('modelsList', NoParams, z.array(ModelInfoSchema)),
   'models.import': method('modelsImport', ModelsImportParams, ModelInfoSchema),
   'models.setProvider': method('modelsSetProvider', ModelsSetProviderParams, ModelInfoSchema),
+  'models.setVariant': method('modelsSetVariant', ModelsSetVariantParams, ModelInfoSchema),
 
   'sessions.list': method('sessionsList', NoParams, z.array(SessionSchema)),
   'sessions.create': method('sessionsCreate', SessionsCreateParams, SessionSchema),

@@ -64,8 +64,10 @@ export interface PerpetuaApi {
   // models
   modelsList(): Promise<ModelInfo[]>;
   /** Import (register) a model folder (config.json + ONNX + tokenizer). Rejects with a sentence if unusable. */
-  modelsImport(p: { dir: string }): Promise<ModelInfo>;
+  modelsImport(p: { dir: string; variant?: string }): Promise<ModelInfo>;
   modelsSetProvider(p: { modelId: string; provider: ExecutionProvider }): Promise<ModelInfo>;
+  /** Which export variant the model runs (null: the best one for its provider); sessions reopen on it. */
+  modelsSetVariant(p: { modelId: string; variant: string | null }): Promise<ModelInfo>;
 
   // sessions
   sessionsList(): Promise<Session[]>;

@@ -2,6 +2,7 @@ import type { RopeSpec } from '../engine/model-config.js';
 import type { PolicySpec } from '../policy/policy.js';
 import type { CacheContents } from '../engine/cache-policy.js';
 import { emptyKv, type KvGeometry, type LayerKv } from '../engine/layer-kv.js';
+import { allocLike } from '../engine/kv-dtype.js';
 import { rotateKeys } from './rope-rotation.js';
 
 /**
@@ -40,8 +41,8 @@ export function forkCache(
   const n = c.tokens.length;
   const row = g.headDim;
   const kv = c.kv.map(({ key, value }) => {
-    const k = new Float32Array(g.kvHeads * keep.length * row);
-    const v = new Float32Array(g.kvHeads * keep.length * row);
+    const k = allocLike(key, g.kvHeads * keep.length * row);
+    const v = allocLike(value, g.kvHeads * keep.length * row);
     for (let h = 0; h < g.kvHeads; h++) {
       keep.forEach((src, dst) => {
         const from = (h * n + src) * row;

@@ -1,8 +1,9 @@
-import { kvLength, toHostKv, type CacheKv, type KvEditor, type KvGeometry } from '../engine/layer-kv.js';
+import { isHost, kvLength, toHostKv, type CacheKv, type KvEditor, type KvGeometry } from '../engine/layer-kv.js';
+import { allocLike, type HostKvArray } from '../engine/kv-dtype.js';
 import type { RopeSpec } from '../engine/model-config.js';
 import { rotateKeys } from './rope-rotation.js';
 
-/** Edits host arrays in JavaScript (the CPU path: no graph launch overhead for tiny edits). */
+/** Edits host arrays in JavaScript (the CPU path: no graph launch overhead for tiny edits), in their own dtype. */
 export class HostKvEditor implements KvEditor {
   constructor(
     private readonly g: KvGeometry,
@@ -22,9 +23,9 @@ export class HostKvEditor implements KvEditor {
 }
 
 /** Copies [heads, length, dim] without tokens [from, from + count) of every head. */
-function dropRange(src: Float32Array, heads: number, dim: number, length: number, from: number, count: number): Float32Array {
+function dropRange(src: HostKvArray, heads: number, dim: number, length: number, from: number, count: number): HostKvArray {
   const newLength = length - count;
-  const out = new Float32Array(heads * newLength * dim);
+  const out = allocLike(src, heads * newLength * dim);
   for (let h = 0; h < heads; h++) {
     const s = h * length * dim;
     const d = h * newLength * dim;

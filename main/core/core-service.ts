@@ -13,6 +13,7 @@ import type {
   Message as ApiMessage,
   MessagesPageResult,
   ModelInfo,
+  ModelVariant,
   PolicyConfig,
   PolicySetResult,
   SearchHit,
@@ -27,6 +28,7 @@ import { describePolicy, formatPolicy } from '../policy/policy-text.js';
 import { PerpetuaError } from '../shared/errors.js';
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
 import { Model } from '../engine/model.js';
+import { folderVariants } from '../engine/model-files.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message, type Model as ModelRow, type Session } from '../store/types.js';
@@ -102,16 +104,25 @@ export class CoreService implements PerpetuaApi {
     return this.store.listModels().map((m) => this.modelInfo(m));
   }
 
-  async modelsImport(p: { dir: string }): Promise<ModelInfo> {
-    const model = await Model.load(p.dir);
+  async modelsImport(p: { dir: string; variant?: string }): Promise<ModelInfo> {
+    const model = await Model.load(p.dir, { variant: p.variant });
     const row = this.store.upsertModel({
       name: model.name,
       dir: model.dir,
       fingerprint: model.fingerprint,
-      config: { modelType: model.config.modelType, maxPositions: model.config.maxPositions, provider: 'cpu' },
+      config: { modelType: model.config.modelType, maxPositions: model.config.maxPositions, provider: 'cpu', variant: p.variant },
     });
-    this.models.set(`${row.id}:cpu`, Promise.resolve(model));
+    this.models.set(modelKey(row.id, 'cpu', p.variant), Promise.resolve(model));
     return this.modelInfo(row);
+  }
+
+  async modelsSetVariant(p: { modelId: string; variant: string | null }): Promise<ModelInfo> {
+    const row = this.modelRow(p.modelId);
+    const model = await this.loadModel({ ...row, config: { ...row.config, variant: p.variant ?? undefined } });
+    const updated = this.store.upsertModel({ ...row, config: { ...row.config, variant: p.variant ?? undefined } });
+    // Sessions of this model move to the new variant the next time they are opened.
+    for (const [id, s] of this.open) if ((await s).chat.engine.model.dir === model.dir) this.open.delete(id);
+    return this.modelInfo(updated);
   }
 
   async modelsSetProvider(p: { modelId: string; provider: ExecutionProvider }): Promise<ModelInfo> {
@@ -143,7 +154,7 @@ export class CoreService implements PerpetuaApi {
   }
 
   private modelInfo(m: ModelRow): ModelInfo {
-    const c = m.config as { modelType?: string; maxPositions?: number; provider?: ExecutionProvider };
+    const c = m.config as { modelType?: string; maxPositions?: number; provider?: ExecutionProvider; variant?: string };
     return {
       id: String(m.id),
       name: m.name,
@@ -153,15 +164,17 @@ export class CoreService implements PerpetuaApi {
       sizeBytes: onnxSize(m.dir),
       provider: c.provider ?? 'cpu',
       availableProviders: [...EXECUTION_PROVIDERS],
+      variant: c.variant,
+      variants: variantsOf(m.dir),
     };
   }
 
   private loadModel(row: ModelRow): Promise<Model> {
-    const provider = ((row.config as { provider?: ExecutionProvider }).provider ?? 'cpu') as ExecutionProvider;
-    const key = `${row.id}:${provider}`;
+    const { provider = 'cpu', variant } = row.config as { provider?: ExecutionProvider; variant?: string };
+    const key = modelKey(row.id, provider, variant);
     let model = this.models.get(key);
     if (!model) {
-      model = Model.load(row.dir, { executionProvider: provider });
+      model = Model.load(row.dir, { executionProvider: provider, variant });
       model.catch(() => this.models.delete(key));
       this.models.set(key, model);
     }
@@ -585,6 +598,19 @@ function toApiSession(s: Session, messageCount: number): ApiSession {
 
 function toApiMessage(m: Message): ApiMessage {
   return { id: String(m.id), sessionId: String(m.sessionId), seq: m.seq, role: m.role, text: m.text, state: m.state, createdAt: m.createdAt };
+}
+
+function modelKey(id: number, provider: ExecutionProvider, variant: string | undefined): string {
+  return `${id}:${provider}:${variant ?? ''}`;
+}
+
+/** The folder's export variants for the model manager (none for a folder that cannot be read any more). */
+function variantsOf(dir: string): ModelVariant[] | undefined {
+  try {
+    return folderVariants(dir).map((v) => ({ name: v.name, dtype: v.dtype, kvDtype: v.kvDtype, sizeBytes: v.sizeBytes }));
+  } catch {
+    return undefined;
+  }
 }
 
 function onnxSize(dir: string): number | undefined {

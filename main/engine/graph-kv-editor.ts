@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { buildEvictGraph } from './kv-edit-graph.js';
-import { kvLength, type CacheKv, type KvEditor, type KvGeometry } from './layer-kv.js';
+import type { KvDtype } from './kv-dtype.js';
+import { isHost, kvLength, type CacheKv, type KvEditor, type KvGeometry } from './layer-kv.js';
 import type { RopeSpec } from './model-config.js';
 
 /**
@@ -12,17 +13,18 @@ export class GraphKvEditor implements KvEditor {
     private readonly session: ort.InferenceSession,
     private readonly g: KvGeometry,
     private readonly rope: RopeSpec,
+    private readonly dtype: KvDtype,
   ) {}
 
-  static async create(g: KvGeometry, rope: RopeSpec, provider: string, onDevice: boolean): Promise<GraphKvEditor> {
-    const graph = buildEvictGraph(g, rope.rotaryDim, rope.style);
+  static async create(g: KvGeometry, rope: RopeSpec, provider: string, onDevice: boolean, dtype: KvDtype = 'float32'): Promise<GraphKvEditor> {
+    const graph = buildEvictGraph(g, rope.rotaryDim, rope.style, dtype);
     const outputs = Array.from({ length: g.layers }, (_, l) => [`key_out.${l}`, `value_out.${l}`]).flat();
     const session = await ort.InferenceSession.create(graph, {
       executionProviders: [provider],
       preferredOutputLocation: onDevice ? Object.fromEntries(outputs.map((o) => [o, 'gpu-buffer' as const])) : undefined,
       logSeverityLevel: 3,
     });
-    return new GraphKvEditor(session, g, rope);
+    return new GraphKvEditor(session, g, rope, dtype);
   }
 
   async evict(kv: CacheKv[], keep: number, drop: number): Promise<CacheKv[]> {
@@ -41,8 +43,8 @@ export class GraphKvEditor implements KvEditor {
     };
     const dims = (l: CacheKv) => [1, this.g.kvHeads, kvLength(l, this.g), this.g.headDim];
     kv.forEach((layer, l) => {
-      feeds[`key.${l}`] = layer.key instanceof Float32Array ? new ort.Tensor('float32', layer.key, dims(layer)) : layer.key;
-      feeds[`value.${l}`] = layer.value instanceof Float32Array ? new ort.Tensor('float32', layer.value, dims(layer)) : layer.value;
+      feeds[`key.${l}`] = isHost(layer.key) ? new ort.Tensor(this.dtype, layer.key, dims(layer)) : layer.key;
+      feeds[`value.${l}`] = isHost(layer.value) ? new ort.Tensor(this.dtype, layer.value, dims(layer)) : layer.value;
     });
     const out = await this.session.run(feeds);
     return kv.map((_, l) => ({ key: out[`key_out.${l}`], value: out[`value_out.${l}`] }));
