@@ -15,6 +15,10 @@ export const ERROR_CODES = [
   'name_taken',
   /** The model folder cannot be used (missing files, an unsupported graph, a tokenizer that does not fit). */
   'model_unusable',
+  /** A GGUF file (llama.cpp) was offered; Perpetua runs ONNX models. */
+  'gguf_unsupported',
+  /** A Hugging Face checkpoint (safetensors) was offered: it must be converted first. */
+  'needs_conversion',
   /** A KV snapshot does not fit (other model, policy or version, damaged); the session is rebuilt from its transcript. */
   'snapshot_mismatch',
   /** The database file cannot be opened or used. */
