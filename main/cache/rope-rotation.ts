@@ -1,12 +1,14 @@
 import type { RopeSpec } from '../engine/model-config.js';
+import { fromFloat32, toFloat32, type HostKvArray } from './kv-dtype.js';
 
 /**
  * Rotates cached keys in place by `delta` positions. RoPE turns each pair of dims by position × frequency, and
  * rotations compose, so a key computed at position p and turned by −k equals the key computed at p − k.
  * Keys are [kvHeads, length, headDim]; only tokens [from, to) change; dims beyond rotaryDim are not rotary.
+ * float16 keys are turned in float32 and rounded back to float16 once.
  */
 export function rotateKeys(
-  keys: Float32Array,
+  keys: HostKvArray,
   kvHeads: number,
   headDim: number,
   from: number,
@@ -15,6 +17,12 @@ export function rotateKeys(
   rope: RopeSpec,
 ): void {
   if (delta === 0 || to <= from) return;
+  if (keys instanceof Uint16Array) {
+    const wide = toFloat32(keys);
+    rotateKeys(wide, kvHeads, headDim, from, to, delta, rope);
+    keys.set(fromFloat32(wide, 'float16'));
+    return;
+  }
   const half = rope.rotaryDim / 2;
   const cos = new Float64Array(half);
   const sin = new Float64Array(half);

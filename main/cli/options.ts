@@ -8,6 +8,7 @@ import { UsageError } from './usage-error.js';
 export const MODEL_OPTIONS = {
   model: { type: 'string' },
   ep: { type: 'string', default: 'cpu' },
+  variant: { type: 'string' },
   policy: { type: 'string', default: DEFAULT_POLICY.name },
   sink: { type: 'string', default: String(DEFAULT_POLICY.sink) },
   window: { type: 'string', default: String(DEFAULT_POLICY.window) },
