@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { CatalogItem, DownloadInfo } from '../api/download-schemas.js';
+import { CatalogModelSchema, type CatalogItem, type DownloadInfo } from '../api/download-schemas.js';
 import type { ExecutionProvider, ModelInfo } from '../api/schemas.js';
 import { convertHfModel } from '../../native-models/convert-hf.js';
 import { CATALOG, catalogFit } from './catalog.js';
@@ -47,15 +47,7 @@ export class ModelDownloads {
     }
     const ram = totalmem();
     return CATALOG.map((e) => ({
-      id: e.id,
-      name: e.name,
-      repo: e.repo,
-      revision: e.revision,
-      parameters: e.parameters,
-      contextLength: e.contextLength,
-      licence: e.licence,
-      gated: e.gated,
-      chatTemplate: e.chatTemplate,
+      ...CatalogModelSchema.parse(e), // the descriptive fields, without how to fetch
       ...catalogFit(e, provider, ram),
       machineRamBytes: ram,
       modelId: byRepo.get(e.repo),
