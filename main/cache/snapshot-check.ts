@@ -1,4 +1,4 @@
-import type { KvGeometry } from './layer-kv.js';
+import type { KvGeometry } from '../engine/layer-kv.js';
 import { SnapshotCorruptError, type Snapshot } from './snapshot-codec.js';
 
 /** What a snapshot must agree with to be put into a cache. */

@@ -169,7 +169,7 @@ describe('input suite', () => {
       await runMain([...base, '--policy', 'sink', '--sink', '4', '--window', '64', '--prompt', 'hello']);
       const r = await runMain([...base, '--policy', 'window', '--window', '8', '--prompt', 'again']);
       expect(r.code).toBe(0);
-      expect(r.stderr).toMatch(/Switched "s" from sink 4\+64 to window 8/);
+      expect(r.stderr).toMatch(/Switched "s" from sink 4 \+ 64 to window 8;/);
       expect(r.stderr).toMatch(/window cache [1-8] tokens\]/);
       const row = new Database(db, { readonly: true }).prepare('SELECT policy, policy_params FROM sessions').get() as { policy: string; policy_params: string };
       expect([row.policy, JSON.parse(row.policy_params).window]).toEqual(['window', 8]);

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
-import type { PolicySpec } from '../cache/cache-policy.js';
+import type { PolicySpec } from '../policy/policy.js';
+import { policyKey, policyLabel } from '../policy/policy-text.js';
+import { encodePolicy } from '../policy/policy-store.js';
 import { PersistentChat, sessionPolicy } from '../core/persistent-chat.js';
 import type { Model } from '../engine/model.js';
-import { describePolicy } from '../eval/policy-list.js';
 import { openDatabase } from '../store/database.js';
 import { SessionLocks } from '../store/session-locks.js';
 import { Store } from '../store/store.js';
@@ -31,9 +32,9 @@ export async function openCliSession(
     if (existing && policyFlagsGiven(args) && policyKey(sessionPolicy(existing)) !== policyKey(policy)) {
       // only the process that holds the session may change it
       new SessionLocks(db).acquire(existing.id, existing.name, holder);
-      const { name, sink, window, pinSystem, evictChunk } = policy;
-      store.updateSessionPolicy(existing.id, name, { sink, window, pinSystem, evictChunk });
-      notice(`Switched "${existing.name}" from ${describePolicy(sessionPolicy(existing))} to ${describePolicy(policy)}; its cache is rebuilt from the transcript.`);
+      const stored = encodePolicy(policy);
+      store.updateSessionPolicy(existing.id, stored.name, stored.params);
+      notice(`Switched "${existing.name}" from ${policyLabel(sessionPolicy(existing))} to ${policyLabel(policy)}; its cache is rebuilt from the transcript.`);
     }
     const chat = await PersistentChat.open(store, model, {
       name: values.session,
@@ -55,8 +56,4 @@ export async function openCliSession(
     db.close();
     throw err;
   }
-}
-
-function policyKey(p: PolicySpec): string {
-  return JSON.stringify([p.name, p.sink, p.window, p.pinSystem, p.evictChunk]);
 }

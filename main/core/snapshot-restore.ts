@@ -2,7 +2,7 @@ import { restoreSnapshot } from '../cache/cache-snapshot.js';
 import { checkSnapshot } from '../cache/snapshot-check.js';
 import { decodeSnapshot } from '../cache/snapshot-codec.js';
 import type { Engine } from '../engine/engine.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 
 /**

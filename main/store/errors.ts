@@ -2,11 +2,12 @@
  * Typed errors of the store. Each message is one sentence a user can read; details for logs and
  * code live in fields and `cause`.
  */
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError, type ErrorCode } from '../shared/errors.js';
 
 /** The database file cannot be opened or used (not SQLite, damaged, unreadable, from another program). */
 export class DatabaseError extends PerpetuaError {
   override name = 'DatabaseError';
+  override readonly code: ErrorCode = 'database_unusable';
   constructor(
     message: string,
     readonly file: string,
@@ -19,7 +20,7 @@ export class DatabaseError extends PerpetuaError {
 /** The database (or its folder) cannot be written: a read-only or immutable file, a read-only folder or disk. */
 export class DatabaseReadOnlyError extends DatabaseError {
   override name = 'DatabaseReadOnlyError';
-  readonly code = 'database_read_only';
+  override readonly code: ErrorCode = 'database_read_only';
   constructor(file: string, options?: { cause?: unknown }) {
     super(
       `The chat database ${file} cannot be written (the file, its folder or the disk is read-only), so nothing was saved; make it writable or use a copy elsewhere.`,
@@ -32,7 +33,7 @@ export class DatabaseReadOnlyError extends DatabaseError {
 /** SQLite found damaged pages. Nothing is written; `perpetua export` still reads every message it can. */
 export class DatabaseDamagedError extends DatabaseError {
   override name = 'DatabaseDamagedError';
-  readonly code = 'database_damaged';
+  override readonly code: ErrorCode = 'database_damaged';
   constructor(file: string, options?: { cause?: unknown }) {
     super(
       `The chat database ${file} is damaged or is not a database, so nothing was changed in it; \`perpetua export --db ${file} --out FILE\` saves every message that can still be read.`,
@@ -45,7 +46,7 @@ export class DatabaseDamagedError extends DatabaseError {
 /** The disk (or SQLite's size limit) is full: the write was rolled back whole. */
 export class DatabaseFullError extends DatabaseError {
   override name = 'DatabaseFullError';
-  readonly code = 'disk_full';
+  override readonly code: ErrorCode = 'disk_full';
   constructor(file: string, options?: { cause?: unknown }) {
     super(`The disk holding the chat database ${file} is full, so the last change was not saved; free some space and try again.`, file, options);
   }
@@ -54,6 +55,7 @@ export class DatabaseFullError extends DatabaseError {
 /** The database was written by a newer Perpetua (higher schema version); it is left untouched. */
 export class DatabaseVersionError extends DatabaseError {
   override name = 'DatabaseVersionError';
+  override readonly code: ErrorCode = 'database_too_new';
   constructor(
     file: string,
     readonly found: number,
@@ -75,6 +77,7 @@ export type EntityKind = 'model' | 'session' | 'message' | 'A/B run';
 
 export class NotFoundError extends StoreError {
   override name = 'NotFoundError';
+  override readonly code: ErrorCode = 'not_found';
   constructor(
     readonly entity: EntityKind,
     readonly id: number | string,
@@ -85,6 +88,7 @@ export class NotFoundError extends StoreError {
 
 export class SessionNameTakenError extends StoreError {
   override name = 'SessionNameTakenError';
+  override readonly code: ErrorCode = 'name_taken';
   constructor(readonly sessionName: string) {
     super(`A chat named ${JSON.stringify(sessionName)} already exists; please choose another name.`);
   }
@@ -93,6 +97,7 @@ export class SessionNameTakenError extends StoreError {
 /** A session name that is empty or holds control characters (NUL, ESC, line breaks…), which no list can show. */
 export class InvalidNameError extends StoreError {
   override name = 'InvalidNameError';
+  override readonly code: ErrorCode = 'invalid_input';
   constructor(readonly given: string) {
     super(
       given.trim() === ''
@@ -105,19 +110,21 @@ export class InvalidNameError extends StoreError {
 /** Saving a streamed answer failed: the user saw more of it than the database holds, and is told how much. */
 export class AnswerNotSavedError extends StoreError {
   override name = 'AnswerNotSavedError';
+  override readonly code: ErrorCode;
   constructor(
     readonly reason: DatabaseError,
     readonly shownChars: number,
     readonly savedChars: number,
   ) {
     super(`${reason.message} Of the ${shownChars} characters of this answer shown, the first ${savedChars} are saved.`, { cause: reason });
+    this.code = reason.code;
   }
 }
 
 /** The session is being written by another Perpetua process: a second writer would corrupt its cache. */
 export class SessionLockedError extends StoreError {
   override name = 'SessionLockedError';
-  readonly code = 'session_locked';
+  override readonly code: ErrorCode = 'session_locked';
   constructor(
     readonly sessionName: string,
     readonly heldBy: { holder: string; pid: number; host: string; since: number },
