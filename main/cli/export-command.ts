@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { unreadableReason } from '../engine/regular-file.js';
+import { unreadableReason } from '../shared/regular-file.js';
 import { salvageMessages } from '../store/salvage.js';
 import { parse } from './options.js';
 import { UsageError } from './usage-error.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { MAX_MESSAGE_BYTES } from '../api/limits.js';
-import { unreadableReason } from '../engine/regular-file.js';
+import { unreadableReason } from '../shared/regular-file.js';
 import { UsageError } from './usage-error.js';
 
 /** The UTF-8 text of a file named on the command line (a prompt), refused with one sentence if unusable. */

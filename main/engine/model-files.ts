@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { readOnnxContents } from './onnx-contents.js';
 import { configFromGenai } from './genai-config.js';
 import { ModelLoadError } from './errors.js';
-import { MAX_METADATA_BYTES, unreadableReason } from './regular-file.js';
+import { MAX_METADATA_BYTES, unreadableReason } from '../shared/regular-file.js';
 import { listVariants, type Variant } from './variants.js';
 
 /** Where a model folder keeps what the engine needs. */

@@ -4,7 +4,7 @@ import ort from 'onnxruntime-node';
 import { ModelLoadError, TokenizerMismatchError } from './errors.js';
 import { parseModelConfig, type ModelConfig } from './model-config.js';
 import { TextTokenizer } from './text-tokenizer.js';
-import { MAX_METADATA_BYTES, unreadableReason } from './regular-file.js';
+import { MAX_METADATA_BYTES, unreadableReason } from '../shared/regular-file.js';
 import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
 import { decoderFeeds, logitsOf, readLayout, type DecoderLayout } from './decoder-layout.js';

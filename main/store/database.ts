@@ -1,7 +1,7 @@
 import { accessSync, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { unreadableReason } from '../engine/regular-file.js';
+import { unreadableReason } from '../shared/regular-file.js';
 import { DatabaseError, DatabaseReadOnlyError, DatabaseVersionError } from './errors.js';
 import { fromSqliteError } from './sqlite-errors.js';
 import { APPLICATION_ID, MIGRATIONS, type Migration } from './migrations.js';
