@@ -44,6 +44,7 @@ export const policyLabel: Record<string, string> = {
   sink: 'Attention sink',
 };
 
+/** "pinned" only where pinning applies: the sink policy keeps pinned tokens, window/recompute/dense ignore them. */
 export function describePolicy(p: { name: string; sink: number; window: number; pinSystem: boolean }): string {
   switch (p.name) {
     case 'dense':
@@ -51,7 +52,7 @@ export function describePolicy(p: { name: string; sink: number; window: number; 
     case 'sink':
       return `sink ${p.sink} + ${formatInt(p.window)}${p.pinSystem ? ' · pinned' : ''}`;
     default:
-      return `${p.name} ${formatInt(p.window)}${p.pinSystem ? ' · pinned' : ''}`;
+      return `${p.name} ${formatInt(p.window)}`;
   }
 }
 
