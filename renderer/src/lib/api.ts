@@ -6,6 +6,7 @@ export type {
   AbRun,
   AbSummary,
   AbVote,
+  CacheView,
   PerpetuaBridge,
   PerpetuaEvents,
   ChatSendResult,
