@@ -1,5 +1,5 @@
 import type { GraphBuilder } from './onnx-graph.js';
-import { halfToFloat, packMatMulNBits, quantizeQ4, toHalf } from './weight-codec.js';
+import { halfToFloat, packMatMulNBits, packZeroPoints, quantizeQ4, quantizeQ4Asymmetric, toHalf } from './weight-codec.js';
 
 /** A weight tensor as stored by HF (row-major, PyTorch Linear layout [out, in]). */
 export interface WeightTensor {
@@ -9,16 +9,20 @@ export interface WeightTensor {
 
 export type WeightSource = (name: string) => WeightTensor | undefined;
 
-export const WEIGHT_DTYPES = ['fp32', 'fp16', 'q4'] as const;
-/** How the matrices of a graph are stored: float32, float16, or 4-bit blocks (MatMulNBits). */
+export const WEIGHT_DTYPES = ['fp32', 'fp16', 'q4', 'q4_0'] as const;
+/**
+ * How the matrices of a graph are stored: float32, float16, or 4-bit blocks of 32 (MatMulNBits): q4 with a zero
+ * point per block (onnxruntime's default, the better perplexity), q4_0 symmetric with the numbers of llama.cpp's
+ * Q4_0 (so a GGUF written from the same checkpoint holds exactly the same weights).
+ */
 export type WeightDType = (typeof WEIGHT_DTYPES)[number];
 
 export interface WeightFormat {
   dtype: WeightDType;
-  /** q4 only: the per-block scales in float16 (as llama.cpp's Q4_0 keeps them) or float32 */
+  /** q4 and q4_0: the per-block scales in float16 (as llama.cpp keeps them) or float32 */
   scales?: 'fp16' | 'fp32';
   /**
-   * q4 only: MatMulNBits accuracy_level. 4 (the default) multiplies with int8 activations (VNNI/AMX on x86);
+   * q4 and q4_0: MatMulNBits accuracy_level. 4 (the default) multiplies with int8 activations (VNNI/AMX on x86);
    * 0 computes in float32 from the dequantized weights, which is what tests compare against exactly.
    */
   accuracyLevel?: 0 | 4;
@@ -73,7 +77,7 @@ export class LinearLayers {
     if (ws.some((w) => w.shape[1] !== inn)) throw new Error(`Weights ${names.join(', ')} differ in input size.`);
     const data = concat(ws.map((w) => w.data)); // [out, in], row blocks stacked
     const { dtype } = this.format;
-    if (dtype === 'q4') return this.q4(x, data, out, inn, label);
+    if (dtype === 'q4' || dtype === 'q4_0') return this.q4(x, data, out, inn, label);
     const t = transpose(data, out, inn);
     if (dtype === 'fp32') return this.g.op('MatMul', [x, this.g.weight(label, [inn, out], t)]);
     const w16 = this.g.tensor(label, [inn, out], 'float16', bytes(toHalf(t)));
@@ -81,7 +85,7 @@ export class LinearLayers {
   }
 
   private q4(x: string, data: Float32Array, rows: number, cols: number, label: string): string {
-    const q = quantizeQ4(data, rows, cols);
+    const q = this.format.dtype === 'q4' ? quantizeQ4Asymmetric(data, rows, cols) : quantizeQ4(data, rows, cols);
     const blocks = cols / 32;
     const packed = this.g.tensor(label, [rows, blocks, 16], 'uint8', packMatMulNBits(q));
     // float16 scales are widened once when the session loads (constant folding), so MatMulNBits sees float32
@@ -90,7 +94,8 @@ export class LinearLayers {
         ? this.g.op('Cast', [this.g.tensor(`${label}.scales`, [rows * blocks], 'float16', bytes(q.scales))], { to: 1 })
         : this.g.weight(`${label}.scales`, [rows * blocks], Float32Array.from(q.scales, (h) => halfToFloat(h)));
     const attrs = { K: cols, N: rows, bits: 4, block_size: 32, accuracy_level: this.format.accuracyLevel ?? 4 };
-    return this.g.contrib('MatMulNBits', [x, packed, scales], 1, attrs)[0];
+    const zeros = q.zeros ? [this.g.tensor(`${label}.zeros`, [rows * Math.ceil(blocks / 2)], 'uint8', packZeroPoints(q))] : [];
+    return this.g.contrib('MatMulNBits', [x, packed, scales, ...zeros], 1, attrs)[0];
   }
 
   /** One float16 cast per activation, shared by every matrix that reads it. */
