@@ -7,6 +7,8 @@ export type {
   AbSummary,
   AbVote,
   CacheView,
+  CatalogItem,
+  DownloadInfo,
   PerpetuaBridge,
   PerpetuaEvents,
   ChatSendResult,
