@@ -5,7 +5,7 @@
  * per-turn wrapping, counted from the newest token backwards (where the window is) and from the first forwards
  * (where the sinks are).
  */
-import type { CachePolicy } from '../cache/cache-policy.js';
+import type { CachePolicy } from '../engine/cache-policy.js';
 import type { Model } from '../engine/model.js';
 import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';

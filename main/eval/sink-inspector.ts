@@ -7,7 +7,7 @@ import { linkSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { UnsupportedModelError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import type { Model } from '../engine/model.js';
 import { exposeAttentionProbs } from './attention-graph.js';
 
@@ -34,10 +34,10 @@ export function inspectTokens(held: number[], kept: number, max = DEFAULT_INSPEC
 
 export async function inspectSinks(model: Model, tokens: number[], firstTokens = DEFAULT_FIRST_TOKENS): Promise<SinkReport> {
   if (tokens.length <= firstTokens) {
-    throw new RangeError(`The sink inspector needs more than ${firstTokens} tokens; this text has ${tokens.length}.`);
+    throw new PerpetuaError(`The sink inspector needs more than ${firstTokens} tokens; this text has ${tokens.length}.`, { code: 'invalid_input' });
   }
   const derived = exposeAttentionProbs(readFileSync(model.onnxPath), model.config.layers);
-  if (!derived.ok) throw new UnsupportedModelError(derived.reason);
+  if (!derived.ok) throw new PerpetuaError(derived.reason, { code: 'attention_unavailable' });
   const { file, cleanup } = placeDerivedGraph(model.onnxPath, derived.bytes, derived.externalFiles);
   let session: ort.InferenceSession | null = null;
   try {
@@ -86,7 +86,9 @@ function emptyCacheFeeds(model: Model, tokens: number[]): Record<string, ort.Ten
 function headShares(t: ort.Tensor, n: number, first: number): number[] {
   const p = t.data as Float32Array;
   const heads = p.length / (n * n);
-  if (!Number.isInteger(heads)) throw new UnsupportedModelError(`An attention output has shape [${t.dims.join(', ')}], not [heads, ${n}, ${n}].`);
+  if (!Number.isInteger(heads)) {
+    throw new PerpetuaError(`An attention output has shape [${t.dims.join(', ')}], not [heads, ${n}, ${n}].`, { code: 'attention_unavailable' });
+  }
   const shares: number[] = [];
   for (let h = 0; h < heads; h++) {
     let sum = 0;
