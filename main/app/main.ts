@@ -6,7 +6,8 @@ import { app, BrowserWindow, ipcMain, Menu, MessageChannelMain, session, utility
 import { join } from 'node:path';
 import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT } from '../api/shell-protocol.js';
 import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
-import { bundledModelsDir, coreEntry, preloadScript, rendererUrl } from './paths.js';
+import { installBuiltinModel } from '../models/builtin-model.js';
+import { builtinModelSource, coreEntry, preloadScript, rendererUrl } from './paths.js';
 import { hardenContents, hardenSession, isTrustedSender } from './security.js';
 
 app.enableSandbox();
@@ -21,9 +22,16 @@ async function main(): Promise<void> {
   let window: BrowserWindow | null = null;
 
   const userData = app.getPath('userData');
-  // Model folders in here ($PERPETUA_MODELS_DIR, else the app's extraResources/models, or ./models when run from a
-  // checkout) are imported at start; others are imported by path from the model manager.
-  const modelsDir = process.env.PERPETUA_MODELS_DIR || bundledModelsDir(process.resourcesPath, app.isPackaged);
+  // Model folders in here ($PERPETUA_MODELS_DIR, else <userData>/models) are imported at start; others are
+  // imported by path from the model manager. The built-in model is copied in on first run, so a new user can chat
+  // before downloading anything.
+  const modelsDir = process.env.PERPETUA_MODELS_DIR || join(userData, 'models');
+  try {
+    const result = installBuiltinModel(builtinModelSource(process.resourcesPath, app.isPackaged), modelsDir);
+    if (result !== 'present') console.log(`[main] Built-in model: ${result} in ${modelsDir}.`);
+  } catch (e) {
+    console.error(`[main] Could not copy the built-in model into ${modelsDir}: ${(e as Error).message}`);
+  }
 
   const supervisor = new CoreSupervisor<MessagePortMain>({
     fork: () =>
