@@ -21,7 +21,9 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import torch
+if "--threads" in sys.argv:  # OpenBLAS sizes its own pool at load time: tell it before torch loads it
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", sys.argv[sys.argv.index("--threads") + 1])
+import torch  # noqa: E402
 
 import safetensors_io
 from blas_check import check_blas
