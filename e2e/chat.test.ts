@@ -3,7 +3,6 @@
  * import a model, create a session, chat, switch policy mid-session, paste a long text (progress bar),
  * reload and find the session resumed, search. PERPETUA_SCREENSHOTS=1 also refreshes docs/screenshots.
  */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startCoreUnderTest, type CoreUnderTest } from './core-under-test.js';
@@ -100,13 +99,39 @@ describe('renderer e2e (web host + real core)', () => {
     expect(await page.getAttribute('[data-testid=message][data-role=assistant] >> nth=-1', 'data-state')).toBe('stopped');
   });
 
-  it('exports the chat to Markdown', async () => {
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-md]')]);
-    expect(download.suggestedFilename()).toBe('Endless e2e.md');
-    const path = await download.path();
-    const md = readFileSync(path, 'utf8');
-    expect(md).toMatch(/^# Endless e2e/);
-    expect(md).toContain(UNIQUE);
+  it('exports the chat to Markdown, and says so only once the file is saved', async () => {
+    // The native save dialog cannot open headless: stand in for it, closed without saving the first time.
+    await page.evaluate(() => {
+      const w = window as unknown as { picked: string[]; saved: string[]; showSaveFilePicker: unknown };
+      w.picked = [];
+      w.saved = [];
+      w.showSaveFilePicker = async (opts: { suggestedName: string }) => {
+        w.picked.push(opts.suggestedName);
+        if (w.picked.length === 1) throw new DOMException('The user aborted a request.', 'AbortError');
+        const chunks: string[] = [];
+        return {
+          createWritable: async () => ({
+            write: async (b: Blob) => void chunks.push(await b.text()),
+            close: async () => void w.saved.push(chunks.join('')),
+          }),
+        };
+      };
+    });
+    const exported = '[data-testid=toast-info]:has-text("Exported to Markdown.")';
+    await page.click('[data-testid=export-md]');
+    await page.waitForFunction(() => (window as unknown as { picked: string[] }).picked.length === 1);
+    await page.click('[data-testid=export-md]');
+    await page.waitForSelector(exported);
+    const { picked, saved } = await page.evaluate(() => {
+      const w = window as unknown as { picked: string[]; saved: string[] };
+      return { picked: w.picked, saved: w.saved };
+    });
+    expect(picked).toEqual(['Endless e2e.md', 'Endless e2e.md']);
+    expect(saved).toHaveLength(1);
+    expect(saved[0]).toMatch(/^# Endless e2e/);
+    expect(saved[0]).toContain(UNIQUE);
+    // one toast for the one save: the closed dialog said nothing
+    expect(await page.locator(exported).count()).toBe(1);
   });
 
   it('switches the cache policy mid-session and shows what happened', async () => {

@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -53,9 +54,32 @@ describe('web host', () => {
     expect(await res.text()).not.toContain('secret');
   });
 
-  function connect(query: string, origin: string | undefined): Promise<WebSocket> {
+  /** A raw GET with a chosen Host header (fetch does not let a caller set Host). */
+  function getWithHost(hostHeader: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${host.port}/__perpetua/ws${query}`, origin ? { origin } : {});
+      const req = request({ host: '127.0.0.1', port: host.port, path: '/', headers: { host: hostHeader } }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('answers only requests addressed to 127.0.0.1 by that name (DNS rebinding)', async () => {
+    const rebound = await getWithHost(`evil.example:${host.port}`);
+    expect(rebound.status).toBe(421);
+    expect(rebound.body).not.toContain(host.token);
+    expect((await getWithHost(`localhost:${host.port}`)).status).toBe(421);
+    const own = await getWithHost(`127.0.0.1:${host.port}`);
+    expect(own.status).toBe(200);
+    expect(own.body).toContain(host.token);
+  });
+
+  function connect(query: string, origin: string | undefined, headers: Record<string, string> = {}): Promise<WebSocket> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${host.port}/__perpetua/ws${query}`, { ...(origin ? { origin } : {}), headers });
       ws.once('open', () => resolve(ws));
       ws.once('error', reject);
     });
@@ -66,6 +90,7 @@ describe('web host', () => {
     await expect(connect('?token=wrong', origin)).rejects.toThrow(/401/);
     await expect(connect(`?token=${host.token}`, 'http://evil.example')).rejects.toThrow(/401/);
     await expect(connect(`?token=${host.token}`, undefined)).rejects.toThrow(/401/);
+    await expect(connect(`?token=${host.token}`, origin, { host: `evil.example:${host.port}` })).rejects.toThrow(/401/);
   });
 
   it('bridges requests to the API with validation', async () => {

@@ -88,6 +88,11 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!isOwnHost(req.headers.host, port)) {
+      // DNS rebinding: a page on evil.example that resolves to 127.0.0.1 would read index.html (and its token).
+      res.writeHead(421, { 'content-type': 'text/plain' }).end('Misdirected request: this host only answers http://127.0.0.1.');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
       return;
@@ -132,6 +137,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     const given = Buffer.from(url.searchParams.get('token') ?? '');
     const expected = Buffer.from(token);
     const ok =
+      isOwnHost(req.headers.host, port) &&
       url.pathname === WS_PATH &&
       origin === `http://127.0.0.1:${port}` &&
       given.length === expected.length &&
@@ -196,6 +202,11 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       await new Promise<void>((res) => server.close(() => res()));
     },
   };
+}
+
+/** Only requests addressed to this host by its own name (no DNS-rebound name) are answered. */
+export function isOwnHost(hostHeader: string | undefined, port: number): boolean {
+  return hostHeader === `127.0.0.1:${port}`;
 }
 
 /** Point the page's CSP at this host's WebSocket and load the shim before the app. */

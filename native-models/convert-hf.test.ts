@@ -7,14 +7,19 @@ import { convertHfModel } from './convert-hf.js';
 import { FIXTURES, fixtureAvailable } from './test-models.js';
 
 describe('safetensors → ONNX converter', () => {
-  for (const [name, dir] of [['tinystories-656k', FIXTURES.tinystories], ['stories260k', FIXTURES.stories260k]] as const) {
-    it.runIf(fixtureAvailable(dir))(`${name}: converted hf/ weights give the reference ONNX logits within 1e-4`, async () => {
+  for (const [name, dir, layout] of [
+    ['tinystories-656k', FIXTURES.tinystories, 'reference'],
+    ['stories260k', FIXTURES.stories260k, 'reference'],
+    ['tinystories-656k', FIXTURES.tinystories, 'fused'],
+  ] as const) {
+    it.runIf(fixtureAvailable(dir))(`${name}: converted hf/ weights (${layout} graph) give the reference ONNX logits within 1e-4`, async () => {
       const out = mkdtempSync(join(tmpdir(), 'perpetua-convert-'));
-      convertHfModel(join(dir, 'hf'), out);
+      convertHfModel(join(dir, 'hf'), out, { layout });
       const ours = await Model.load(out);
       const reference = await Model.load(dir);
       const ids = reference.tokenizer.encode('Once upon a time, a little dog named Max found a red ball.', true);
-      const positions = ids.map((_, i) => i + 100);
+      // the reference layout takes any positions; the fused one places tokens at the cache length
+      const positions = ids.map((_, i) => i + (layout === 'reference' ? 100 : 0));
       const a = await ours.forward(ids, positions, []);
       const b = await reference.forward(ids, positions, []);
       let worst = 0;

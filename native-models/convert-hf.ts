@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildLlamaOnnx } from './llama-graph.js';
+import { buildDecoderOnnx, type GraphOptions } from './decoder-graph.js';
 import { readSafetensors } from './safetensors.js';
 import { writeModelFolder } from './tiny-model.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
@@ -10,9 +10,9 @@ const FAMILIES = new Set(['llama', 'mistral', 'qwen2']);
 
 /**
  * Converts a Hugging Face Llama / Mistral / Qwen2 checkpoint (config.json + *.safetensors + tokenizer files) into
- * a Perpetua model folder with onnx/model.onnx in the standard decoder layout (keys cached after RoPE).
+ * a Perpetua model folder with onnx/model.onnx (keys cached after RoPE): by default the fused float32 graph.
  */
-export function convertHfModel(srcDir: string, outDir: string): void {
+export function convertHfModel(srcDir: string, outDir: string, graph: GraphOptions = {}): void {
   const config = JSON.parse(readFileSync(join(srcDir, 'config.json'), 'utf8'));
   if (!FAMILIES.has(config.model_type)) {
     throw new Error(`The converter handles Llama, Mistral and Qwen2 checkpoints, not "${config.model_type}".`);
@@ -23,7 +23,7 @@ export function convertHfModel(srcDir: string, outDir: string): void {
   // Tied checkpoints may store only one of the two tables (TinyStories-656K keeps only lm_head.weight).
   const lookup = (name: string) =>
     weights.get(name) ?? (name === 'model.embed_tokens.weight' ? weights.get('lm_head.weight') : undefined);
-  const onnx = buildLlamaOnnx(parseModelConfig(config), lookup);
+  const onnx = buildDecoderOnnx(parseModelConfig(config), lookup, graph);
   const read = (f: string) => (existsSync(join(srcDir, f)) ? JSON.parse(readFileSync(join(srcDir, f), 'utf8')) : {});
   writeModelFolder(outDir, { config, tokenizerJson: read('tokenizer.json'), tokenizerConfig: read('tokenizer_config.json'), onnx });
   for (const extra of ['generation_config.json', 'special_tokens_map.json']) {

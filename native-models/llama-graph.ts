@@ -1,13 +1,8 @@
 import { GraphBuilder } from './graph/onnx-graph.js';
+import { LinearLayers, type WeightFormat, type WeightSource } from './graph/linear-layers.js';
 import type { ModelConfig } from '../main/engine/model-config.js';
 
-/** A weight tensor as stored by HF (row-major, PyTorch Linear layout [out, in]). */
-export interface WeightTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-export type WeightSource = (name: string) => WeightTensor | undefined;
+export type { WeightSource, WeightTensor } from './graph/linear-layers.js';
 
 /**
  * Builds the standard (optimum / transformers.js) decoder layout:
@@ -16,32 +11,17 @@ export type WeightSource = (name: string) => WeightTensor | undefined;
  * The causal mask follows cache order (query i sees key j ≤ past + i), so position ids may differ from
  * cache indices — which is what the window and sink cache policies rely on.
  */
-export function buildLlamaOnnx(shape: ModelConfig, weights: WeightSource): Uint8Array {
+export function buildReferenceLlamaOnnx(shape: ModelConfig, weights: WeightSource, format?: WeightFormat): Uint8Array {
   const g = new GraphBuilder('perpetua-llama');
-  const { heads: H, kvHeads: KV, headDim: D, hiddenSize: E } = shape;
-  const need = (name: string): WeightTensor => {
-    const w = weights(name);
-    if (!w) throw new Error(`Missing weight ${name}.`);
-    return w;
-  };
-  /** PyTorch Linear [out, in] → MatMul operand [in, out]. */
-  const linear = (name: string): string => {
-    const w = need(name);
-    const [out, inn] = w.shape;
-    return g.weight(name, [inn, out], transpose(w.data, out, inn));
-  };
-  const vector = (name: string): string => {
-    const w = need(name);
-    return g.weight(name, [w.data.length], w.data);
-  };
+  const { heads: H, kvHeads: KV, headDim: D } = shape;
+  const lin = new LinearLayers(g, weights, format);
+  const vector = (name: string): string => lin.vector(name);
 
   const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const attnMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positionIds = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
 
-  const embed = need('model.embed_tokens.weight');
-  const embedName = g.weight('model.embed_tokens.weight', embed.shape, embed.data);
-  let x = g.op('Gather', [embedName, inputIds], { axis: 0 });
+  let x = lin.embedding('model.embed_tokens.weight', inputIds);
 
   // RoPE tables from position ids: [B, 1, S, rotaryDim]
   const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: 1 }), g.ints([-1])]);
@@ -86,7 +66,7 @@ export function buildLlamaOnnx(shape: ModelConfig, weights: WeightSource): Uint8
   const heads = (t: string, n: number): string =>
     g.op('Transpose', [g.op('Reshape', [t, g.ints([0, 0, n, D])])], { perm: [0, 2, 1, 3] });
   const project = (input: string, prefix: string, proj: string): string => {
-    const y = g.op('MatMul', [input, linear(`${prefix}.${proj}.weight`)]);
+    const y = lin.matmul(input, [`${prefix}.${proj}.weight`]);
     return shape.attentionBias ? g.op('Add', [y, vector(`${prefix}.${proj}.bias`)]) : y;
   };
   /** GQA: repeat each KV head for its group of query heads. [B, KV, T, D] → [B, H, T, D] */
@@ -114,26 +94,21 @@ export function buildLlamaOnnx(shape: ModelConfig, weights: WeightSource): Uint8
     const probs = g.op('Softmax', [g.op('Where', [mask, scores, minusInf])], { axis: -1 });
     const ctx = g.op('MatMul', [probs, repeatKv(presentV)]);
     const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.ints([0, 0, H * D])]);
-    x = g.op('Add', [x, g.op('MatMul', [merged, linear(`${p}.self_attn.o_proj.weight`)])]);
+    x = g.op('Add', [x, lin.matmul(merged, [`${p}.self_attn.o_proj.weight`])]);
 
     const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`);
-    const gate = g.op('MatMul', [h2, linear(`${p}.mlp.gate_proj.weight`)]);
-    const up = g.op('MatMul', [h2, linear(`${p}.mlp.up_proj.weight`)]);
+    const gate = lin.matmul(h2, [`${p}.mlp.gate_proj.weight`]);
+    const up = lin.matmul(h2, [`${p}.mlp.up_proj.weight`]);
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    x = g.op('Add', [x, g.op('MatMul', [act, linear(`${p}.mlp.down_proj.weight`)])]);
+    x = g.op('Add', [x, lin.matmul(act, [`${p}.mlp.down_proj.weight`])]);
   }
   const final = rmsNorm(x, 'model.norm.weight');
-  const head = weights('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight';
-  const lmHead = need(head);
-  const lmName = g.weight(`${head}.T`, [E, shape.vocabSize], transpose(lmHead.data, shape.vocabSize, E));
-  g.output('logits', 'float32', ['batch_size', 'sequence_length', shape.vocabSize], g.op('MatMul', [final, lmName]));
+  const logits = lin.matmul(final, [lmHeadName(lin)], 'lm_head.T');
+  g.output('logits', 'float32', ['batch_size', 'sequence_length', shape.vocabSize], logits);
   return g.toBytes();
 }
 
-function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-  }
-  return out;
+/** Tied checkpoints multiply by the embedding table. */
+export function lmHeadName(lin: LinearLayers): string {
+  return lin.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight';
 }

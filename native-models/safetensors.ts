@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { WeightTensor } from './llama-graph.js';
+import { halfToFloat } from './graph/weight-codec.js';
 
 /**
  * Reads a .safetensors file (8-byte header length, JSON header, raw little-endian data) into float32 tensors.
@@ -45,13 +46,4 @@ function toFloat32(bytes: Buffer, dtype: string, name: string): Float32Array {
     default:
       throw new Error(`Tensor ${name} has dtype ${dtype}; the converter reads F32, F16 and BF16.`);
   }
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }

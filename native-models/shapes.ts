@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateTinyModel, writeModelFolder, type TinyModelOptions } from './tiny-model.js';
+import type { GraphOptions } from './decoder-graph.js';
 
 /** A real model's architecture, rebuilt with seeded random weights for speed and memory benchmarks. */
 export interface ModelShape {
@@ -80,6 +81,8 @@ export interface ShapeModelOptions {
   /** parent folder of the cached models (default: os.tmpdir()/perpetua-shapes) */
   root?: string;
   onStatus?: (message: string) => void;
+  /** graph layout and weight format (default: the fused float32 graph) */
+  graph?: GraphOptions;
 }
 
 /**
@@ -92,16 +95,18 @@ export function shapeModelDir(name: ShapeName, opts: ShapeModelOptions = {}): st
   const shape: ModelShape = SHAPES[name];
   const seed = opts.seed ?? 1234;
   const root = opts.root ?? join(tmpdir(), 'perpetua-shapes');
-  const dir = join(root, `${shape.name}-seed${seed}-v1`);
+  const graph: GraphOptions = { layout: 'fused', dtype: 'fp32', ...opts.graph };
+  const variant = [graph.layout, graph.dtype, graph.scales === 'fp16' ? 'f16scales' : ''].filter(Boolean).join('-');
+  const dir = join(root, `${shape.name}-seed${seed}-${variant}-v2`);
   if (existsSync(join(dir, 'onnx', 'model.onnx'))) return dir;
   const gb = (onnxWeightBytes(shape.options) / 2 ** 30).toFixed(2);
   opts.onStatus?.(
-    `Generating a random-weight ${shape.source} (${(parameterCount(shape.options) / 1e6).toFixed(0)}M parameters, ${gb} GiB of float32 weights) in ${dir}; this happens once.`,
+    `Generating a random-weight ${shape.source} (${(parameterCount(shape.options) / 1e6).toFixed(0)}M parameters, ${gb} GiB as float32, stored as ${graph.dtype}) in ${dir}; this happens once.`,
   );
   const partial = `${dir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
-  writeModelFolder(partial, generateTinyModel({ ...shape.options, seed, padVocab: true, externalData: true }));
+  writeModelFolder(partial, generateTinyModel({ ...shape.options, seed, padVocab: true, externalData: true, graph }));
   rmSync(dir, { recursive: true, force: true });
   renameSync(partial, dir);
   return dir;

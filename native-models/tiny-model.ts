@@ -2,7 +2,8 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from
 import { join } from 'node:path';
 import { gaussian, mulberry32 } from './seeded-random.js';
 import { buildTinyTokenizer } from './tiny-tokenizer.js';
-import { buildLlamaOnnx, type WeightTensor } from './llama-graph.js';
+import type { WeightTensor } from './llama-graph.js';
+import { buildDecoderOnnx, type GraphOptions } from './decoder-graph.js';
 import { withExternalData } from './graph/onnx-graph.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
 
@@ -29,6 +30,8 @@ export interface TinyModelOptions {
   padVocab?: boolean;
   /** keep the weights in onnx/model.onnx_data (ONNX external data), as models past protobuf's 2 GB limit must */
   externalData?: boolean;
+  /** graph layout and weight format (default: the reference layout in float32, which tests compare against) */
+  graph?: GraphOptions;
 }
 
 export interface GeneratedModel {
@@ -103,7 +106,8 @@ export function generateTinyModel(opts: TinyModelOptions = {}): GeneratedModel {
   }
   tensor('model.norm.weight', [hidden], 0.1, 1);
 
-  const build = (): Uint8Array => buildLlamaOnnx(parseModelConfig(config), (name) => weights.get(name));
+  const graph: GraphOptions = { layout: 'reference', ...opts.graph };
+  const build = (): Uint8Array => buildDecoderOnnx(parseModelConfig(config), (name) => weights.get(name), graph);
   const base = { config, tokenizerJson: tok.tokenizerJson, tokenizerConfig: tok.tokenizerConfig, weights };
   if (!opts.externalData) return { ...base, onnx: build() };
   const ext = withExternalData('model.onnx_data', build);

@@ -15,8 +15,13 @@ export const IPC_CORE_RESTARTED = 'perpetua:core-restarted';
 /** Main → renderer: the core cannot be (re)started; a sentence for the user. */
 export const IPC_CORE_FAILED = 'perpetua:core-failed';
 
+/** Renderer (preload) → main: the page's theme changed; the window's background follows (next start too). */
+export const IPC_THEME = 'perpetua:theme';
+
 export const CoreRestartedPayloadSchema = CoreRestartedEventSchema;
 export const CoreFailedPayloadSchema = z.object({ message: z.string() });
+export const ThemeSchema = z.enum(['light', 'dark']);
+export type Theme = z.infer<typeof ThemeSchema>;
 
 /** Shell → core over the parent port: serve the API on the attached port (ports[0]). */
 export const CoreConnectMessageSchema = z.object({ type: z.literal('connect'), connectionId: z.number().int() });

@@ -4,12 +4,14 @@ import { CoreSupervisor, type CoreChildLike, type CoreClient } from './core-supe
 class FakeChild implements CoreChildLike {
   posted: { message: unknown; transfer?: unknown[] }[] = [];
   exitListeners: ((code: number) => void)[] = [];
+  messageListeners: ((message: unknown) => void)[] = [];
   killed = false;
   postMessage(message: unknown, transfer?: unknown[]) {
     this.posted.push({ message, transfer });
   }
   on(event: 'exit' | 'message', listener: (x: never) => void) {
     if (event === 'exit') this.exitListeners.push(listener as (code: number) => void);
+    else this.messageListeners.push(listener as (message: unknown) => void);
     return this;
   }
   kill() {
@@ -18,6 +20,9 @@ class FakeChild implements CoreChildLike {
   }
   exit(code: number) {
     for (const l of this.exitListeners) l(code);
+  }
+  send(message: unknown) {
+    for (const l of this.messageListeners) l(message);
   }
 }
 
@@ -91,6 +96,31 @@ describe('CoreSupervisor', () => {
     }
     expect(events.at(-1)).toMatch(/^failed:The engine crashed 3 times/);
     expect(sup.running).toBe(false);
+  });
+
+  it('shows the sentence of a core that could not start instead of restarting it or advising the CPU provider', () => {
+    const { sup, children, timers, events, client } = setup();
+    sup.attach(client);
+    const sentence =
+      'The SQLite module for Electron 45.5.0 (ABI 150, linux-x64) is missing (/x/better_sqlite3.node); run `npm run native:electron` to build it.';
+    children[0].send({ type: 'fatal', message: sentence });
+    children[0].exit(1);
+    expect(timers).toHaveLength(0);
+    expect(children).toHaveLength(1);
+    expect(events).toEqual(['port:win-1', `failed:${sentence}`]);
+    // a window that reloads is told the same, and nothing is forked
+    sup.attach(client);
+    expect(events.at(-1)).toBe(`failed:${sentence}`);
+    expect(children).toHaveLength(1);
+  });
+
+  it('ignores malformed status messages from the core', () => {
+    const { sup, children, timers, events, client } = setup();
+    sup.attach(client);
+    children[0].send({ type: 'fatal', message: 42 });
+    children[0].exit(139);
+    timers.shift()!();
+    expect(events.at(-1)).toBe('restarted:the core process exited with code 139');
   });
 
   it('does not restart after stop()', () => {

@@ -1,8 +1,11 @@
 /**
  * Keeps the core process alive: forks it, connects every window to it with a fresh MessageChannel, and
- * when it dies unexpectedly forks a new one, tells each window (coreRestarted) and reconnects it.
+ * when it dies unexpectedly forks a new one, tells each window (coreRestarted) and reconnects it. A core that
+ * reported a fatal start-up error is not restarted (it would fail the same way): its sentence is shown.
  * Electron-free (the fork and channel are injected) so the restart logic is unit-tested.
  */
+import { CoreStatusMessageSchema } from '../api/shell-protocol.js';
+
 
 export interface CoreChildLike {
   postMessage(message: unknown, transfer?: unknown[]): void;
@@ -79,10 +82,10 @@ export class CoreSupervisor<P> {
     this.child = child;
     child.on('exit', (code) => this.onExit(child, code));
     child.on('message', (m) => {
-      const msg = m as { type?: unknown; message?: unknown };
-      if (msg && msg.type === 'fatal' && typeof msg.message === 'string') {
-        this.log(`core reported a fatal error: ${msg.message}`);
-        this.lastFatal = msg.message;
+      const msg = CoreStatusMessageSchema.safeParse(m);
+      if (msg.success && msg.data.type === 'fatal') {
+        this.log(`core reported a fatal error: ${msg.data.message}`);
+        this.lastFatal = msg.data.message;
       }
     });
     for (const c of this.clients.values()) this.connect(c);
@@ -125,20 +128,31 @@ export class CoreSupervisor<P> {
     client.sendPort(window);
   }
 
+  /** Give up for good and tell every window why. */
+  private fail(message: string): void {
+    this.failed = message;
+    for (const c of this.clients.values()) c.notifyFailed(message);
+  }
+
   private onExit(child: CoreChildLike, code: number): void {
     if (child !== this.child) return;
     this.child = null;
     if (this.stopping) return;
-    const detail = this.lastFatal ? `: ${this.lastFatal}` : '';
+    const fatal = this.lastFatal;
     this.lastFatal = null;
-    const reason = `the core process exited with code ${code}${detail}`;
-    this.log(reason);
+    this.log(`the core process exited with code ${code}${fatal ? `: ${fatal}` : ''}`);
+    for (const [id, c] of this.clients) if (!c.isAlive()) this.clients.delete(id);
+    if (fatal) {
+      this.fail(fatal);
+      return;
+    }
+    const reason = `the core process exited with code ${code}`;
     const t = this.now();
     this.crashes = [...this.crashes.filter((x) => t - x < this.crashWindowMs), t];
-    for (const [id, c] of this.clients) if (!c.isAlive()) this.clients.delete(id);
     if (this.crashes.length > this.maxCrashes) {
-      this.failed = `The engine crashed ${this.crashes.length} times in a minute (last: ${reason}). Restart Perpetua; if it keeps happening, switch the model to the CPU provider.`;
-      for (const c of this.clients.values()) c.notifyFailed(this.failed);
+      this.fail(
+        `The engine crashed ${this.crashes.length} times in a minute (last: ${reason}). Restart Perpetua; if it keeps happening, switch the model to the CPU provider.`,
+      );
       return;
     }
     const delay = this.backoffMs[Math.min(this.crashes.length - 1, this.backoffMs.length - 1)];

@@ -3,16 +3,27 @@
  * run here): window preferences, the sender check, the port relay, and the restart after a core crash.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT } from '../api/shell-protocol.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT, IPC_THEME } from '../api/shell-protocol.js';
 import { APP_CSP } from './security.js';
 
 const h = await vi.hoisted(async () => {
   const { EventEmitter } = await import('node:events');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const userData = mkdtempSync(join(tmpdir(), 'perpetua-user-data-'));
+  // last run ended in the light theme
+  writeFileSync(join(userData, 'appearance.json'), '{"theme":"light"}');
+  const protocolCalls: { privileged: unknown[]; handled: Record<string, (r: Request) => Promise<Response>> } = { privileged: [], handled: {} };
+  const menus: unknown[] = [];
   const app = Object.assign(new EventEmitter(), {
     isPackaged: false,
     enableSandbox: () => {},
     requestSingleInstanceLock: () => true,
-    getPath: () => '/tmp/perpetua-user-data',
+    setPath: () => {},
+    getPath: () => userData,
     whenReady: () => Promise.resolve(),
     quit: () => {},
   });
@@ -61,6 +72,10 @@ const h = await vi.hoisted(async () => {
   class FakeWindow extends EventEmitter {
     webContents = new FakeWebContents();
     url = '';
+    backgrounds: string[] = [];
+    setBackgroundColor(c: string) {
+      this.backgrounds.push(c);
+    }
     constructor(readonly options: { webPreferences: Record<string, unknown> }) {
       super();
       windows.push(this);
@@ -86,7 +101,11 @@ const h = await vi.hoisted(async () => {
     app,
     ipcMain,
     BrowserWindow: FakeWindow,
-    Menu: { setApplicationMenu: () => {}, buildFromTemplate: () => ({}) },
+    Menu: { setApplicationMenu: (m: unknown) => menus.push(m), buildFromTemplate: (t: unknown) => ({ template: t }) },
+    nativeTheme: { shouldUseDarkColors: true },
+    net: { fetch: () => Promise.reject(new Error('no files in this test')) },
+    shell: { openPath: () => Promise.resolve('') },
+    protocol: { registerSchemesAsPrivileged: (s: unknown[]) => protocolCalls.privileged.push(...s) },
     MessageChannelMain: class {
       port1 = `core-port-${++channel}`;
       port2 = `window-port-${channel}`;
@@ -100,6 +119,7 @@ const h = await vi.hoisted(async () => {
     },
     session: {
       defaultSession: {
+        protocol: { handle: (scheme: string, fn: (r: Request) => Promise<Response>) => (protocolCalls.handled[scheme] = fn) },
         setPermissionRequestHandler: (fn: unknown) => (sessionCalls.permission = fn),
         setPermissionCheckHandler: (fn: unknown) => (sessionCalls.check = fn),
         webRequest: {
@@ -109,7 +129,7 @@ const h = await vi.hoisted(async () => {
       },
     },
   };
-  return { electron, windows, children, sessionCalls, ipcMain };
+  return { electron, windows, children, sessionCalls, ipcMain, protocolCalls, menus, userData };
 });
 
 vi.mock('electron', () => ({ ...h.electron, default: h.electron }));
@@ -127,7 +147,17 @@ describe('Electron shell (stand-in electron)', () => {
     const prefs = win.options.webPreferences;
     expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webviewTag: false });
     expect(String(prefs.preload)).toMatch(/preload[\\/]preload\.cjs$/);
-    expect(win.url).toMatch(/^file:\/\/.*renderer\/index\.html$/);
+    // served from app://perpetua/, in the saved theme's background (not the system's dark one)
+    expect(win.url).toBe('app://perpetua/index.html');
+    expect(h.protocolCalls.privileged).toEqual([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+    expect(Object.keys(h.protocolCalls.handled)).toEqual(['app']);
+    expect((await h.protocolCalls.handled.app(new Request('app://evil/index.html'))).status).toBe(404);
+    expect((win.options as { backgroundColor?: string }).backgroundColor).toBe('#fbfaf8');
+    // a menu on every platform (here: Linux/Windows layout with DevTools, since not packaged)
+    const template = (h.menus[0] as { template: { role?: string; label?: string }[] }).template;
+    expect(template.map((m) => m.role ?? m.label)).toEqual(
+      process.platform === 'darwin' ? ['appMenu', 'fileMenu', 'editMenu', 'View', 'windowMenu', 'help'] : ['fileMenu', 'editMenu', 'View', 'windowMenu', 'help'],
+    );
     expect(win.webContents.openHandler?.()).toEqual({ action: 'deny' });
     let prevented = false;
     win.webContents.emit('will-navigate', { preventDefault: () => (prevented = true) }, 'https://example.com');
@@ -148,12 +178,20 @@ describe('Electron shell (stand-in electron)', () => {
 
     // a hello from a foreign page is ignored
     h.ipcMain.emit(IPC_HELLO, { sender: win.webContents, senderFrame: { url: 'file:///tmp/evil.html' } });
+    h.ipcMain.emit(IPC_THEME, { sender: win.webContents, senderFrame: { url: 'file:///tmp/evil.html' } }, 'dark');
+    expect(win.backgrounds).toEqual([]);
     expect(win.webContents.posted).toHaveLength(0);
 
     // a hello from the app page gets a port; the core gets the other end
     h.ipcMain.emit(IPC_HELLO, { sender: win.webContents, senderFrame: win.webContents.mainFrame });
     expect(win.webContents.posted).toEqual([{ channel: IPC_PORT, ports: ['window-port-1'] }]);
     expect(h.children[0].posted).toEqual([{ message: { type: 'connect', connectionId: 1 }, transfer: ['core-port-1'] }]);
+
+    // the page switches to the dark theme: the window follows, and the next start opens dark
+    h.ipcMain.emit(IPC_THEME, { sender: win.webContents, senderFrame: win.webContents.mainFrame }, 'dark');
+    h.ipcMain.emit(IPC_THEME, { sender: win.webContents, senderFrame: win.webContents.mainFrame }, 'neon');
+    expect(win.backgrounds).toEqual(['#141518']);
+    expect(readFileSync(join(h.userData, 'appearance.json'), 'utf8')).toBe('{"theme":"dark"}\n');
 
     // the core dies: a new one is forked, the window is told and gets a new port
     h.children[0].emit('exit', 139);

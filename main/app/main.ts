@@ -1,16 +1,40 @@
 /**
- * Electron main process: one window, the core in a utilityProcess, a MessagePort between them.
- * Thin on purpose: everything else runs (and is tested) without Electron.
+ * Electron main process: one window, the core in a utilityProcess, a MessagePort between them, the page
+ * served from app://perpetua/. Thin on purpose: everything else runs (and is tested) without Electron.
  */
-import { app, BrowserWindow, ipcMain, Menu, MessageChannelMain, session, utilityProcess, type MessagePortMain } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  ipcMain,
+  Menu,
+  MessageChannelMain,
+  nativeTheme,
+  net,
+  protocol,
+  session,
+  shell,
+  utilityProcess,
+  type MessagePortMain,
+} from 'electron';
 import { join } from 'node:path';
-import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT } from '../api/shell-protocol.js';
+import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT, IPC_THEME, ThemeSchema } from '../api/shell-protocol.js';
+import { appMenuTemplate } from './app-menu.js';
+import { APP_PAGE_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './app-protocol.js';
 import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
 import { installBuiltinModel } from '../models/builtin-model.js';
-import { builtinModelSource, coreEntry, preloadScript, rendererUrl } from './paths.js';
+import { builtinModelSource, coreEntry, preloadScript, rendererDir } from './paths.js';
+import { sandboxNotice } from './sandbox-notice.js';
 import { hardenContents, hardenSession, isTrustedSender } from './security.js';
+import { readSavedTheme, saveTheme, windowBackground } from './window-theme.js';
+
+const rendererUrl = APP_PAGE_URL;
 
 app.enableSandbox();
+// A separate profile (the packaged smoke test runs the app twice in a fresh one).
+if (process.env.PERPETUA_USER_DATA) app.setPath('userData', process.env.PERPETUA_USER_DATA);
+protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
+const notice = sandboxNotice(process.env, process.argv);
+if (notice) console.warn(`[main] ${notice}`);
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();
@@ -55,6 +79,14 @@ async function main(): Promise<void> {
 
   app.on('web-contents-created', (_e, contents) => hardenContents(contents, rendererUrl));
 
+  const appearanceFile = join(userData, 'appearance.json');
+  ipcMain.on(IPC_THEME, (event, payload: unknown) => {
+    const theme = ThemeSchema.safeParse(payload);
+    if (!window || event.sender !== window.webContents || !isTrustedSender(event.senderFrame, event.sender, rendererUrl) || !theme.success) return;
+    window.setBackgroundColor(windowBackground(theme.data, nativeTheme.shouldUseDarkColors));
+    if (readSavedTheme(appearanceFile) !== theme.data) saveTheme(appearanceFile, theme.data);
+  });
+
   ipcMain.on(IPC_HELLO, (event) => {
     const contents = event.sender;
     if (!window || contents !== window.webContents || !isTrustedSender(event.senderFrame, contents, rendererUrl)) {
@@ -75,8 +107,13 @@ async function main(): Promise<void> {
   }
 
   await app.whenReady();
+  session.defaultSession.protocol.handle(APP_SCHEME, appProtocolHandler(rendererDir, (url) => net.fetch(url)));
   hardenSession(session.defaultSession);
-  Menu.setApplicationMenu(process.platform === 'darwin' ? Menu.buildFromTemplate([{ role: 'appMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]) : null);
+  Menu.setApplicationMenu(
+    Menu.buildFromTemplate(
+      appMenuTemplate({ platform: process.platform, development: !app.isPackaged, showDataFolder: () => void shell.openPath(userData) }),
+    ),
+  );
   supervisor.start();
 
   const createWindow = () => {
@@ -87,7 +124,8 @@ async function main(): Promise<void> {
       minHeight: 480,
       title: 'Perpetua',
       show: false,
-      backgroundColor: '#141518',
+      // the page's theme from the last run, so the first paint does not flash the other one
+      backgroundColor: windowBackground(readSavedTheme(appearanceFile), nativeTheme.shouldUseDarkColors),
       webPreferences: {
         preload: preloadScript,
         contextIsolation: true,

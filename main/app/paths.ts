@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { BUILTIN_MODEL_NAME } from '../models/builtin-model.js';
 
 /** dist/main/app (this file once compiled). */
@@ -7,8 +7,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** dist/ */
 const distDir = join(here, '..', '..');
 
-export const rendererIndex = join(distDir, 'renderer', 'index.html');
-export const rendererUrl = pathToFileURL(rendererIndex).href;
+/** Served as app://perpetua/ (app-protocol.ts). */
+export const rendererDir = join(distDir, 'renderer');
 export const preloadScript = join(distDir, 'preload', 'preload.cjs');
 export const coreEntry = join(distDir, 'main', 'core', 'core-process.js');
 

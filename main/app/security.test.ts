@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { APP_CSP, hardenContents, hardenSession, isAppPageUrl, isTrustedSender } from './security.js';
 
-const PAGE = 'file:///opt/Perpetua/resources/app.asar/dist/renderer/index.html';
+const PAGE = 'app://perpetua/index.html';
 
 describe('security', () => {
   it('CSP is the strict one', () => {
@@ -18,6 +18,10 @@ describe('security', () => {
     expect(isAppPageUrl(PAGE, PAGE)).toBe(true);
     expect(isAppPageUrl(`${PAGE}#/chat`, PAGE)).toBe(true);
     expect(isAppPageUrl('file:///tmp/evil.html', PAGE)).toBe(false);
+    // same path on another host or scheme (a network path on Windows, a local file)
+    expect(isAppPageUrl('app://evil/index.html', PAGE)).toBe(false);
+    expect(isAppPageUrl('file://server/index.html', PAGE)).toBe(false);
+    expect(isAppPageUrl('file:///index.html', PAGE)).toBe(false);
     expect(isAppPageUrl('https://example.com/', PAGE)).toBe(false);
     expect(isAppPageUrl('not a url', PAGE)).toBe(false);
   });
@@ -57,6 +61,7 @@ describe('security', () => {
     expect(decide('https://example.com/x.js')).toBe(true);
     expect(decide('ws://127.0.0.1:1/')).toBe(true);
     expect(decide(PAGE)).toBe(false);
+    expect(decide('file:///etc/passwd')).toBe(true);
     let headers: Record<string, string[]> = {};
     (h.headers as (d: object, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void)(
       { responseHeaders: {} },

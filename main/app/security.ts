@@ -14,12 +14,12 @@ export const APP_CSP = [
   "form-action 'none'",
 ].join('; ');
 
-/** The renderer page URL, without query or hash. */
+/** The renderer page URL (app://perpetua/index.html), without query or hash: same scheme, host and path. */
 export function isAppPageUrl(url: string, appPageUrl: string): boolean {
   try {
     const u = new URL(url);
     const a = new URL(appPageUrl);
-    return u.protocol === 'file:' && u.protocol === a.protocol && u.pathname === a.pathname;
+    return u.protocol === 'app:' && u.protocol === a.protocol && u.host === a.host && u.pathname === a.pathname;
   } catch {
     return false;
   }
@@ -37,10 +37,10 @@ export function hardenSession(ses: Session): void {
   ses.setPermissionCheckHandler(() => false);
   ses.setDevicePermissionHandler?.(() => false);
   ses.setDisplayMediaRequestHandler?.((_req, callback) => callback({}));
-  // Offline app: nothing but our own files (and devtools) may load.
+  // Offline app: nothing but our own files (app://, not file://) and devtools may load.
   ses.webRequest.onBeforeRequest((details, callback) => {
     const scheme = details.url.split(':', 1)[0];
-    const allowed = scheme === 'file' || scheme === 'devtools' || scheme === 'blob' || scheme === 'data' || scheme === 'chrome-extension';
+    const allowed = scheme === 'app' || scheme === 'devtools' || scheme === 'blob' || scheme === 'data' || scheme === 'chrome-extension';
     callback({ cancel: !allowed });
   });
   ses.webRequest.onHeadersReceived((details, callback) => {

@@ -4,6 +4,7 @@ import { Engine } from '../engine/engine.js';
 import { createPolicy, parsePolicy } from './create-policy.js';
 import { DEFAULT_POLICY, type PolicyName, type PolicySpec } from './cache-policy.js';
 import { FIXTURES, fixtureAvailable, testModelDir } from '../../native-models/test-models.js';
+import { streamLogits } from '../eval/policy-logits.js';
 
 const spec = (name: PolicyName, window: number, sink = 4, evictChunk = 8): PolicySpec => ({
   ...DEFAULT_POLICY,
@@ -20,25 +21,9 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** Logits of every token, fed `chunk` tokens per run. */
-async function streamLogits(model: Model, s: PolicySpec, tokens: number[], chunk: number): Promise<Float32Array[]> {
-  const engine = new Engine(model, createPolicy(s, model.config));
-  const rows: Float32Array[] = [];
-  const V = model.vocabSize;
-  if (s.name === 'recompute') {
-    // recompute is exact for the last token of each run, so it is streamed one token per run
-    for (const t of tokens) rows.push(Float32Array.from(await engine.feed([t])));
-    return rows;
-  }
-  await engine.feed(tokens, {
-    chunk,
-    onLogits: (logits, slice) => slice.forEach((_, i) => rows.push(Float32Array.from(logits.subarray(i * V, (i + 1) * V)))),
-  });
-  return rows;
-}
-
 const MODELS: [string, () => string][] = [
   ['generated tiny model', () => testModelDir()],
+  ['generated tiny model, fused graph (GroupQueryAttention, no position_ids)', () => testModelDir({ graph: { layout: 'fused' } })],
   ['generated model with partial rotary and linear RoPE scaling', () =>
     testModelDir({ partialRotaryFactor: 0.5, ropeScaling: { type: 'linear', factor: 2 }, seed: 11 })],
   ...(fixtureAvailable(FIXTURES.tinystories) ? [['tinystories-656k', () => FIXTURES.tinystories] as [string, () => string]] : []),

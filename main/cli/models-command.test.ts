@@ -1,13 +1,16 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
+import { sha256, startFakeHub } from '../models/fixtures/fake-hub.js';
+import { addTinyRepo, TINY_REPO } from '../models/fixtures/tiny-repo.js';
 
 const run = promisify(execFile);
-const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'main/cli/run.ts', ...args]);
+const cli = (args: string[], env?: NodeJS.ProcessEnv) =>
+  run(process.execPath, ['--import', 'tsx', 'main/cli/run.ts', ...args], { env: { ...process.env, ...env } });
 
 describe('perpetua models', () => {
   it('checks a model folder and says what Perpetua sees', async () => {
@@ -15,6 +18,12 @@ describe('perpetua models', () => {
     expect(stdout).toMatch(/^default: llama, 2 layers, 4 heads \(2 KV heads of 16\), vocab \d+$/m);
     expect(stdout).toMatch(/RoPE rotate_half, theta 10000, 16\/16 dims rotated/);
     expect(stdout).toMatch(/KV cache 0\.5 KiB per token .*chat template yes/);
+    expect(stdout).toMatch(/^threads: \d+ threads? for decode, \d+ for prefill \(one session; default\); positions from position_ids$/m);
+  });
+
+  it('shows the thread counts it was given', async () => {
+    const { stdout } = await cli(['models', 'check', testModelDir({ graph: { layout: 'fused' } }), '--threads', '1,2']);
+    expect(stdout).toMatch(/^threads: 1 thread for decode, 2 for prefill \(a second session for prefill; option\); positions at the cache length/m);
   });
 
   it('refuses to convert a folder without a checkpoint, in one sentence', async () => {
@@ -24,5 +33,39 @@ describe('perpetua models', () => {
     );
     expect(err?.code).toBe(1);
     expect(err?.stderr.trim()).toMatch(/^perpetua: .* has no \.safetensors weights\.$/);
+  });
+
+  it('downloads from the Hub with a progress bar, survives a SIGKILL mid-file and resumes to a folder that checks', async () => {
+    const hub = await startFakeHub();
+    try {
+      const tiny = addTinyRepo(hub);
+      const dir = mkdtempSync(join(tmpdir(), 'perpetua-cli-dl-'));
+      const env = { HF_ENDPOINT: hub.url, HF_TOKEN: '' };
+      const part = join(dir, '.downloads', 'Tiny-ONNX-q4', 'onnx', 'model_q4.onnx.part');
+      hub.throttle = 100_000;
+      const child = spawn(process.execPath, ['--import', 'tsx', 'main/cli/run.ts', 'models', 'download', TINY_REPO, '--dir', dir], {
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      });
+      const exited = new Promise((r) => child.once('exit', r));
+      while (!(existsSync(part) && statSync(part).size > 50_000)) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGKILL');
+      await exited;
+      const killedAt = statSync(part).size;
+      expect(killedAt).toBeLessThan(statSync(join(testModelDir(), 'onnx', 'model.onnx')).size);
+      hub.throttle = 0;
+      const from = hub.requests.length;
+      const { stdout, stderr } = await cli(['models', 'download', TINY_REPO, '--dir', dir], env);
+      expect(stdout).toMatch(new RegExp(`^${TINY_REPO} @ ${tiny.commit.slice(0, 12)}, variant q4: 4 files, 0\\.6 MiB$`, 'm'));
+      expect(stderr).toMatch(/\[#{24}\] 100% {2}0\.6\/0\.6 MiB {2}(\d+\.\d|--) MiB\/s {2}ETA \S+ {2}onnx\/model_q4\.onnx \(4\/4\)/);
+      const range = hub.requests.slice(from).find((r) => r.server === 'storage')?.range;
+      expect(Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1])).toBeGreaterThanOrEqual(killedAt - 64 * 1024); // resumed, not restarted
+      const model = join(dir, 'Tiny-ONNX-q4');
+      expect(sha256(readFileSync(join(model, 'onnx', 'model_q4.onnx')))).toBe(tiny.sha256('onnx/model_q4.onnx'));
+      const { stdout: check } = await cli(['models', 'check', model]);
+      expect(check).toMatch(/^Tiny-ONNX-q4: llama, 2 layers/m);
+    } finally {
+      await hub.close();
+    }
   });
 });

@@ -1,23 +1,38 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Model } from '../engine/model.js';
+import { HubClient, hubOptionsFromEnv } from '../models/hub-client.js';
+import { planBytes, planDownload, runDownload } from '../models/model-download.js';
+import { packageRoot } from './default-model.js';
+import { DownloadBar } from './download-bar.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { convertHfModel } from '../../native-models/convert-hf.js';
+import { GRAPH_LAYOUTS } from '../../native-models/decoder-graph.js';
+import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
 import { parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
+import { describeThreads } from '../engine/thread-policy.js';
 
-export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda|dml|coreml]
-  Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider.
-perpetua models convert HF_DIR OUT_DIR
-  Converts a Hugging Face Llama, Mistral or Qwen2 checkpoint (safetensors) into a Perpetua model folder (ONNX).
+export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda|dml|coreml] [--threads N | --threads DECODE,PREFILL]
+  Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider,
+  threads (default: PERPETUA_THREADS, else 1 on machines with up to 2 cores, else half the cores up to 4).
+perpetua models convert HF_DIR OUT_DIR [--dtype fp32|fp16|q4] [--scales fp16|fp32] [--layout fused|reference]
+  Converts a Hugging Face Llama, Mistral or Qwen2 checkpoint (safetensors) into a Perpetua model folder (ONNX):
+  onnxruntime's fused operators by default; weights in float32, float16, or 4-bit blocks of 32 (MatMulNBits,
+  the Q4_0 numbers) with float16 (default) or float32 scales.
 perpetua models list --db FILE
-  Lists the models a chat database knows.`;
+  Lists the models a chat database knows.
+perpetua models download REPO_ID [--revision R] [--variant NAME] [--dir DIR]
+  Downloads an ONNX model from the Hugging Face Hub ($HF_ENDPOINT, token in $HF_TOKEN) into DIR (default
+  $PERPETUA_MODELS_DIR, else ./models): one variant (default the best for the CPU: q4, int8, fp32), checked
+  file by file against the Hub's sha256; run it again to resume an interrupted download.`;
 
 export async function modelsCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'check') {
     const { values, positionals } = parseWithDir(rest, 1);
-    const model = await Model.load(positionals[0], { executionProvider: providerFrom({ ep: values.ep ?? 'cpu' }) });
+    const model = await Model.load(positionals[0], { executionProvider: providerFrom({ ep: values.ep ?? 'cpu' }), threads: values.threads });
     const c = model.config;
     const kvPerToken = 2 * c.layers * c.kvHeads * c.headDim * 4;
     console.log(
@@ -26,20 +41,26 @@ export async function modelsCommand(args: string[]): Promise<void> {
         `pretrained context ${c.maxPositions} tokens; RoPE ${c.rope.style}, theta ${c.rope.theta}, ${c.rope.rotaryDim}/${c.headDim} dims rotated, scaling ${c.rope.scaling}`,
         `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (float32); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
         `runs on ${model.provider}${model.providerFallbackReason ? ` (${model.providerFallbackReason})` : ''}; fingerprint ${model.fingerprint}`,
+        `threads: ${describeThreads(model.threads)}; positions ${model.takesPositions ? 'from position_ids' : 'at the cache length (GroupQueryAttention graph)'}`,
       ].join('\n'),
     );
     await model.dispose();
     return;
   }
   if (sub === 'convert') {
-    const { positionals } = parseWithDir(rest, 2);
+    const { values, positionals } = parseWithDir(rest, 2);
+    const graph = {
+      dtype: oneOf(values.dtype ?? 'fp32', WEIGHT_DTYPES, 'dtype'),
+      scales: oneOf(values.scales ?? 'fp16', ['fp16', 'fp32'] as const, 'scales'),
+      layout: oneOf(values.layout ?? 'fused', GRAPH_LAYOUTS, 'layout'),
+    };
     try {
-      convertHfModel(resolve(positionals[0]), resolve(positionals[1]));
+      convertHfModel(resolve(positionals[0]), resolve(positionals[1]), graph);
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
     const model = await Model.load(positionals[1]);
-    console.log(`Wrote ${positionals[1]} (${model.config.modelType}, ${model.config.layers} layers); it loads and runs.`);
+    console.log(`Wrote ${positionals[1]} (${model.config.modelType}, ${model.config.layers} layers, ${graph.layout} graph, ${graph.dtype} weights); it loads and runs.`);
     await model.dispose();
     return;
   }
@@ -56,13 +77,58 @@ export async function modelsCommand(args: string[]): Promise<void> {
     }
     return;
   }
-  throw new UsageError(`models needs a subcommand: check, convert or list, not "${sub ?? ''}".`);
+  if (sub === 'download') {
+    await download(rest);
+    return;
+  }
+  throw new UsageError(`models needs a subcommand: check, convert, list or download, not "${sub ?? ''}".`);
 }
 
+const FOLDER_OPTIONS = {
+  ep: { type: 'string' },
+  threads: { type: 'string' },
+  dtype: { type: 'string' },
+  scales: { type: 'string' },
+  layout: { type: 'string' },
+} as const;
+
 function parseWithDir(args: string[], count: number) {
-  const dirs = args.filter((a) => !a.startsWith('--'));
-  const flags = args.filter((a) => a.startsWith('--'));
-  if (dirs.length !== count) throw new UsageError(`Expected ${count === 1 ? 'a folder' : 'two folders'}; see perpetua models --help.`);
-  const { values } = parse(flags.flatMap((f) => f.split('=')), { ep: { type: 'string' } });
-  return { values, positionals: dirs };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: FOLDER_OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+  if (parsed.positionals.length !== count) throw new UsageError(`Expected ${count === 1 ? 'a folder' : 'two folders'}; see perpetua models --help.`);
+  return parsed;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}".`);
+  return value as T;
+}
+
+async function download(args: string[]): Promise<void> {
+  const repos = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.match(/^--(revision|variant|dir)$/));
+  if (repos.length !== 1) throw new UsageError('models download needs one REPO_ID (owner/name); see perpetua models --help.');
+  const { values } = parse(
+    args.filter((a) => a !== repos[0]),
+    { revision: { type: 'string' }, variant: { type: 'string' }, dir: { type: 'string' } },
+  );
+  const modelsDir = resolve(values.dir ?? process.env.PERPETUA_MODELS_DIR ?? join(packageRoot(), 'models'));
+  const client = new HubClient(hubOptionsFromEnv());
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  const bar = new DownloadBar();
+  try {
+    const plan = await planDownload(client, modelsDir, { repo: repos[0], revision: values.revision, variant: values.variant }, abort.signal);
+    console.log(`${plan.repo} @ ${plan.commit.slice(0, 12)}, variant ${plan.variant}: ${plan.files.length} files, ${(planBytes(plan) / 1024 ** 2).toFixed(1)} MiB`);
+    const dir = await runDownload(client, modelsDir, plan, { signal: abort.signal, onProgress: (p) => bar.update(p) });
+    bar.finish();
+    console.log(`Downloaded into ${dir}; every file matches the Hub's checksum.`);
+  } finally {
+    bar.finish();
+    process.off('SIGINT', stop);
+  }
 }

@@ -1,10 +1,9 @@
 /**
- * Entry of the core process (Electron utilityProcess, forked by main/app): builds the CoreService and
- * serves the API on every MessagePort the shell hands over. Args: --db=FILE --models=DIR.
+ * Entry of the core process (Electron utilityProcess, forked by main/app): starts the core (core-start.ts)
+ * and exits with 1 shortly after reporting a fatal start-up error. Args: --db=FILE --models=DIR.
  */
-import { parseCoreArgv } from '../api/shell-protocol.js';
-import { CoreService } from './core-service.js';
-import { hostApiOnParentPort, type ParentPortLike } from './message-port-host.js';
+import type { ParentPortLike } from './message-port-host.js';
+import { startCore } from './core-start.js';
 
 const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 if (!parentPort) {
@@ -12,13 +11,7 @@ if (!parentPort) {
   process.exit(2);
 }
 
-try {
-  const args = parseCoreArgv(process.argv.slice(2));
-  const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir });
-  hostApiOnParentPort(core, parentPort);
-  const shutdown = () => void core.close().finally(() => process.exit(0));
-  process.on('SIGTERM', shutdown);
-} catch (err) {
-  parentPort.postMessage({ type: 'fatal', message: (err as Error).message });
-  process.exit(1);
-}
+const core = await startCore(parentPort, process.argv.slice(2));
+if (core) process.on('SIGTERM', () => void core.close().finally(() => process.exit(0)));
+// postMessage is asynchronous: give the fatal message a moment to leave before the process ends.
+else setTimeout(() => process.exit(1), 250);

@@ -126,6 +126,7 @@ export class CoreService implements PerpetuaApi {
     if (!dir || !existsSync(dir)) return;
     const known = new Set(this.store.listModels().map((m) => resolve(m.dir)));
     for (const name of readdirSync(dir)) {
+      if (name.startsWith('.')) continue; // .downloads and other unfinished work is never a model
       const sub = resolve(join(dir, name));
       if (known.has(sub) || this.unusableDirs.has(sub) || !statSync(sub).isDirectory()) continue;
       // an unusable folder is skipped, and not loaded again on the next listing

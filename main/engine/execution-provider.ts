@@ -24,7 +24,12 @@ export interface OpenedSession {
  * Opens an ONNX session on the requested provider (or the first that works, for 'auto') and falls back to the
  * CPU, reporting why, when a provider is missing on this machine (no GPU adapter, no CUDA libraries, wrong OS).
  */
-export async function openSession(file: string, requested: ProviderRequest, kvLayersOnDevice = 0): Promise<OpenedSession> {
+export async function openSession(
+  file: string,
+  requested: ProviderRequest,
+  kvLayersOnDevice = 0,
+  extra: ort.InferenceSession.SessionOptions = {},
+): Promise<OpenedSession> {
   // A missing provider is reported to the user as one sentence; keep onnxruntime's own log out of the terminal.
   ort.env.logLevel = 'fatal';
   // On a GPU the present KV outputs stay in GPU memory and are fed back as the next run's past.
@@ -37,6 +42,7 @@ export async function openSession(file: string, requested: ProviderRequest, kvLa
             .map((name) => [name, 'gpu-buffer' as const]),
         );
   const options = (provider: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
+    ...extra,
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,

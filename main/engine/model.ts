@@ -9,6 +9,7 @@ import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
 import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
 import { GraphKvEditor, HostKvEditor, type KvEditor } from '../cache/kv-editor.js';
+import { resolveThreads, threadOptions, type ThreadPolicy } from './thread-policy.js';
 
 export interface LoadOptions {
   /** default cpu; 'auto' picks the best GPU provider this machine has */
@@ -20,6 +21,8 @@ export interface LoadOptions {
    * (default: on for GPU providers, where it stays in GPU memory; on the CPU it exercises the same path).
    */
   kvOnDevice?: boolean;
+  /** intra-op threads: a count, "decode,prefill" counts, or both (default: PERPETUA_THREADS, else per machine) */
+  threads?: string | { decode: number; prefill?: number };
 }
 
 export interface ForwardResult {
@@ -48,10 +51,18 @@ export class Model {
     readonly kvOnDevice: boolean,
     /** performs the window/sink evictions where the KV lives */
     readonly kvEditor: KvEditor,
+    readonly threads: ThreadPolicy,
+    /** runs multi-token feeds when prefill has its own thread count (else the decode session) */
+    private readonly prefillSession: ort.InferenceSession,
   ) {}
 
   get geometry(): KvGeometry {
     return { layers: this.config.layers, kvHeads: this.config.kvHeads, headDim: this.config.headDim };
+  }
+
+  /** false for GroupQueryAttention graphs (onnxruntime-genai, Perpetua's fused graphs): positions = cache length */
+  get takesPositions(): boolean {
+    return this.session.inputNames.includes('position_ids');
   }
 
   get vocabSize(): number {
@@ -98,10 +109,16 @@ export class Model {
       );
     }
     const onnxPath = findOnnx(dir, dirArg, opts.onnxFile);
+    const threads = resolveThreads(opts.threads);
+    const open = (n: number) =>
+      openSession(onnxPath, opts.executionProvider ?? 'cpu', opts.kvOnDevice === false ? 0 : config.layers, threadOptions(n));
     let opened;
+    let prefill;
     try {
-      opened = await openSession(onnxPath, opts.executionProvider ?? 'cpu', opts.kvOnDevice === false ? 0 : config.layers);
+      opened = await open(threads.decode);
+      prefill = threads.prefill === threads.decode ? opened : await open(threads.prefill);
     } catch (err) {
+      await opened?.session.release();
       throw new ModelLoadError(`${basename(onnxPath)} in ${dirArg} is not a valid ONNX model (${firstLine(err)}).`);
     }
     checkInterface(opened.session, config, tokenizer, dirArg);
@@ -126,6 +143,8 @@ export class Model {
       onnxPath,
       kvOnDevice,
       kvEditor,
+      threads,
+      prefill.session,
     );
   }
 
@@ -140,8 +159,13 @@ export class Model {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, n]),
     };
+    if (this.takesPositions) {
+      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, n]);
+    } else if (positions.some((p, i) => p !== pastLength + i)) {
+      // GroupQueryAttention graphs place new tokens at the cache length; every cache policy keeps index = position
+      throw new RangeError(`This graph has no position_ids input, so tokens can only go at the cache length ${pastLength}.`);
+    }
     const dims = [1, kvHeads, pastLength, headDim];
     const tensor = (d: CacheKv['key'] | undefined): ort.Tensor =>
       d === undefined || d instanceof Float32Array ? new ort.Tensor('float32', d ?? new Float32Array(0), dims) : d;
@@ -149,7 +173,7 @@ export class Model {
       feeds[`past_key_values.${l}.key`] = tensor(past[l]?.key);
       feeds[`past_key_values.${l}.value`] = tensor(past[l]?.value);
     }
-    const out = await this.session.run(feeds);
+    const out = await (n > 1 ? this.prefillSession : this.session).run(feeds);
     const present: CacheKv[] = [];
     for (let l = 0; l < layers; l++) {
       const key = out[`present.${l}.key`];
@@ -161,6 +185,7 @@ export class Model {
   }
 
   async dispose(): Promise<void> {
+    if (this.prefillSession !== this.session) await this.prefillSession.release();
     await this.session.release();
   }
 }
@@ -202,7 +227,7 @@ function findOnnx(dir: string, dirArg: string, preferred?: string): string {
 /** The graph must have the standard decoder inputs and a KV layout that matches config.json. */
 function checkInterface(session: ort.InferenceSession, c: ModelConfig, tok: TextTokenizer, dirArg: string): void {
   const inputs = new Set(session.inputNames);
-  for (const name of ['input_ids', 'attention_mask', 'position_ids', 'past_key_values.0.key']) {
+  for (const name of ['input_ids', 'attention_mask', 'past_key_values.0.key']) {
     if (!inputs.has(name)) {
       throw new UnsupportedModelError(
         `The ONNX model in ${dirArg} lacks the standard decoder input "${name}", so Perpetua cannot manage its KV cache.`,

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiRouter } from '../core/api-router.js';
-import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT } from '../api/shell-protocol.js';
+import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT, IPC_THEME } from '../api/shell-protocol.js';
 import type { PerpetuaApi, PerpetuaBridge, PerpetuaEventListener } from '../api/perpetua-api.js';
 
 const exposed: Record<string, unknown> = {};
@@ -33,7 +33,24 @@ describe('preload', () => {
     ipc.emit(IPC_PORT, { ports: [ch.port1] });
   }
 
+  // the page's DOM, as much of it as the theme report uses
+  const page = {
+    loaded: [] as (() => void)[],
+    observers: [] as (() => void)[],
+    root: { dataset: { theme: 'light' } as Record<string, string | undefined> },
+  };
+
   beforeAll(async () => {
+    Object.assign(globalThis, {
+      addEventListener: (type: string, fn: () => void) => type === 'DOMContentLoaded' && page.loaded.push(fn),
+      document: { documentElement: page.root },
+      MutationObserver: class {
+        constructor(readonly cb: () => void) {}
+        observe() {
+          page.observers.push(this.cb);
+        }
+      },
+    });
     await import('./preload.js');
   });
   afterAll(() => channels.forEach((c) => (c.port1.close(), c.port2.close())));
@@ -76,6 +93,20 @@ describe('preload', () => {
     // a fresh port after the restart works
     connectCore();
     await expect(p.sessionsList()).resolves.toEqual([]);
+  });
+
+  it("reports the page's theme once loaded and when it changes, nothing else", () => {
+    ipc.send.mockClear();
+    page.loaded.forEach((fn) => fn());
+    expect(ipc.send.mock.calls).toEqual([[IPC_THEME, 'light']]);
+    page.root.dataset.theme = 'dark';
+    page.observers.forEach((fn) => fn());
+    page.root.dataset.theme = 'neon';
+    page.observers.forEach((fn) => fn());
+    expect(ipc.send.mock.calls).toEqual([
+      [IPC_THEME, 'light'],
+      [IPC_THEME, 'dark'],
+    ]);
   });
 
   it('ignores malformed restart notices', () => {

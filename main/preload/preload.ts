@@ -14,7 +14,9 @@ import {
   IPC_CORE_RESTARTED,
   IPC_HELLO,
   IPC_PORT,
+  IPC_THEME,
 } from '../api/shell-protocol.js';
+import { reportThemeChanges, type ThemePage } from './theme-report.js';
 
 type RendererPort = IpcRendererEvent['ports'][number];
 
@@ -59,5 +61,7 @@ ipcRenderer.on(IPC_CORE_FAILED, (_event, payload: unknown) => {
 });
 
 ipcRenderer.send(IPC_HELLO);
+
+reportThemeChanges(globalThis as unknown as ThemePage, (theme) => ipcRenderer.send(IPC_THEME, theme));
 
 contextBridge.exposeInMainWorld('perpetua', client.bridge);

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { DatabaseError, DatabaseVersionError } from './errors.js';
 import { APPLICATION_ID, MIGRATIONS, type Migration } from './migrations.js';
+import { sqliteBinding } from './native-binding.js';
 
 export type Db = Database.Database;
 
@@ -10,6 +11,8 @@ export interface OpenDatabaseOptions {
   migrations?: readonly Migration[];
   /** How long a write waits for another connection's lock before failing, in ms. */
   busyTimeoutMs?: number;
+  /** The better-sqlite3 addon file (default: the build for the running runtime, see native-binding.ts). */
+  nativeBinding?: string;
 }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -25,12 +28,14 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
   const migrations = options.migrations ?? MIGRATIONS;
   const supported = migrations.length;
   const inMemory = file === ':memory:';
+  // Outside the try below: a missing or mismatched addon is its own sentence, not "could not be opened".
+  const nativeBinding = options.nativeBinding ?? sqliteBinding();
 
-  if (!inMemory && sniffFile(file) === 'sqlite') probeExisting(file, supported);
+  if (!inMemory && sniffFile(file) === 'sqlite') probeExisting(file, supported, nativeBinding);
 
   let db: Db;
   try {
-    db = new Database(file);
+    db = new Database(file, { nativeBinding });
   } catch (cause) {
     throw new DatabaseError(`The chat database ${file} could not be opened.`, file, { cause });
   }
@@ -87,10 +92,10 @@ function sniffFile(file: string): 'missing' | 'empty' | 'sqlite' {
  * Looks at an existing file through a read-only connection, which can neither checkpoint a WAL nor
  * write a header on close, and refuses it if it is someone else's or newer than we understand.
  */
-function probeExisting(file: string, supported: number): void {
+function probeExisting(file: string, supported: number, nativeBinding: string): void {
   let ro: Db | undefined;
   try {
-    ro = new Database(file, { readonly: true, fileMustExist: true });
+    ro = new Database(file, { readonly: true, fileMustExist: true, nativeBinding });
     const version = schemaVersion(ro);
     if (version > supported) throw new DatabaseVersionError(file, version, supported);
     const appId = ro.pragma('application_id', { simple: true }) as number;

@@ -5,7 +5,10 @@ type INodeProto = onnxProto.onnx.INodeProto;
 type ITensorProto = onnxProto.onnx.ITensorProto;
 type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
 
-export const DType = { float32: 1, int64: 7, bool: 9, float16: 10 } as const;
+export const DType = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
+
+/** onnxruntime's contrib operator domain (GroupQueryAttention, MatMulNBits, SkipSimplifiedLayerNormalization…). */
+export const MS_DOMAIN = 'com.microsoft';
 export type DTypeName = keyof typeof DType;
 
 /** A dimension is a fixed size or a symbolic name (dynamic axis). */
@@ -24,6 +27,7 @@ export class GraphBuilder {
   private readonly outputs: IValueInfoProto[] = [];
   private counter = 0;
   private readonly constCache = new Map<string, string>();
+  private readonly domains = new Set<string>();
 
   constructor(readonly name: string, readonly opset = 17) {}
 
@@ -34,6 +38,11 @@ export class GraphBuilder {
 
   output(name: string, dtype: DTypeName, shape: Dim[], from: string): string {
     this.op('Identity', [from], {}, name);
+    return this.declareOutput(name, dtype, shape);
+  }
+
+  /** Makes a value some node already produces under this name a graph output (no Identity copy). */
+  declareOutput(name: string, dtype: DTypeName, shape: Dim[]): string {
     this.outputs.push(valueInfo(name, dtype, shape));
     return name;
   }
@@ -49,6 +58,12 @@ export class GraphBuilder {
       dataType: DType.float32,
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     });
+    return name;
+  }
+
+  /** An initializer of any element type from its raw little-endian bytes (float16 weights, packed 4-bit blocks). */
+  tensor(name: string, dims: number[], dtype: DTypeName, raw: Uint8Array): string {
+    this.initializers.push({ name, dims, dataType: DType[dtype], rawData: raw });
     return name;
   }
 
@@ -78,27 +93,38 @@ export class GraphBuilder {
 
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outName?: string): string {
     const out = outName ?? `${opType.toLowerCase()}_${this.counter++}`;
-    this.nodes.push({
-      opType,
-      name: `${opType}_${this.counter++}`,
-      input: inputs,
-      output: [out],
-      attribute: Object.entries(attrs).map(([name, v]) => attribute(name, v)),
-    });
+    this.node(opType, '', inputs, [out], attrs);
     return out;
   }
 
   /** Ops with several outputs (Split). */
   opMulti(opType: string, inputs: string[], outputs: number, attrs: Record<string, AttrValue> = {}): string[] {
     const outs = Array.from({ length: outputs }, () => `${opType.toLowerCase()}_${this.counter++}`);
+    this.node(opType, '', inputs, outs, attrs);
+    return outs;
+  }
+
+  /**
+   * A contrib op of onnxruntime's com.microsoft domain. `''` in `inputs` skips an optional input; `outputs` is a
+   * count, or names where `''` leaves an optional output out and `null` asks for a generated name.
+   */
+  contrib(opType: string, inputs: string[], outputs: number | (string | null)[], attrs: Record<string, AttrValue> = {}): string[] {
+    const names = typeof outputs === 'number' ? Array<string | null>(outputs).fill(null) : outputs;
+    const outs = names.map((n) => n ?? `${opType.toLowerCase()}_${this.counter++}`);
+    this.node(opType, MS_DOMAIN, inputs, outs, attrs);
+    return outs;
+  }
+
+  private node(opType: string, domain: string, input: string[], output: string[], attrs: Record<string, AttrValue>): void {
+    if (domain) this.domains.add(domain);
     this.nodes.push({
       opType,
+      domain: domain || undefined,
       name: `${opType}_${this.counter++}`,
-      input: inputs,
-      output: outs,
+      input,
+      output,
       attribute: Object.entries(attrs).map(([name, v]) => attribute(name, v)),
     });
-    return outs;
   }
 
   toBytes(producer = 'perpetua'): Uint8Array {
@@ -106,7 +132,7 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: producer,
-      opsetImport: [{ domain: '', version: this.opset }],
+      opsetImport: [{ domain: '', version: this.opset }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       graph: {
         name: this.name,
         node: this.nodes,

@@ -232,18 +232,19 @@ class PipelineTest(unittest.TestCase):
         text = "It was a dark and stormy night; the rain fell in torrents."
         code = ("Promise.all([import('./native-models/convert-hf.ts'), import('./main/engine/model.ts'), import('node:fs')])"
                 ".then(async ([c, m, fs]) => { const [src, out, reqFile] = process.argv.slice(1);"
-                " c.convertHfModel(src, out); const model = await m.Model.load(out);"
                 " const req = JSON.parse(fs.readFileSync(reqFile, 'utf8'));"
+                " c.convertHfModel(src, out, { layout: req.layout }); const model = await m.Model.load(out);"
                 " const r = await model.forward(req.ids, req.positions, []);"
                 " console.log(JSON.stringify({logits: Array.from(r.logits), vocab: model.vocabSize,"
                 " encoded: model.tokenizer.encode(req.text, true)})); await model.dispose(); })")
-        for variant, offset in (("vanilla", 37), ("sink", 0)):
+        # the reference graph takes any positions; the fused one (GroupQueryAttention) puts tokens at the cache length
+        for variant, offset, layout in (("vanilla", 37, "reference"), ("sink", 0, "fused")):
             ids = self.bpe.encode(text, add_bos=True)
             if variant == "sink":
                 ids = [self.bpe.token_id(tok.SINK)] + ids
             positions = [offset + i for i in range(len(ids))]
             req = self.tmp / f"onnx-{variant}.json"
-            req.write_text(json.dumps({"ids": ids, "positions": positions, "text": text}))
+            req.write_text(json.dumps({"ids": ids, "positions": positions, "text": text, "layout": layout}))
             out = json.loads(run_node(["npx", "tsx", "-e", code, str(self.runs[variant]),
                                        str(self.tmp / f"onnx-{variant}"), str(req)]))
             self.assertEqual(out["encoded"], self.bpe.encode(text, add_bos=True))

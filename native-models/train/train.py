@@ -163,7 +163,9 @@ def train(args) -> dict:
         ckpt = torch.load(out / "ckpt.pt", map_location=device)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        step, args.steps, log_mode = ckpt["step"], ckpt["steps"], "a"
+        # --steps on resume re-plans the rest of the cosine schedule (e.g. when the machine got slower)
+        step, log_mode = ckpt["step"], "a"
+        args.steps = args.steps if args.steps_given else ckpt["steps"]
         args.steps_given = True
     forward = torch.compile(model) if args.compile and hasattr(torch, "compile") else model
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if args.bf16 and device.type == "cuda" else nullcontext()

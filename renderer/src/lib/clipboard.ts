@@ -16,9 +16,42 @@ export async function copyText(text: string): Promise<boolean> {
   }
 }
 
-/** Save a text file through the browser's download flow (Electron shows a save dialog). */
-export function saveText(filename: string, text: string, type = 'text/markdown'): void {
-  const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));
+/** What became of a save: written where the user chose, the dialog closed without saving, or handed to downloads. */
+export type SaveOutcome = 'saved' | 'cancelled' | 'downloaded';
+
+interface SaveFilePicker {
+  (options: { suggestedName: string; types: { description: string; accept: Record<string, string[]> }[] }): Promise<{
+    createWritable(): Promise<{ write(data: Blob): Promise<void>; close(): Promise<void> }>;
+  }>;
+}
+
+/**
+ * Save a text file through the native save dialog (File System Access API, in Electron and Chromium), so the
+ * caller knows whether it was saved; where there is no such dialog, through the browser's download flow.
+ */
+export async function saveText(filename: string, text: string, type = 'text/markdown'): Promise<SaveOutcome> {
+  const blob = new Blob([text], { type: `${type};charset=utf-8` });
+  const picker = (window as unknown as { showSaveFilePicker?: SaveFilePicker }).showSaveFilePicker;
+  if (!picker) {
+    download(filename, blob);
+    return 'downloaded';
+  }
+  let handle: Awaited<ReturnType<SaveFilePicker>>;
+  try {
+    const ext = filename.includes('.') ? filename.slice(filename.lastIndexOf('.')) : '.txt';
+    handle = await picker.call(window, { suggestedName: filename, types: [{ description: 'Text', accept: { [type]: [ext] } }] });
+  } catch (err) {
+    if ((err as DOMException).name === 'AbortError') return 'cancelled';
+    throw err;
+  }
+  const writable = await handle.createWritable();
+  await writable.write(blob);
+  await writable.close();
+  return 'saved';
+}
+
+function download(filename: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = filename;

@@ -1,0 +1,227 @@
+/**
+ * The Hugging Face Hub, spoken the way the Hub's own clients speak it: `HF_ENDPOINT` (default the public Hub) and
+ * `HF_TOKEN`; files from `/{repo}/resolve/{revision}/{path}` (redirects followed by hand so the Hub's own headers
+ * are seen and the token never travels to another host); the commit from `/api/models/{repo}/revision/{rev}`;
+ * sizes and hashes from `X-Linked-Size` / `X-Linked-Etag` (LFS files: the sha256) or `ETag` (small files: the git
+ * blob id). 429, 5xx and dropped connections are retried with exponential backoff.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DownloadError, type DownloadErrorCode } from './download-error.js';
+
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+const MAX_REDIRECTS = 10;
+
+export interface HubClientOptions {
+  /** default https://huggingface.co */
+  endpoint?: string;
+  /** Bearer token for gated and private repos. */
+  token?: string;
+  /** Retries after a 429, a 5xx, a dropped connection or a short body (default 5). */
+  retries?: number;
+  /** First backoff delay in ms, doubled on every retry (default 1000; a Retry-After header wins, up to 60 s). */
+  backoffMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** Endpoint and token from the environment, as huggingface_hub and huggingface.js read them. */
+export function hubOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HubClientOptions {
+  return {
+    endpoint: env.HF_ENDPOINT || DEFAULT_ENDPOINT,
+    token: env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || undefined,
+  };
+}
+
+/** How a file's bytes are checked: LFS files by sha256, small git files by their git blob id (sha1). */
+export type FileCheck = { algorithm: 'sha256' | 'git-sha1'; digest: string };
+
+export interface FileMeta {
+  size: number;
+  check: FileCheck | null;
+  /** Commit the Hub says it served (X-Repo-Commit). */
+  commit: string | null;
+  /** Validator for If-Range when resuming. */
+  etag: string | null;
+}
+
+export interface RepoRevision {
+  commit: string;
+  files: string[];
+}
+
+/** A failure worth another try; carries the error to report once the retries run out. */
+export class TransientError extends Error {
+  constructor(
+    readonly final: DownloadError,
+    readonly retryAfterMs?: number,
+  ) {
+    super(final.message);
+  }
+}
+
+export class HubClient {
+  readonly endpoint: string;
+  private readonly token: string | undefined;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(opts: HubClientOptions = {}) {
+    this.endpoint = (opts.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+    this.token = opts.token;
+    this.retries = opts.retries ?? 5;
+    this.backoffMs = opts.backoffMs ?? 1000;
+    this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  resolveUrl(repo: string, revision: string, path: string): string {
+    return `${this.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${path.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  /** The commit a revision (branch, tag or commit) points at, and the files it holds. */
+  async revision(repo: string, revision: string, signal?: AbortSignal): Promise<RepoRevision> {
+    const url = `${this.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
+    const body = await this.retrying(async () => {
+      const res = await this.request(url, { method: 'GET', signal }, true);
+      this.check(res, repo, null, revision);
+      return (await res.json()) as { sha?: unknown; siblings?: { rfilename?: unknown }[] };
+    }, signal);
+    if (typeof body.sha !== 'string' || !Array.isArray(body.siblings)) {
+      throw new DownloadError('network', `${this.endpoint} answered something that is not a Hub model listing for ${repo}.`);
+    }
+    return { commit: body.sha, files: body.siblings.map((s) => String(s.rfilename)) };
+  }
+
+  /** Size, hash and commit of one file, from the Hub's answer before any redirect to its storage. */
+  async fileMeta(repo: string, revision: string, path: string, signal?: AbortSignal): Promise<FileMeta> {
+    return this.retrying(async () => {
+      const res = await this.request(this.resolveUrl(repo, revision, path), { method: 'HEAD', signal }, false);
+      this.check(res, repo, path, revision);
+      const h = res.headers;
+      const size = Number(h.get('x-linked-size') ?? h.get('content-length'));
+      if (!Number.isSafeInteger(size) || size < 0) {
+        throw new DownloadError('network', `The Hub did not say how large ${path} of ${repo} is.`);
+      }
+      const linked = normalizeEtag(h.get('x-linked-etag'));
+      const etag = normalizeEtag(h.get('etag'));
+      const check: FileCheck | null =
+        linked && /^[0-9a-f]{64}$/.test(linked)
+          ? { algorithm: 'sha256', digest: linked }
+          : etag && /^[0-9a-f]{40}$/.test(etag)
+            ? { algorithm: 'git-sha1', digest: etag }
+            : null;
+      return { size, check, commit: h.get('x-repo-commit'), etag: h.get('etag') };
+    }, signal);
+  }
+
+  /** GET a file from `start` (a Range request when > 0), following every redirect. Status 200, 206 or 416. */
+  async openFile(url: string, start: number, etag: string | null, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (start > 0) {
+      headers.range = `bytes=${start}-`;
+      if (etag && !etag.startsWith('W/')) headers['if-range'] = etag;
+    }
+    const res = await this.request(url, { method: 'GET', headers, signal }, true);
+    if (res.status !== 416) this.check(res, repoOf(url, this.endpoint), pathOf(url), null);
+    return res;
+  }
+
+  /** Runs `attempt` again after transient failures, waiting 1, 2, 4… × backoffMs (or what Retry-After asks). */
+  async retrying<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const e = classify(err, signal);
+        if (!(e instanceof TransientError)) throw e;
+        if (tries >= this.retries) throw e.final;
+        await sleep(e.retryAfterMs ?? this.backoffMs * 2 ** tries, undefined, { signal }).catch(() => {
+          throw cancelled();
+        });
+      }
+    }
+  }
+
+  /** One request; redirects are followed by hand so the token is dropped when the host changes. */
+  private async request(url: string, init: { method: string; headers?: Record<string, string>; signal?: AbortSignal }, followAbsolute: boolean) {
+    let current = new URL(url);
+    const headers: Record<string, string> = { ...init.headers, 'user-agent': 'perpetua' };
+    if (this.token && current.origin === new URL(this.endpoint).origin) headers.authorization = `Bearer ${this.token}`;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      let res: Response;
+      try {
+        res = await this.fetchFn(current, { method: init.method, headers, redirect: 'manual', signal: init.signal });
+      } catch (err) {
+        throw classify(err, init.signal, current.origin);
+      }
+      const location = res.headers.get('location');
+      if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
+      const relative = !/^[a-z][a-z0-9+.-]*:/i.test(location);
+      if (!relative && !followAbsolute) return res;
+      await res.body?.cancel();
+      const next = new URL(location, current);
+      if (next.origin !== current.origin) delete headers.authorization;
+      current = next;
+    }
+    throw new DownloadError('network', `${url} redirects more than ${MAX_REDIRECTS} times.`);
+  }
+
+  /** Throws the user's sentence for an error status (transient ones as TransientError). */
+  private check(res: Response, repo: string, path: string | null, revision: string | null): void {
+    if (res.ok || (res.status >= 300 && res.status < 400)) return;
+    const code = res.headers.get('x-error-code');
+    const page = `${this.endpoint}/${repo}`;
+    const fail = (c: DownloadErrorCode, m: string) => {
+      void res.body?.cancel();
+      return new DownloadError(c, m);
+    };
+    if (code === 'GatedRepo' || ((res.status === 401 || res.status === 403) && code !== 'RepoNotFound')) {
+      throw fail(
+        'hub_auth',
+        this.token
+          ? `${repo} is gated and this token may not read it: accept the licence on ${page} with the token's account, or set HF_TOKEN to a token that has.`
+          : `${repo} is gated: accept the licence on ${page} and set HF_TOKEN to a token of that account.`,
+      );
+    }
+    if (res.status === 401 || res.status === 404) {
+      if (code === 'RevisionNotFound') throw fail('not_found', `${repo} has no revision "${revision}".`);
+      if (code === 'EntryNotFound' && path) throw fail('not_found', `${repo} has no file ${path}.`);
+      throw fail('not_found', `${repo} was not found on ${this.endpoint} (check the name; a private repo needs HF_TOKEN).`);
+    }
+    if (res.status === 429 || res.status >= 500) {
+      const after = Number(res.headers.get('retry-after'));
+      void res.body?.cancel();
+      throw new TransientError(
+        new DownloadError('hub_unavailable', `${this.endpoint} answered ${res.status} to every try for ${repo}; try again later.`),
+        Number.isFinite(after) && after >= 0 ? Math.min(after, 60) * 1000 : undefined,
+      );
+    }
+    throw fail('network', `${this.endpoint} answered ${res.status} for ${path ?? repo}.`);
+  }
+}
+
+export function cancelled(): DownloadError {
+  return new DownloadError('cancelled', 'The download was stopped; what it fetched is kept for a resume.');
+}
+
+/** Our errors pass; an abort becomes `cancelled`; anything a socket throws is worth another try. */
+export function classify(err: unknown, signal?: AbortSignal, origin?: string): DownloadError | TransientError {
+  if (signal?.aborted) return cancelled();
+  if (err instanceof DownloadError || err instanceof TransientError) return err;
+  const cause = (err as { cause?: { code?: string } })?.cause?.code ?? (err as { code?: string })?.code;
+  const where = origin ? ` ${origin}` : ' the Hub';
+  return new TransientError(new DownloadError('network', `Could not reach${where}${cause ? ` (${cause})` : ''}; check the connection and try again.`, { cause: err }));
+}
+
+function normalizeEtag(v: string | null): string | null {
+  return v ? v.replace(/^W\//, '').replace(/^"|"$/g, '') : null;
+}
+
+function repoOf(url: string, endpoint: string): string {
+  const rest = url.startsWith(endpoint) ? url.slice(endpoint.length + 1) : new URL(url).pathname.slice(1);
+  return rest.split('/resolve/')[0];
+}
+
+function pathOf(url: string): string | null {
+  const i = url.indexOf('/resolve/');
+  return i < 0 ? null : decodeURIComponent(url.slice(i + 9).split('/').slice(1).join('/'));
+}

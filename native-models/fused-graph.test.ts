@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY, type PolicyName, type PolicySpec } from '../main/cache/cache-policy.js';
+import { Model } from '../main/engine/model.js';
+import { streamLogits } from '../main/eval/policy-logits.js';
+import { convertHfModel } from './convert-hf.js';
+import { FIXTURES, fixtureAvailable, testModelDir } from './test-models.js';
+import type { TinyModelOptions } from './tiny-model.js';
+
+const spec = (name: PolicyName, window: number, sink = 4, evictChunk = 4): PolicySpec => ({ ...DEFAULT_POLICY, name, sink, window, evictChunk });
+/** every policy, the bounded ones small enough that the 40-token stream evicts several times */
+const POLICIES = [spec('dense', 1), spec('window', 12, 0), spec('sink', 12, 4), spec('recompute', 10)];
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function opTypes(file: string): Set<string> {
+  const model = onnxProto.onnx.ModelProto.decode(readFileSync(file));
+  return new Set((model.graph?.node ?? []).map((n) => n.opType ?? ''));
+}
+
+const GENERATED: [string, TinyModelOptions][] = [
+  ['tiny model (RoPE inside GroupQueryAttention)', {}],
+  ['GQA 4:1, head size 8, partial rotary, linear scaling, q/k/v bias (RotaryEmbedding op)', {
+    heads: 8, kvHeads: 2, hiddenSize: 64, partialRotaryFactor: 0.5, ropeScaling: { type: 'linear', factor: 2 }, attentionBias: true, seed: 7,
+  }],
+  ['head size 32, partial rotary, bias (RoPE inside GroupQueryAttention)', { hiddenSize: 128, heads: 4, kvHeads: 2, partialRotaryFactor: 0.5, attentionBias: true, seed: 9 }],
+];
+
+/** [name, reference folder, fused folder] */
+const PAIRS: [string, () => string, () => string][] = [
+  ...GENERATED.map(([name, o]): [string, () => string, () => string] => [name, () => testModelDir(o), () => testModelDir({ ...o, graph: { layout: 'fused' } })]),
+  ...(fixtureAvailable(FIXTURES.tinystories)
+    ? [['tinystories-656k converted', () => FIXTURES.tinystories, () => converted(FIXTURES.tinystories)] as [string, () => string, () => string]]
+    : []),
+];
+
+function converted(fixture: string): string {
+  const out = join(mkdtempSync(join(tmpdir(), 'perpetua-fused-')), 'model');
+  convertHfModel(join(fixture, 'hf'), out, { layout: 'fused' });
+  return out;
+}
+
+const TEXT =
+  'Once upon a time there was a little girl named Lily. She liked to walk to the river and watch the water. ' +
+  'One day she saw a small bird on a branch. The bird was sad because it could not find its way home.';
+
+describe.each(PAIRS)('fused graph vs the reference graph: %s', (_name, refDir, fusedDir) => {
+  let ref: Model;
+  let fused: Model;
+  let tokens: number[];
+  beforeAll(async () => {
+    [ref, fused] = await Promise.all([Model.load(refDir()), Model.load(fusedDir())]);
+    tokens = ref.tokenizer.encode(TEXT, true).slice(0, 40);
+    expect(tokens.length).toBeGreaterThanOrEqual(30);
+  });
+  afterAll(() => Promise.all([ref.dispose(), fused.dispose()]));
+
+  it('uses the fused operators and takes no position_ids', () => {
+    const ops = opTypes(fused.onnxPath);
+    expect(ops).toContain('GroupQueryAttention');
+    expect(ops).toContain('SkipSimplifiedLayerNormalization');
+    expect(ops).toContain('SimplifiedLayerNormalization');
+    for (const unfused of ['Expand', 'Transpose', 'Concat', 'Softmax', 'ReduceMean']) expect(ops).not.toContain(unfused);
+    expect(fused.takesPositions).toBe(false);
+    expect(ref.takesPositions).toBe(true);
+  });
+
+  it('gives the reference logits within 1e-4 for every policy, evictions included, prefilled in chunks', async () => {
+    for (const s of POLICIES) {
+      const [a, b] = [await streamLogits(ref, s, tokens, 5), await streamLogits(fused, s, tokens, 5)];
+      expect(b.length).toBe(tokens.length);
+      let worst = 0;
+      a.forEach((row, t) => (worst = Math.max(worst, maxAbsDiff(b[t], row))));
+      expect(worst, s.name).toBeLessThan(1e-4);
+      // the rows are far from flat, so a wrong graph cannot pass by accident
+      expect(Math.max(...a[a.length - 1]) - Math.min(...a[a.length - 1])).toBeGreaterThan(1);
+    }
+  });
+
+  it('refuses tokens that would not go at the cache length', async () => {
+    await expect(fused.forward([1, 2], [5, 6], [])).rejects.toThrow(/cache length 0/);
+  });
+});

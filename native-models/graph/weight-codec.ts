@@ -1,0 +1,150 @@
+/**
+ * Number formats of stored weights: IEEE float16 and 4-bit blocks of 32 along the input dimension with one
+ * float16 scale per block: symmetric (llama.cpp's Q4_0, w = (q − 8) × scale, which onnxruntime's MatMulNBits
+ * reads without zero points, so the ONNX and the GGUF files hold the same numbers) or with a zero point per block.
+ */
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The float16 bit pattern nearest to `value` (round to nearest even; overflow to ±inf). */
+export function halfBits(value: number): number {
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let h = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    if (rest > half || (rest === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
+
+export function toHalf(data: Float32Array): Uint16Array {
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = halfBits(data[i]);
+  return out;
+}
+
+/** The values float16 storage keeps (what a float16 weight file holds, widened again). */
+export function roundToHalf(data: Float32Array): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = halfToFloat(halfBits(data[i]));
+  return out;
+}
+
+export const Q4_BLOCK = 32;
+
+
+/** A [rows, cols] matrix quantized in blocks of 32 along each row (cols must be a multiple of 32). */
+export interface Q4Matrix {
+  rows: number;
+  cols: number;
+  /** one float16 scale per block, row-major [rows, cols / 32] */
+  scales: Uint16Array;
+  /** the stored level (0…15) of every weight, row-major; each file format packs these its own way */
+  q: Uint8Array;
+  /** per block zero point (asymmetric blocks: w = (q − zero) × scale); absent: 8 for every block (Q4_0) */
+  zeros?: Uint8Array;
+}
+
+/**
+ * llama.cpp's Q4_0 quantization of each row of a PyTorch Linear weight [out, in]: the scale is the block's value of
+ * largest magnitude divided by −8 (so that value maps exactly to −8), rounded to float16 before the values are
+ * rounded to the nearest level.
+ */
+export function quantizeQ4(data: Float32Array, rows: number, cols: number): Q4Matrix {
+  if (cols % Q4_BLOCK !== 0) throw new RangeError(`4-bit blocks need an input size that is a multiple of ${Q4_BLOCK}, not ${cols}.`);
+  const n = (rows * cols) / Q4_BLOCK;
+  const scales = new Uint16Array(n);
+  const q = new Uint8Array(rows * cols);
+  for (let blk = 0; blk < n; blk++) {
+    const base = blk * Q4_BLOCK;
+    let max = 0;
+    for (let i = 0; i < Q4_BLOCK; i++) if (Math.abs(data[base + i]) > Math.abs(max)) max = data[base + i];
+    scales[blk] = halfBits(max / -8);
+    const d = halfToFloat(scales[blk]);
+    const inv = d ? 1 / d : 0;
+    for (let i = 0; i < Q4_BLOCK; i++) q[base + i] = Math.min(15, Math.max(0, Math.round(data[base + i] * inv + 8)));
+  }
+  return { rows, cols, scales, q };
+}
+
+/**
+ * Asymmetric 4-bit blocks (onnxruntime's default MatMulNBits quantization): each block spans its own [min, max]
+ * with a zero point, so all 16 levels cover the values; w = (q − zero) × scale.
+ */
+export function quantizeQ4Asymmetric(data: Float32Array, rows: number, cols: number): Q4Matrix {
+  if (cols % Q4_BLOCK !== 0) throw new RangeError(`4-bit blocks need an input size that is a multiple of ${Q4_BLOCK}, not ${cols}.`);
+  const n = (rows * cols) / Q4_BLOCK;
+  const scales = new Uint16Array(n);
+  const zeros = new Uint8Array(n);
+  const q = new Uint8Array(rows * cols);
+  for (let blk = 0; blk < n; blk++) {
+    const base = blk * Q4_BLOCK;
+    let lo = 0;
+    let hi = 0;
+    for (let i = 0; i < Q4_BLOCK; i++) {
+      lo = Math.min(lo, data[base + i]);
+      hi = Math.max(hi, data[base + i]);
+    }
+    const bits = halfBits((hi - lo) / 15);
+    const d = halfToFloat(bits);
+    const inv = d ? 1 / d : 0;
+    const zero = Math.min(15, Math.max(0, Math.round(-lo * inv)));
+    scales[blk] = bits;
+    zeros[blk] = zero;
+    for (let i = 0; i < Q4_BLOCK; i++) q[base + i] = Math.min(15, Math.max(0, Math.round(data[base + i] * inv + zero)));
+  }
+  return { rows, cols, scales, q, zeros };
+}
+
+/** MatMulNBits' zero_points input: two 4-bit zero points per byte (low nibble first), rows padded to whole bytes. */
+export function packZeroPoints(m: Q4Matrix): Uint8Array {
+  const blocks = m.cols / Q4_BLOCK;
+  const perRow = Math.ceil(blocks / 2);
+  const out = new Uint8Array(m.rows * perRow);
+  for (let r = 0; r < m.rows; r++) {
+    for (let b = 0; b < blocks; b++) out[r * perRow + (b >> 1)] |= m.zeros![r * blocks + b] << ((b & 1) * 4);
+  }
+  return out;
+}
+
+/** The float weights a Q4 matrix stands for (for references and perplexity checks). */
+export function dequantizeQ4(m: Q4Matrix): Float32Array {
+  const out = new Float32Array(m.rows * m.cols);
+  for (let i = 0; i < out.length; i++) {
+    const blk = Math.floor(i / Q4_BLOCK);
+    out[i] = (m.q[i] - (m.zeros ? m.zeros[blk] : 8)) * halfToFloat(m.scales[blk]);
+  }
+  return out;
+}
+
+/** MatMulNBits' B input [rows, blocks, 16]: byte j of a block holds value 2j (low nibble) and 2j + 1 (high). */
+export function packMatMulNBits(m: Q4Matrix): Uint8Array {
+  const out = new Uint8Array(m.q.length / 2);
+  for (let j = 0; j < out.length; j++) out[j] = m.q[2 * j] | (m.q[2 * j + 1] << 4);
+  return out;
+}
