@@ -62,9 +62,12 @@ def heatmap(result: dict, title: str, path: Path) -> None:
 
     grid = np.array(result["per_layer_head_share_first_token"])
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * grid.shape[1], 1.2 + 0.5 * grid.shape[0]))
-    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    # Small models put little attention anywhere: scale to what is there (at least 4x uniform) so shares show.
+    vmax = max(float(grid.max()), 4 * result["uniform_baseline"])
+    im = ax.imshow(grid, vmin=0, vmax=vmax, cmap="viridis", aspect="auto")
     for (l, h), v in np.ndenumerate(grid):
-        ax.text(h, l, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black")
+        ax.text(h, l, f"{v:.2f}" if vmax > 0.2 else f"{v:.3f}", ha="center", va="center", fontsize=7,
+                color="white" if v < 0.6 * vmax else "black")
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_xticks(range(grid.shape[1]))
