@@ -35,8 +35,13 @@ safetensors_io.save_model(out, tensors, "F16", None)
 config = json.loads((run / "config.json").read_text())
 config["torch_dtype"] = "float16"
 (out / "config.json").write_text(json.dumps(config, indent=2))
-for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+for f in ("tokenizer_config.json", "special_tokens_map.json"):
     shutil.copyfile(run / f, out / f)
+# The encoder's own chunking as a pre-tokenizer: the same ids (checked on whole books), 4x faster in JS.
+tokenizer = json.loads((run / "tokenizer.json").read_text())
+tokenizer["pre_tokenizer"] = {"type": "Split", "pattern": {"Regex": "\n|▁[^▁\n]*|[^▁\n]+"},
+                              "behavior": "Isolated", "invert": False}
+(out / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False))
 # Greedy decoding of a model this small loops on a phrase; its recommended sampling keeps greedy (deterministic)
 # with a repetition penalty, which Perpetua applies wherever the user has not chosen one.
 gen = json.loads((run / "generation_config.json").read_text())
@@ -53,9 +58,10 @@ rm -rf "$tmp"
 cli models check "$OUT" | tee "$OUT/card/models-check.txt"
 
 cp "$RUN/train_log.jsonl" "$OUT/card/train_log.jsonl"
-(cd "$HERE" && $PY plot_loss.py "$OUT/card/train_log.jsonl" "$OUT/card/loss.png")
+(cd "$HERE" && $PY plot_loss.py "$OUT/card/train_log.jsonl" "$OUT/card/loss.png" "perpetua-gutenberg (<sink> variant)")
 (cd "$HERE" && $PY evaluate.py "$OUT/hf" --data-dir "$DATA" --max-tokens "$VAL_TOKENS" --json "$OUT/card/val-ppl.json")
-(cd "$HERE" && $PY measure_sinks.py "$OUT/hf" --data-dir "$DATA" --windows 8 --out-prefix "$OUT/card/sinks")
+(cd "$HERE" && $PY measure_sinks.py "$OUT/hf" --data-dir "$DATA" --windows 8 --out-prefix "$OUT/card/sinks" \
+  --title "perpetua-gutenberg, 8 held-out windows of 512")
 for s in 0 1 4; do
   policies=sink; [ "$s" = 0 ] && policies=dense,window,recompute,sink
   cli eval ppl --model "$OUT" --text "$BOOK" --policies "$policies" --window "$WINDOW" --sink "$s" --tokens "$TOKENS" \

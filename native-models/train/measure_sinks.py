@@ -85,6 +85,7 @@ def main(argv=None):
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--windows", type=int, default=4, help="held-out windows of full context length")
     ap.add_argument("--out-prefix", type=Path, required=True)
+    ap.add_argument("--title", help="heatmap title (default: the model folder's name)")
     args = ap.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, hf = load_model(args.model_dir, device)
@@ -92,7 +93,7 @@ def main(argv=None):
     result = {"model": str(args.model_dir), **first_token_attention(model, hf, tokens, args.windows, device)}
     args.out_prefix.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.out_prefix}.json").write_text(json.dumps(result, indent=2))
-    heatmap(result, args.model_dir.name, Path(f"{args.out_prefix}.png"))
+    heatmap(result, args.title or args.model_dir.name, Path(f"{args.out_prefix}.png"))
     print(json.dumps({k: v for k, v in result.items() if k != "per_layer_head_share_first_token"}, indent=2))
 
 

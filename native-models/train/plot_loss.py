@@ -1,6 +1,6 @@
 """Loss curve of a training run: train loss (every log step) and validation loss against tokens seen.
 
-    python3 plot_loss.py RUN_DIR/train_log.jsonl OUT.png
+    python3 plot_loss.py RUN_DIR/train_log.jsonl OUT.png [TITLE]
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 
-def main(log: Path, out: Path) -> None:
+def main(log: Path, out: Path, title: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +28,7 @@ def main(log: Path, out: Path) -> None:
         ax.annotate(f"{last:.3f} (ppl {math.exp(last):.1f})", val[-1], textcoords="offset points", xytext=(-90, 12))
     ax.set_xlabel("training tokens (millions)")
     ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title(log.parent.name)
+    ax.set_title(title or log.parent.name)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -36,4 +36,4 @@ def main(log: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
