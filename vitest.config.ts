@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,5 +9,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     globalSetup: ['e2e/global-setup.ts'],
+    // weight hashes of test models are cached here, not in the user's cache folder
+    env: { PERPETUA_CACHE_DIR: join(tmpdir(), 'perpetua-test-cache') },
   },
 });

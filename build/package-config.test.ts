@@ -2,7 +2,10 @@
  * electron-builder.yml, checked with electron-builder's own file matcher and option readers (packaging itself
  * needs Electron's binary; `npm run smoke:packaged` does that on a machine with internet).
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM build scripts without type declarations
 import { checkOnnxruntimeTarget } from './before-pack.mjs';
@@ -46,6 +49,32 @@ describe('electron-builder configuration', () => {
     for (const [os, platform] of [['linux', 'linux'], ['mac', 'darwin'], ['win', 'win32']]) {
       for (const arch of archs(os)) expect(() => checkOnnxruntimeTarget(platform, arch)).not.toThrow();
     }
+  });
+
+  it("leaves out only packages the app's main and core processes never import", () => {
+    // every module reachable from the two entries, following relative imports (static and dynamic) in the sources
+    const packages = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const src = readFileSync(file, 'utf8');
+      for (const m of src.matchAll(/(?:from\s*|import\(\s*|^import\s+)['"]([^'"]+)['"]/gm)) {
+        const spec = m[1];
+        if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+        else packages.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+      }
+    };
+    for (const entry of ['../main/app/main.ts', '../main/core/core-process.ts']) visit(fileURLToPath(new URL(entry, import.meta.url)));
+    expect(packages).toContain('onnxruntime-node');
+    expect(packages).toContain('better-sqlite3');
+    // whole packages left out: "!node_modules/NAME{,/**}" or "!node_modules/{A,B}{,/**}"
+    const leftOut = (config.files as string[]).flatMap((f) => {
+      const m = /^!node_modules\/(?:\{([^}]+)\}|([^/{]+))\{,\/\*\*\}$/.exec(f);
+      return m ? (m[1] ?? m[2]).split(',') : [];
+    });
+    expect(leftOut).toEqual(['echarts', 'zrender']);
+    for (const p of leftOut) expect(packages.has(p)).toBe(false);
   });
 
   it('ships the built-in model in resources/models', () => {

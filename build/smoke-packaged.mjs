@@ -2,9 +2,9 @@
 /**
  * `npm run smoke:packaged`: builds the unpacked app (electron-builder --dir) and drives it with Playwright's
  * Electron support: one chat turn with the built-in model, a restart, and a resumed second turn in the same
- * session. Needs Electron's binary (a plain `npm ci` on a machine with internet); without it, says so in one
- * sentence and exits 1. The smoke build keeps the --inspect fuse on (Playwright attaches through the Node
- * inspector); every other fuse is as in a release.
+ * session. Needs Electron's binary (since Electron 42 it is fetched on first use, not by `npm ci`: this fetches it
+ * unless ELECTRON_SKIP_BINARY_DOWNLOAD is set); without it, says so in one sentence and exits 1. The smoke build
+ * keeps the --inspect fuse on (Playwright attaches through the Node inspector); every other fuse is as in a release.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,10 +25,22 @@ export function electronBinary(env = process.env) {
   return file && existsSync(file) ? file : null;
 }
 
+/** Fetches Electron's binary the way `require('electron')` would; the first line of the failure, or null. */
+function fetchElectron(env) {
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'electron', 'install.js')], { env, encoding: 'utf8' });
+  return r.status === 0 ? null : (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0];
+}
+
 /** Why the smoke test cannot run here, in one sentence, or null. */
 export function cannotRun(env = process.env, platform = process.platform) {
   if (!electronBinary(env)) {
-    return "The packaged smoke test needs Electron's binary, which is not installed here (ELECTRON_SKIP_BINARY_DOWNLOAD, or no internet); run `npm ci` on a machine with internet, then `npm run smoke:packaged`.";
+    if (env.ELECTRON_SKIP_BINARY_DOWNLOAD) {
+      return "The packaged smoke test needs Electron's binary, which is not installed here and ELECTRON_SKIP_BINARY_DOWNLOAD forbids fetching it; run `npm run smoke:packaged` without that variable on a machine with internet.";
+    }
+    const failure = fetchElectron(env);
+    if (failure || !electronBinary(env)) {
+      return `The packaged smoke test needs Electron's binary, which is not installed here and could not be downloaded (${failure ?? 'no binary after the download'}); run \`npm run smoke:packaged\` on a machine with internet.`;
+    }
   }
   if (platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY) {
     return 'The packaged smoke test opens a window and this Linux session has no display; run it as `xvfb-run -a npm run smoke:packaged`.';
@@ -50,6 +62,25 @@ function unpackedExecutable() {
   const found = candidates.find((f) => existsSync(f));
   if (!found) throw new Error(`electron-builder --dir produced none of ${candidates.join(', ')}.`);
   return found;
+}
+
+/** The fuses of the packaged binary are a release's (but for --inspect, which Playwright needs). */
+export async function checkFuses(executable) {
+  const { getCurrentFuseWire, FuseV1Options } = await import('@electron/fuses');
+  const app = process.platform === 'darwin' ? executable.slice(0, executable.indexOf('.app') + 4) : executable;
+  const wire = await getCurrentFuseWire(app);
+  const expected = {
+    RunAsNode: false,
+    EnableNodeOptionsEnvironmentVariable: false,
+    EnableCookieEncryption: true,
+    EnableEmbeddedAsarIntegrityValidation: true,
+    OnlyLoadAppFromAsar: true,
+    GrantFileProtocolExtraPrivileges: false,
+  };
+  for (const [name, on] of Object.entries(expected)) {
+    const isOn = wire[FuseV1Options[name]] === '1'.charCodeAt(0);
+    if (isOn !== on) throw new Error(`The packaged binary's ${name} fuse is ${isOn ? 'on' : 'off'}, not ${on ? 'on' : 'off'}.`);
+  }
 }
 
 async function chatTurn(page, text) {
@@ -78,6 +109,7 @@ async function smoke() {
   run('npm', ['run', 'build:renderer']);
   run('npx', ['electron-builder', '--config', 'electron-builder.yml', '--dir', '-c.electronFuses.enableNodeCliInspectArguments=true']);
   const executable = unpackedExecutable();
+  await checkFuses(executable);
   const userData = mkdtempSync(join(tmpdir(), 'perpetua-smoke-'));
   try {
     // first run: the built-in model is installed and imported; one chat turn in a new session

@@ -65,6 +65,17 @@ export type FinalMessageState = z.infer<typeof FinalMessageStateSchema>;
 // ---------------------------------------------------------------------------------------------
 // Entities
 
+/** One export variant of a model folder (onnx/model_q4.onnx, …), as the model manager offers them. */
+export const ModelVariantSchema = z.object({
+  /** what to pass as `variant`: fp32, fp16, q4, q4f16, int8, …, merged, or a genai folder's name */
+  name: z.string(),
+  dtype: z.string(),
+  /** the element type the graph keeps its KV cache in */
+  kvDtype: z.string(),
+  sizeBytes: z.number().nonnegative(),
+});
+export type ModelVariant = z.infer<typeof ModelVariantSchema>;
+
 export const ModelInfoSchema = z.object({
   id: Id,
   name: z.string(),
@@ -79,6 +90,10 @@ export const ModelInfoSchema = z.object({
   provider: ExecutionProviderSchema,
   /** Providers this build/machine can offer for this model. */
   availableProviders: z.array(ExecutionProviderSchema),
+  /** The export variant chosen for this model; absent: the best one for the provider. */
+  variant: z.string().optional(),
+  /** Every export variant the folder holds. */
+  variants: z.array(ModelVariantSchema).optional(),
   /** Why the chosen provider is not the one that runs (it fell back, usually to CPU): a sentence. */
   providerFallbackReason: z.string().optional(),
   /** Set only when the model cannot be used at all (e.g. positions cannot be shifted): a sentence. */
@@ -151,7 +166,13 @@ export const NoParams = z.strictObject({}).optional();
 /** Methods that answer nothing: `undefined` (null on the wire). */
 export const VoidResult = z.union([z.null(), z.undefined()]).transform(() => undefined);
 
-export const ModelsImportParams = z.strictObject({ dir: z.string().min(1, 'The folder path is empty.').max(4096) });
+const VariantName = z.string().min(1).max(200);
+export const ModelsImportParams = z.strictObject({
+  dir: z.string().min(1, 'The folder path is empty.').max(4096),
+  variant: VariantName.optional(),
+});
+/** variant null: the best one for the provider. */
+export const ModelsSetVariantParams = z.strictObject({ modelId: Id, variant: VariantName.nullable() });
 export const ModelsSetProviderParams = z.strictObject({ modelId: Id, provider: ExecutionProviderSchema });
 
 export const SessionsCreateParams = z.strictObject({

@@ -79,21 +79,28 @@ async function main(): Promise<void> {
 
   app.on('web-contents-created', (_e, contents) => hardenContents(contents, rendererUrl));
 
+  /** IPC is taken only from our window's main frame while it shows the app page. */
+  const fromOurWindow = (event: Electron.IpcMainEvent): boolean =>
+    !!window && event.sender === window.webContents && isTrustedSender(event.senderFrame, event.sender, rendererUrl);
+
   const appearanceFile = join(userData, 'appearance.json');
   ipcMain.on(IPC_THEME, (event, payload: unknown) => {
     const theme = ThemeSchema.safeParse(payload);
-    if (!window || event.sender !== window.webContents || !isTrustedSender(event.senderFrame, event.sender, rendererUrl) || !theme.success) return;
+    if (!window || !fromOurWindow(event) || !theme.success) return;
     window.setBackgroundColor(windowBackground(theme.data, nativeTheme.shouldUseDarkColors));
-    if (readSavedTheme(appearanceFile) !== theme.data) saveTheme(appearanceFile, theme.data);
+    try {
+      if (readSavedTheme(appearanceFile) !== theme.data) saveTheme(appearanceFile, theme.data);
+    } catch (err) {
+      console.warn(`[main] The theme could not be remembered in ${appearanceFile}: ${(err as Error).message}`);
+    }
   });
 
   ipcMain.on(IPC_HELLO, (event) => {
-    const contents = event.sender;
-    if (!window || contents !== window.webContents || !isTrustedSender(event.senderFrame, contents, rendererUrl)) {
+    if (!fromOurWindow(event)) {
       console.warn(`[main] Ignored ${IPC_HELLO} from an untrusted sender (${event.senderFrame?.url ?? 'no frame'}).`);
       return;
     }
-    supervisor.attach(clientFor(contents));
+    supervisor.attach(clientFor(event.sender));
   });
 
   function clientFor(contents: Electron.WebContents): CoreClient<MessagePortMain> {

@@ -1,21 +1,32 @@
 import type { Engine } from '../engine/engine.js';
 import type { CacheContents, CachePolicy } from './cache-policy.js';
 import { emptyKv, toHostKv, type KvGeometry, type LayerKv } from './layer-kv.js';
+import { allocLike, dtypeOf, type HostKvArray, type KvDtype } from './kv-dtype.js';
 import type { Snapshot } from './snapshot-codec.js';
 import { PerpetuaError } from '../engine/errors.js';
 
 /** The snapshot holds another cache policy's state (the session's policy changed since it was written). */
 export class SnapshotPolicyError extends PerpetuaError {}
 
-/** The policy's cache as a snapshot (the codec serializes it); KV on the GPU is downloaded once, here. */
-export async function snapshotOf(policy: CachePolicy, modelFingerprint: string, geometry: KvGeometry): Promise<Snapshot> {
+/**
+ * The policy's cache as a snapshot (the codec serializes it); KV on the GPU is downloaded once, here. `dtype` is
+ * the model's KV dtype (a cache that holds no KV yet, or a recompute one, has no arrays to tell it).
+ */
+export async function snapshotOf(
+  policy: CachePolicy,
+  modelFingerprint: string,
+  geometry: KvGeometry,
+  dtype: KvDtype = 'float32',
+): Promise<Snapshot> {
   const c = policy.contents();
   const kv = await toHostKv(c.kv);
+  const held = kv.find((l) => l.key.length > 0);
+  if (held && dtypeOf(held.key) !== dtype) throw new RangeError(`The cache holds ${dtypeOf(held.key)} KV, not ${dtype}.`);
   const { name, sink, window, pinSystem, evictChunk } = policy.spec;
   return {
     modelFingerprint,
     policy: { name, params: { sink, window, pinSystem, evictChunk, sinks: c.sinks } },
-    dtype: 'float32',
+    dtype,
     geometry,
     tokens: c.tokens,
     originalPositions: c.originalPositions,
@@ -69,9 +80,9 @@ export async function restoreContents(engine: Engine, contents: CacheContents<La
 }
 
 function withoutLastToken(c: CacheContents<LayerKv>, g: KvGeometry, kvTokens: number): CacheContents<LayerKv> {
-  const trim = (a: Float32Array): Float32Array => {
+  const trim = (a: HostKvArray): HostKvArray => {
     if (kvTokens === 0) return a;
-    const out = new Float32Array(g.kvHeads * (kvTokens - 1) * g.headDim);
+    const out = allocLike(a, g.kvHeads * (kvTokens - 1) * g.headDim);
     const row = (kvTokens - 1) * g.headDim;
     for (let h = 0; h < g.kvHeads; h++) out.set(a.subarray(h * kvTokens * g.headDim, h * kvTokens * g.headDim + row), h * row);
     return out;

@@ -1,6 +1,7 @@
 import type { RopeSpec } from '../engine/model-config.js';
 import type { CacheContents, PolicySpec } from './cache-policy.js';
 import { emptyKv, type KvGeometry, type LayerKv } from './layer-kv.js';
+import { allocLike } from './kv-dtype.js';
 import { rotateKeys } from './rope-rotation.js';
 
 /**
@@ -39,8 +40,8 @@ export function forkCache(
   const n = c.tokens.length;
   const row = g.headDim;
   const kv = c.kv.map(({ key, value }) => {
-    const k = new Float32Array(g.kvHeads * keep.length * row);
-    const v = new Float32Array(g.kvHeads * keep.length * row);
+    const k = allocLike(key, g.kvHeads * keep.length * row);
+    const v = allocLike(value, g.kvHeads * keep.length * row);
     for (let h = 0; h < g.kvHeads; h++) {
       keep.forEach((src, dst) => {
         const from = (h * n + src) * row;

@@ -1,7 +1,8 @@
 import ort from 'onnxruntime-node';
 import type { RopeSpec } from '../engine/model-config.js';
 import { buildEvictGraph } from '../../native-models/graph/kv-edit-graph.js';
-import { kvLength, toHostKv, type CacheKv, type KvGeometry } from './layer-kv.js';
+import { isHost, kvLength, toHostKv, type CacheKv, type KvGeometry } from './layer-kv.js';
+import { allocLike, type HostKvArray, type KvDtype } from './kv-dtype.js';
 import { rotateKeys } from './rope-rotation.js';
 
 /** Performs the window/sink eviction on a cache, wherever its KV lives. */
@@ -10,7 +11,7 @@ export interface KvEditor {
   evict(kv: CacheKv[], keep: number, drop: number): Promise<CacheKv[]>;
 }
 
-/** Edits host arrays in JavaScript (the CPU path: no graph launch overhead for tiny edits). */
+/** Edits host arrays in JavaScript (the CPU path: no graph launch overhead for tiny edits), in their own dtype. */
 export class HostKvEditor implements KvEditor {
   constructor(
     private readonly g: KvGeometry,
@@ -38,17 +39,18 @@ export class GraphKvEditor implements KvEditor {
     private readonly session: ort.InferenceSession,
     private readonly g: KvGeometry,
     private readonly rope: RopeSpec,
+    private readonly dtype: KvDtype,
   ) {}
 
-  static async create(g: KvGeometry, rope: RopeSpec, provider: string, onDevice: boolean): Promise<GraphKvEditor> {
-    const graph = buildEvictGraph(g, rope.rotaryDim, rope.style);
+  static async create(g: KvGeometry, rope: RopeSpec, provider: string, onDevice: boolean, dtype: KvDtype = 'float32'): Promise<GraphKvEditor> {
+    const graph = buildEvictGraph(g, rope.rotaryDim, rope.style, dtype);
     const outputs = Array.from({ length: g.layers }, (_, l) => [`key_out.${l}`, `value_out.${l}`]).flat();
     const session = await ort.InferenceSession.create(graph, {
       executionProviders: [provider],
       preferredOutputLocation: onDevice ? Object.fromEntries(outputs.map((o) => [o, 'gpu-buffer' as const])) : undefined,
       logSeverityLevel: 3,
     });
-    return new GraphKvEditor(session, g, rope);
+    return new GraphKvEditor(session, g, rope, dtype);
   }
 
   async evict(kv: CacheKv[], keep: number, drop: number): Promise<CacheKv[]> {
@@ -67,8 +69,8 @@ export class GraphKvEditor implements KvEditor {
     };
     const dims = (l: CacheKv) => [1, this.g.kvHeads, kvLength(l, this.g), this.g.headDim];
     kv.forEach((layer, l) => {
-      feeds[`key.${l}`] = layer.key instanceof Float32Array ? new ort.Tensor('float32', layer.key, dims(layer)) : layer.key;
-      feeds[`value.${l}`] = layer.value instanceof Float32Array ? new ort.Tensor('float32', layer.value, dims(layer)) : layer.value;
+      feeds[`key.${l}`] = isHost(layer.key) ? new ort.Tensor(this.dtype, layer.key, dims(layer)) : layer.key;
+      feeds[`value.${l}`] = isHost(layer.value) ? new ort.Tensor(this.dtype, layer.value, dims(layer)) : layer.value;
     });
     const out = await this.session.run(feeds);
     return kv.map((_, l) => ({ key: out[`key_out.${l}`], value: out[`value_out.${l}`] }));
@@ -80,9 +82,9 @@ export class GraphKvEditor implements KvEditor {
 }
 
 /** Copies [heads, length, dim] without tokens [from, from + count) of every head. */
-function dropRange(src: Float32Array, heads: number, dim: number, length: number, from: number, count: number): Float32Array {
+function dropRange(src: HostKvArray, heads: number, dim: number, length: number, from: number, count: number): HostKvArray {
   const newLength = length - count;
-  const out = new Float32Array(heads * newLength * dim);
+  const out = allocLike(src, heads * newLength * dim);
   for (let h = 0; h < heads; h++) {
     const s = h * length * dim;
     const d = h * newLength * dim;

@@ -1,16 +1,18 @@
 import type { Tensor } from 'onnxruntime-node';
+import { bytesPerElement, type HostKvArray } from './kv-dtype.js';
 
 /**
  * The KV of one decoder layer for one sequence (batch 1) in host memory: `key` and `value` are row-major
- * [kvHeads, length, headDim] float32 (keys already rotated by RoPE). Snapshots and forks work on this.
+ * [kvHeads, length, headDim] in the model's KV dtype (float32, or float16 bit patterns; keys already rotated by
+ * RoPE). Snapshots and forks work on this.
  */
 export interface LayerKv {
-  key: Float32Array;
-  value: Float32Array;
+  key: HostKvArray;
+  value: HostKvArray;
 }
 
 /** KV as a cache holds it: host arrays, or onnxruntime tensors that may live on the GPU ('gpu-buffer'). */
-export type KvData = Float32Array | Tensor;
+export type KvData = HostKvArray | Tensor;
 
 export interface CacheKv {
   key: KvData;
@@ -23,8 +25,8 @@ export interface KvGeometry {
   headDim: number;
 }
 
-function isHost(d: KvData): d is Float32Array {
-  return d instanceof Float32Array;
+export function isHost(d: KvData): d is HostKvArray {
+  return d instanceof Float32Array || d instanceof Uint16Array;
 }
 
 /** Number of cached tokens held by one layer's KV. */
@@ -34,23 +36,25 @@ export function kvLength(kv: CacheKv, g: KvGeometry): number {
 
 /** Bytes held by one KV array, wherever it lives. */
 export function kvDataBytes(d: KvData): number {
-  return isHost(d) ? d.byteLength : d.dims.reduce((a, b) => a * Number(b), 4);
+  if (isHost(d)) return d.byteLength;
+  return d.dims.reduce((a, b) => a * Number(b), bytesPerElement(d.type === 'float16' ? 'float16' : 'float32'));
 }
 
 export function kvBytes(kv: CacheKv[]): number {
   return kv.reduce((s, l) => s + kvDataBytes(l.key) + kvDataBytes(l.value), 0);
 }
 
+/** No tokens yet; the model feeds an empty past in its own KV dtype whatever kind these are. */
 export function emptyKv(g: KvGeometry): LayerKv[] {
   return Array.from({ length: g.layers }, () => ({ key: new Float32Array(0), value: new Float32Array(0) }));
 }
 
 /** Brings a cache's KV to host memory (one download per array for GPU tensors). */
 export async function toHostKv(kv: CacheKv[]): Promise<LayerKv[]> {
-  const host = async (d: KvData): Promise<Float32Array> => {
+  const host = async (d: KvData): Promise<HostKvArray> => {
     if (isHost(d)) return d;
     const data = d.location === 'cpu' ? d.data : await d.getData();
-    return data as Float32Array;
+    return data as HostKvArray;
   };
   return Promise.all(kv.map(async (l) => ({ key: await host(l.key), value: await host(l.value) })));
 }

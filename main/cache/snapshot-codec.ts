@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { KvGeometry, LayerKv } from './layer-kv.js';
+import { allocKv, bytesPerElement, KV_DTYPES, type HostKvArray, type KvDtype } from './kv-dtype.js';
 import { PerpetuaError } from '../engine/errors.js';
 
 /**
@@ -15,7 +16,8 @@ import { PerpetuaError } from '../engine/errors.js';
  *   i32[n]  originalPositions
  *   i32[n]  cachePositions
  *   i32[h]  history                h = header.historyCount ?? 0
- *   f32[]   KV, layer by layer, key then value, each [kvHeads, kvTokens, headDim]
+ *   KV      layer by layer, key then value, each [kvHeads, kvTokens, headDim] of header.dtype
+ *           (f32, or f16 as IEEE half-precision bit patterns)
  *   32 bytes SHA-256 of everything before it
  * The trailing SHA-256 is fixed for every format version, so corruption is told apart from a newer
  * format: the checksum is verified before the version is judged.
@@ -26,7 +28,8 @@ export type SnapshotPolicyName = 'dense' | 'window' | 'recompute' | 'sink';
 export interface Snapshot {
   modelFingerprint: string;
   policy: { name: SnapshotPolicyName; params: Record<string, number | boolean> };
-  dtype: 'float32';
+  /** the element type of every KV array */
+  dtype: KvDtype;
   geometry: KvGeometry;
   /** Token ids in cache order. */
   tokens: number[];
@@ -56,7 +59,7 @@ const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 interface SnapshotHeader {
   modelFingerprint: string;
   policy: Snapshot['policy'];
-  dtype: 'float32';
+  dtype: KvDtype;
   geometry: KvGeometry;
   totalTokensSeen: number;
   tokenCount: number;
@@ -118,7 +121,7 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
   for (const [k, v] of Object.entries(s.policy.params)) {
     if (typeof v !== 'boolean' && !(typeof v === 'number' && Number.isFinite(v))) invalid(`policy parameter ${k} is ${v}`);
   }
-  if (s.dtype !== 'float32') invalid(`unsupported dtype ${String(s.dtype)}`);
+  if (!KV_DTYPES.includes(s.dtype)) invalid(`unsupported dtype ${String(s.dtype)}`);
   if (!isCount(g.layers) || !isCount(g.kvHeads) || !isCount(g.headDim)) invalid('geometry must be whole numbers');
   if (s.originalPositions.length !== n || s.cachePositions.length !== n) {
     invalid('tokens and positions differ in length');
@@ -131,13 +134,16 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
     if (layer.key.length !== perToken * kvTokens || layer.value.length !== perToken * kvTokens) {
       invalid(`layer ${i} KV does not hold ${kvTokens} tokens`);
     }
+    if (kvTokens > 0 && (elementDtype(layer.key) !== s.dtype || elementDtype(layer.value) !== s.dtype)) {
+      invalid(`layer ${i} KV is not ${s.dtype}`);
+    }
   }
   const history = s.history ?? [];
 
   const header: SnapshotHeader = {
     modelFingerprint: s.modelFingerprint,
     policy: { name: s.policy.name, params: { ...s.policy.params } },
-    dtype: 'float32',
+    dtype: s.dtype,
     geometry: { layers: g.layers, kvHeads: g.kvHeads, headDim: g.headDim },
     totalTokensSeen: s.totalTokensSeen,
     tokenCount: n,
@@ -147,7 +153,7 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const intsAt = PREFIX + headerBytes.length;
   const kvAt = intsAt + 4 * (3 * n + history.length);
-  const kvBytes = 4 * 2 * g.layers * perToken * kvTokens;
+  const kvBytes = bytesPerElement(s.dtype) * 2 * g.layers * perToken * kvTokens;
   const total = kvAt + kvBytes + CHECKSUM_BYTES;
 
   // Unpooled: the result owns its ArrayBuffer (a pooled small Buffer would share one with others).
@@ -181,7 +187,7 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
 /**
  * Parses and verifies a snapshot. Refuses, in this order: damaged bytes (SnapshotCorruptError),
  * another format version (SnapshotVersionError), another model (SnapshotMismatchError).
- * KV comes back in freshly allocated (hence aligned) Float32Arrays that do not share `bytes`.
+ * KV comes back in freshly allocated (hence aligned) arrays of the header's dtype that do not share `bytes`.
  */
 export function decodeSnapshot(bytes: Uint8Array, expect: { modelFingerprint: string }): Snapshot {
   const corrupt = (reason: string): never => {
@@ -215,7 +221,8 @@ export function decodeSnapshot(bytes: Uint8Array, expect: { modelFingerprint: st
   const n = header.tokenCount;
   const h = header.historyCount ?? 0;
   const floatsPerArray = kvHeads * header.kvTokens * headDim;
-  const expectedLength = PREFIX + headerLength + 4 * (3 * n + h) + 4 * 2 * layers * floatsPerArray + CHECKSUM_BYTES;
+  const width = bytesPerElement(header.dtype);
+  const expectedLength = PREFIX + headerLength + 4 * (3 * n + h) + width * 2 * layers * floatsPerArray + CHECKSUM_BYTES;
   if (!Number.isSafeInteger(expectedLength) || expectedLength !== buf.length) corrupt('inconsistent lengths');
 
   let at = PREFIX + headerLength;
@@ -230,17 +237,17 @@ export function decodeSnapshot(bytes: Uint8Array, expect: { modelFingerprint: st
   const history = readInts(h);
   const kv: LayerKv[] = [];
   for (let l = 0; l < layers; l++) {
-    const key = readFloats(buf, at, floatsPerArray);
-    at += 4 * floatsPerArray;
-    const value = readFloats(buf, at, floatsPerArray);
-    at += 4 * floatsPerArray;
+    const key = readFloats(buf, at, floatsPerArray, header.dtype);
+    at += width * floatsPerArray;
+    const value = readFloats(buf, at, floatsPerArray, header.dtype);
+    at += width * floatsPerArray;
     kv.push({ key, value });
   }
 
   const snapshot: Snapshot = {
     modelFingerprint: header.modelFingerprint,
     policy: header.policy,
-    dtype: 'float32',
+    dtype: header.dtype,
     geometry: { layers, kvHeads, headDim },
     tokens,
     originalPositions,
@@ -268,7 +275,7 @@ function checkHeader(h: SnapshotHeader, corrupt: (reason: string) => never): voi
     typeof h.policy.params === 'object' &&
     h.policy.params !== null &&
     Object.values(h.policy.params).every((v) => typeof v === 'number' || typeof v === 'boolean') &&
-    h.dtype === 'float32' &&
+    KV_DTYPES.includes(h.dtype) &&
     typeof h.geometry === 'object' &&
     h.geometry !== null &&
     isCount(h.geometry.layers) &&
@@ -281,21 +288,28 @@ function checkHeader(h: SnapshotHeader, corrupt: (reason: string) => never): voi
   if (!ok) corrupt('malformed header');
 }
 
-/** One copy of the floats into `out` at `at`; returns the offset after them. */
-function writeFloats(out: Buffer, at: number, values: Float32Array): number {
+function elementDtype(a: HostKvArray): KvDtype | null {
+  return a instanceof Float32Array ? 'float32' : a instanceof Uint16Array ? 'float16' : null;
+}
+
+/** One copy of the values into `out` at `at` (little-endian); returns the offset after them. */
+function writeFloats(out: Buffer, at: number, values: HostKvArray): number {
   if (LITTLE_ENDIAN_HOST) {
     out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
     return at + values.byteLength;
   }
-  for (const v of values) at = out.writeFloatLE(v, at);
+  if (values instanceof Uint16Array) for (const v of values) at = out.writeUInt16LE(v, at);
+  else for (const v of values) at = out.writeFloatLE(v, at);
   return at;
 }
 
-/** One copy of `count` floats at `at` into a new, aligned Float32Array (the source may be unaligned). */
-function readFloats(buf: Buffer, at: number, count: number): Float32Array {
-  const values = new Float32Array(count);
+/** One copy of `count` values at `at` into a new, aligned array of `dtype` (the source may be unaligned). */
+function readFloats(buf: Buffer, at: number, count: number, dtype: KvDtype): HostKvArray {
+  const values = allocKv(dtype, count);
   if (LITTLE_ENDIAN_HOST) {
-    new Uint8Array(values.buffer).set(buf.subarray(at, at + 4 * count));
+    new Uint8Array(values.buffer).set(buf.subarray(at, at + values.byteLength));
+  } else if (values instanceof Uint16Array) {
+    for (let i = 0; i < count; i++) values[i] = buf.readUInt16LE(at + 2 * i);
   } else {
     for (let i = 0; i < count; i++) values[i] = buf.readFloatLE(at + 4 * i);
   }

@@ -30,7 +30,7 @@ export async function abCommand(args: string[]): Promise<void> {
   if (values.vote !== undefined && !['a', 'b', 'tie'].includes(values.vote)) throw new UsageError('--vote must be a, b or tie.');
   const specA = parsePolicy(values.a);
   const specB = parsePolicy(values.b);
-  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
+  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   const opened = (await openCliSession(values, model, policyFrom(values), false))!;
   try {
     const session = opened.chat;

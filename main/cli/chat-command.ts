@@ -14,7 +14,7 @@ export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy 
 
 export async function chatCommand(args: string[]): Promise<void> {
   const { values } = parse(args, MODEL_OPTIONS);
-  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
+  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
   const stored = await openCliSession(values, model, policyFrom(values), false);
   const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor)), values.system ?? null);

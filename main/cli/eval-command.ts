@@ -23,6 +23,7 @@ export class EvalInterrupted extends PerpetuaError {}
 const EVAL_OPTIONS = {
   model: { type: 'string' },
   ep: { type: 'string', default: 'cpu' },
+  variant: { type: 'string' },
   text: { type: 'string' },
   policies: { type: 'string', default: 'dense,window,recompute,sink' },
   window: { type: 'string', default: '1024' },
@@ -51,7 +52,7 @@ export async function evalCommand(args: string[]): Promise<void> {
   const interval = v.interval === undefined ? undefined : number(v.interval, 'interval', { integer: true, min: 1 });
   const progress = v.quiet ? null : process.stderr;
 
-  const model = await Model.load(v.model ?? defaultModelDir(), { executionProvider: providerFrom(v) });
+  const model = await Model.load(v.model ?? defaultModelDir(), { executionProvider: providerFrom(v), variant: v.variant });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
   const controller = new AbortController();
   const onSigint = (): void => {

@@ -23,7 +23,7 @@ export async function generateCommand(args: string[]): Promise<void> {
   });
   const reportEvery = values['report-every'] ? number(values['report-every'], 'report-every', { integer: true, min: 1 }) : 0;
   if (values.prompt === undefined && !values.session) throw new UsageError('generate needs --prompt TEXT.');
-  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values) });
+  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
   const session = await openCliSession(values, model, policyFrom(values), true);
   const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor));

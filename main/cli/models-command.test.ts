@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
+import { layoutModelDir } from '../../native-models/layout-fixtures.js';
 import { sha256, startFakeHub } from '../models/fixtures/fake-hub.js';
 import { addTinyRepo, TINY_REPO } from '../models/fixtures/tiny-repo.js';
 
@@ -24,6 +25,18 @@ describe('perpetua models', () => {
   it('shows the thread counts it was given', async () => {
     const { stdout } = await cli(['models', 'check', testModelDir({ graph: { layout: 'fused' } }), '--threads', '1,2']);
     expect(stdout).toMatch(/^threads: 1 thread for decode, 2 for prefill \(a second session for prefill; option\); positions at the cache length/m);
+  });
+
+  it('lists every export variant with dtype, KV dtype and size, and loads the one --variant names', async () => {
+    const dir = layoutModelDir([
+      { file: 'onnx/model_q4f16.onnx', float16: true, externalData: 'model_q4f16.onnx_data' },
+      { file: 'onnx/model_int8.onnx' },
+    ]);
+    const { stdout } = await cli(['models', 'check', dir, '--variant', 'q4f16']);
+    expect(stdout).toMatch(/KV cache 0\.3 KiB per token \(float16\)/);
+    expect(stdout).toMatch(/^ {2}fp32 +onnx\/model\.onnx: fp32, KV float32, \d+\.\d MiB$/m);
+    expect(stdout).toMatch(/^ {2}int8 +onnx\/model_int8\.onnx: int8, KV float32, \d+\.\d MiB$/m);
+    expect(stdout).toMatch(/^ {2}q4f16 +onnx\/model_q4f16\.onnx \+ 1 data file\(s\): q4f16, KV float16, \d+\.\d MiB {2}\(loaded\)$/m);
   });
 
   it('refuses to convert a folder without a checkpoint, in one sentence', async () => {

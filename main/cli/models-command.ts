@@ -1,6 +1,9 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Model } from '../engine/model.js';
+import type { DecoderLayout } from '../engine/decoder-layout.js';
+import { folderVariants } from '../engine/model-files.js';
+import { bytesPerElement } from '../cache/kv-dtype.js';
 import { HubClient, hubOptionsFromEnv } from '../models/hub-client.js';
 import { planBytes, planDownload, runDownload } from '../models/model-download.js';
 import { packageRoot } from './default-model.js';
@@ -10,13 +13,14 @@ import { Store } from '../store/store.js';
 import { convertHfModel } from '../../native-models/convert-hf.js';
 import { GRAPH_LAYOUTS } from '../../native-models/decoder-graph.js';
 import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
-import { parse, providerFrom } from './options.js';
+import { oneOf, parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { describeThreads } from '../engine/thread-policy.js';
 
-export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda|dml|coreml] [--threads N | --threads DECODE,PREFILL]
+export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda|dml|coreml] [--variant NAME] [--threads N | --threads DECODE,PREFILL]
   Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider,
-  threads (default: PERPETUA_THREADS, else 1 on machines with up to 2 cores, else half the cores up to 4).
+  threads (default: PERPETUA_THREADS, else 1 on machines with up to 2 cores, else half the cores up to 4), and
+  every export variant in it (dtype, KV dtype, size); by default the best variant for the provider is loaded.
 perpetua models convert HF_DIR OUT_DIR [--dtype fp32|fp16|q4] [--scales fp16|fp32] [--layout fused|reference]
   Converts a Hugging Face Llama, Mistral or Qwen2 checkpoint (safetensors) into a Perpetua model folder (ONNX):
   onnxruntime's fused operators by default; weights in float32, float16, or 4-bit blocks of 32 (MatMulNBits,
@@ -32,16 +36,27 @@ export async function modelsCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'check') {
     const { values, positionals } = parseWithDir(rest, 1);
-    const model = await Model.load(positionals[0], { executionProvider: providerFrom({ ep: values.ep ?? 'cpu' }), threads: values.threads });
+    const model = await Model.load(positionals[0], {
+      executionProvider: providerFrom({ ep: values.ep ?? 'cpu' }),
+      variant: values.variant,
+      threads: values.threads,
+    });
     const c = model.config;
-    const kvPerToken = 2 * c.layers * c.kvHeads * c.headDim * 4;
+    const kvPerToken = 2 * c.layers * c.kvHeads * c.headDim * bytesPerElement(model.kvDtype);
+    const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+    const variants = folderVariants(model.dir).map(
+      (v) => `  ${v.name.padEnd(12)} ${v.file}${v.dataFiles.length ? ` + ${v.dataFiles.length} data file(s)` : ''}: ${v.dtype}, KV ${v.kvDtype}, ${mib(v.sizeBytes)}${v.file === model.variant.file ? '  (loaded)' : ''}`,
+    );
     console.log(
       [
         `${model.name}: ${c.modelType}, ${c.layers} layers, ${c.heads} heads (${c.kvHeads} KV heads of ${c.headDim}), vocab ${c.vocabSize}`,
         `pretrained context ${c.maxPositions} tokens; RoPE ${c.rope.style}, theta ${c.rope.theta}, ${c.rope.rotaryDim}/${c.headDim} dims rotated, scaling ${c.rope.scaling}`,
-        `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (float32); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
+        `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (${model.kvDtype}); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
+        `graph ${model.variant.file}: ${describeLayout(model.layout)}`,
         `runs on ${model.provider}${model.providerFallbackReason ? ` (${model.providerFallbackReason})` : ''}; fingerprint ${model.fingerprint}`,
         `threads: ${describeThreads(model.threads)}; positions ${model.takesPositions ? 'from position_ids' : 'at the cache length (GroupQueryAttention graph)'}`,
+        `variants:`,
+        ...variants,
       ].join('\n'),
     );
     await model.dispose();
@@ -86,6 +101,7 @@ export async function modelsCommand(args: string[]): Promise<void> {
 
 const FOLDER_OPTIONS = {
   ep: { type: 'string' },
+  variant: { type: 'string' },
   threads: { type: 'string' },
   dtype: { type: 'string' },
   scales: { type: 'string' },
@@ -103,9 +119,16 @@ function parseWithDir(args: string[], count: number) {
   return parsed;
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}".`);
-  return value as T;
+
+/** What the graph takes: the parts of its decoder interface that differ between exporters. */
+function describeLayout(l: DecoderLayout): string {
+  return [
+    l.cacheBranch ? 'merged decoder (use_cache_branch)' : null,
+    l.logitsToKeep ? `${l.logitsToKeep} (1 row per decode step)` : null,
+    `logits ${l.logitsDtype}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
 }
 
 async function download(args: string[]): Promise<void> {

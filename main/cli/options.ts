@@ -8,6 +8,7 @@ import { UsageError } from './usage-error.js';
 export const MODEL_OPTIONS = {
   model: { type: 'string' },
   ep: { type: 'string', default: 'cpu' },
+  variant: { type: 'string' },
   policy: { type: 'string', default: DEFAULT_POLICY.name },
   sink: { type: 'string', default: String(DEFAULT_POLICY.sink) },
   window: { type: 'string', default: String(DEFAULT_POLICY.window) },
@@ -81,4 +82,10 @@ export function samplingFrom(v: Values, modelDefaults: SamplingOptions = {}): Sa
     repetitionPenalty: flag('repetition-penalty', modelDefaults.repetitionPenalty ?? 1, { min: 0 }),
     seed: flag('seed', undefined, { integer: true, min: 0 }),
   };
+}
+
+/** A value from a fixed list, or a usage error naming the option and the choices. */
+export function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}".`);
+  return value as T;
 }

@@ -23,6 +23,7 @@ function fakeApi(overrides: Partial<PerpetuaApi> = {}) {
     modelsList: async () => [],
     modelsImport: async ({ dir }) => ({ id: 'm1', name: 'tiny', path: dir, provider: 'cpu', availableProviders: ['cpu'] }),
     modelsSetProvider: async ({ modelId, provider }) => ({ id: modelId, name: 'tiny', path: '/m', provider, availableProviders: ['cpu', provider] }),
+    modelsSetVariant: async ({ modelId, variant }) => ({ id: modelId, name: 'tiny', path: '/m', provider: 'cpu', availableProviders: ['cpu'], variant: variant ?? undefined }),
     sessionsList: async () => [session],
     sessionsCreate: async (p) => ({ ...session, name: p.name, policy: p.policy, systemPrompt: p.systemPrompt ?? null }),
     sessionsOpen: async () => ({ session, messages: [], hasMore: false, stats }),

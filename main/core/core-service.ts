@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../api/perpetua-api.js';
 import type {
   AbHistoryResult,
@@ -13,6 +13,7 @@ import type {
   Message as ApiMessage,
   MessagesPageResult,
   ModelInfo,
+  ModelVariant,
   PolicyConfig,
   PolicySetResult,
   SearchHit,
@@ -21,10 +22,15 @@ import type {
   Stats,
 } from '../api/schemas.js';
 import { DEFAULT_OPEN_LIMIT } from '../api/limits.js';
+import type { CatalogItem, DownloadInfo } from '../api/download-schemas.js';
+import { hubOptionsFromEnv, type HubClientOptions } from '../models/hub-client.js';
+import { checkImportable } from '../models/import-check.js';
+import { ModelDownloads } from '../models/model-downloads.js';
 import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
 import { PerpetuaError } from '../engine/errors.js';
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
 import { Model } from '../engine/model.js';
+import { folderVariants } from '../engine/model-files.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message, type Model as ModelRow, type Session } from '../store/types.js';
@@ -39,6 +45,10 @@ export interface CoreServiceOptions {
   modelsDir?: string;
   /** most tokens one answer may have */
   maxAnswerTokens?: number;
+  /** writable folder for downloaded and converted models (default modelsDir, else models/ beside the database) */
+  downloadDir?: string;
+  /** Hugging Face endpoint and token (default HF_ENDPOINT, HF_TOKEN) */
+  hub?: HubClientOptions;
 }
 
 interface OpenSession {
@@ -77,11 +87,23 @@ export class CoreService implements PerpetuaApi {
   private readonly maxAnswerTokens: number;
   /** Stored A/B run id → its branches (at most one run per session: the newest). */
   private readonly pendingAb = new Map<number, PendingAb>();
+  private readonly downloads: ModelDownloads;
 
   constructor(private readonly opts: CoreServiceOptions) {
     this.store = new Store(openDatabase(resolve(opts.dbFile)));
     this.store.markInterruptedMessages();
     this.maxAnswerTokens = opts.maxAnswerTokens ?? 512;
+    this.downloads = new ModelDownloads({
+      dir: this.downloadDir,
+      hub: opts.hub ?? hubOptionsFromEnv(),
+      importModel: (dir) => this.modelsImport({ dir }),
+      listModels: () => this.store.listModels().map((m) => ({ id: String(m.id), path: m.dir })),
+      onDownload: (payload) => this.emit({ event: 'download', payload }), // becomes a channel once channels land
+    });
+  }
+
+  private get downloadDir(): string {
+    return resolve(this.opts.downloadDir ?? this.opts.modelsDir ?? join(dirname(resolve(this.opts.dbFile)), 'models'));
   }
 
   subscribe(listener: PerpetuaEventListener): () => void {
@@ -100,16 +122,26 @@ export class CoreService implements PerpetuaApi {
     return this.store.listModels().map((m) => this.modelInfo(m));
   }
 
-  async modelsImport(p: { dir: string }): Promise<ModelInfo> {
-    const model = await Model.load(p.dir);
+  async modelsImport(p: { dir: string; variant?: string }): Promise<ModelInfo> {
+    checkImportable(p.dir);
+    const model = await Model.load(p.dir, { variant: p.variant });
     const row = this.store.upsertModel({
       name: model.name,
       dir: model.dir,
       fingerprint: model.fingerprint,
-      config: { modelType: model.config.modelType, maxPositions: model.config.maxPositions, provider: 'cpu' },
+      config: { modelType: model.config.modelType, maxPositions: model.config.maxPositions, provider: 'cpu', variant: p.variant },
     });
-    this.models.set(`${row.id}:cpu`, Promise.resolve(model));
+    this.models.set(modelKey(row.id, 'cpu', p.variant), Promise.resolve(model));
     return this.modelInfo(row);
+  }
+
+  async modelsSetVariant(p: { modelId: string; variant: string | null }): Promise<ModelInfo> {
+    const row = this.modelRow(p.modelId);
+    const model = await this.loadModel({ ...row, config: { ...row.config, variant: p.variant ?? undefined } });
+    const updated = this.store.upsertModel({ ...row, config: { ...row.config, variant: p.variant ?? undefined } });
+    // Sessions of this model move to the new variant the next time they are opened.
+    for (const [id, s] of this.open) if ((await s).chat.engine.model.dir === model.dir) this.open.delete(id);
+    return this.modelInfo(updated);
   }
 
   async modelsSetProvider(p: { modelId: string; provider: ExecutionProvider }): Promise<ModelInfo> {
@@ -121,9 +153,21 @@ export class CoreService implements PerpetuaApi {
     return { ...this.modelInfo(updated), provider: model.provider, error: model.providerFallbackReason ?? undefined };
   }
 
+  // catalog, downloads and conversion live in models/ModelDownloads
+  catalogList = async (p?: { provider?: ExecutionProvider }): Promise<CatalogItem[]> => this.downloads.catalog(p?.provider);
+  downloadsList = (): Promise<DownloadInfo[]> => this.downloads.list();
+  downloadsStart = (p: { repo: string; revision?: string; variant?: string; provider?: ExecutionProvider }) => this.downloads.start(p);
+  downloadsPause = (p: { id: string }) => this.downloads.pause(p.id);
+  downloadsResume = (p: { id: string }) => this.downloads.resume(p.id);
+  downloadsCancel = (p: { id: string }) => this.downloads.cancel(p.id);
+  modelsConvert = (p: { dir: string }) => this.downloads.convert(p.dir);
+
   private async importModelsDir(): Promise<void> {
-    const dir = this.opts.modelsDir;
-    if (!dir || !existsSync(dir)) return;
+    for (const dir of new Set([this.opts.modelsDir, this.downloadDir])) if (dir) await this.importFolders(resolve(dir));
+  }
+
+  private async importFolders(dir: string): Promise<void> {
+    if (!existsSync(dir)) return;
     const known = new Set(this.store.listModels().map((m) => resolve(m.dir)));
     for (const name of readdirSync(dir)) {
       if (name.startsWith('.')) continue; // .downloads and other unfinished work is never a model
@@ -141,7 +185,7 @@ export class CoreService implements PerpetuaApi {
   }
 
   private modelInfo(m: ModelRow): ModelInfo {
-    const c = m.config as { modelType?: string; maxPositions?: number; provider?: ExecutionProvider };
+    const c = m.config as { modelType?: string; maxPositions?: number; provider?: ExecutionProvider; variant?: string };
     return {
       id: String(m.id),
       name: m.name,
@@ -151,15 +195,17 @@ export class CoreService implements PerpetuaApi {
       sizeBytes: onnxSize(m.dir),
       provider: c.provider ?? 'cpu',
       availableProviders: [...EXECUTION_PROVIDERS],
+      variant: c.variant,
+      variants: variantsOf(m.dir),
     };
   }
 
   private loadModel(row: ModelRow): Promise<Model> {
-    const provider = ((row.config as { provider?: ExecutionProvider }).provider ?? 'cpu') as ExecutionProvider;
-    const key = `${row.id}:${provider}`;
+    const { provider = 'cpu', variant } = row.config as { provider?: ExecutionProvider; variant?: string };
+    const key = modelKey(row.id, provider, variant);
     let model = this.models.get(key);
     if (!model) {
-      model = Model.load(row.dir, { executionProvider: provider });
+      model = Model.load(row.dir, { executionProvider: provider, variant });
       model.catch(() => this.models.delete(key));
       this.models.set(key, model);
     }
@@ -557,6 +603,7 @@ export class CoreService implements PerpetuaApi {
   }
 
   async close(): Promise<void> {
+    await this.downloads.close();
     for (const open of this.open.values()) (await open.catch(() => null))?.busy?.abort();
     for (const sessionId of new Set([...this.pendingAb.values()].map((p) => p.sessionId))) this.forgetAbBranches(sessionId);
     for (const m of this.models.values()) await (await m.catch(() => null))?.dispose();
@@ -609,6 +656,19 @@ function toApiSession(s: Session, messageCount: number): ApiSession {
 
 function toApiMessage(m: Message): ApiMessage {
   return { id: String(m.id), sessionId: String(m.sessionId), seq: m.seq, role: m.role, text: m.text, state: m.state, createdAt: m.createdAt };
+}
+
+function modelKey(id: number, provider: ExecutionProvider, variant: string | undefined): string {
+  return `${id}:${provider}:${variant ?? ''}`;
+}
+
+/** The folder's export variants for the model manager (none for a folder that cannot be read any more). */
+function variantsOf(dir: string): ModelVariant[] | undefined {
+  try {
+    return folderVariants(dir).map((v) => ({ name: v.name, dtype: v.dtype, kvDtype: v.kvDtype, sizeBytes: v.sizeBytes }));
+  } catch {
+    return undefined;
+  }
 }
 
 function onnxSize(dir: string): number | undefined {

@@ -187,7 +187,7 @@ export class PersistentChat {
   /** Writes the cache after a turn (one download from the GPU); the store keeps the newest few per session. */
   async saveSnapshot(messageId: number | null): Promise<void> {
     const model = this.engine.model;
-    const bytes = encodeSnapshot(await snapshotOf(this.engine.policy, model.fingerprint, model.geometry));
+    const bytes = encodeSnapshot(await snapshotOf(this.engine.policy, model.fingerprint, model.geometry, model.kvDtype));
     this.store.saveSnapshot(this.session.id, messageId, bytes, this.opts.keepSnapshots ?? 3);
   }
 }

@@ -54,9 +54,11 @@ export class Engine {
       const n = Math.min(tokens.length - done, chunk, Math.max(1, this.policy.room()));
       const slice = tokens.slice(done, done + n);
       const plan = await this.policy.plan(slice);
-      const { logits, present } = await this.model.forward(plan.ids, plan.positions, plan.past);
+      // graphs that can return fewer logits rows are asked for the last one only, unless every row is wanted
+      const allLogits = opts.onLogits !== undefined;
+      const { logits, present } = await this.model.forward(plan.ids, plan.positions, plan.past, { allLogits });
       this.policy.commit(present, slice);
-      const rows = plan.ids.length;
+      const rows = logits.length / V;
       this.lastLogits = logits.subarray((rows - 1) * V, rows * V);
       opts.onLogits?.(logits.subarray((rows - n) * V, rows * V), slice);
       done += n;

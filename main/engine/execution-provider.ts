@@ -14,6 +14,8 @@ export function autoProviders(platform: NodeJS.Platform = process.platform): Exe
 
 export interface OpenedSession {
   session: ort.InferenceSession;
+  /** the graph file opened (the export variant can depend on the provider) */
+  file: string;
   /** the provider that actually runs the model */
   provider: ExecutionProvider;
   /** why the requested provider is not the one in use, if it is not */
@@ -25,11 +27,12 @@ export interface OpenedSession {
  * CPU, reporting why, when a provider is missing on this machine (no GPU adapter, no CUDA libraries, wrong OS).
  */
 export async function openSession(
-  file: string,
+  fileFor: string | ((provider: ExecutionProvider) => string),
   requested: ProviderRequest,
   kvLayersOnDevice = 0,
   extra: ort.InferenceSession.SessionOptions = {},
 ): Promise<OpenedSession> {
+  const file = (p: ExecutionProvider) => (typeof fileFor === 'string' ? fileFor : fileFor(p));
   // A missing provider is reported to the user as one sentence; keep onnxruntime's own log out of the terminal.
   ort.env.logLevel = 'fatal';
   // On a GPU the present KV outputs stay in GPU memory and are fed back as the next run's past.
@@ -51,14 +54,14 @@ export async function openSession(
   const failures: string[] = [];
   for (const provider of requested === 'auto' ? autoProviders() : requested === 'cpu' ? [] : [requested]) {
     try {
-      const session = await ort.InferenceSession.create(file, options(provider));
-      return { session, provider, fallbackReason: failures.length ? `${failures.join('; ')}; using ${provider}.` : null };
+      const session = await ort.InferenceSession.create(file(provider), options(provider));
+      return { session, file: file(provider), provider, fallbackReason: failures.length ? `${failures.join('; ')}; using ${provider}.` : null };
     } catch (err) {
       failures.push(`${provider} is not available here (${firstLine(err)})`);
     }
   }
-  const session = await ort.InferenceSession.create(file, options('cpu'));
-  return { session, provider: 'cpu', fallbackReason: failures.length ? `${failures.join('; ')}, so the model runs on the CPU.` : null };
+  const session = await ort.InferenceSession.create(file('cpu'), options('cpu'));
+  return { session, file: file('cpu'), provider: 'cpu', fallbackReason: failures.length ? `${failures.join('; ')}, so the model runs on the CPU.` : null };
 }
 
 export function firstLine(err: unknown): string {

@@ -1,32 +1,41 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
-import { ModelLoadError, TokenizerMismatchError, UnsupportedModelError } from './errors.js';
+import { ModelLoadError, TokenizerMismatchError } from './errors.js';
 import { parseModelConfig, type ModelConfig } from './model-config.js';
 import { TextTokenizer } from './text-tokenizer.js';
 import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
+import { decoderFeeds, logitsOf, readLayout, type DecoderLayout } from './decoder-layout.js';
+import { readJson, readModelFiles } from './model-files.js';
+import { modelFingerprint, WeightHashes } from './model-fingerprint.js';
+import { pickVariant, type Variant } from './variants.js';
 import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
+import type { KvDtype } from '../cache/kv-dtype.js';
 import { GraphKvEditor, HostKvEditor, type KvEditor } from '../cache/kv-editor.js';
 import { resolveThreads, threadOptions, type ThreadPolicy } from './thread-policy.js';
 
 export interface LoadOptions {
   /** default cpu; 'auto' picks the best GPU provider this machine has */
   executionProvider?: ProviderRequest;
-  /** which file under onnx/ to load (default model.onnx, else the first model*.onnx) */
-  onnxFile?: string;
+  /**
+   * which export variant to load: a name `perpetua models check` lists (fp32, fp16, q4, q4f16, int8, …) or its file
+   * name; by default the best one for the provider (see pickVariant)
+   */
+  variant?: string;
   /**
    * Keep the KV cache as onnxruntime tensors between steps and edit it with ONNX graphs on the model's provider
    * (default: on for GPU providers, where it stays in GPU memory; on the CPU it exercises the same path).
    */
   kvOnDevice?: boolean;
+  /** where the weights' SHA-256 are cached (default: the user's cache folder, see WeightHashes) */
+  weightHashes?: WeightHashes;
   /** intra-op threads: a count, "decode,prefill" counts, or both (default: PERPETUA_THREADS, else per machine) */
   threads?: string | { decode: number; prefill?: number };
 }
 
 export interface ForwardResult {
-  /** logits [tokens, vocab] */
+  /** logits [rows, vocab] as float32: every input token's, or only the last one's when asked for just that */
   logits: Float32Array;
   present: CacheKv[];
 }
@@ -47,6 +56,10 @@ export class Model {
     readonly providerFallbackReason: string | null,
     readonly fingerprint: string,
     readonly onnxPath: string,
+    /** the export variant loaded */
+    readonly variant: Variant,
+    /** what the graph takes and gives (position ids or not, merged, logits to keep, KV and logits dtypes) */
+    readonly layout: DecoderLayout,
     /** KV stays as onnxruntime tensors (on the GPU for GPU providers) and is edited by graphs */
     readonly kvOnDevice: boolean,
     /** performs the window/sink evictions where the KV lives */
@@ -62,11 +75,15 @@ export class Model {
 
   /** false for GroupQueryAttention graphs (onnxruntime-genai, Perpetua's fused graphs): positions = cache length */
   get takesPositions(): boolean {
-    return this.session.inputNames.includes('position_ids');
+    return this.layout.positionIds;
   }
 
   get vocabSize(): number {
     return this.config.vocabSize;
+  }
+
+  get kvDtype(): KvDtype {
+    return this.layout.kvDtype;
   }
 
   /**
@@ -90,8 +107,10 @@ export class Model {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new ModelLoadError(`Model folder ${dirArg} does not exist.`);
     }
-    const metaDir = existsSync(join(dir, 'config.json')) ? dir : join(dir, 'hf');
-    const config = parseModelConfig(readJson(join(metaDir, 'config.json'), 'config.json', dirArg));
+    const files = readModelFiles(dir, dirArg);
+    const { metaDir } = files;
+    const parsed = parseModelConfig(files.config);
+    const config = files.ropeInvFreq ? { ...parsed, rope: { ...parsed.rope, invFreq: files.ropeInvFreq, scaling: "the graph's cos/sin table" } } : parsed;
     const tokenizerJson = readJson(join(metaDir, 'tokenizer.json'), 'tokenizer.json', dirArg);
     const tokenizerConfig = existsSync(join(metaDir, 'tokenizer_config.json'))
       ? readJson(join(metaDir, 'tokenizer_config.json'), 'tokenizer_config.json', dirArg)
@@ -108,10 +127,20 @@ export class Model {
         `The tokenizer has ${tokenizer.vocabSize} tokens but the model has ${config.vocabSize}, so they do not belong together.`,
       );
     }
-    const onnxPath = findOnnx(dir, dirArg, opts.onnxFile);
+    const variantFor = (provider: ExecutionProvider): Variant => {
+      const v = pickVariant(files.variants, provider, opts.variant);
+      if (v) return v;
+      if (opts.variant !== undefined && files.variants.length > 0) {
+        throw new ModelLoadError(
+          `Model folder ${dirArg} has no variant "${opts.variant}"; it has ${files.variants.map((o) => o.name).join(', ')}.`,
+        );
+      }
+      throw new ModelLoadError(`Model folder ${dirArg} has no onnx/model.onnx (nor another decoder graph).`);
+    };
+    variantFor('cpu'); // a folder without a usable graph is refused before any provider is tried
     const threads = resolveThreads(opts.threads);
     const open = (n: number) =>
-      openSession(onnxPath, opts.executionProvider ?? 'cpu', opts.kvOnDevice === false ? 0 : config.layers, threadOptions(n));
+      openSession((p) => join(dir, variantFor(p).file), opts.executionProvider ?? 'cpu', opts.kvOnDevice === false ? 0 : config.layers, threadOptions(n));
     let opened;
     let prefill;
     try {
@@ -119,17 +148,20 @@ export class Model {
       prefill = threads.prefill === threads.decode ? opened : await open(threads.prefill);
     } catch (err) {
       await opened?.session.release();
-      throw new ModelLoadError(`${basename(onnxPath)} in ${dirArg} is not a valid ONNX model (${firstLine(err)}).`);
+      if (err instanceof ModelLoadError) throw err;
+      throw new ModelLoadError(`${basename(variantFor('cpu').file)} in ${dirArg} is not a valid ONNX model (${firstLine(err)}).`);
     }
-    checkInterface(opened.session, config, tokenizer, dirArg);
+    const variant = variantFor(opened.provider);
+    const layout = readLayout(opened.session, config, tokenizer, dirArg);
     const template = new ChatTemplate(
       chatTemplateSource(metaDir, tokenizerConfig),
       { bos_token: tokenizer.bosToken ?? '', eos_token: tokenizer.eosToken ?? '' },
     );
     const kvOnDevice = opts.kvOnDevice ?? opened.provider !== 'cpu';
     const kvEditor = kvOnDevice
-      ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu')
+      ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu', layout.kvDtype)
       : new HostKvEditor(config, config.rope);
+    const onnxPath = join(dir, variant.file);
     return new Model(
       dir,
       basename(dir),
@@ -139,8 +171,10 @@ export class Model {
       opened.session,
       opened.provider,
       opened.fallbackReason,
-      fingerprint(onnxPath, join(metaDir, 'config.json'), join(metaDir, 'tokenizer.json')),
+      await modelFingerprint(onnxPath, files.configFile, join(metaDir, 'tokenizer.json'), opts.weightHashes ?? WeightHashes.atDefaultLocation()),
       onnxPath,
+      variant,
+      layout,
       kvOnDevice,
       kvEditor,
       threads,
@@ -152,36 +186,19 @@ export class Model {
    * One run of the decoder: `ids` at `positions`, attending to `past` (pastLength tokens) and to each other
    * causally. Returns logits for every input token and the present KV (past ++ new).
    */
-  async forward(ids: number[], positions: number[], past: CacheKv[]): Promise<ForwardResult> {
-    const { kvHeads, headDim, layers } = this.geometry;
-    const n = ids.length;
+  async forward(ids: number[], positions: number[], past: CacheKv[], opts: { allLogits?: boolean } = {}): Promise<ForwardResult> {
     const pastLength = past.length ? kvLength(past[0], this.geometry) : 0;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, n]),
-      attention_mask: new ort.Tensor('int64', new BigInt64Array(pastLength + n).fill(1n), [1, pastLength + n]),
-    };
-    if (this.takesPositions) {
-      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(positions, BigInt), [1, n]);
-    } else if (positions.some((p, i) => p !== pastLength + i)) {
-      // GroupQueryAttention graphs place new tokens at the cache length; every cache policy keeps index = position
-      throw new RangeError(`This graph has no position_ids input, so tokens can only go at the cache length ${pastLength}.`);
-    }
-    const dims = [1, kvHeads, pastLength, headDim];
-    const tensor = (d: CacheKv['key'] | undefined): ort.Tensor =>
-      d === undefined || d instanceof Float32Array ? new ort.Tensor('float32', d ?? new Float32Array(0), dims) : d;
-    for (let l = 0; l < layers; l++) {
-      feeds[`past_key_values.${l}.key`] = tensor(past[l]?.key);
-      feeds[`past_key_values.${l}.value`] = tensor(past[l]?.value);
-    }
-    const out = await (n > 1 ? this.prefillSession : this.session).run(feeds);
+    const allLogits = opts.allLogits ?? true;
+    const feeds = decoderFeeds(this.layout, this.geometry, { ids, positions, past, pastLength, allLogits });
+    const out = await (ids.length > 1 ? this.prefillSession : this.session).run(feeds);
     const present: CacheKv[] = [];
-    for (let l = 0; l < layers; l++) {
+    for (let l = 0; l < this.geometry.layers; l++) {
       const key = out[`present.${l}.key`];
       const value = out[`present.${l}.value`];
       // device mode feeds the present tensors back as they are: no copy, and on a GPU no download
-      present.push(this.kvOnDevice ? { key, value } : { key: key.data as Float32Array, value: value.data as Float32Array });
+      present.push(this.kvOnDevice ? { key, value } : { key: key.data as Float32Array | Uint16Array, value: value.data as Float32Array | Uint16Array });
     }
-    return { logits: out.logits.data as Float32Array, present };
+    return { logits: logitsOf(out.logits), present };
   }
 
   async dispose(): Promise<void> {
@@ -203,75 +220,4 @@ function chatTemplateSource(metaDir: string, tokenizerConfig: Record<string, any
   }
   const file = join(metaDir, 'chat_template.jinja');
   return existsSync(file) ? readFileSync(file, 'utf8') : null;
-}
-
-function readJson(file: string, what: string, dirArg: string): Record<string, any> {
-  if (!existsSync(file)) throw new ModelLoadError(`Model folder ${dirArg} has no ${what}.`);
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    throw new ModelLoadError(`${what} in ${dirArg} is not valid JSON.`);
-  }
-}
-
-function findOnnx(dir: string, dirArg: string, preferred?: string): string {
-  const onnxDir = join(dir, 'onnx');
-  const files = existsSync(onnxDir) ? readdirSync(onnxDir).filter((f) => /^model.*\.onnx$/.test(f)).sort() : [];
-  const pick = preferred ?? (files.includes('model.onnx') ? 'model.onnx' : files[0]);
-  if (!pick || !existsSync(join(onnxDir, pick))) {
-    throw new ModelLoadError(`Model folder ${dirArg} has no onnx/${preferred ?? 'model.onnx'}.`);
-  }
-  return join(onnxDir, pick);
-}
-
-/** The graph must have the standard decoder inputs and a KV layout that matches config.json. */
-function checkInterface(session: ort.InferenceSession, c: ModelConfig, tok: TextTokenizer, dirArg: string): void {
-  const inputs = new Set(session.inputNames);
-  for (const name of ['input_ids', 'attention_mask', 'past_key_values.0.key']) {
-    if (!inputs.has(name)) {
-      throw new UnsupportedModelError(
-        `The ONNX model in ${dirArg} lacks the standard decoder input "${name}", so Perpetua cannot manage its KV cache.`,
-      );
-    }
-  }
-  if (!inputs.has(`past_key_values.${c.layers - 1}.key`) || inputs.has(`past_key_values.${c.layers}.key`)) {
-    throw new UnsupportedModelError(`The ONNX model in ${dirArg} does not have the ${c.layers} layers config.json describes.`);
-  }
-  const meta = session.inputMetadata.find((m) => m.name === 'past_key_values.0.key');
-  if (meta && meta.isTensor) {
-    if (meta.type !== 'float32') {
-      throw new UnsupportedModelError(`The model keeps its KV cache in ${meta.type}; this version of Perpetua needs a float32 KV cache.`);
-    }
-    const [, heads, , dim] = meta.shape;
-    if ((typeof heads === 'number' && heads !== c.kvHeads) || (typeof dim === 'number' && dim !== c.headDim)) {
-      throw new UnsupportedModelError(`The ONNX KV cache shape does not match config.json (${c.kvHeads} KV heads of ${c.headDim}).`);
-    }
-  }
-  const logits = session.outputMetadata.find((m) => m.name === 'logits');
-  const logitsVocab = logits && logits.isTensor ? logits.shape[2] : undefined;
-  if (typeof logitsVocab === 'number' && (logitsVocab !== c.vocabSize || tok.vocabSize > logitsVocab)) {
-    throw new TokenizerMismatchError(
-      `The model outputs ${logitsVocab} token scores but its tokenizer has ${tok.vocabSize} tokens, so they do not belong together.`,
-    );
-  }
-}
-
-/** Identifies the exact model for snapshot compatibility without hashing gigabytes: config, tokenizer, ONNX size and ends. */
-function fingerprint(onnxPath: string, configPath: string, tokenizerPath: string): string {
-  const h = createHash('sha256');
-  h.update(readFileSync(configPath));
-  h.update(readFileSync(tokenizerPath));
-  const size = statSync(onnxPath).size;
-  h.update(String(size));
-  const fd = openSync(onnxPath, 'r');
-  try {
-    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
-    readSync(fd, chunk, 0, chunk.length, 0);
-    h.update(chunk);
-    readSync(fd, chunk, 0, chunk.length, Math.max(0, size - chunk.length));
-    h.update(chunk);
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex').slice(0, 32);
 }

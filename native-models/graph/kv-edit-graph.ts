@@ -1,16 +1,18 @@
 import type { KvGeometry } from '../../main/cache/layer-kv.js';
 import type { RopeStyle } from '../../main/engine/model-config.js';
-import { GraphBuilder } from './onnx-graph.js';
+import type { KvDtype } from '../../main/cache/kv-dtype.js';
+import { DType, GraphBuilder } from './onnx-graph.js';
 
 /**
  * The cache edit of the window and sink policies as a small ONNX graph, so it runs on the same execution provider
  * as the model and the KV never leaves the GPU: for every layer, keep the first `keep` tokens (sinks), drop the
  * next `drop`, and turn the keys of the rest back by `drop` positions (cos/sin of −drop × frequency come in as
  * inputs, computed once per eviction on the CPU).
- * Inputs: key.N, value.N [1, kvHeads, T, headDim]; keep, drop int64 [1]; cos, sin float32 [rotaryDim / 2].
- * Outputs: key_out.N, value_out.N [1, kvHeads, T − drop, headDim].
+ * Inputs: key.N, value.N [1, kvHeads, T, headDim] in the KV dtype; keep, drop int64 [1]; cos, sin float32
+ * [rotaryDim / 2]. Outputs: key_out.N, value_out.N [1, kvHeads, T − drop, headDim] in the KV dtype.
+ * float16 keys are turned in float32 and rounded back once, as the host editor does.
  */
-export function buildEvictGraph(g: KvGeometry, rotaryDim: number, style: RopeStyle): Uint8Array {
+export function buildEvictGraph(g: KvGeometry, rotaryDim: number, style: RopeStyle, dtype: KvDtype = 'float32'): Uint8Array {
   const b = new GraphBuilder('perpetua-kv-evict');
   const half = rotaryDim / 2;
   const D = g.headDim;
@@ -25,7 +27,8 @@ export function buildEvictGraph(g: KvGeometry, rotaryDim: number, style: RopeSty
   const axisLast = b.ints([-1]);
   const shape = (t: string) => ['batch', g.kvHeads, t, D];
 
-  const rotate = (x: string): string => {
+  const rotate = (narrow: string): string => {
+    const x = dtype === 'float32' ? narrow : b.op('Cast', [narrow], { to: DType.float32 });
     const rot = rotaryDim === D ? x : b.op('Slice', [x, zero, b.ints([rotaryDim]), axisLast]);
     let turned: string;
     if (style === 'rotate_half') {
@@ -44,19 +47,19 @@ export function buildEvictGraph(g: KvGeometry, rotaryDim: number, style: RopeSty
       const stacked = b.op('Concat', [b.op('Unsqueeze', [y1, axisLast]), b.op('Unsqueeze', [y2, axisLast])], { axis: -1 });
       turned = b.op('Reshape', [stacked, b.ints([0, 0, -1, rotaryDim])]);
     }
-    if (rotaryDim === D) return turned;
-    return b.op('Concat', [turned, b.op('Slice', [x, b.ints([rotaryDim]), b.ints([D]), axisLast])], { axis: -1 });
+    const whole = rotaryDim === D ? turned : b.op('Concat', [turned, b.op('Slice', [x, b.ints([rotaryDim]), b.ints([D]), axisLast])], { axis: -1 });
+    return dtype === 'float32' ? whole : b.op('Cast', [whole], { to: DType.float16 });
   };
 
   for (let l = 0; l < g.layers; l++) {
-    const key = b.input(`key.${l}`, 'float32', shape('total'));
-    const value = b.input(`value.${l}`, 'float32', shape('total'));
+    const key = b.input(`key.${l}`, dtype, shape('total'));
+    const value = b.input(`value.${l}`, dtype, shape('total'));
     const headK = b.op('Slice', [key, zero, keep, axis2]);
     const tailK = b.op('Slice', [key, tailStart, end, axis2]);
-    b.output(`key_out.${l}`, 'float32', shape('kept'), b.op('Concat', [headK, rotate(tailK)], { axis: 2 }));
+    b.output(`key_out.${l}`, dtype, shape('kept'), b.op('Concat', [headK, rotate(tailK)], { axis: 2 }));
     const headV = b.op('Slice', [value, zero, keep, axis2]);
     const tailV = b.op('Slice', [value, tailStart, end, axis2]);
-    b.output(`value_out.${l}`, 'float32', shape('kept'), b.op('Concat', [headV, tailV], { axis: 2 }));
+    b.output(`value_out.${l}`, dtype, shape('kept'), b.op('Concat', [headV, tailV], { axis: 2 }));
   }
   return b.toBytes();
 }
