@@ -5,6 +5,7 @@
 import {
   app,
   BrowserWindow,
+  dialog,
   ipcMain,
   Menu,
   MessageChannelMain,
@@ -17,7 +18,7 @@ import {
   type MessagePortMain,
 } from 'electron';
 import { join } from 'node:path';
-import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT, IPC_THEME, ThemeSchema } from '../api/shell-protocol.js';
+import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME, ThemeSchema } from '../api/shell-protocol.js';
 import { appMenuTemplate } from './app-menu.js';
 import { APP_PAGE_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './app-protocol.js';
 import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
@@ -56,12 +57,14 @@ async function main(): Promise<void> {
   } catch (e) {
     console.error(`[main] Could not copy the built-in model into ${modelsDir}: ${(e as Error).message}`);
   }
+  // Downloads and conversions land in the same folder: the user's own, writable.
+  const downloadDir = modelsDir;
 
   const supervisor = new CoreSupervisor<MessagePortMain>({
     fork: () =>
       utilityProcess.fork(
         coreEntry,
-        coreArgv({ dbFile: join(userData, 'perpetua.db'), modelsDir }),
+        coreArgv({ dbFile: join(userData, 'perpetua.db'), modelsDir, downloadDir }),
         { serviceName: 'Perpetua core', stdio: 'inherit' },
       ),
     createChannel: () => {
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
   app.on('web-contents-created', (_e, contents) => hardenContents(contents, rendererUrl));
 
   /** IPC is taken only from our window's main frame while it shows the app page. */
-  const fromOurWindow = (event: Electron.IpcMainEvent): boolean =>
+  const fromOurWindow = (event: Electron.IpcMainEvent | Electron.IpcMainInvokeEvent): boolean =>
     !!window && event.sender === window.webContents && isTrustedSender(event.senderFrame, event.sender, rendererUrl);
 
   const appearanceFile = join(userData, 'appearance.json');
@@ -93,6 +96,13 @@ async function main(): Promise<void> {
     } catch (err) {
       console.warn(`[main] The theme could not be remembered in ${appearanceFile}: ${(err as Error).message}`);
     }
+  });
+
+  // The picked path goes to the core's models.import, which validates it like any typed path.
+  ipcMain.handle(IPC_PICK_FOLDER, async (event) => {
+    if (!window || !fromOurWindow(event)) return null;
+    const picked = await dialog.showOpenDialog(window, { title: 'Import a model folder', properties: ['openDirectory'] });
+    return picked.canceled ? null : (picked.filePaths[0] ?? null);
   });
 
   ipcMain.on(IPC_HELLO, (event) => {
