@@ -4,6 +4,7 @@ import { Model } from '../engine/model.js';
 import { ChatSession, type ChatEvent } from '../core/chat-session.js';
 import { BLOCK_FENCE, ChatInput } from './chat-input.js';
 import { defaultModelDir } from './default-model.js';
+import { generationDefaults } from '../engine/generation-config.js';
 import { openCliSession } from './open-session.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { PrefillProgress } from './prefill-progress.js';
@@ -16,13 +17,14 @@ export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy 
 
 export async function chatCommand(args: string[]): Promise<void> {
   const { values } = parse(args, MODEL_OPTIONS);
+  samplingFrom(values); // a bad flag is refused before the model loads
+  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   const sendOptions = {
     maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
-    sampling: samplingFrom(values),
+    sampling: samplingFrom(values, generationDefaults(model.dir)),
     stop: values.stop,
     chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
   };
-  const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   let stored: Awaited<ReturnType<typeof openCliSession>> = null;
   let input: ChatInput | null = null;
   try {

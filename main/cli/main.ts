@@ -9,6 +9,7 @@ import { MODELS_HELP, modelsCommand } from './models-command.js';
 import { EXPORT_HELP, exportCommand } from './export-command.js';
 import { terminalSafe } from './terminal-text.js';
 import { fromSqliteError } from '../store/sqlite-errors.js';
+import { INSPECT_HELP, inspectCommand } from './inspect-command.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   generate: { run: generateCommand, help: GENERATE_HELP },
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   ab: { run: abCommand, help: AB_HELP },
   models: { run: modelsCommand, help: MODELS_HELP },
   export: { run: exportCommand, help: EXPORT_HELP },
+  inspect: { run: inspectCommand, help: INSPECT_HELP },
 };
 
 function usage(): string {
