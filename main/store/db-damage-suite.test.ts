@@ -9,7 +9,7 @@ import { mulberry32 } from '../../native-models/seeded-random.js';
 import { testModelDir } from '../../native-models/test-models.js';
 import { runMain } from '../cli/fixtures/cli-process.js';
 import { PersistentChat } from '../core/persistent-chat.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { Model } from '../engine/model.js';
 import { ReliabilityTally, reliabilityScale } from '../eval/reliability-tally.js';
 import { openDatabase } from './database.js';
