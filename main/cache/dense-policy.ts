@@ -63,6 +63,10 @@ export class DensePolicy implements CachePolicy {
     this.tokens = [...c.tokens];
   }
 
+  dispose(): void {
+    this.reset();
+  }
+
   reset(): void {
     disposeKv(this.kv);
     this.kv = emptyKv(this.geometry);

@@ -62,8 +62,7 @@ export async function generateCommand(args: string[]): Promise<void> {
     if (ev.type === 'token') {
       if (!values.quiet) process.stdout.write(ev.text);
       if (reportEvery && ev.id >= 0 && ++produced % reportEvery === 0) report();
-    }
-    else {
+    } else if (ev.type === 'done') {
       process.stdout.write('\n');
       process.stderr.write(
         `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, prefill ${prompt.length} tokens in ${prefillMs.toFixed(0)} ms, ` +

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { PolicySpec } from '../policy/policy.js';
-import { PersistentChat } from '../core/persistent-chat.js';
+import { describeRestore, PersistentChat } from '../core/persistent-chat.js';
 import type { Model } from '../engine/model.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
@@ -17,13 +17,15 @@ export async function openCliSession(
   if (!values.db || !values.session) throw new UsageError('--db FILE and --session NAME go together.');
   const db = openDatabase(resolve(values.db));
   const store = new Store(db);
+  // an answer a killed run left streaming was cut off (the CLI starts a core of its own)
+  store.markInterruptedMessages();
   const chat = await PersistentChat.open(store, model, {
     name: values.session,
     policy,
     systemPrompt: values.system,
     raw,
     chunk: values.chunk ? Number(values.chunk) : undefined,
-    onNotice: (text) => process.stderr.write(`${text}\n`),
   });
+  for (const line of describeRestore(chat.session.name, chat.restored)) process.stderr.write(`${line}\n`);
   return { chat, close: () => db.close() };
 }

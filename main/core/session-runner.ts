@@ -1,0 +1,211 @@
+import type { ChatPacket } from '../api/packets.js';
+import type { Stats } from '../api/schemas.js';
+import type { SamplingOptions } from '../engine/sampler.js';
+import type { PolicySpec } from '../policy/policy.js';
+import { describePolicy } from '../policy/policy-text.js';
+import { errorCode, PerpetuaError } from '../shared/errors.js';
+import { toApiMessage, toStats } from './api-mappers.js';
+import type { SendOptions } from './chat-session.js';
+import type { PersistentChat, SessionEvent } from './persistent-chat.js';
+
+/**
+ * idle: ready for the next request. reading: the cache takes in text (a prompt, a transcript re-read after a
+ * policy switch, an A/B branch's fork). answering: tokens are generated. stopping: asked to stop, winding down.
+ */
+export type RunnerState = 'idle' | 'reading' | 'answering' | 'stopping';
+
+export interface AnswerDefaults {
+  maxTokens: number;
+  /** tokens per prefill run */
+  chunk: number;
+  sampling: SamplingOptions;
+}
+
+/** One job on the session: it may move the runner between reading and answering, and sees the stop signal. */
+export interface Job {
+  readonly signal: AbortSignal;
+  enter(state: 'reading' | 'answering'): void;
+}
+
+interface Current {
+  state: RunnerState;
+  abort: AbortController;
+  /** what the job is doing, for the sentence that refuses the next request */
+  what: string;
+}
+
+/**
+ * Runs one open session: exactly one job at a time (an answer, a policy switch, an A/B run, a vote that
+ * continues from a branch), refusing overlapping requests with `busy`. Jobs and the final disposal run on one
+ * queue, so the session is never closed under a running answer; whatever a job replaces it disposes.
+ */
+export class SessionRunner {
+  private current: Current | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** decode speed of the last answer */
+  tokensPerSecond = 0;
+
+  constructor(
+    readonly chat: PersistentChat,
+    private readonly defaults: AnswerDefaults,
+  ) {}
+
+  get state(): RunnerState {
+    return this.current?.state ?? 'idle';
+  }
+
+  get sessionId(): number {
+    return this.chat.session.id;
+  }
+
+  stats(): Stats {
+    return toStats(this.chat, this.tokensPerSecond);
+  }
+
+  /**
+   * Runs `work` as the session's one job, or refuses at once (synchronously) with `busy` when another runs.
+   * `what` names the work for the refusal sentence of whoever comes next.
+   */
+  run<T>(what: string, work: (job: Job) => Promise<T>): Promise<T> {
+    this.admit();
+    const current: Current = { state: 'reading', abort: new AbortController(), what };
+    this.current = current;
+    const job: Job = {
+      signal: current.abort.signal,
+      enter: (state) => {
+        if (current.state !== 'stopping') current.state = state;
+      },
+    };
+    const result = this.queue.then(() => work(job));
+    // registered first, so the session is idle again before the caller hears the result
+    this.queue = result.then(
+      () => this.finish(current),
+      () => this.finish(current),
+    );
+    return result;
+  }
+
+  /**
+   * Runs `work` as the session's job and streams what it pushes, then the final packet it returns. Refusals
+   * (busy) and errors before the first packet are thrown to the caller; a reader that goes away, or `signal`,
+   * stops the work.
+   */
+  async *stream<P>(what: string, work: (job: Job, push: (p: P) => void) => Promise<P>, signal?: AbortSignal): AsyncGenerator<P> {
+    const packets: P[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false;
+    let final = false;
+    const push = (p: P) => {
+      packets.push(p);
+      wake?.();
+    };
+    const done = this.run(what, (job) => work(job, push))
+      .then((p) => {
+        final = true;
+        push(p);
+      })
+      .finally(() => {
+        ended = true;
+        wake?.();
+      });
+    const cancel = () => this.stop();
+    signal?.addEventListener('abort', cancel);
+    if (signal?.aborted) cancel();
+    try {
+      while (packets.length || !ended) {
+        if (packets.length) yield packets.shift()!;
+        else await new Promise<void>((r) => (wake = r));
+      }
+      await done;
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+      if (!final) this.stop(); // the reader went away before the end: stop the work it asked for
+    }
+  }
+
+  /** An answer: `started` first, then progress, tokens and stats, then one final packet. */
+  answer(start: (opts: SendOptions) => AsyncGenerator<SessionEvent>, signal?: AbortSignal): AsyncGenerator<ChatPacket> {
+    return this.stream('still answering', (job, push) => this.answerJob(job, start, push), signal);
+  }
+
+  /**
+   * Switches the cache policy; the transcript is re-read under the new one (the old cache is disposed). The
+   * statement says what happened to the cache, for the user.
+   */
+  setPolicy(spec: PolicySpec): Promise<string> {
+    return this.run('switching its cache policy', async () => {
+      const old = { spec: this.chat.engine.policy.spec, length: this.chat.engine.policy.length };
+      const report = await this.chat.setPolicy(spec);
+      const now = this.chat.engine.policy;
+      return (
+        `Switched from ${describePolicy(old.spec)} to ${describePolicy(spec)}. The old cache (${old.length} tokens) was dropped and the new one ` +
+        `rebuilt by re-reading the transcript in ${Math.round(report.ms)} ms: it now holds ${now.length} of the ${now.totalTokensSeen} tokens of this conversation` +
+        (spec.name === 'sink' ? ` (${Math.min(spec.sink, now.length)} sink tokens kept forever).` : '.')
+      );
+    });
+  }
+
+  /** Asks the running job to stop; a no-op when idle. */
+  stop(): void {
+    if (!this.current) return;
+    this.current.state = 'stopping';
+    this.current.abort.abort();
+  }
+
+  /** Stops what runs, waits for it, and releases the session's cache. Later requests are refused. */
+  async close(): Promise<void> {
+    this.stop();
+    this.closed = true;
+    await this.queue;
+    this.chat.engine.policy.dispose();
+  }
+
+  private admit(): void {
+    if (this.closed) throw new PerpetuaError('That session was closed.', { code: 'not_found' });
+    if (this.current) {
+      throw new PerpetuaError(`This session is ${this.current.what}; stop it or wait for it to finish, then try again.`, { code: 'busy' });
+    }
+  }
+
+  private finish(current: Current): void {
+    if (this.current === current) this.current = null;
+  }
+
+  /** Streams one answer into `push`; returns its final packet. */
+  private async answerJob(job: Job, start: (opts: SendOptions) => AsyncGenerator<SessionEvent>, push: (p: ChatPacket) => void): Promise<ChatPacket> {
+    const { maxTokens, chunk, sampling } = this.defaults;
+    let assistant: number | null = null;
+    let lastStats = performance.now();
+    try {
+      for await (const ev of start({ maxTokens, chunk, sampling, signal: job.signal })) {
+        if (ev.type === 'started') {
+          assistant = ev.assistant.id;
+          push({ type: 'started', user: ev.user && toApiMessage(ev.user), assistant: toApiMessage(ev.assistant), replacedMessageId: ev.replaced === null ? null : String(ev.replaced) });
+        } else if (ev.type === 'prefill') {
+          push({ type: 'progress', phase: ev.type, done: ev.done, total: ev.total });
+        } else if (ev.type === 'token') {
+          job.enter('answering');
+          push({ type: 'token', delta: ev.text });
+          if (performance.now() - lastStats > 500) {
+            lastStats = performance.now();
+            push({ type: 'stats', stats: this.stats() });
+          }
+        } else if (ev.type === 'done') {
+          this.tokensPerSecond = ev.tokensPerSecond;
+        }
+      }
+    } catch (err) {
+      if (assistant === null) throw err; // refused before anything was stored: the caller gets the error
+      const message = this.message(assistant);
+      if (errorCode(err) === 'cancelled') return { type: 'stopped', message, stats: this.stats() };
+      return { type: 'failed', message, error: { code: errorCode(err), message: (err as Error)?.message || 'The answer failed.' } };
+    }
+    const message = this.message(assistant!);
+    return { type: message.state === 'stopped' ? 'stopped' : 'done', message, stats: this.stats() };
+  }
+
+  private message(id: number) {
+    return toApiMessage(this.chat.store.getMessage(id)!);
+  }
+}
