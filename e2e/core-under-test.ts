@@ -2,13 +2,14 @@
  * The core the e2e tests drive: the real CoreService on a fresh SQLite file, with a generated tiny model
  * to import through the UI.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { PerpetuaApi } from '../main/api/perpetua-api.js';
 import { CoreService } from '../main/core/core-service.js';
-import { FIXTURES, fixtureAvailable, testModelDir } from '../native-models/test-models.js';
+import { testModelDir } from '../native-models/test-models.js';
+import { builtinModelDir } from '../main/models/builtin-model.js';
 
 export interface CoreUnderTest {
   api: PerpetuaApi;
@@ -28,10 +29,10 @@ export async function startCoreUnderTest(opts: { paceTokensMs?: number } = {}): 
   const dir = mkdtempSync(join(tmpdir(), 'perpetua-e2e-'));
   const modelsDir = join(dir, 'models');
   mkdirSync(modelsDir);
-  // Screenshots read better with a model that writes words (the TinyStories fixture, when present).
+  // Screenshots show the built-in model, which writes words; the tests' own runs use the generated model.
   const modelDir =
     process.env.PERPETUA_E2E_MODEL ??
-    (process.env.PERPETUA_SCREENSHOTS === '1' && fixtureAvailable(FIXTURES.tinystories) ? FIXTURES.tinystories : testModelDir());
+    (process.env.PERPETUA_SCREENSHOTS === '1' && existsSync(builtinModelDir()) ? builtinModelDir() : testModelDir());
   const dbFile = join(dir, 'perpetua.db');
   const core = new CoreService({ dbFile, modelsDir });
   const api = opts.paceTokensMs ? pacedTokens(core, opts.paceTokensMs) : core;

@@ -8,6 +8,7 @@ import { SessionRunner } from '../core/session-runner.js';
 import { PerpetuaError } from '../shared/errors.js';
 import { Model } from '../engine/model.js';
 import { defaultModelDir } from './default-model.js';
+import { generationDefaults } from '../engine/generation-config.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { openCliSession } from './open-session.js';
 import { UsageError } from './usage-error.js';
@@ -38,7 +39,7 @@ export async function abCommand(args: string[]): Promise<void> {
   try {
     const defaults = {
       maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
-      sampling: samplingFrom(values),
+      sampling: samplingFrom(values, generationDefaults(model.dir)),
       chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
     };
     const runner = new SessionRunner(opened.chat, defaults);
