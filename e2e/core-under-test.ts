@@ -25,7 +25,7 @@ export interface CoreUnderTest {
  * packet. The generated model writes a whole answer within a frame or two on a fast machine; a test of how the UI
  * draws a stream needs the pace of a real model. Only delivery is paced: the core generates as it always does.
  */
-export async function startCoreUnderTest(opts: { paceTokensMs?: number } = {}): Promise<CoreUnderTest> {
+export async function startCoreUnderTest(opts: { paceTokensMs?: number; maxAnswerTokens?: number } = {}): Promise<CoreUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'perpetua-e2e-'));
   const modelsDir = join(dir, 'models');
   mkdirSync(modelsDir);
@@ -34,7 +34,7 @@ export async function startCoreUnderTest(opts: { paceTokensMs?: number } = {}): 
     process.env.PERPETUA_E2E_MODEL ??
     (process.env.PERPETUA_SCREENSHOTS === '1' && existsSync(builtinModelDir()) ? builtinModelDir() : testModelDir());
   const dbFile = join(dir, 'perpetua.db');
-  const core = new CoreService({ dbFile, modelsDir });
+  const core = new CoreService({ dbFile, modelsDir, maxAnswerTokens: opts.maxAnswerTokens });
   const api = opts.paceTokensMs ? pacedTokens(core, opts.paceTokensMs) : core;
   return {
     api,

@@ -28,6 +28,7 @@ import {
   SessionsOpenResult,
   SessionsRenameParams,
   SessionsSearchParams,
+  SinkReportSchema,
   VoidResult,
 } from './schemas.js';
 import { CatalogItemSchema, CatalogListParams, DownloadIdParams, DownloadInfoSchema, DownloadsStartParams, ModelsConvertParams } from './download-schemas.js';
@@ -84,6 +85,9 @@ export const methods = {
    * Forks the session's cache into two branches (policies a and b), streams both answers, then scores the
    * conversation under each policy and stores the run. The session is busy until the channel ends.
    */
+  /** How much each layer's heads attend to the first tokens of what the session's cache holds (a graph run). */
+  'inspect.sinks': call('inspectSinks', ChatSessionParams, SinkReportSchema),
+
   'ab.start': channel('abStart', AbStartParams, AbPacketSchema),
   /** Stops the session's A/B run (its channel ends "stopped"); a no-op when none runs. */
   'ab.stop': call('abStop', AbStopParams, VoidResult),

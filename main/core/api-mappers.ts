@@ -2,6 +2,7 @@
 import type { Message as ApiMessage, Session as ApiSession, Stats } from '../api/schemas.js';
 import { toConfig } from '../policy/policy.js';
 import type { Message, Session } from '../store/types.js';
+import type { CacheView, StreamingTurn } from './cache-view.js';
 import { sessionPolicy, type PersistentChat } from './persistent-chat.js';
 
 export function toApiSession(s: Session, messageCount: number): ApiSession {
@@ -21,8 +22,8 @@ export function toApiMessage(m: Message): ApiMessage {
   return { id: String(m.id), sessionId: String(m.sessionId), seq: m.seq, role: m.role, text: m.text, state: m.state, createdAt: m.createdAt };
 }
 
-/** Cache and speed figures of an open session. */
-export function toStats(chat: PersistentChat, tokensPerSecond: number): Stats {
+/** Cache and speed figures of an open session; `streaming` is the turn in flight, `view` what the model still sees. */
+export function toStats(chat: PersistentChat, tokensPerSecond: number, streaming: StreamingTurn | undefined, view: CacheView): Stats {
   const { engine } = chat;
   const policy = engine.policy;
   return {
@@ -33,8 +34,10 @@ export function toStats(chat: PersistentChat, tokensPerSecond: number): Stats {
     kvBytes: policy.kvBytes(),
     executionProvider: engine.model.provider,
     providerFallbackReason: engine.model.providerFallbackReason ?? undefined,
-    // counted as tokens arrive and kept in the store: a rebuilt cache re-reads tokens, it does not see new ones
-    totalTokensSeen: chat.session.totalTokensSeen,
+    // the store counts a turn when it ends (a rebuilt cache re-reads tokens, it does not see new ones); a turn in
+    // flight adds what it has fed so far
+    totalTokensSeen: chat.session.totalTokensSeen + (streaming ? Math.max(0, policy.totalTokensSeen - streaming.seenAtStart) : 0),
     policy: toConfig(policy.spec),
+    view,
   };
 }

@@ -165,6 +165,8 @@ export class CoreService implements PerpetuaApi {
     return { statement: await switching, policy: p.policy, stats: runner.stats() };
   }
 
+  inspectSinks = async (p: P<'inspect.sinks'>) => (await this.sessions.runner(p.sessionId)).inspectSinks();
+
   // ── A/B runs of cache policies ──────────────────────────────────────────────────────────────────
 
   async *abStart(p: P<'ab.start'>, signal: AbortSignal): AsyncGenerator<AbPacket> {

@@ -1,10 +1,12 @@
 import type { ChatPacket } from '../api/packets.js';
-import type { Stats } from '../api/schemas.js';
+import type { SinkReport, Stats } from '../api/schemas.js';
+import { DEFAULT_FIRST_TOKENS, inspectSinks, inspectTokens } from '../eval/sink-inspector.js';
 import type { SamplingOptions } from '../engine/sampler.js';
 import type { PolicySpec } from '../policy/policy.js';
 import { describePolicy } from '../policy/policy-text.js';
 import { errorCode, PerpetuaError } from '../shared/errors.js';
 import { toApiMessage, toStats } from './api-mappers.js';
+import { sessionCacheView, StreamTokenCounter, type StreamingTurn } from './cache-view.js';
 import type { SendOptions } from './chat-session.js';
 import type { PersistentChat, SessionEvent } from './persistent-chat.js';
 
@@ -45,6 +47,9 @@ export class SessionRunner {
   private closed = false;
   /** decode speed of the last answer */
   tokensPerSecond = 0;
+  /** the answer in flight: what its prompt fed and its answer generated so far (for the cache view) */
+  private streaming: StreamingTurn | undefined;
+  private counter: StreamTokenCounter | undefined;
 
   constructor(
     readonly chat: PersistentChat,
@@ -60,7 +65,9 @@ export class SessionRunner {
   }
 
   stats(): Stats {
-    return toStats(this.chat, this.tokensPerSecond);
+    this.counter ??= new StreamTokenCounter(this.chat.engine.model);
+    const view = sessionCacheView(this.chat.store, this.chat.session, this.chat.engine.policy, this.counter, this.streaming);
+    return toStats(this.chat, this.tokensPerSecond, this.streaming, view);
   }
 
   /**
@@ -146,6 +153,18 @@ export class SessionRunner {
     });
   }
 
+  /** The sink inspector over what the cache holds now (the kept head and the newest tokens), as the session's job. */
+  inspectSinks(): Promise<SinkReport> {
+    return this.run('inspecting its cache', async () => {
+      const c = this.chat.engine.policy.contents();
+      const tokens = inspectTokens(c.tokens.length ? c.tokens : c.history, c.sinks);
+      if (tokens.length <= DEFAULT_FIRST_TOKENS) {
+        throw new PerpetuaError('Chat a little first: the inspector needs a few more tokens in the cache.', { code: 'invalid_input' });
+      }
+      return inspectSinks(this.chat.engine.model, tokens);
+    });
+  }
+
   /** Asks the running job to stop; a no-op when idle. */
   stop(): void {
     if (!this.current) return;
@@ -177,30 +196,40 @@ export class SessionRunner {
     const { maxTokens, chunk, sampling } = this.defaults;
     let assistant: number | null = null;
     let lastStats = performance.now();
+    /** what the model sees moves as a long paste streams through the cache, and again at the first token */
+    const stats = (now: boolean) => {
+      if (!now && performance.now() - lastStats <= 500) return;
+      lastStats = performance.now();
+      push({ type: 'stats', stats: this.stats() });
+    };
     try {
       for await (const ev of start({ maxTokens, chunk, sampling, signal: job.signal })) {
         if (ev.type === 'started') {
           assistant = ev.assistant.id;
+          const seenAtStart = this.chat.engine.policy.totalTokensSeen;
+          this.streaming = { messageId: ev.assistant.id, generated: 0, promptId: ev.user?.id, promptFed: 0, seenAtStart };
           push({ type: 'started', user: ev.user && toApiMessage(ev.user), assistant: toApiMessage(ev.assistant), replacedMessageId: ev.replaced === null ? null : String(ev.replaced) });
         } else if (ev.type === 'prefill') {
+          if (this.streaming) this.streaming.promptFed = ev.done;
           push({ type: 'progress', phase: ev.type, done: ev.done, total: ev.total });
+          stats(ev.done === ev.total);
         } else if (ev.type === 'token') {
           job.enter('answering');
+          if (this.streaming) this.streaming.generated++;
           push({ type: 'token', delta: ev.text });
-          if (performance.now() - lastStats > 500) {
-            lastStats = performance.now();
-            push({ type: 'stats', stats: this.stats() });
-          }
+          stats(this.streaming?.generated === 1);
         } else if (ev.type === 'done') {
           this.tokensPerSecond = ev.tokensPerSecond;
         }
       }
     } catch (err) {
+      this.streaming = undefined;
       if (assistant === null) throw err; // refused before anything was stored: the caller gets the error
       const message = this.message(assistant);
       if (errorCode(err) === 'cancelled') return { type: 'stopped', message, stats: this.stats() };
       return { type: 'failed', message, error: { code: errorCode(err), message: (err as Error)?.message || 'The answer failed.' } };
     }
+    this.streaming = undefined;
     const message = this.message(assistant!);
     return { type: message.state === 'stopped' ? 'stopped' : 'done', message, stats: this.stats() };
   }

@@ -7,6 +7,7 @@ export type {
   AbRun,
   AbSummary,
   AbVote,
+  CacheView,
   CatalogItem,
   DownloadInfo,
   Channel,
@@ -21,6 +22,7 @@ export type {
   PolicyName,
   SearchHit,
   Session,
+  SinkReport,
   Stats,
 } from '../../../main/api/index.js';
 
