@@ -18,6 +18,15 @@ export interface PolicySpec {
 
 export const DEFAULT_POLICY: PolicySpec = { name: 'sink', sink: 4, window: 1020, pinSystem: false, evictChunk: 64 };
 
+/**
+ * The policy a new chat starts with on a model trained for `contextLength` tokens: `sink` sinks + min(1020,
+ * context − sinks) recent tokens, so the cache never reaches positions the model was not trained for.
+ */
+export function defaultPolicyFor(contextLength: number | undefined, sink: number = DEFAULT_POLICY.sink): PolicySpec {
+  const room = contextLength === undefined ? DEFAULT_POLICY.window : contextLength - sink;
+  return { ...DEFAULT_POLICY, sink, window: Math.max(1, Math.min(DEFAULT_POLICY.window, room)) };
+}
+
 /** What one decoder run consumes. */
 export interface RunPlan {
   ids: number[];

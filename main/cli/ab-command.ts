@@ -30,7 +30,7 @@ export async function abCommand(args: string[]): Promise<void> {
   const specA = parsePolicy(values.a);
   const specB = parsePolicy(values.b);
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
-  const opened = (await openCliSession(values, model, policyFrom(values), false))!;
+  const opened = (await openCliSession(values, model, policyFrom(values, model.config.maxPositions), false))!;
   try {
     const session = opened.chat;
     const a = await AbBranch.create('a', session, specA);

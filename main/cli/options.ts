@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_POLICY, POLICY_NAMES, type PolicySpec } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY, defaultPolicyFor, POLICY_NAMES, type PolicySpec } from '../cache/cache-policy.js';
 import { EXECUTION_PROVIDERS, type ProviderRequest } from '../engine/execution-provider.js';
 import type { SamplingOptions } from '../engine/sampler.js';
 import { UsageError } from './usage-error.js';
@@ -11,7 +11,8 @@ export const MODEL_OPTIONS = {
   variant: { type: 'string' },
   policy: { type: 'string', default: DEFAULT_POLICY.name },
   sink: { type: 'string', default: String(DEFAULT_POLICY.sink) },
-  window: { type: 'string', default: String(DEFAULT_POLICY.window) },
+  /** default: what fits the model's context (defaultPolicyFor) */
+  window: { type: 'string' },
   'evict-chunk': { type: 'string', default: String(DEFAULT_POLICY.evictChunk) },
   'pin-system': { type: 'boolean', default: false },
   chunk: { type: 'string', default: '256' },
@@ -47,15 +48,17 @@ export function number(value: string | undefined, name: string, opts: { integer?
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-export function policyFrom(v: Values): PolicySpec {
+/** The policy the flags ask for; without --window, the window that fits a model of `contextLength` tokens. */
+export function policyFrom(v: Values, contextLength?: number): PolicySpec {
   const name = String(v.policy);
   if (!(POLICY_NAMES as readonly string[]).includes(name)) {
     throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, not "${name}".`);
   }
+  const sink = number(v.sink as string, 'sink', { integer: true, min: 0 });
   return {
     name: name as PolicySpec['name'],
-    sink: number(v.sink as string, 'sink', { integer: true, min: 0 }),
-    window: number(v.window as string, 'window', { integer: true, min: 1 }),
+    sink,
+    window: v.window === undefined ? defaultPolicyFor(contextLength, sink).window : number(v.window as string, 'window', { integer: true, min: 1 }),
     evictChunk: number(v['evict-chunk'] as string, 'evict-chunk', { integer: true, min: 1 }),
     pinSystem: Boolean(v['pin-system']),
   };

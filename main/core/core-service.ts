@@ -22,8 +22,8 @@ import type {
   Stats,
 } from '../api/schemas.js';
 import { DEFAULT_OPEN_LIMIT } from '../api/limits.js';
-import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { DEFAULT_POLICY, defaultPolicyFor, type PolicySpec } from '../cache/cache-policy.js';
+import { contextFullSentence, PerpetuaError } from '../engine/errors.js';
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
 import { Model } from '../engine/model.js';
 import { folderVariants } from '../engine/model-files.js';
@@ -164,6 +164,7 @@ export class CoreService implements PerpetuaApi {
       availableProviders: [...EXECUTION_PROVIDERS],
       variant: c.variant,
       variants: variantsOf(m.dir),
+      defaultPolicy: policyConfig(defaultPolicyFor(c.maxPositions)),
     };
   }
 
@@ -379,6 +380,9 @@ export class CoreService implements PerpetuaApi {
         if (ev.type === 'done') {
           s.tokensPerSecond = ev.tokensPerSecond;
           final = { sessionId, messageId, state: ev.reason === 'cancelled' ? 'stopped' : 'done', text: ev.text };
+          if (ev.reason === 'context') {
+            this.emit({ event: 'error', payload: { sessionId, message: contextFullSentence(s.chat.engine.policy.capacity) } });
+          }
         }
       }
     } catch (err) {
@@ -584,6 +588,10 @@ function releaseBranch(b: AbBranch): void {
 /** "sink:4:1020", as `perpetua ab` writes a policy. */
 function policyString(s: PolicySpec): string {
   return `${s.name}:${s.sink}:${s.window}`;
+}
+
+function policyConfig(s: PolicySpec): PolicyConfig {
+  return { name: s.name, sink: s.sink, window: s.window, pinSystem: s.pinSystem };
 }
 
 function toSpec(p: PolicyConfig): PolicySpec {

@@ -1,6 +1,6 @@
 import { restoreSnapshot, snapshotOf } from '../cache/cache-snapshot.js';
 import { createPolicy } from '../cache/create-policy.js';
-import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY, defaultPolicyFor, type PolicySpec } from '../cache/cache-policy.js';
 import { decodeSnapshot, encodeSnapshot } from '../cache/snapshot-codec.js';
 import type { ChatMessage } from '../engine/chat-template.js';
 import { Engine } from '../engine/engine.js';
@@ -60,7 +60,7 @@ export class PersistentChat {
   static async open(store: Store, model: Model, opts: OpenChatOptions): Promise<PersistentChat> {
     store.markInterruptedMessages();
     const modelRow = store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint });
-    const spec = opts.policy ?? DEFAULT_POLICY;
+    const spec = opts.policy ?? defaultPolicyFor(model.config.maxPositions);
     const session =
       (opts.id !== undefined ? store.getSession(opts.id) : store.getSessionByName(opts.name)) ??
       store.createSession({
