@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fakeElectronBinary } from './fixtures/fake-electron.js';
 
 const require = createRequire(import.meta.url);
 const yaml = require('js-yaml') as { load(s: string): Record<string, unknown> };
@@ -16,19 +17,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const config = yaml.load(readFileSync(new URL('../electron-builder.yml', import.meta.url), 'utf8'));
 
-/** The fuse wire as an Electron binary holds it (@electron/fuses' sentinel, version 1, 8 fuses at Electron's defaults). */
-function fakeElectronBinary(): string {
-  const defaults = '10110001'; // RunAsNode, cookies, NODE_OPTIONS, inspect, asar integrity, only asar, v8 snapshot, file://
-  const file = join(dir, 'perpetua');
-  writeFileSync(file, Buffer.concat([Buffer.alloc(64, 7), Buffer.from('dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX'), Buffer.from([1, 8]), Buffer.from(defaults), Buffer.alloc(64, 7)]));
-  return file;
-}
-
 describe('Electron fuses in the packaged app', () => {
   it('are configured in electron-builder.yml and flipped as electron-builder flips them', async () => {
     expect(config.electronFuses).toBeTruthy();
     const wireConfig = await PlatformPackager.prototype.generateFuseConfig.call({}, config.electronFuses);
-    const binary = fakeElectronBinary();
+    const binary = fakeElectronBinary(dir);
     await fuses.flipFuses(binary, wireConfig);
     const wire = await fuses.getCurrentFuseWire(binary);
     const F = fuses.FuseV1Options;

@@ -39,6 +39,9 @@ export async function buildSqliteForElectron({ version = electronVersion(), plat
   cpSync(source, copy, { recursive: true, filter: (f) => !f.startsWith(join(source, 'build')) });
   writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'native-work', private: true, dependencies: { 'better-sqlite3': stamp.betterSqlite3 } }));
   const { rebuild } = await import('@electron/rebuild');
+  // npm passes its config to scripts as npm_config_*: a nodedir (Node's own headers) would make node-gyp compile
+  // against Node instead of Electron, and a target/runtime/disturl would override Electron's.
+  for (const key of ['npm_config_nodedir', 'npm_config_target', 'npm_config_runtime', 'npm_config_disturl', 'npm_config_arch']) delete process.env[key];
   try {
     await rebuild({ buildPath: work, electronVersion: version, platform, arch, onlyModules: ['better-sqlite3'], force: true });
   } catch (cause) {

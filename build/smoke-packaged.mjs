@@ -64,6 +64,25 @@ function unpackedExecutable() {
   return found;
 }
 
+/** The fuses of the packaged binary are a release's (but for --inspect, which Playwright needs). */
+export async function checkFuses(executable) {
+  const { getCurrentFuseWire, FuseV1Options } = await import('@electron/fuses');
+  const app = process.platform === 'darwin' ? executable.slice(0, executable.indexOf('.app') + 4) : executable;
+  const wire = await getCurrentFuseWire(app);
+  const expected = {
+    RunAsNode: false,
+    EnableNodeOptionsEnvironmentVariable: false,
+    EnableCookieEncryption: true,
+    EnableEmbeddedAsarIntegrityValidation: true,
+    OnlyLoadAppFromAsar: true,
+    GrantFileProtocolExtraPrivileges: false,
+  };
+  for (const [name, on] of Object.entries(expected)) {
+    const isOn = wire[FuseV1Options[name]] === '1'.charCodeAt(0);
+    if (isOn !== on) throw new Error(`The packaged binary's ${name} fuse is ${isOn ? 'on' : 'off'}, not ${on ? 'on' : 'off'}.`);
+  }
+}
+
 async function chatTurn(page, text) {
   const before = await page.locator('[data-testid=message][data-role=assistant]').count();
   await page.fill('[data-testid=composer-input]', text);
@@ -90,6 +109,7 @@ async function smoke() {
   run('npm', ['run', 'build:renderer']);
   run('npx', ['electron-builder', '--config', 'electron-builder.yml', '--dir', '-c.electronFuses.enableNodeCliInspectArguments=true']);
   const executable = unpackedExecutable();
+  await checkFuses(executable);
   const userData = mkdtempSync(join(tmpdir(), 'perpetua-smoke-'));
   try {
     // first run: the built-in model is installed and imported; one chat turn in a new session

@@ -121,6 +121,23 @@ export class FakeApi implements PerpetuaApi {
     m.variant = variant ?? undefined;
     return m;
   }
+  // the fake has no Hub: an empty catalog and no downloads (e2e/models.test.ts runs the real core against a local Hub)
+  async modelsConvert(): Promise<ModelInfo> {
+    throw new Error('The fake core cannot convert models.');
+  }
+  async catalogList() {
+    return [];
+  }
+  async downloadsList() {
+    return [];
+  }
+  async downloadsStart(): Promise<never> {
+    throw new Error('The fake core cannot download.');
+  }
+  downloadsPause = this.downloadsStart;
+  downloadsResume = this.downloadsStart;
+  downloadsCancel = this.downloadsStart;
+
   async sessionsList() {
     return [...this.sessions.values()].map((s) => s.session).sort((a, b) => b.updatedAt - a.updatedAt);
   }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { buildDecoderOnnx, type GraphOptions } from './decoder-graph.js';
 import { readSafetensors } from './safetensors.js';
 import { writeModelFolder } from './tiny-model.js';
+import { withExternalData } from './graph/onnx-graph.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
 
 const FAMILIES = new Set(['llama', 'mistral', 'qwen2']);
@@ -12,7 +13,7 @@ const FAMILIES = new Set(['llama', 'mistral', 'qwen2']);
  * Converts a Hugging Face Llama / Mistral / Qwen2 checkpoint (config.json + *.safetensors + tokenizer files) into
  * a Perpetua model folder with onnx/model.onnx (keys cached after RoPE): by default the fused float32 graph.
  */
-export function convertHfModel(srcDir: string, outDir: string, graph: GraphOptions = {}): void {
+export function convertHfModel(srcDir: string, outDir: string, graph: GraphOptions = {}, opts: { externalData?: boolean } = {}): void {
   const config = JSON.parse(readFileSync(join(srcDir, 'config.json'), 'utf8'));
   if (!FAMILIES.has(config.model_type)) {
     throw new Error(`The converter handles Llama, Mistral and Qwen2 checkpoints, not "${config.model_type}".`);
@@ -23,9 +24,16 @@ export function convertHfModel(srcDir: string, outDir: string, graph: GraphOptio
   // Tied checkpoints may store only one of the two tables (TinyStories-656K keeps only lm_head.weight).
   const lookup = (name: string) =>
     weights.get(name) ?? (name === 'model.embed_tokens.weight' ? weights.get('lm_head.weight') : undefined);
-  const onnx = buildDecoderOnnx(parseModelConfig(config), lookup, graph);
+  const build = () => buildDecoderOnnx(parseModelConfig(config), lookup, graph);
   const read = (f: string) => (existsSync(join(srcDir, f)) ? JSON.parse(readFileSync(join(srcDir, f), 'utf8')) : {});
-  writeModelFolder(outDir, { config, tokenizerJson: read('tokenizer.json'), tokenizerConfig: read('tokenizer_config.json'), onnx });
+  const meta = { config, tokenizerJson: read('tokenizer.json'), tokenizerConfig: read('tokenizer_config.json') };
+  if (opts.externalData) {
+    // weights in onnx/model.onnx_data: models past protobuf's 2 GB limit must, and it loads without a parse copy
+    const ext = withExternalData('model.onnx_data', build);
+    writeModelFolder(outDir, { ...meta, onnx: ext.result, onnxExternal: { location: ext.location, chunks: ext.chunks, size: ext.size } });
+  } else {
+    writeModelFolder(outDir, { ...meta, onnx: build() });
+  }
   for (const extra of ['generation_config.json', 'special_tokens_map.json']) {
     if (existsSync(join(srcDir, extra))) copyFileSync(join(srcDir, extra), join(outDir, extra));
   }

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { WeightTensor } from './llama-graph.js';
-import { halfToFloat } from './graph/weight-codec.js';
+import { toHalf, widenHalf } from './graph/weight-codec.js';
 
 /**
  * Reads a .safetensors file (8-byte header length, JSON header, raw little-endian data) into float32 tensors.
@@ -34,8 +34,7 @@ function toFloat32(bytes: Buffer, dtype: string, name: string): Float32Array {
     case 'F32':
       return new Float32Array(copy.buffer);
     case 'F16': {
-      const half = new Uint16Array(copy.buffer);
-      return Float32Array.from(half, halfToFloat);
+      return widenHalf(new Uint16Array(copy.buffer));
     }
     case 'BF16': {
       const half = new Uint16Array(copy.buffer);
@@ -45,5 +44,37 @@ function toFloat32(bytes: Buffer, dtype: string, name: string): Float32Array {
     }
     default:
       throw new Error(`Tensor ${name} has dtype ${dtype}; the converter reads F32, F16 and BF16.`);
+  }
+}
+
+/**
+ * Writes tensors as a .safetensors file in F16 or F32 (names sorted, data 8-byte aligned), the layout Hugging Face
+ * checkpoints use; readSafetensors reads it back.
+ */
+export function writeSafetensors(file: string, tensors: Map<string, WeightTensor>, dtype: 'F16' | 'F32'): void {
+  const names = [...tensors.keys()].sort();
+  const width = dtype === 'F16' ? 2 : 4;
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length * width] };
+    offset += t.data.length * width;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8);
+  const fd = openSync(file, 'w');
+  try {
+    const head = Buffer.alloc(8);
+    head.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, head);
+    writeSync(fd, json);
+    for (const name of names) {
+      const data = tensors.get(name)!.data;
+      const raw = dtype === 'F16' ? toHalf(data) : data;
+      writeSync(fd, new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+    }
+  } finally {
+    closeSync(fd);
   }
 }

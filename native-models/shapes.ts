@@ -1,7 +1,10 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateTinyModel, writeModelFolder, type TinyModelOptions } from './tiny-model.js';
+import { generateTinyWeights, type TinyModelOptions } from './tiny-model.js';
+import { convertHfModel } from './convert-hf.js';
+import { writeSafetensors } from './safetensors.js';
+import { writeGguf, type GgufType } from './gguf-writer.js';
 import type { GraphOptions } from './decoder-graph.js';
 
 /** A real model's architecture, rebuilt with seeded random weights for speed and memory benchmarks. */
@@ -86,28 +89,64 @@ export interface ShapeModelOptions {
 }
 
 /**
- * Returns the folder of a random-weight model with the exact architecture of `name`, generating it once per
- * machine (it takes tens of seconds and up to a few GB of memory). Weights are stored as ONNX external data
- * (onnx/model.onnx_data): Qwen2.5-0.5B in float32 is past protobuf's 2 GB limit for a single file. The
- * tokenizer is the generated one padded to the real vocabulary size, so the engine's vocabulary check passes.
+ * The Hugging Face checkpoint of a random-weight model with the exact architecture of `name` (config.json, the
+ * generated tokenizer padded to the real vocabulary size, model.safetensors in F16): the one source every
+ * format is converted from, ONNX (fp32, fp16, q4) and GGUF alike, so benchmarks compare the same weights.
+ * Generated once per machine (tens of seconds, up to a few GB of memory).
+ */
+export function shapeCheckpointDir(name: ShapeName, opts: ShapeModelOptions = {}): string {
+  const shape: ModelShape = SHAPES[name];
+  const seed = opts.seed ?? 1234;
+  const root = opts.root ?? join(tmpdir(), 'perpetua-shapes');
+  const dir = join(root, `${shape.name}-seed${seed}-hf-v1`);
+  if (existsSync(join(dir, 'model.safetensors'))) return dir;
+  opts.onStatus?.(
+    `Generating a random-weight ${shape.source} checkpoint (${(parameterCount(shape.options) / 1e6).toFixed(0)}M parameters, float16) in ${dir}; this happens once.`,
+  );
+  const gen = generateTinyWeights({ ...shape.options, seed, padVocab: true });
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  writeFileSync(join(partial, 'config.json'), JSON.stringify({ ...gen.config, torch_dtype: 'float16' }, null, 2));
+  writeFileSync(join(partial, 'tokenizer.json'), JSON.stringify(gen.tokenizerJson));
+  writeFileSync(join(partial, 'tokenizer_config.json'), JSON.stringify(gen.tokenizerConfig, null, 2));
+  writeSafetensors(join(partial, 'model.safetensors'), gen.weights, 'F16');
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(partial, dir);
+  return dir;
+}
+
+/**
+ * Returns the folder of that model converted to ONNX in a graph layout and weight format (default: the fused
+ * float32 graph), converting once per machine. Weights are ONNX external data (onnx/model.onnx_data):
+ * Qwen2.5-0.5B in float32 is past protobuf's 2 GB limit for a single file.
  */
 export function shapeModelDir(name: ShapeName, opts: ShapeModelOptions = {}): string {
   const shape: ModelShape = SHAPES[name];
   const seed = opts.seed ?? 1234;
   const root = opts.root ?? join(tmpdir(), 'perpetua-shapes');
   const graph: GraphOptions = { layout: 'fused', dtype: 'fp32', ...opts.graph };
-  const variant = [graph.layout, graph.dtype, graph.scales === 'fp16' ? 'f16scales' : ''].filter(Boolean).join('-');
-  const dir = join(root, `${shape.name}-seed${seed}-${variant}-v2`);
+  const variant = [graph.layout, graph.dtype, graph.scales === 'fp32' ? 'f32scales' : ''].filter(Boolean).join('-');
+  const dir = join(root, `${shape.name}-seed${seed}-${variant}-v3`);
   if (existsSync(join(dir, 'onnx', 'model.onnx'))) return dir;
+  const checkpoint = shapeCheckpointDir(name, opts);
   const gb = (onnxWeightBytes(shape.options) / 2 ** 30).toFixed(2);
-  opts.onStatus?.(
-    `Generating a random-weight ${shape.source} (${(parameterCount(shape.options) / 1e6).toFixed(0)}M parameters, ${gb} GiB as float32, stored as ${graph.dtype}) in ${dir}; this happens once.`,
-  );
+  opts.onStatus?.(`Converting it (${gb} GiB as float32) to a ${graph.layout} ONNX graph with ${graph.dtype} weights in ${dir}; this happens once.`);
   const partial = `${dir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
-  mkdirSync(root, { recursive: true });
-  writeModelFolder(partial, generateTinyModel({ ...shape.options, seed, padVocab: true, externalData: true, graph }));
+  convertHfModel(checkpoint, partial, graph, { externalData: true });
   rmSync(dir, { recursive: true, force: true });
   renameSync(partial, dir);
   return dir;
+}
+
+/** That model's weights as a llama.cpp GGUF (F16 or Q4_0), written from the same checkpoint once per machine. */
+export function shapeGgufFile(name: ShapeName, type: GgufType, opts: ShapeModelOptions = {}): string {
+  const checkpoint = shapeCheckpointDir(name, opts);
+  const file = `${checkpoint.replace(/-hf-v1$/, '')}-${type}.gguf`;
+  if (existsSync(file)) return file;
+  opts.onStatus?.(`Writing ${file}; this happens once.`);
+  writeGguf(checkpoint, `${file}.partial-${process.pid}`, type);
+  renameSync(`${file}.partial-${process.pid}`, file);
+  return file;
 }

@@ -46,6 +46,17 @@ export interface GeneratedModel {
 
 /** A Llama-architecture decoder with seeded random weights: same bytes on every machine. */
 export function generateTinyModel(opts: TinyModelOptions = {}): GeneratedModel {
+  const base = generateTinyWeights(opts);
+  const { config, weights } = base;
+  const graph: GraphOptions = { layout: 'reference', ...opts.graph };
+  const build = (): Uint8Array => buildDecoderOnnx(parseModelConfig(config), (name) => weights.get(name), graph);
+  if (!opts.externalData) return { ...base, onnx: build() };
+  const ext = withExternalData('model.onnx_data', build);
+  return { ...base, onnx: ext.result, onnxExternal: { location: ext.location, chunks: ext.chunks, size: ext.size } };
+}
+
+/** The config, tokenizer and seeded random weights of a generated model, without its ONNX graph. */
+export function generateTinyWeights(opts: TinyModelOptions = {}): Omit<GeneratedModel, 'onnx' | 'onnxExternal'> {
   const hidden = opts.hiddenSize ?? 64;
   const heads = opts.heads ?? 4;
   const kvHeads = opts.kvHeads ?? 2;
@@ -106,12 +117,7 @@ export function generateTinyModel(opts: TinyModelOptions = {}): GeneratedModel {
   }
   tensor('model.norm.weight', [hidden], 0.1, 1);
 
-  const graph: GraphOptions = { layout: 'reference', ...opts.graph };
-  const build = (): Uint8Array => buildDecoderOnnx(parseModelConfig(config), (name) => weights.get(name), graph);
-  const base = { config, tokenizerJson: tok.tokenizerJson, tokenizerConfig: tok.tokenizerConfig, weights };
-  if (!opts.externalData) return { ...base, onnx: build() };
-  const ext = withExternalData('model.onnx_data', build);
-  return { ...base, onnx: ext.result, onnxExternal: { location: ext.location, chunks: ext.chunks, size: ext.size } };
+  return { config, tokenizerJson: tok.tokenizerJson, tokenizerConfig: tok.tokenizerConfig, weights };
 }
 
 /** Adds never-produced vocabulary entries `<unused_N>` until the tokenizer has exactly `vocabSize` ids. */

@@ -6,11 +6,11 @@
 import { ApiError, describeZodError } from './api-error.js';
 import { isEventEnvelope, ResponseEnvelopeSchema, type RequestEnvelope } from './envelope.js';
 import { events, isEventName, methods, type EventName, type MethodName } from './methods.js';
-import type { PerpetuaBridge, PerpetuaEvents } from './perpetua-api.js';
+import type { PerpetuaClientBridge, PerpetuaEvents } from './perpetua-api.js';
 
 export interface ApiClient {
   /** The object to expose as `window.perpetua`. */
-  readonly bridge: PerpetuaBridge;
+  readonly bridge: PerpetuaClientBridge;
   /** Feed every message that arrives from the core. */
   receive(message: unknown): void;
   /** Reject every pending call (the transport went away). */
@@ -131,7 +131,7 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
   };
 
   return {
-    bridge: bridge as unknown as PerpetuaBridge,
+    bridge: bridge as unknown as PerpetuaClientBridge,
     receive,
     failPending,
     emit: (event, payload) => dispatchEvent(event, payload),

@@ -1,5 +1,6 @@
 export * from './limits.js';
 export * from './schemas.js';
+export * from './download-schemas.js';
 export * from './methods.js';
 export * from './envelope.js';
 export * from './api-error.js';

@@ -44,6 +44,14 @@ import {
   TokenEventSchema,
   VoidResult,
 } from './schemas.js';
+import {
+  CatalogItemSchema,
+  CatalogListParams,
+  DownloadIdParams,
+  DownloadInfoSchema,
+  DownloadsStartParams,
+  ModelsConvertParams,
+} from './download-schemas.js';
 
 function method<H extends string, P extends z.ZodType, R extends z.ZodType>(handler: H, params: P, result: R) {
   return { handler, params, result } as const;
@@ -54,6 +62,14 @@ export const methods = {
   'models.import': method('modelsImport', ModelsImportParams, ModelInfoSchema),
   'models.setProvider': method('modelsSetProvider', ModelsSetProviderParams, ModelInfoSchema),
   'models.setVariant': method('modelsSetVariant', ModelsSetVariantParams, ModelInfoSchema),
+  'models.convert': method('modelsConvert', ModelsConvertParams, ModelInfoSchema),
+
+  'catalog.list': method('catalogList', CatalogListParams, z.array(CatalogItemSchema)),
+  'downloads.list': method('downloadsList', NoParams, z.array(DownloadInfoSchema)),
+  'downloads.start': method('downloadsStart', DownloadsStartParams, DownloadInfoSchema),
+  'downloads.pause': method('downloadsPause', DownloadIdParams, DownloadInfoSchema),
+  'downloads.resume': method('downloadsResume', DownloadIdParams, DownloadInfoSchema),
+  'downloads.cancel': method('downloadsCancel', DownloadIdParams, VoidResult),
 
   'sessions.list': method('sessionsList', NoParams, z.array(SessionSchema)),
   'sessions.create': method('sessionsCreate', SessionsCreateParams, SessionSchema),
@@ -102,6 +118,7 @@ export const events = {
   abProgress: AbProgressEventSchema,
   abDone: AbDoneEventSchema,
   abAborted: AbAbortedEventSchema,
+  download: DownloadInfoSchema,
 } as const;
 
 export type EventTable = typeof events;

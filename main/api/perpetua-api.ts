@@ -32,6 +32,7 @@ import type {
   StatsEvent,
   TokenEvent,
 } from './schemas.js';
+import type { CatalogItem, DownloadInfo } from './download-schemas.js';
 
 export interface PerpetuaEvents {
   /** A piece of an answer being written. */
@@ -54,6 +55,8 @@ export interface PerpetuaEvents {
   abDone: AbDoneEvent;
   /** An A/B run was stopped or failed; nothing was stored. */
   abAborted: AbAbortedEvent;
+  /** A download moved on (progress, at most a few times a second) or changed state. */
+  download: DownloadInfo;
 }
 
 /** One event as it travels: `{ event, payload }`, discriminated by name. */
@@ -68,6 +71,20 @@ export interface PerpetuaApi {
   modelsSetProvider(p: { modelId: string; provider: ExecutionProvider }): Promise<ModelInfo>;
   /** Which export variant the model runs (null: the best one for its provider); sessions reopen on it. */
   modelsSetVariant(p: { modelId: string; variant: string | null }): Promise<ModelInfo>;
+  /** Converts a Hugging Face checkpoint folder (safetensors) into an ONNX model folder and imports it. */
+  modelsConvert(p: { dir: string }): Promise<ModelInfo>;
+
+  // catalog and Hugging Face downloads
+  /** The curated models with the variant, size and memory fit for the provider (default cpu). */
+  catalogList(p?: { provider?: ExecutionProvider }): Promise<CatalogItem[]>;
+  /** Downloads in progress, paused (also from before a restart), failed, or done in this run. */
+  downloadsList(): Promise<DownloadInfo[]>;
+  /** Starts (or resumes) downloading a repo's variant; progress arrives as `download` events; once verified it is imported. */
+  downloadsStart(p: { repo: string; revision?: string; variant?: string; provider?: ExecutionProvider }): Promise<DownloadInfo>;
+  downloadsPause(p: { id: string }): Promise<DownloadInfo>;
+  downloadsResume(p: { id: string }): Promise<DownloadInfo>;
+  /** Stops a download and deletes what it fetched. */
+  downloadsCancel(p: { id: string }): Promise<void>;
 
   // sessions
   sessionsList(): Promise<Session[]>;
@@ -120,10 +137,19 @@ export interface PerpetuaApi {
 
 export type PerpetuaMethods = Omit<PerpetuaApi, 'subscribe'>;
 
-/** `window.perpetua` in the renderer. */
-export interface PerpetuaBridge extends PerpetuaMethods {
+/** What the typed client offers: the API's methods plus `on()`. */
+export interface PerpetuaClientBridge extends PerpetuaMethods {
   on<K extends EventName>(event: K, listener: (payload: PerpetuaEvents[K]) => void): () => void;
 }
+
+/** What only the shell (Electron main, or the web test host) can do for the page. */
+export interface ShellBridge {
+  /** Opens the system's folder picker; null when cancelled. */
+  pickFolder(): Promise<string | null>;
+}
+
+/** `window.perpetua` in the renderer. */
+export interface PerpetuaBridge extends PerpetuaClientBridge, ShellBridge {}
 
 // --- compile-time checks that the interface and the method table agree -------------------------
 type HandlerOf<M extends MethodName> = import('./methods.js').MethodTable[M]['handler'];

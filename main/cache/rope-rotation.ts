@@ -31,15 +31,15 @@ export function rotateKeys(
     sin[i] = Math.sin(delta * rope.invFreq[i]);
   }
   const length = keys.length / (kvHeads * headDim);
-  // rotate_half pairs dim i with i + half; interleaved pairs 2i with 2i + 1
-  const a = rope.style === 'rotate_half' ? (i: number) => i : (i: number) => 2 * i;
-  const b = rope.style === 'rotate_half' ? (i: number) => i + half : (i: number) => 2 * i + 1;
+  // rotate_half pairs dim i with i + half; interleaved pairs 2i with 2i + 1 (index arithmetic kept out of the
+  // inner loop: an eviction turns every kept key of every layer)
+  const step = rope.style === 'rotate_half' ? 1 : 2;
+  const partner = rope.style === 'rotate_half' ? half : 1;
   for (let h = 0; h < kvHeads; h++) {
     for (let t = from; t < to; t++) {
       const base = (h * length + t) * headDim;
-      for (let i = 0; i < half; i++) {
-        const ia = base + a(i);
-        const ib = base + b(i);
+      for (let i = 0, ia = base; i < half; i++, ia += step) {
+        const ib = ia + partner;
         const x1 = keys[ia];
         const x2 = keys[ib];
         keys[ia] = x1 * cos[i] - x2 * sin[i];

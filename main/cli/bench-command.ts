@@ -13,16 +13,21 @@ import { readTextFile } from '../eval/text-stream.js';
 import { isShapeName, parameterCount, SHAPE_NAMES, SHAPES, shapeModelDir } from '../../native-models/shapes.js';
 import { defaultModelDir } from './default-model.js';
 import { EvalInterrupted, shellQuote } from './eval-command.js';
-import { number, parse, providerFrom } from './options.js';
+import { number, oneOf, parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
+import { GRAPH_LAYOUTS } from '../../native-models/decoder-graph.js';
+import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
 import { BENCH_SESSION_HELP, benchCrashCommand, benchResumeCommand } from './bench-session-commands.js';
+import { BENCH_PEERS_HELP, benchPeersCommand } from './bench-peers-command.js';
 
 export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--policies dense,window,recompute,sink]
     [--window L] [--sink S] [--tokens N] [--points K] [--samples M] [--text FILE] [--json OUT.json] [--plot OUT.svg]
     [--in-process] [--ep cpu|...]
   Per-token decode latency (p50, p90) at K positions along an N-token stream and peak RSS for each policy (each in
-  its own process), and the speedup of sink over recompute. --shape builds (once, under the temp folder) a
-  random-weight model with that real model's exact architecture.
+  its own process), the cost of eviction steps, and the speedup of sink over recompute. --shape builds (once, under
+  the temp folder) a random-weight model with that real model's exact architecture, as [--layout fused|reference]
+  [--dtype fp32|fp16|q4|q4_0].
+${BENCH_PEERS_HELP}
 ${BENCH_SESSION_HELP}`;
 
 const BENCH_OPTIONS = {
@@ -41,6 +46,8 @@ const BENCH_OPTIONS = {
   json: { type: 'string' },
   plot: { type: 'string' },
   'in-process': { type: 'boolean', default: false },
+  layout: { type: 'string', default: 'fused' },
+  dtype: { type: 'string', default: 'fp32' },
   quiet: { type: 'boolean', default: false },
 } as const;
 
@@ -48,8 +55,9 @@ export async function benchCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'resume') return benchResumeCommand(rest);
   if (sub === 'crash') return benchCrashCommand(rest);
+  if (sub === 'peers') return benchPeersCommand(rest);
   if (sub !== 'latency') {
-    throw new UsageError(`bench needs a subcommand: latency, resume or crash (perpetua bench latency …), not "${sub ?? ''}".`);
+    throw new UsageError(`bench needs a subcommand: latency, peers, resume or crash (perpetua bench latency …), not "${sub ?? ''}".`);
   }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');
@@ -71,7 +79,8 @@ export async function benchCommand(args: string[]): Promise<void> {
   };
 
   const shape = v.shape !== undefined && isShapeName(v.shape) ? SHAPES[v.shape] : null;
-  const modelDir = shape ? shapeModelDir(shape.name, { onStatus: log }) : resolve(v.model ?? defaultModelDir());
+  const graph = { layout: oneOf(v.layout, GRAPH_LAYOUTS, 'layout'), dtype: oneOf(v.dtype, WEIGHT_DTYPES, 'dtype') };
+  const modelDir = shape ? shapeModelDir(shape.name, { onStatus: log, graph }) : resolve(v.model ?? defaultModelDir());
   const model = await Model.load(modelDir, { executionProvider: ep });
   if (model.providerFallbackReason) log(model.providerFallbackReason);
   const worker = v['in-process'] ? null : latencyWorkerPath();
@@ -152,5 +161,13 @@ export async function benchCommand(args: string[]): Promise<void> {
   const what = shape ? `${shape.source} architecture (random weights, ${model.config.layers} layers)` : model.name;
   process.stdout.write(`${what}, ${tokens}-token stream, cache size ${window} (${describeMachine(report.machine)})\n`);
   process.stdout.write(latencyTable(report) + '\n');
+  for (const r of report.results) {
+    const e = r.evictions;
+    if (e) {
+      process.stdout.write(
+        `${r.policy}: ${e.samples} eviction steps p50 ${e.p50Ms.toFixed(2)} ms (${(e.p50Ms / e.normalP50Ms).toFixed(2)}× the ${e.normalP50Ms.toFixed(2)} ms of a normal step), p99 ${e.p99Ms.toFixed(2)} ms, max ${e.maxMs.toFixed(2)} ms\n`,
+      );
+    }
+  }
   if (written) log(`Wrote ${written}.`);
 }

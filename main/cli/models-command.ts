@@ -13,7 +13,7 @@ import { Store } from '../store/store.js';
 import { convertHfModel } from '../../native-models/convert-hf.js';
 import { GRAPH_LAYOUTS } from '../../native-models/decoder-graph.js';
 import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
-import { parse, providerFrom } from './options.js';
+import { oneOf, parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { describeThreads } from '../engine/thread-policy.js';
 
@@ -119,10 +119,6 @@ function parseWithDir(args: string[], count: number) {
   return parsed;
 }
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}".`);
-  return value as T;
-}
 
 /** What the graph takes: the parts of its decoder interface that differ between exporters. */
 function describeLayout(l: DecoderLayout): string {

@@ -82,3 +82,9 @@ export function samplingFrom(v: Values): SamplingOptions {
     seed: v.seed === undefined ? undefined : number(v.seed as string, 'seed', { integer: true, min: 0 }),
   };
 }
+
+/** A value from a fixed list, or a usage error naming the option and the choices. */
+export function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${value}".`);
+  return value as T;
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../api/perpetua-api.js';
 import type {
   AbHistoryResult,
@@ -22,6 +22,10 @@ import type {
   Stats,
 } from '../api/schemas.js';
 import { DEFAULT_OPEN_LIMIT } from '../api/limits.js';
+import type { CatalogItem, DownloadInfo } from '../api/download-schemas.js';
+import { hubOptionsFromEnv, type HubClientOptions } from '../models/hub-client.js';
+import { checkImportable } from '../models/import-check.js';
+import { ModelDownloads } from '../models/model-downloads.js';
 import { DEFAULT_POLICY, defaultPolicyFor, type PolicySpec } from '../cache/cache-policy.js';
 import { contextFullSentence, PerpetuaError } from '../engine/errors.js';
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
@@ -41,6 +45,10 @@ export interface CoreServiceOptions {
   modelsDir?: string;
   /** most tokens one answer may have */
   maxAnswerTokens?: number;
+  /** writable folder for downloaded and converted models (default modelsDir, else models/ beside the database) */
+  downloadDir?: string;
+  /** Hugging Face endpoint and token (default HF_ENDPOINT, HF_TOKEN) */
+  hub?: HubClientOptions;
 }
 
 interface OpenSession {
@@ -79,11 +87,23 @@ export class CoreService implements PerpetuaApi {
   private readonly maxAnswerTokens: number;
   /** Stored A/B run id → its branches (at most one run per session: the newest). */
   private readonly pendingAb = new Map<number, PendingAb>();
+  private readonly downloads: ModelDownloads;
 
   constructor(private readonly opts: CoreServiceOptions) {
     this.store = new Store(openDatabase(resolve(opts.dbFile)));
     this.store.markInterruptedMessages();
     this.maxAnswerTokens = opts.maxAnswerTokens ?? 512;
+    this.downloads = new ModelDownloads({
+      dir: this.downloadDir,
+      hub: opts.hub ?? hubOptionsFromEnv(),
+      importModel: (dir) => this.modelsImport({ dir }),
+      listModels: () => this.store.listModels().map((m) => ({ id: String(m.id), path: m.dir })),
+      onDownload: (payload) => this.emit({ event: 'download', payload }), // becomes a channel once channels land
+    });
+  }
+
+  private get downloadDir(): string {
+    return resolve(this.opts.downloadDir ?? this.opts.modelsDir ?? join(dirname(resolve(this.opts.dbFile)), 'models'));
   }
 
   subscribe(listener: PerpetuaEventListener): () => void {
@@ -103,6 +123,7 @@ export class CoreService implements PerpetuaApi {
   }
 
   async modelsImport(p: { dir: string; variant?: string }): Promise<ModelInfo> {
+    checkImportable(p.dir);
     const model = await Model.load(p.dir, { variant: p.variant });
     const row = this.store.upsertModel({
       name: model.name,
@@ -132,9 +153,21 @@ export class CoreService implements PerpetuaApi {
     return { ...this.modelInfo(updated), provider: model.provider, error: model.providerFallbackReason ?? undefined };
   }
 
+  // catalog, downloads and conversion live in models/ModelDownloads
+  catalogList = async (p?: { provider?: ExecutionProvider }): Promise<CatalogItem[]> => this.downloads.catalog(p?.provider);
+  downloadsList = (): Promise<DownloadInfo[]> => this.downloads.list();
+  downloadsStart = (p: { repo: string; revision?: string; variant?: string; provider?: ExecutionProvider }) => this.downloads.start(p);
+  downloadsPause = (p: { id: string }) => this.downloads.pause(p.id);
+  downloadsResume = (p: { id: string }) => this.downloads.resume(p.id);
+  downloadsCancel = (p: { id: string }) => this.downloads.cancel(p.id);
+  modelsConvert = (p: { dir: string }) => this.downloads.convert(p.dir);
+
   private async importModelsDir(): Promise<void> {
-    const dir = this.opts.modelsDir;
-    if (!dir || !existsSync(dir)) return;
+    for (const dir of new Set([this.opts.modelsDir, this.downloadDir])) if (dir) await this.importFolders(resolve(dir));
+  }
+
+  private async importFolders(dir: string): Promise<void> {
+    if (!existsSync(dir)) return;
     const known = new Set(this.store.listModels().map((m) => resolve(m.dir)));
     for (const name of readdirSync(dir)) {
       if (name.startsWith('.')) continue; // .downloads and other unfinished work is never a model
@@ -574,6 +607,7 @@ export class CoreService implements PerpetuaApi {
   }
 
   async close(): Promise<void> {
+    await this.downloads.close();
     for (const open of this.open.values()) (await open.catch(() => null))?.busy?.abort();
     for (const sessionId of new Set([...this.pendingAb.values()].map((p) => p.sessionId))) this.forgetAbBranches(sessionId);
     for (const m of this.models.values()) await (await m.catch(() => null))?.dispose();

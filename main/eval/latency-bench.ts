@@ -32,6 +32,11 @@ export interface PolicyLatencyResult {
   points: LatencyPoint[];
   /** over every timed token at positions ≥ the cache size (every bounded policy is full and evicting there) */
   steady: { fromPosition: number; samples: number; p50Ms: number; p90Ms: number; cpuP50Ms: number } | null;
+  /**
+   * window and sink: the timed tokens whose feed evicted (dropped a chunk and re-rotated the kept keys) against
+   * those that did not, so the cost of an eviction shows on its own
+   */
+  evictions?: { samples: number; p50Ms: number; p99Ms: number; maxMs: number; normalP50Ms: number; normalSamples: number } | null;
   /** the process's peak resident memory (model, cache, activations); comparable only when `isolated` */
   peakRssBytes: number;
   /** resident memory right after the model loaded and ran once: what the policy adds is peak − this */
@@ -95,6 +100,8 @@ export async function measureLatency(model: Model, spec: PolicySpec, o: LatencyO
   const points: LatencyPoint[] = [];
   const steadyTimes: number[] = [];
   const steadyCpu: number[] = [];
+  const evictTimes: number[] = [];
+  const normalTimes: number[] = [];
   const capacity = engine.policy.capacity;
   const steadyFrom = Number.isFinite(capacity) ? capacity : spec.window;
   let fed = 0;
@@ -113,10 +120,12 @@ export async function measureLatency(model: Model, spec: PolicySpec, o: LatencyO
       const cpu: number[] = [];
       for (let t = start; t < mark; t++) {
         o.signal?.throwIfAborted();
+        const before = engine.policy.length;
         const c0 = process.cpuUsage();
         const t0 = performance.now();
         await engine.feed([stream[t]], { chunk: 1 });
         const ms = performance.now() - t0;
+        if (spec.name === 'window' || spec.name === 'sink') (engine.policy.length <= before ? evictTimes : normalTimes).push(ms);
         const c = process.cpuUsage(c0);
         const cpuMs = (c.user + c.system) / 1000;
         times.push(ms);
@@ -156,6 +165,16 @@ export async function measureLatency(model: Model, spec: PolicySpec, o: LatencyO
           p50Ms: percentile(steadyTimes, 0.5),
           p90Ms: percentile(steadyTimes, 0.9),
           cpuP50Ms: percentile(steadyCpu, 0.5),
+        }
+      : null,
+    evictions: evictTimes.length
+      ? {
+          samples: evictTimes.length,
+          p50Ms: percentile(evictTimes, 0.5),
+          p99Ms: percentile(evictTimes, 0.99),
+          maxMs: Math.max(...evictTimes),
+          normalP50Ms: percentile(normalTimes, 0.5),
+          normalSamples: normalTimes.length,
         }
       : null,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,

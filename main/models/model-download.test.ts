@@ -106,11 +106,12 @@ describe('model download from the Hub', () => {
     expect(err.code).toBe('truncated');
     const plan = JSON.parse(readFileSync(join(stagingDir(dir, 'Tiny-ONNX-q4'), 'perpetua-download.json'), 'utf8')) as DownloadPlan;
     const part = partFile(join(stagingDir(dir, plan.folder), 'onnx', 'model_q4.onnx'));
-    expect(statSync(part).size).toBe(dropAt);
+    const kept = statSync(part).size; // what arrived before the drop (bytes in flight are lost)
+    expect(kept).toBeLessThanOrEqual(dropAt);
     expect(existsSync(join(dir, plan.folder))).toBe(false); // nothing where models are looked for
     const from = hub.requests.length;
     const { dir: done } = await download(dir);
-    expect(hub.requests.slice(from).find((r) => r.server === 'storage')?.range).toBe(`bytes=${dropAt}-`);
+    expect(hub.requests.slice(from).find((r) => r.server === 'storage')?.range).toBe(kept > 0 ? `bytes=${kept}-` : undefined);
     expect(sha256(readFileSync(join(done, 'onnx', 'model_q4.onnx')))).toBe(tiny.sha256('onnx/model_q4.onnx'));
     expect(existsSync(part)).toBe(false);
   });

@@ -5,8 +5,8 @@
  * and the folder is renamed to `<modelsDir>/<folder>` only once every file is verified: nothing half-written is
  * ever where a model is looked for.
  */
-import { mkdir, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, statfs, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { ExecutionProvider } from '../api/schemas.js';
@@ -80,7 +80,7 @@ export async function planDownload(client: HubClient, modelsDir: string, req: Do
   const variant = chooseVariant(req.repo, rev.files, req.variant, req.provider);
   const folder = `${req.repo.split('/')[1]}-${variant.name.replace(/[^\w.-]+/g, '-')}`;
   // a download of the same thing started before keeps its commit, so its parts stay valid
-  const started = await readManifest(stagingDir(modelsDir, folder));
+  const started = readManifest(stagingDir(modelsDir, folder));
   const commit = started && started.repo === req.repo && started.revision === revision ? started.commit : rev.commit;
   const files = [];
   for (const f of variant.files) {
@@ -101,7 +101,7 @@ export function planBytes(plan: DownloadPlan): number {
 export async function runDownload(client: HubClient, modelsDir: string, plan: DownloadPlan, opts: RunOptions = {}): Promise<string> {
   const final = join(modelsDir, plan.folder);
   if (existsSync(final)) {
-    const there = await readManifest(final);
+    const there = readManifest(final);
     if (there?.repo === plan.repo && there.commit === plan.commit && there.variant === plan.variant) return final; // done before
     throw new DownloadError('already_exists', `${final} already exists; delete it or choose another models folder.`);
   }
@@ -145,9 +145,10 @@ export async function discardDownload(modelsDir: string, folder: string): Promis
   await rm(stagingDir(modelsDir, folder), { recursive: true, force: true });
 }
 
-export async function readManifest(staging: string): Promise<DownloadPlan | null> {
+/** The plan a download folder (staging, or a finished model folder) was fetched by; null when none. */
+export function readManifest(dir: string): DownloadPlan | null {
   try {
-    return DownloadPlanSchema.parse(JSON.parse(await readFile(join(staging, MANIFEST_FILE), 'utf8')));
+    return DownloadPlanSchema.parse(JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')));
   } catch {
     return null;
   }

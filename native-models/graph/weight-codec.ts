@@ -55,6 +55,19 @@ export function roundToHalf(data: Float32Array): Float32Array {
   return out;
 }
 
+let halfTable: Float32Array | null = null;
+
+/** Widens float16 bit patterns to float32 through a 64 K-entry table (checkpoints hold hundreds of millions). */
+export function widenHalf(half: Uint16Array): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
+  }
+  const out = new Float32Array(half.length);
+  for (let i = 0; i < half.length; i++) out[i] = halfTable[half[i]];
+  return out;
+}
+
 export const Q4_BLOCK = 32;
 
 
