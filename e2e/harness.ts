@@ -21,8 +21,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(api: PerpetuaApi, viewport = { width: 1280, height: 800 }): Promise<Harness> {
-  const host = await startWebHost({ api });
+export async function startHarness(
+  api: PerpetuaApi,
+  viewport = { width: 1280, height: 800 },
+  shell: { pickFolder?: () => Promise<string | null> } = {},
+): Promise<Harness> {
+  const host = await startWebHost({ api, pickFolder: shell.pickFolder });
   const browser = await launchBrowser();
   const context = await browser.newContext({ viewport, colorScheme: 'light' });
   // Runs before the page's scripts, outside its CSP.

@@ -25,7 +25,7 @@ export async function startCore(
   try {
     const args = parseCoreArgv(argv);
     const [{ CoreService }, { hostApiOnParentPort }] = await Promise.all([load(), import('./message-port-host.js')]);
-    const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir });
+    const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir, downloadDir: args.downloadDir });
     const host = hostApiOnParentPort(core, parentPort);
     return {
       async close() {

@@ -6,6 +6,8 @@ export type {
   AbRun,
   AbSummary,
   AbVote,
+  CatalogItem,
+  DownloadInfo,
   PerpetuaBridge,
   PerpetuaEvents,
   ChatSendResult,

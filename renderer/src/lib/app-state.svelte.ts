@@ -318,14 +318,6 @@ export class AppState {
     });
   }
 
-  async importModel(dir: string): Promise<boolean> {
-    return this.attempt(async () => {
-      const m = await this.api.modelsImport({ dir });
-      this.models = [...this.models.filter((x) => x.id !== m.id), m];
-      this.toast('info', `Imported ${m.name}.`);
-    });
-  }
-
   async setProvider(modelId: string, provider: ModelInfo['provider']): Promise<boolean> {
     return this.attempt(async () => {
       const m = await this.api.modelsSetProvider({ modelId, provider });

@@ -67,3 +67,12 @@ export function formatPpl(ppl: number | null): string {
   if (ppl === null) return '—';
   return ppl >= 1000 ? formatInt(ppl) : ppl.toFixed(2);
 }
+
+/** "45 s", "3 min", "1 h 20 min" for a time left; "…" while unknown. */
+export function formatEta(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '…';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
