@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
 import { Engine, type GenerationEvent } from '../engine/engine.js';
-import { ContextFullError } from '../engine/errors.js';
+import { ContextFullError, DEFAULT_POLICY, defaultPolicyFor, type PolicySpec } from '../policy/policy.js';
 import { Model } from '../engine/model.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,6 @@ import { PersistentChat } from '../core/persistent-chat.js';
 import { CoreService } from '../core/core-service.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
-import { DEFAULT_POLICY, defaultPolicyFor, type PolicySpec } from './cache-policy.js';
 import { createPolicy } from './create-policy.js';
 
 const dense: PolicySpec = { ...DEFAULT_POLICY, name: 'dense' };

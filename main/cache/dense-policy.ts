@@ -1,6 +1,7 @@
-import type { CacheContents, CachePolicy, PolicySpec, RunPlan } from './cache-policy.js';
-import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from './layer-kv.js';
-import { ContextFullError } from '../engine/errors.js';
+import type { PolicySpec } from '../policy/policy.js';
+import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
+import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from '../engine/layer-kv.js';
+import { ContextFullError } from '../policy/policy.js';
 
 /**
  * Keeps every token's KV at its absolute position: exact, but memory and per-token cost grow with the stream, and

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parsePolicy } from '../cache/create-policy.js';
+import { parsePolicy } from '../policy/policy-text.js';
 import { AbBranch, runAb, type AbBranchMetrics } from '../core/ab-run.js';
 import { Model } from '../engine/model.js';
 import { defaultModelDir } from './default-model.js';

@@ -6,7 +6,7 @@ import { ChatSession } from '../core/chat-session.js';
 import { defaultModelDir } from './default-model.js';
 import { openCliSession } from './open-session.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
-import { contextFullSentence } from '../engine/errors.js';
+import { contextFullSentence } from '../policy/policy.js';
 
 export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy dense|window|recompute|sink] [--sink S] [--window L]
     [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep auto|cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]

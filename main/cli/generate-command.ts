@@ -5,7 +5,7 @@ import { defaultModelDir } from './default-model.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { openCliSession } from './open-session.js';
-import { contextFullSentence } from '../engine/errors.js';
+import { contextFullSentence } from '../policy/policy.js';
 
 export const GENERATE_HELP = `perpetua generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
       [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep auto|cpu|webgpu|cuda|dml|coreml]

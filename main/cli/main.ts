@@ -1,4 +1,4 @@
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { GENERATE_HELP, generateCommand } from './generate-command.js';
 import { CHAT_HELP, chatCommand } from './chat-command.js';
 import { EVAL_HELP, evalCommand } from './eval-command.js';

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_POLICY, defaultPolicyFor, POLICY_NAMES, type PolicySpec } from '../cache/cache-policy.js';
+import { boundsProblem, DEFAULT_POLICY, defaultPolicyFor, isPolicyName, POLICY_BOUNDS, POLICY_NAMES, type PolicySpec } from '../policy/policy.js';
 import { EXECUTION_PROVIDERS, type ProviderRequest } from '../engine/execution-provider.js';
 import type { SamplingOptions } from '../engine/sampler.js';
 import { UsageError } from './usage-error.js';
@@ -51,15 +51,19 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 /** The policy the flags ask for; without --window, the window that fits a model of `contextLength` tokens. */
 export function policyFrom(v: Values, contextLength?: number): PolicySpec {
   const name = String(v.policy);
-  if (!(POLICY_NAMES as readonly string[]).includes(name)) {
-    throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, not "${name}".`);
-  }
-  const sink = number(v.sink as string, 'sink', { integer: true, min: 0 });
+  if (!isPolicyName(name)) throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, not "${name}".`);
+  const bounded = (flag: string, what: keyof typeof POLICY_BOUNDS): number => {
+    const n = number(v[flag] as string, flag, { integer: true, min: POLICY_BOUNDS[what].min });
+    const problem = boundsProblem(what, n);
+    if (problem) throw new UsageError(`--${flag}: ${problem}`);
+    return n;
+  };
+  const sink = bounded('sink', 'sink');
   return {
-    name: name as PolicySpec['name'],
+    name,
     sink,
-    window: v.window === undefined ? defaultPolicyFor(contextLength, sink).window : number(v.window as string, 'window', { integer: true, min: 1 }),
-    evictChunk: number(v['evict-chunk'] as string, 'evict-chunk', { integer: true, min: 1 }),
+    window: v.window === undefined ? defaultPolicyFor(contextLength, sink).window : bounded('window', 'window'),
+    evictChunk: bounded('evict-chunk', 'evictChunk'),
     pinSystem: Boolean(v['pin-system']),
   };
 }

@@ -26,8 +26,10 @@ import type { CatalogItem, DownloadInfo } from '../api/download-schemas.js';
 import { hubOptionsFromEnv, type HubClientOptions } from '../models/hub-client.js';
 import { checkImportable } from '../models/import-check.js';
 import { ModelDownloads } from '../models/model-downloads.js';
-import { DEFAULT_POLICY, defaultPolicyFor, type PolicySpec } from '../cache/cache-policy.js';
-import { contextFullSentence, PerpetuaError } from '../engine/errors.js';
+import { contextFullSentence, defaultPolicyFor, toConfig, toSpec } from '../policy/policy.js';
+import { encodePolicy } from '../policy/policy-store.js';
+import { describePolicy, formatPolicy } from '../policy/policy-text.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
 import { Model } from '../engine/model.js';
 import { folderVariants } from '../engine/model-files.js';
@@ -197,7 +199,7 @@ export class CoreService implements PerpetuaApi {
       availableProviders: [...EXECUTION_PROVIDERS],
       variant: c.variant,
       variants: variantsOf(m.dir),
-      defaultPolicy: policyConfig(defaultPolicyFor(c.maxPositions)),
+      defaultPolicy: toConfig(defaultPolicyFor(c.maxPositions)),
     };
   }
 
@@ -221,12 +223,12 @@ export class CoreService implements PerpetuaApi {
 
   async sessionsCreate(p: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string }): Promise<ApiSession> {
     const row = this.modelRow(p.modelId);
-    const spec = toSpec(p.policy);
+    const stored = encodePolicy(toSpec(p.policy));
     const session = this.store.createSession({
       name: p.name,
       modelId: row.id,
-      policy: spec.name,
-      policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk },
+      policy: stored.name,
+      policyParams: stored.params,
       systemPrompt: p.systemPrompt ?? '',
     });
     return toApiSession(session, 0);
@@ -372,7 +374,7 @@ export class CoreService implements PerpetuaApi {
       (spec.name === 'sink' ? ` (${Math.min(spec.sink, now.length)} sink tokens kept forever).` : '.');
     const stats = this.stats(s);
     this.emit({ event: 'stats', payload: stats });
-    return { statement, policy: toApiPolicy(spec), stats };
+    return { statement, policy: toConfig(spec), stats };
   }
 
   /** Streams one answer, turning chat events into API events; resolves when the answer ends. */
@@ -553,8 +555,8 @@ export class CoreService implements PerpetuaApi {
       const run = this.store.recordAbRun({
         sessionId: s.chat.session.id,
         prompt: p.prompt,
-        branchA: { policy: policyString(result.a.policy), answer: result.a.answer },
-        branchB: { policy: policyString(result.b.policy), answer: result.b.answer },
+        branchA: { policy: formatPolicy(result.a.policy), answer: result.a.answer },
+        branchB: { policy: formatPolicy(result.b.policy), answer: result.b.answer },
         metrics: { a: result.a, b: result.b },
       });
       this.forgetAbBranches(s.chat.session.id);
@@ -602,7 +604,7 @@ export class CoreService implements PerpetuaApi {
       providerFallbackReason: engine.model.providerFallbackReason ?? undefined,
       // counted as tokens arrive and kept in the store: a rebuilt cache re-reads tokens, it does not see new ones
       totalTokensSeen: s.chat.session.totalTokensSeen,
-      policy: toApiPolicy(policy.spec),
+      policy: toConfig(policy.spec),
     };
   }
 
@@ -619,42 +621,12 @@ function releaseBranch(b: AbBranch): void {
   b.chat.engine.policy.reset();
 }
 
-/** "sink:4:1020", as `perpetua ab` writes a policy. */
-function policyString(s: PolicySpec): string {
-  return `${s.name}:${s.sink}:${s.window}`;
-}
-
-function policyConfig(s: PolicySpec): PolicyConfig {
-  return { name: s.name, sink: s.sink, window: s.window, pinSystem: s.pinSystem };
-}
-
-function toSpec(p: PolicyConfig): PolicySpec {
-  return { name: p.name, sink: p.sink, window: p.window, pinSystem: p.pinSystem, evictChunk: DEFAULT_POLICY.evictChunk };
-}
-
-function toApiPolicy(s: PolicySpec): PolicyConfig {
-  return { name: s.name, sink: s.sink, window: s.window, pinSystem: s.pinSystem };
-}
-
-export function describePolicy(s: PolicySpec): string {
-  switch (s.name) {
-    case 'dense':
-      return 'dense (every token kept)';
-    case 'window':
-      return `window (last ${s.window} tokens)`;
-    case 'recompute':
-      return `recompute (last ${s.window} tokens re-read for every new token)`;
-    case 'sink':
-      return `sink (${s.sink} sink + ${s.window} recent tokens${s.pinSystem ? ', system prompt pinned' : ''})`;
-  }
-}
-
 function toApiSession(s: Session, messageCount: number): ApiSession {
   return {
     id: String(s.id),
     name: s.name,
     modelId: String(s.modelId),
-    policy: toApiPolicy(sessionPolicy(s)),
+    policy: toConfig(sessionPolicy(s)),
     systemPrompt: s.systemPrompt || null,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,

@@ -5,17 +5,17 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { CATALOG } from './catalog.js';
 
 export type ImportProblemCode = 'gguf_unsupported' | 'needs_conversion';
 
 export class ModelImportError extends PerpetuaError {
   constructor(
-    readonly code: ImportProblemCode,
+    override readonly code: ImportProblemCode,
     message: string,
   ) {
-    super(message);
+    super(message, { code });
   }
 }
 /** Distinct classes so the renderer, which sees only an error's class name until codes cross the wire, can offer "Convert". */

@@ -14,8 +14,6 @@ export type Theme = 'light' | 'dark';
 const PAGE = 200;
 const THEME_KEY = 'perpetua.theme';
 
-export const DEFAULT_POLICY: PolicyConfig = { name: 'sink', sink: 4, window: 1020, pinSystem: true };
-
 /** All renderer state and the calls that change it. One instance, created by App and passed down. */
 export class AppState {
   sessions = $state.raw<Session[]>([]);

@@ -37,23 +37,8 @@ export const providerLabel: Record<string, string> = {
   coreml: 'Core ML',
 };
 
-export const policyLabel: Record<string, string> = {
-  dense: 'Dense',
-  window: 'Window',
-  recompute: 'Recompute',
-  sink: 'Attention sink',
-};
-
-export function describePolicy(p: { name: string; sink: number; window: number; pinSystem: boolean }): string {
-  switch (p.name) {
-    case 'dense':
-      return 'dense';
-    case 'sink':
-      return `sink ${p.sink} + ${formatInt(p.window)}${p.pinSystem ? ' · pinned' : ''}`;
-    default:
-      return `${p.name} ${formatInt(p.window)}${p.pinSystem ? ' · pinned' : ''}`;
-  }
-}
+/** Policies are labelled where they are defined. */
+export { policyLabel } from '../../../main/policy/policy-text.js';
 
 /** Milliseconds with sensible precision: 0.42 ms, 3.1 ms, 120 ms. */
 export function formatMs(ms: number): string {
