@@ -82,7 +82,7 @@ export async function watchAppearance(page: Page, selector: string, key: string)
   return () => page.evaluate(`window[${JSON.stringify(key)}]`) as Promise<boolean>;
 }
 
-/** PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots from the e2e runs (with the TinyStories model when present). */
+/** PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots from the e2e runs (with the built-in model). */
 export const SHOTS = process.env.PERPETUA_SCREENSHOTS === '1';
 const shotsDir = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
 

@@ -115,6 +115,31 @@ export const MessageSchema = z.object({
 });
 export type Message = z.infer<typeof MessageSchema>;
 
+/** What the model still sees of the transcript (see main/core/cache-view.ts). */
+export const CacheViewSchema = z.object({
+  /** seq of the oldest message still (at least partly) in view; null when the whole conversation is */
+  heldFromSeq: z.number().int().nullable(),
+  /** tokens of that message still in view, when only its end is */
+  heldTokensOfFirst: z.number().int().nonnegative().nullable(),
+  evictedTokens: z.number().int().nonnegative(),
+  /** leading tokens kept for ever (attention sinks, a pinned first turn) */
+  keptTokens: z.number().int().nonnegative(),
+  /** messages (partly) in that kept head */
+  keptSeqs: z.array(z.number().int()),
+  system: z.enum(['kept', 'seen', 'forgotten']).nullable(),
+});
+export type CacheView = z.infer<typeof CacheViewSchema>;
+
+/** The sink inspector: per layer and head, the share of attention given to the first tokens (0…1). */
+export const SinkReportSchema = z.object({
+  layers: z.number().int().nonnegative(),
+  heads: z.number().int().nonnegative(),
+  firstTokens: z.number().int().positive(),
+  tokens: z.number().int().nonnegative(),
+  share: z.array(z.array(z.number().min(0).max(1.0001))),
+});
+export type SinkReport = z.infer<typeof SinkReportSchema>;
+
 export const StatsSchema = z.object({
   sessionId: Id,
   /** Decode speed of the last/current answer; 0 when idle and nothing measured. */
@@ -132,6 +157,7 @@ export const StatsSchema = z.object({
   /** Tokens the model has seen in this session (prompt + generated), evicted ones included. */
   totalTokensSeen: z.number().int().nonnegative(),
   policy: PolicyConfigSchema,
+  view: CacheViewSchema.optional(),
 });
 export type Stats = z.infer<typeof StatsSchema>;
 

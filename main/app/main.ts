@@ -22,7 +22,8 @@ import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLD
 import { appMenuTemplate } from './app-menu.js';
 import { APP_PAGE_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './app-protocol.js';
 import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
-import { bundledModelsDir, coreEntry, preloadScript, rendererDir } from './paths.js';
+import { installBuiltinModel } from '../models/builtin-model.js';
+import { builtinModelSource, coreEntry, preloadScript, rendererDir } from './paths.js';
 import { sandboxNotice } from './sandbox-notice.js';
 import { hardenContents, hardenSession, isTrustedSender } from './security.js';
 import { readSavedTheme, saveTheme, windowBackground } from './window-theme.js';
@@ -46,11 +47,18 @@ async function main(): Promise<void> {
   let window: BrowserWindow | null = null;
 
   const userData = app.getPath('userData');
-  // Model folders in here ($PERPETUA_MODELS_DIR, else the app's extraResources/models, or ./models when run from a
-  // checkout) are imported at start; others are imported by path from the model manager.
-  const modelsDir = process.env.PERPETUA_MODELS_DIR || bundledModelsDir(process.resourcesPath, app.isPackaged);
-  // Downloads and conversions go where the user may write (the bundled folder may be read-only).
-  const downloadDir = process.env.PERPETUA_MODELS_DIR || join(userData, 'models');
+  // Model folders in here ($PERPETUA_MODELS_DIR, else <userData>/models) are imported at start; others are
+  // imported by path from the model manager. The built-in model is copied in on first run, so a new user can chat
+  // before downloading anything.
+  const modelsDir = process.env.PERPETUA_MODELS_DIR || join(userData, 'models');
+  try {
+    const result = installBuiltinModel(builtinModelSource(process.resourcesPath, app.isPackaged), modelsDir);
+    if (result !== 'present') console.log(`[main] Built-in model: ${result} in ${modelsDir}.`);
+  } catch (e) {
+    console.error(`[main] Could not copy the built-in model into ${modelsDir}: ${(e as Error).message}`);
+  }
+  // Downloads and conversions land in the same folder: the user's own, writable.
+  const downloadDir = modelsDir;
 
   const supervisor = new CoreSupervisor<MessagePortMain>({
     fork: () =>

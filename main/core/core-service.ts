@@ -19,6 +19,7 @@ import type {
   SearchHit,
   Session as ApiSession,
   SessionsOpenResult,
+  SinkReport,
   Stats,
 } from '../api/schemas.js';
 import { DEFAULT_OPEN_LIMIT } from '../api/limits.js';
@@ -38,6 +39,8 @@ import { Store } from '../store/store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message, type Model as ModelRow, type Session } from '../store/types.js';
 import { toApiAbRun, toApiMetrics, summarizeAbRuns } from './ab-history.js';
 import { AbBranch, runAb, type AbBranchMetrics } from './ab-run.js';
+import { DEFAULT_FIRST_TOKENS, inspectSinks, inspectTokens } from '../eval/sink-inspector.js';
+import { sessionCacheView, StreamTokenCounter, type CacheView, type StreamingTurn } from './cache-view.js';
 import type { ChatEvent } from './chat-session.js';
 import { PersistentChat, sessionPolicy, type StreamOptions } from './persistent-chat.js';
 
@@ -57,6 +60,10 @@ interface OpenSession {
   chat: PersistentChat;
   busy: AbortController | null;
   tokensPerSecond: number;
+  /** per-message stream token counts for the cache view (made on first use) */
+  counter?: StreamTokenCounter;
+  /** the turn being streamed: tokens of its prompt fed and of its answer generated so far */
+  streaming?: StreamingTurn;
   /** The A/B run in progress (busy is its controller), if any. */
   abId?: string | null;
 }
@@ -359,6 +366,18 @@ export class CoreService implements PerpetuaApi {
     });
   }
 
+  /** The sink inspector over what the session's cache holds now (the kept head and the newest tokens). */
+  async inspectSinks(p: { sessionId: string }): Promise<SinkReport> {
+    const s = await this.session(p.sessionId);
+    this.assertIdle(s);
+    const c = s.chat.engine.policy.contents();
+    const tokens = inspectTokens(c.tokens.length ? c.tokens : c.history, c.sinks);
+    if (tokens.length <= DEFAULT_FIRST_TOKENS) {
+      throw new PerpetuaError('Chat a little first: the inspector needs a few more tokens in the cache.', { code: 'invalid_input' });
+    }
+    return inspectSinks(s.chat.engine.model, tokens);
+  }
+
   async policySet(p: { sessionId: string; policy: PolicyConfig }): Promise<PolicySetResult> {
     const s = await this.idleSession(p.sessionId);
     const before = s.chat.engine.policy;
@@ -398,16 +417,28 @@ export class CoreService implements PerpetuaApi {
         sampling: { temperature: 0.8, topP: 0.95, repetitionPenalty: 1.1 },
         onStart: (started) => {
           messageId = String(started.assistantId);
+          const seenAtStart = s.chat.engine.policy.totalTokensSeen;
+          s.streaming = { messageId: started.assistantId, generated: 0, promptId: started.user?.id, promptFed: 0, seenAtStart };
           onStart(started.user, started.assistantId);
         },
       });
       let lastStats = performance.now();
       for await (const ev of events) {
-        if (ev.type === 'prefill') this.emit({ event: 'prefillProgress', payload: { sessionId, done: ev.done, total: ev.total } });
+        if (ev.type === 'prefill') {
+          this.emit({ event: 'prefillProgress', payload: { sessionId, done: ev.done, total: ev.total } });
+          if (s.streaming) s.streaming.promptFed = ev.done;
+          // what the model sees moves as a long paste streams through the cache
+          if (performance.now() - lastStats > 500 || ev.done === ev.total) {
+            lastStats = performance.now();
+            this.emit({ event: 'stats', payload: this.stats(s) });
+          }
+        }
         if (ev.type === 'token') {
           text += ev.text;
+          if (s.streaming) s.streaming.generated++;
           this.emit({ event: 'token', payload: { sessionId, messageId, delta: ev.text } });
-          if (performance.now() - lastStats > 500) {
+          // also at the first token: the prompt is in, and what the model sees has just changed
+          if (performance.now() - lastStats > 500 || s.streaming?.generated === 1) {
             lastStats = performance.now();
             this.emit({ event: 'stats', payload: this.stats(s) });
           }
@@ -428,6 +459,7 @@ export class CoreService implements PerpetuaApi {
           : { sessionId, messageId, state: 'error', text, error: (err as Error).message };
     } finally {
       s.busy = null;
+      s.streaming = undefined;
       if (final) this.emit({ event: 'messageDone', payload: final });
       this.emit({ event: 'stats', payload: this.stats(s) });
     }
@@ -603,9 +635,16 @@ export class CoreService implements PerpetuaApi {
       executionProvider: engine.model.provider,
       providerFallbackReason: engine.model.providerFallbackReason ?? undefined,
       // counted as tokens arrive and kept in the store: a rebuilt cache re-reads tokens, it does not see new ones
-      totalTokensSeen: s.chat.session.totalTokensSeen,
+      // the store counts a turn when it ends; a turn in flight adds what it has fed so far
+      totalTokensSeen: s.chat.session.totalTokensSeen + (s.streaming ? Math.max(0, policy.totalTokensSeen - s.streaming.seenAtStart) : 0),
       policy: toConfig(policy.spec),
+      view: this.cacheView(s),
     };
+  }
+
+  private cacheView(s: OpenSession): CacheView {
+    s.counter ??= new StreamTokenCounter(s.chat.engine.model);
+    return sessionCacheView(this.store, s.chat.session, s.chat.engine.policy, s.counter, s.streaming);
   }
 
   async close(): Promise<void> {

@@ -48,7 +48,8 @@ export function describePolicy(p: PolicyConfig): string {
 /** A short label for tables, legends and the status bar: "sink 4 + 1,020 · pinned", "window 24", "dense". */
 export function policyLabel(p: PolicyConfig): string {
   const n = (x: number) => x.toLocaleString('en-US');
-  const pinned = p.pinSystem ? ' · pinned' : '';
+  // only the sink policy keeps pinned tokens: window and recompute ignore the option
+  const pinned = p.pinSystem && p.name === 'sink' ? ' · pinned' : '';
   switch (p.name) {
     case 'dense':
       return 'dense';

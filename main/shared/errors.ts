@@ -47,6 +47,8 @@ export const ERROR_CODES = [
   'variant_not_found',
   /** The folder or entry it would create is taken by something else. */
   'already_exists',
+  /** The sink inspector cannot read a graph's attention (fused attention operators never hold it as a tensor). */
+  'attention_unavailable',
   /** Anything else that failed; the message says what. */
   'failed',
 ] as const;

@@ -6,6 +6,7 @@ export type {
   AbRun,
   AbSummary,
   AbVote,
+  CacheView,
   CatalogItem,
   DownloadInfo,
   PerpetuaBridge,
@@ -19,6 +20,7 @@ export type {
   PolicyName,
   SearchHit,
   Session,
+  SinkReport,
   Stats,
 } from '../../../main/api/index.js';
 
