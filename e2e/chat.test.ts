@@ -161,6 +161,8 @@ describe('renderer e2e (web host + real core)', () => {
     expect(await page.inputValue('[data-testid=composer-input]')).toBe('');
     await page.keyboard.type('Summarize:');
     await page.keyboard.press('Enter');
+    // longer than the window: the composer says what the model will keep before it sends
+    await page.click('[data-testid=paste-warning-send]');
     await page.waitForSelector('[data-testid=paste-chip]', { state: 'detached' });
     await lastAssistantDone();
     expect(await sawProgress()).toBe(true);

@@ -2,13 +2,14 @@
  * The core the e2e tests drive: the real CoreService on a fresh SQLite file, with a generated tiny model
  * to import through the UI.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { PerpetuaApi } from '../main/api/perpetua-api.js';
 import { CoreService } from '../main/core/core-service.js';
-import { FIXTURES, fixtureAvailable, testModelDir } from '../native-models/test-models.js';
+import { testModelDir } from '../native-models/test-models.js';
+import { builtinModelDir } from '../main/models/builtin-model.js';
 
 export interface CoreUnderTest {
   api: PerpetuaApi;
@@ -24,16 +25,16 @@ export interface CoreUnderTest {
  * event. The generated model writes a whole answer within a frame or two on a fast machine; a test of how the UI
  * draws a stream needs the pace of a real model. Only delivery is paced: the core generates as it always does.
  */
-export async function startCoreUnderTest(opts: { paceTokensMs?: number } = {}): Promise<CoreUnderTest> {
+export async function startCoreUnderTest(opts: { paceTokensMs?: number; maxAnswerTokens?: number } = {}): Promise<CoreUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'perpetua-e2e-'));
   const modelsDir = join(dir, 'models');
   mkdirSync(modelsDir);
-  // Screenshots read better with a model that writes words (the TinyStories fixture, when present).
+  // Screenshots show the built-in model, which writes words; the tests' own runs use the generated model.
   const modelDir =
     process.env.PERPETUA_E2E_MODEL ??
-    (process.env.PERPETUA_SCREENSHOTS === '1' && fixtureAvailable(FIXTURES.tinystories) ? FIXTURES.tinystories : testModelDir());
+    (process.env.PERPETUA_SCREENSHOTS === '1' && existsSync(builtinModelDir()) ? builtinModelDir() : testModelDir());
   const dbFile = join(dir, 'perpetua.db');
-  const core = new CoreService({ dbFile, modelsDir });
+  const core = new CoreService({ dbFile, modelsDir, maxAnswerTokens: opts.maxAnswerTokens });
   const api = opts.paceTokensMs ? pacedTokens(core, opts.paceTokensMs) : core;
   return {
     api,

@@ -21,8 +21,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(api: PerpetuaApi, viewport = { width: 1280, height: 800 }): Promise<Harness> {
-  const host = await startWebHost({ api });
+export async function startHarness(
+  api: PerpetuaApi,
+  viewport = { width: 1280, height: 800 },
+  shell: { pickFolder?: () => Promise<string | null> } = {},
+): Promise<Harness> {
+  const host = await startWebHost({ api, pickFolder: shell.pickFolder });
   const browser = await launchBrowser();
   const context = await browser.newContext({ viewport, colorScheme: 'light' });
   // Runs before the page's scripts, outside its CSP.
@@ -78,7 +82,7 @@ export async function watchAppearance(page: Page, selector: string, key: string)
   return () => page.evaluate(`window[${JSON.stringify(key)}]`) as Promise<boolean>;
 }
 
-/** PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots from the e2e runs (with the TinyStories model when present). */
+/** PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots from the e2e runs (with the built-in model). */
 export const SHOTS = process.env.PERPETUA_SCREENSHOTS === '1';
 const shotsDir = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
 

@@ -24,6 +24,8 @@ export interface WebHostOptions {
   shimFile?: string;
   /** Log protocol problems (default: console.warn). */
   onProtocolError?: (message: string) => void;
+  /** What the shell's folder picker answers (default: cancelled). */
+  pickFolder?: () => Promise<string | null>;
 }
 
 export interface WebHost {
@@ -37,6 +39,8 @@ export interface WebHost {
 }
 
 const SHIM_PATH = '/__perpetua/shim.js';
+/** The shell's folder picker (Electron: a dialog in the main process), answered by `opts.pickFolder`. */
+const PICK_PATH = '/__perpetua/pick-folder';
 const WS_PATH = '/__perpetua/ws';
 /** A 10 MB message can double in size once JSON-escaped (newlines, quotes). */
 const MAX_WS_PAYLOAD = 64 * 1024 * 1024;
@@ -104,6 +108,13 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',
     };
+    if (url.pathname === PICK_PATH) {
+      const given = Buffer.from(url.searchParams.get('token') ?? '');
+      const ok = given.length === token.length && timingSafeEqual(given, Buffer.from(token));
+      res.writeHead(ok ? 200 : 401, { ...headers, 'content-type': MIME['.json'] });
+      res.end(ok ? JSON.stringify(await (opts.pickFolder?.() ?? null)) : 'null');
+      return;
+    }
     if (url.pathname === SHIM_PATH) {
       res.writeHead(200, { ...headers, 'content-type': MIME['.js'] });
       res.end(await readFile(shimFile));

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { buildDecoderOnnx, type GraphOptions } from './decoder-graph.js';
 import { readSafetensors } from './safetensors.js';
 import { writeModelFolder } from './tiny-model.js';
-import { withExternalData } from './graph/onnx-graph.js';
+import { withExternalData } from '../main/engine/onnx-graph.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
 
 const FAMILIES = new Set(['llama', 'mistral', 'qwen2']);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY, type PolicyName, type PolicySpec } from '../main/cache/cache-policy.js';
+import { DEFAULT_POLICY, type PolicyName, type PolicySpec } from '../main/policy/policy.js';
 import { Model } from '../main/engine/model.js';
 import { streamLogits } from '../main/eval/policy-logits.js';
 import { convertHfModel } from './convert-hf.js';

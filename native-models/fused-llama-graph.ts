@@ -1,4 +1,4 @@
-import { GraphBuilder } from './graph/onnx-graph.js';
+import { GraphBuilder } from '../main/engine/onnx-graph.js';
 import { LinearLayers, type WeightFormat, type WeightSource } from './graph/linear-layers.js';
 import { lmHeadName } from './llama-graph.js';
 import type { ModelConfig } from '../main/engine/model-config.js';

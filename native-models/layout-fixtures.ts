@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { buildDecoderOnnx, type GraphOptions } from './decoder-graph.js';
-import { withExternalData } from './graph/onnx-graph.js';
+import { withExternalData } from '../main/engine/onnx-graph.js';
 import {
   float16Io,
   logitsToKeep,

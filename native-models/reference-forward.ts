@@ -9,6 +9,8 @@ export function referenceForward(
   weights: Map<string, WeightTensor>,
   tokens: number[],
   positions: number[] = tokens.map((_, i) => i),
+  /** sees every attention row: layer, head, query position, probabilities over keys 0..query */
+  observeAttention?: (layer: number, head: number, query: number, probs: Float64Array) => void,
 ): Float32Array[] {
   const E = config.hidden_size as number;
   const H = config.num_attention_heads as number;
@@ -86,6 +88,7 @@ export function referenceForward(
         }
         let sum = 0;
         for (let j = 0; j <= t; j++) sum += scores[j] = Math.exp(scores[j] - max);
+        observeAttention?.(l, hh, t, scores.map((e) => e / sum));
         for (let j = 0; j <= t; j++) {
           for (let d = 0; d < D; d++) attn[hh * D + d] += (scores[j] / sum) * values[j][kvh * D + d];
         }

@@ -4,7 +4,7 @@ import { gaussian, mulberry32 } from './seeded-random.js';
 import { buildTinyTokenizer } from './tiny-tokenizer.js';
 import type { WeightTensor } from './llama-graph.js';
 import { buildDecoderOnnx, type GraphOptions } from './decoder-graph.js';
-import { withExternalData } from './graph/onnx-graph.js';
+import { withExternalData } from '../main/engine/onnx-graph.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
 
 export interface TinyModelOptions {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY } from '../main/cache/cache-policy.js';
+import { DEFAULT_POLICY } from '../main/policy/policy.js';
 import { Model } from '../main/engine/model.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
 import { streamPerplexity } from '../main/eval/stream-ppl.js';

@@ -6,6 +6,8 @@
 import '../../main/api/zod-no-eval.js';
 import { createApiClient } from '../../main/api/api-client.js';
 import type { RequestEnvelope } from '../../main/api/envelope.js';
+import type { PerpetuaBridge } from '../../main/api/perpetua-api.js';
+import { PickedFolderSchema } from '../../main/api/shell-protocol.js';
 
 // Minimal browser globals (this file is type-checked with the Node project, without the DOM lib).
 interface BrowserSocket {
@@ -17,6 +19,7 @@ interface BrowserSocket {
 }
 interface BrowserGlobals {
   WebSocket: new (url: string) => BrowserSocket;
+  fetch(url: string): Promise<{ json(): Promise<unknown> }>;
   location: { host: string; protocol: string };
   document: { currentScript: { src: string } | null };
 }
@@ -69,8 +72,14 @@ function connect(): void {
 
 connect();
 
+/** The shell's folder picker: the host answers what the test chose, validated like the preload does. */
+async function pickFolder(): Promise<string | null> {
+  const picked = PickedFolderSchema.safeParse(await (await g.fetch(`/__perpetua/pick-folder?token=${encodeURIComponent(token)}`)).json());
+  return picked.success ? picked.data : null;
+}
+
 Object.defineProperty(globalThis, 'perpetua', {
-  value: Object.freeze(client.bridge),
+  value: Object.freeze({ ...client.bridge, pickFolder } satisfies PerpetuaBridge),
   writable: false,
   configurable: false,
   enumerable: true,

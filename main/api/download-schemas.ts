@@ -4,16 +4,21 @@ import { ExecutionProviderSchema, Id } from './schemas.js';
 
 const RepoId = z.string().regex(/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/, 'A Hub repo id looks like owner/name.').max(200);
 
-export const CatalogItemSchema = z.object({
+/** What the catalog says about a model (main/models/catalog.json adds how to fetch it). */
+export const CatalogModelSchema = z.object({
   id: Id,
   name: z.string(),
-  repo: z.string(),
+  repo: RepoId,
+  /** Branch, tag or commit; pinned to its commit when a download starts. */
   revision: z.string(),
   parameters: z.string(),
   contextLength: z.number().int().positive(),
   licence: z.string(),
   gated: z.boolean(),
   chatTemplate: z.string(),
+});
+
+export const CatalogItemSchema = CatalogModelSchema.extend({
   /** The variant fetched for the asked provider, its download size and the memory it needs while chatting. */
   variant: z.string(),
   downloadBytes: z.number().nonnegative(),

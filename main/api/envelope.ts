@@ -5,6 +5,7 @@
  *   event    { event, payload }
  */
 import { z } from 'zod';
+import { ERROR_CODES } from '../shared/errors.js';
 
 export const RequestId = z.union([z.number().int().nonnegative(), z.string().min(1).max(100)]);
 export type RequestId = z.infer<typeof RequestId>;
@@ -16,7 +17,8 @@ export const RequestEnvelopeSchema = z.object({
 });
 export type RequestEnvelope = z.infer<typeof RequestEnvelopeSchema>;
 
-export const ApiErrorCodeSchema = z.enum([
+/** Failures of the wire itself; what the core's work fails with are the PerpetuaError codes (main/shared). */
+export const TRANSPORT_ERROR_CODES = [
   /** The envelope itself is malformed. */
   'bad_envelope',
   /** No such method. */
@@ -25,11 +27,10 @@ export const ApiErrorCodeSchema = z.enum([
   'invalid_params',
   /** The core answered something that fails the result schema (a bug in the core). */
   'invalid_result',
-  /** The implementation threw; the message is its sentence. */
-  'failed',
   /** The transport went away (core restarted, socket closed) before an answer came. */
   'disconnected',
-]);
+] as const;
+export const ApiErrorCodeSchema = z.enum([...TRANSPORT_ERROR_CODES, ...ERROR_CODES]);
 export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
 
 export const ApiErrorPayloadSchema = z.object({

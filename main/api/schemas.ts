@@ -12,6 +12,7 @@ import {
   MAX_SYSTEM_PROMPT_BYTES,
   messageTooLargeError,
 } from './limits.js';
+import { PolicyConfigSchema } from '../policy/policy-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
@@ -34,24 +35,9 @@ export function boundedText(limit: number) {
 export const ExecutionProviderSchema = z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']);
 export type ExecutionProvider = z.infer<typeof ExecutionProviderSchema>;
 
-export const PolicyNameSchema = z.enum(['dense', 'window', 'recompute', 'sink']);
-export type PolicyName = z.infer<typeof PolicyNameSchema>;
-
-/**
- * A cache policy and its parameters.
- * - dense: keep everything (until the model's context is full).
- * - window: keep the last `window` tokens.
- * - recompute: re-run the last `window` tokens for each new token (slow reference).
- * - sink: keep the first `sink` tokens plus the last `window` tokens (StreamingLLM).
- * `pinSystem`: the system prompt's tokens are never evicted (they count as extra sinks).
- */
-export const PolicyConfigSchema = z.strictObject({
-  name: PolicyNameSchema,
-  sink: z.number().int().min(0).max(1024),
-  window: z.number().int().min(1).max(1_048_576),
-  pinSystem: z.boolean(),
-});
-export type PolicyConfig = z.infer<typeof PolicyConfigSchema>;
+/** A cache policy and its parameters: main/policy spells them. */
+export { PolicyConfigSchema, PolicyNameSchema } from '../policy/policy-schema.js';
+export type { PolicyConfig, PolicyName } from '../policy/policy.js';
 
 export const RoleSchema = z.enum(['system', 'user', 'assistant']);
 export type Role = z.infer<typeof RoleSchema>;
@@ -127,6 +113,21 @@ export const MessageSchema = z.object({
 });
 export type Message = z.infer<typeof MessageSchema>;
 
+/** What the model still sees of the transcript (see main/core/cache-view.ts). */
+export const CacheViewSchema = z.object({
+  /** seq of the oldest message still (at least partly) in view; null when the whole conversation is */
+  heldFromSeq: z.number().int().nullable(),
+  /** tokens of that message still in view, when only its end is */
+  heldTokensOfFirst: z.number().int().nonnegative().nullable(),
+  evictedTokens: z.number().int().nonnegative(),
+  /** leading tokens kept for ever (attention sinks, a pinned first turn) */
+  keptTokens: z.number().int().nonnegative(),
+  /** messages (partly) in that kept head */
+  keptSeqs: z.array(z.number().int()),
+  system: z.enum(['kept', 'seen', 'forgotten']).nullable(),
+});
+export type CacheView = z.infer<typeof CacheViewSchema>;
+
 export const StatsSchema = z.object({
   sessionId: Id,
   /** Decode speed of the last/current answer; 0 when idle and nothing measured. */
@@ -144,6 +145,7 @@ export const StatsSchema = z.object({
   /** Tokens the model has seen in this session (prompt + generated), evicted ones included. */
   totalTokensSeen: z.number().int().nonnegative(),
   policy: PolicyConfigSchema,
+  view: CacheViewSchema.optional(),
 });
 export type Stats = z.infer<typeof StatsSchema>;
 

@@ -39,10 +39,12 @@ export interface CoreArgs {
   dbFile: string;
   /** Folder whose model subfolders the core imports at start (the app's bundled models). */
   modelsDir: string;
+  /** Writable folder for downloaded and converted models (default modelsDir). */
+  downloadDir?: string;
 }
 
 export function coreArgv(a: CoreArgs): string[] {
-  return [`--db=${a.dbFile}`, `--models=${a.modelsDir}`];
+  return [`--db=${a.dbFile}`, `--models=${a.modelsDir}`, ...(a.downloadDir ? [`--downloads=${a.downloadDir}`] : [])];
 }
 
 export function parseCoreArgv(argv: readonly string[]): CoreArgs {
@@ -50,5 +52,10 @@ export function parseCoreArgv(argv: readonly string[]): CoreArgs {
   const dbFile = get('db');
   const modelsDir = get('models');
   if (!dbFile || !modelsDir) throw new Error('The core needs --db=FILE and --models=DIR.');
-  return { dbFile, modelsDir };
+  const downloadDir = get('downloads');
+  return downloadDir ? { dbFile, modelsDir, downloadDir } : { dbFile, modelsDir };
 }
+
+/** Renderer → main (invoke): open the system folder picker; answers a path or null (cancelled). */
+export const IPC_PICK_FOLDER = 'perpetua:pick-folder';
+export const PickedFolderSchema = z.string().min(1).max(4096).nullable();

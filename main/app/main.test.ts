@@ -5,7 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT, IPC_THEME } from '../api/shell-protocol.js';
+import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME } from '../api/shell-protocol.js';
 import { APP_CSP } from './security.js';
 
 const h = await vi.hoisted(async () => {
@@ -27,7 +27,9 @@ const h = await vi.hoisted(async () => {
     whenReady: () => Promise.resolve(),
     quit: () => {},
   });
-  const ipcMain = new EventEmitter();
+  const handlers: Record<string, (event: unknown) => Promise<unknown>> = {};
+  const ipcMain = Object.assign(new EventEmitter(), { handle: (channel: string, fn: (event: unknown) => Promise<unknown>) => (handlers[channel] = fn) });
+  const dialogCalls: unknown[] = [];
   const windows: FakeWindow[] = [];
   const children: FakeChild[] = [];
   const sessionCalls: Record<string, unknown> = {};
@@ -100,6 +102,12 @@ const h = await vi.hoisted(async () => {
   const electron = {
     app,
     ipcMain,
+    dialog: {
+      showOpenDialog: (_w: unknown, options: unknown) => {
+        dialogCalls.push(options);
+        return Promise.resolve({ canceled: false, filePaths: ['/home/me/models/SmolLM2-135M-Instruct'] });
+      },
+    },
     BrowserWindow: FakeWindow,
     Menu: { setApplicationMenu: (m: unknown) => menus.push(m), buildFromTemplate: (t: unknown) => ({ template: t }) },
     nativeTheme: { shouldUseDarkColors: true },
@@ -129,7 +137,7 @@ const h = await vi.hoisted(async () => {
       },
     },
   };
-  return { electron, windows, children, sessionCalls, ipcMain, protocolCalls, menus, userData };
+  return { electron, windows, children, sessionCalls, ipcMain, protocolCalls, menus, userData, handlers, dialogCalls };
 });
 
 vi.mock('electron', () => ({ ...h.electron, default: h.electron }));
@@ -171,10 +179,18 @@ describe('Electron shell (stand-in electron)', () => {
     (h.sessionCalls.headers as (d: object, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void)({ responseHeaders: {} }, (r) => (headers = r.responseHeaders));
     expect(headers['Content-Security-Policy']).toEqual([APP_CSP]);
 
-    // the core is forked as a utility process with its database and models folder
+    // the core is forked as a utility process with its database, models folder and a writable download folder
     expect(h.children).toHaveLength(1);
     expect(h.children[0].modulePath).toMatch(/core[\\/]core-process\.js$/);
     expect(h.children[0].args.some((a) => a.startsWith('--db='))).toBe(true);
+    expect(h.children[0].args).toContain(`--downloads=${join(h.userData, 'models')}`);
+
+    // the folder picker answers only our page, with the folder the dialog returned
+    const pick = h.handlers[IPC_PICK_FOLDER];
+    expect(await pick({ sender: win.webContents, senderFrame: { url: 'file:///tmp/evil.html' } })).toBeNull();
+    expect(h.dialogCalls).toHaveLength(0);
+    expect(await pick({ sender: win.webContents, senderFrame: win.webContents.mainFrame })).toBe('/home/me/models/SmolLM2-135M-Instruct');
+    expect(h.dialogCalls).toEqual([{ title: 'Import a model folder', properties: ['openDirectory'] }]);
 
     // a hello from a foreign page is ignored
     h.ipcMain.emit(IPC_HELLO, { sender: win.webContents, senderFrame: { url: 'file:///tmp/evil.html' } });

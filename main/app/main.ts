@@ -5,6 +5,7 @@
 import {
   app,
   BrowserWindow,
+  dialog,
   ipcMain,
   Menu,
   MessageChannelMain,
@@ -17,11 +18,12 @@ import {
   type MessagePortMain,
 } from 'electron';
 import { join } from 'node:path';
-import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT, IPC_THEME, ThemeSchema } from '../api/shell-protocol.js';
+import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME, ThemeSchema } from '../api/shell-protocol.js';
 import { appMenuTemplate } from './app-menu.js';
 import { APP_PAGE_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './app-protocol.js';
 import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
-import { bundledModelsDir, coreEntry, preloadScript, rendererDir } from './paths.js';
+import { installBuiltinModel } from '../models/builtin-model.js';
+import { builtinModelSource, coreEntry, preloadScript, rendererDir } from './paths.js';
 import { sandboxNotice } from './sandbox-notice.js';
 import { hardenContents, hardenSession, isTrustedSender } from './security.js';
 import { readSavedTheme, saveTheme, windowBackground } from './window-theme.js';
@@ -45,15 +47,24 @@ async function main(): Promise<void> {
   let window: BrowserWindow | null = null;
 
   const userData = app.getPath('userData');
-  // Model folders in here ($PERPETUA_MODELS_DIR, else the app's extraResources/models, or ./models when run from a
-  // checkout) are imported at start; others are imported by path from the model manager.
-  const modelsDir = process.env.PERPETUA_MODELS_DIR || bundledModelsDir(process.resourcesPath, app.isPackaged);
+  // Model folders in here ($PERPETUA_MODELS_DIR, else <userData>/models) are imported at start; others are
+  // imported by path from the model manager. The built-in model is copied in on first run, so a new user can chat
+  // before downloading anything.
+  const modelsDir = process.env.PERPETUA_MODELS_DIR || join(userData, 'models');
+  try {
+    const result = installBuiltinModel(builtinModelSource(process.resourcesPath, app.isPackaged), modelsDir);
+    if (result !== 'present') console.log(`[main] Built-in model: ${result} in ${modelsDir}.`);
+  } catch (e) {
+    console.error(`[main] Could not copy the built-in model into ${modelsDir}: ${(e as Error).message}`);
+  }
+  // Downloads and conversions land in the same folder: the user's own, writable.
+  const downloadDir = modelsDir;
 
   const supervisor = new CoreSupervisor<MessagePortMain>({
     fork: () =>
       utilityProcess.fork(
         coreEntry,
-        coreArgv({ dbFile: join(userData, 'perpetua.db'), modelsDir }),
+        coreArgv({ dbFile: join(userData, 'perpetua.db'), modelsDir, downloadDir }),
         { serviceName: 'Perpetua core', stdio: 'inherit' },
       ),
     createChannel: () => {
@@ -72,7 +83,7 @@ async function main(): Promise<void> {
   app.on('web-contents-created', (_e, contents) => hardenContents(contents, rendererUrl));
 
   /** IPC is taken only from our window's main frame while it shows the app page. */
-  const fromOurWindow = (event: Electron.IpcMainEvent): boolean =>
+  const fromOurWindow = (event: Electron.IpcMainEvent | Electron.IpcMainInvokeEvent): boolean =>
     !!window && event.sender === window.webContents && isTrustedSender(event.senderFrame, event.sender, rendererUrl);
 
   const appearanceFile = join(userData, 'appearance.json');
@@ -85,6 +96,13 @@ async function main(): Promise<void> {
     } catch (err) {
       console.warn(`[main] The theme could not be remembered in ${appearanceFile}: ${(err as Error).message}`);
     }
+  });
+
+  // The picked path goes to the core's models.import, which validates it like any typed path.
+  ipcMain.handle(IPC_PICK_FOLDER, async (event) => {
+    if (!window || !fromOurWindow(event)) return null;
+    const picked = await dialog.showOpenDialog(window, { title: 'Import a model folder', properties: ['openDirectory'] });
+    return picked.canceled ? null : (picked.filePaths[0] ?? null);
   });
 
   ipcMain.on(IPC_HELLO, (event) => {

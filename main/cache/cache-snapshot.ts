@@ -1,12 +1,15 @@
+import { encodePolicy } from '../policy/policy-store.js';
 import type { Engine } from '../engine/engine.js';
-import type { CacheContents, CachePolicy } from './cache-policy.js';
-import { emptyKv, toHostKv, type KvGeometry, type LayerKv } from './layer-kv.js';
-import { allocLike, dtypeOf, type HostKvArray, type KvDtype } from './kv-dtype.js';
+import type { CacheContents, CachePolicy } from '../engine/cache-policy.js';
+import { emptyKv, toHostKv, type KvGeometry, type LayerKv } from '../engine/layer-kv.js';
+import { allocLike, dtypeOf, type HostKvArray, type KvDtype } from '../engine/kv-dtype.js';
 import type { Snapshot } from './snapshot-codec.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 
 /** The snapshot holds another cache policy's state (the session's policy changed since it was written). */
-export class SnapshotPolicyError extends PerpetuaError {}
+export class SnapshotPolicyError extends PerpetuaError {
+  override readonly code = 'snapshot_mismatch';
+}
 
 /**
  * The policy's cache as a snapshot (the codec serializes it); KV on the GPU is downloaded once, here. `dtype` is
@@ -22,10 +25,10 @@ export async function snapshotOf(
   const kv = await toHostKv(c.kv);
   const held = kv.find((l) => l.key.length > 0);
   if (held && dtypeOf(held.key) !== dtype) throw new RangeError(`The cache holds ${dtypeOf(held.key)} KV, not ${dtype}.`);
-  const { name, sink, window, pinSystem, evictChunk } = policy.spec;
+  const stored = encodePolicy(policy.spec);
   return {
     modelFingerprint,
-    policy: { name, params: { sink, window, pinSystem, evictChunk, sinks: c.sinks } },
+    policy: { name: stored.name, params: { ...stored.params, sinks: c.sinks } },
     dtype,
     geometry,
     tokens: c.tokens,

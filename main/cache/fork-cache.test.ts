@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
 import { Engine } from '../engine/engine.js';
 import { Model } from '../engine/model.js';
-import { DEFAULT_POLICY, type PolicySpec } from './cache-policy.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
 import { createPolicy } from './create-policy.js';
 import { forkCache } from './fork-cache.js';
 

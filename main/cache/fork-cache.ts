@@ -1,7 +1,8 @@
 import type { RopeSpec } from '../engine/model-config.js';
-import type { CacheContents, PolicySpec } from './cache-policy.js';
-import { emptyKv, type KvGeometry, type LayerKv } from './layer-kv.js';
-import { allocLike } from './kv-dtype.js';
+import type { PolicySpec } from '../policy/policy.js';
+import type { CacheContents } from '../engine/cache-policy.js';
+import { emptyKv, type KvGeometry, type LayerKv } from '../engine/layer-kv.js';
+import { allocLike } from '../engine/kv-dtype.js';
 import { rotateKeys } from './rope-rotation.js';
 
 /**

@@ -4,11 +4,12 @@ import { FIXTURES, fixtureAvailable, testModelDir } from '../../native-models/te
 import { Engine } from '../engine/engine.js';
 import { parseModelConfig } from '../engine/model-config.js';
 import { Model } from '../engine/model.js';
-import { DEFAULT_POLICY, type PolicySpec } from './cache-policy.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
 import { restoreSnapshot, snapshotOf } from './cache-snapshot.js';
 import { createPolicy } from './create-policy.js';
-import { GraphKvEditor, HostKvEditor } from './kv-editor.js';
-import { toHostKv, type CacheKv } from './layer-kv.js';
+import { GraphKvEditor } from '../engine/graph-kv-editor.js';
+import { HostKvEditor } from './kv-editor.js';
+import { toHostKv, type CacheKv } from '../engine/layer-kv.js';
 
 const base = { model_type: 'llama', vocab_size: 10, hidden_size: 64, num_attention_heads: 4, num_key_value_heads: 2, num_hidden_layers: 3 };
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Model } from '../engine/model.js';
 import { Engine } from '../engine/engine.js';
-import { createPolicy, parsePolicy } from './create-policy.js';
-import { DEFAULT_POLICY, type PolicyName, type PolicySpec } from './cache-policy.js';
+import { createPolicy } from './create-policy.js';
+import { DEFAULT_POLICY, type PolicyName, type PolicySpec } from '../policy/policy.js';
 import { FIXTURES, fixtureAvailable, testModelDir } from '../../native-models/test-models.js';
 import { streamLogits } from '../eval/policy-logits.js';
 
@@ -124,12 +124,5 @@ describe('policy behaviour', () => {
     expect(c.tokens.length).toBeLessThanOrEqual(26);
     expect(c.sinks).toBe(10);
     await model.dispose();
-  });
-
-  it('parses policy strings and refuses bad ones', () => {
-    expect(parsePolicy('sink:4:1020')).toMatchObject({ name: 'sink', sink: 4, window: 1020 });
-    expect(parsePolicy('window:0:1024')).toMatchObject({ name: 'window', window: 1024 });
-    expect(() => parsePolicy('lru:1:2')).toThrow(/Unknown cache policy/);
-    expect(() => parsePolicy('sink:x:2')).toThrow(/whole number/);
   });
 });

@@ -1,5 +1,6 @@
-import type { CacheContents, CachePolicy, PolicySpec, RunPlan } from './cache-policy.js';
-import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from './layer-kv.js';
+import type { PolicySpec } from '../policy/policy.js';
+import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
+import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from '../engine/layer-kv.js';
 
 /**
  * Sliding window with re-computation: keeps no KV, only the last `window` tokens, and re-prefills them from

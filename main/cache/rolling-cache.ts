@@ -1,7 +1,9 @@
 import type { RopeSpec } from '../engine/model-config.js';
-import type { CacheContents, CachePolicy, PolicySpec, RunPlan } from './cache-policy.js';
-import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from './layer-kv.js';
-import { HostKvEditor, type KvEditor } from './kv-editor.js';
+import type { PolicySpec } from '../policy/policy.js';
+import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
+import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from '../engine/layer-kv.js';
+import type { KvEditor } from '../engine/layer-kv.js';
+import { HostKvEditor } from './kv-editor.js';
 
 /**
  * A bounded cache of `sinks` first tokens plus the most recent `window` tokens, with positions assigned inside

@@ -1,5 +1,5 @@
 import type { RopeSpec } from '../engine/model-config.js';
-import { fromFloat32, toFloat32, type HostKvArray } from './kv-dtype.js';
+import { fromFloat32, toFloat32, type HostKvArray } from '../engine/kv-dtype.js';
 
 /**
  * Rotates cached keys in place by `delta` positions. RoPE turns each pair of dims by position × frequency, and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyKv, type KvGeometry } from './layer-kv.js';
+import { emptyKv, type KvGeometry } from '../engine/layer-kv.js';
 import {
   FORMAT_VERSION,
   SnapshotCorruptError,

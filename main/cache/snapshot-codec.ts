@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
-import type { KvGeometry, LayerKv } from './layer-kv.js';
-import { allocKv, bytesPerElement, KV_DTYPES, type HostKvArray, type KvDtype } from './kv-dtype.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { isPolicyName } from '../policy/policy.js';
+import type { StoredPolicy } from '../policy/policy-store.js';
+import type { KvGeometry, LayerKv } from '../engine/layer-kv.js';
+import { allocKv, bytesPerElement, KV_DTYPES, type HostKvArray, type KvDtype } from '../engine/kv-dtype.js';
+import { PerpetuaError } from '../shared/errors.js';
 
 /**
  * Binary, versioned, checksummed KV-cache snapshot (see DESIGN.md, "A snapshot is").
@@ -23,11 +25,9 @@ import { PerpetuaError } from '../engine/errors.js';
  * format: the checksum is verified before the version is judged.
  */
 
-export type SnapshotPolicyName = 'dense' | 'window' | 'recompute' | 'sink';
-
 export interface Snapshot {
   modelFingerprint: string;
-  policy: { name: SnapshotPolicyName; params: Record<string, number | boolean> };
+  policy: StoredPolicy;
   /** the element type of every KV array */
   dtype: KvDtype;
   geometry: KvGeometry;
@@ -52,7 +52,6 @@ export const FORMAT_VERSION = 1;
 const MAGIC = Buffer.from('PRPKV\0', 'latin1');
 const PREFIX = MAGIC.length + 2 + 4;
 const CHECKSUM_BYTES = 32;
-const POLICY_NAMES: readonly string[] = ['dense', 'window', 'recompute', 'sink'];
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
 /** What the JSON header holds (format version 1). */
@@ -72,6 +71,7 @@ interface SnapshotHeader {
 /** The snapshot bytes are damaged: bad magic, truncated, checksum mismatch or inconsistent lengths. */
 export class SnapshotCorruptError extends PerpetuaError {
   override name = 'SnapshotCorruptError';
+  override readonly code = 'snapshot_mismatch';
   constructor(readonly reason: string) {
     super(`The saved KV cache is damaged (${reason}), so the conversation will be rebuilt from its transcript.`);
   }
@@ -80,6 +80,7 @@ export class SnapshotCorruptError extends PerpetuaError {
 /** The snapshot was written in a format version this build does not read. */
 export class SnapshotVersionError extends PerpetuaError {
   override name = 'SnapshotVersionError';
+  override readonly code = 'snapshot_mismatch';
   constructor(
     readonly found: number,
     readonly supported: number,
@@ -93,6 +94,7 @@ export class SnapshotVersionError extends PerpetuaError {
 /** The snapshot was made with a different model than the one loaded. */
 export class SnapshotMismatchError extends PerpetuaError {
   override name = 'SnapshotMismatchError';
+  override readonly code = 'snapshot_mismatch';
   constructor(
     readonly expected: string,
     readonly found: string,
@@ -117,7 +119,7 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
     throw new SnapshotInvalidError(reason);
   };
   if (typeof s.modelFingerprint !== 'string' || s.modelFingerprint === '') invalid('no model fingerprint');
-  if (!POLICY_NAMES.includes(s.policy.name)) invalid(`unknown policy ${String(s.policy.name)}`);
+  if (!isPolicyName(s.policy.name)) invalid(`unknown policy ${String(s.policy.name)}`);
   for (const [k, v] of Object.entries(s.policy.params)) {
     if (typeof v !== 'boolean' && !(typeof v === 'number' && Number.isFinite(v))) invalid(`policy parameter ${k} is ${v}`);
   }
@@ -271,7 +273,7 @@ function checkHeader(h: SnapshotHeader, corrupt: (reason: string) => never): voi
     typeof h.modelFingerprint === 'string' &&
     typeof h.policy === 'object' &&
     h.policy !== null &&
-    POLICY_NAMES.includes(h.policy.name) &&
+    isPolicyName(h.policy.name) &&
     typeof h.policy.params === 'object' &&
     h.policy.params !== null &&
     Object.values(h.policy.params).every((v) => typeof v === 'number' || typeof v === 'boolean') &&

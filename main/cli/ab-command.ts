@@ -1,9 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parsePolicy } from '../cache/create-policy.js';
+import { parsePolicy } from '../policy/policy-text.js';
 import { AbBranch, runAb, type AbBranchMetrics } from '../core/ab-run.js';
 import { Model } from '../engine/model.js';
 import { defaultModelDir } from './default-model.js';
+import { generationDefaults } from '../engine/generation-config.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { openCliSession } from './open-session.js';
 import { UsageError } from './usage-error.js';
@@ -39,7 +40,7 @@ export async function abCommand(args: string[]): Promise<void> {
     let result: { a: AbBranchMetrics; b: AbBranchMetrics } | null = null;
     for await (const ev of runAb(a, b, values.prompt, {
       maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
-      sampling: samplingFrom(values),
+      sampling: samplingFrom(values, generationDefaults(model.dir)),
       chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
     })) {
       if (ev.type === 'fork') process.stderr.write(`branch ${ev.branch}: cache ${ev.how === 'forked' ? 'forked from the session' : 'rebuilt from the transcript'}\n`);

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DEFAULT_POLICY } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY } from '../policy/policy.js';
 import { Model } from '../engine/model.js';
 import type { PolicyLatencyResult } from '../eval/latency-bench.js';
 import { latencyPlotSvg } from '../eval/latency-plot.js';

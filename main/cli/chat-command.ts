@@ -4,6 +4,7 @@ import { Engine } from '../engine/engine.js';
 import { Model } from '../engine/model.js';
 import { ChatSession } from '../core/chat-session.js';
 import { defaultModelDir } from './default-model.js';
+import { generationDefaults } from '../engine/generation-config.js';
 import { openCliSession } from './open-session.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 
@@ -35,7 +36,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       answering = new AbortController();
       for await (const ev of session.send(line, {
         maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
-        sampling: samplingFrom(values),
+        sampling: samplingFrom(values, generationDefaults(model.dir)),
         stop: values.stop,
         chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
         signal: answering.signal,

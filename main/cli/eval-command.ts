@@ -1,5 +1,5 @@
-import { DEFAULT_POLICY } from '../cache/cache-policy.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { DEFAULT_POLICY } from '../policy/policy.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { Model } from '../engine/model.js';
 import { describeMachine } from '../eval/machine-info.js';
 import { policyList } from '../eval/policy-list.js';
@@ -18,7 +18,9 @@ export const EVAL_HELP = `perpetua eval ppl --text FILE [--model DIR] [--policie
   (exact for dense, window and sink; recompute is exact only with C = 1). Ctrl-C writes what was measured so far.`;
 
 /** Ctrl-C during a run: the partial results were written, and the command says so as its error sentence. */
-export class EvalInterrupted extends PerpetuaError {}
+export class EvalInterrupted extends PerpetuaError {
+  override readonly code = 'cancelled';
+}
 
 const EVAL_OPTIONS = {
   model: { type: 'string' },

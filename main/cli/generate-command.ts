@@ -2,6 +2,7 @@ import { createPolicy } from '../cache/create-policy.js';
 import { Engine } from '../engine/engine.js';
 import { Model } from '../engine/model.js';
 import { defaultModelDir } from './default-model.js';
+import { generationDefaults } from '../engine/generation-config.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { openCliSession } from './open-session.js';
@@ -42,7 +43,7 @@ export async function generateCommand(args: string[]): Promise<void> {
   const chunk = number(values.chunk, 'chunk', { integer: true, min: 1 });
   const opts = {
     maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 0 }),
-    sampling: samplingFrom(values),
+    sampling: samplingFrom(values, generationDefaults(model.dir)),
     stop: values.stop,
     ignoreEos: values['ignore-eos'],
     chunk,

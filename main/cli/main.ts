@@ -1,4 +1,4 @@
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { GENERATE_HELP, generateCommand } from './generate-command.js';
 import { CHAT_HELP, chatCommand } from './chat-command.js';
 import { EVAL_HELP, evalCommand } from './eval-command.js';
@@ -6,6 +6,7 @@ import { BENCH_HELP, benchCommand } from './bench-command.js';
 import { SESSIONS_HELP, sessionsCommand } from './sessions-command.js';
 import { AB_HELP, abCommand } from './ab-command.js';
 import { MODELS_HELP, modelsCommand } from './models-command.js';
+import { INSPECT_HELP, inspectCommand } from './inspect-command.js';
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
   generate: { run: generateCommand, help: GENERATE_HELP },
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: s
   sessions: { run: sessionsCommand, help: SESSIONS_HELP },
   ab: { run: abCommand, help: AB_HELP },
   models: { run: modelsCommand, help: MODELS_HELP },
+  inspect: { run: inspectCommand, help: INSPECT_HELP },
 };
 
 function usage(): string {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { Model } from '../engine/model.js';
 import type { DecoderLayout } from '../engine/decoder-layout.js';
 import { folderVariants } from '../engine/model-files.js';
-import { bytesPerElement } from '../cache/kv-dtype.js';
+import { bytesPerElement } from '../engine/kv-dtype.js';
 import { HubClient, hubOptionsFromEnv } from '../models/hub-client.js';
 import { planBytes, planDownload, runDownload } from '../models/model-download.js';
 import { packageRoot } from './default-model.js';

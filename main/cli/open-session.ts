@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { PolicySpec } from '../cache/cache-policy.js';
+import type { PolicySpec } from '../policy/policy.js';
 import { PersistentChat } from '../core/persistent-chat.js';
 import type { Model } from '../engine/model.js';
 import { openDatabase } from '../store/database.js';

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_POLICY, POLICY_NAMES, type PolicySpec } from '../cache/cache-policy.js';
+import { boundsProblem, DEFAULT_POLICY, isPolicyName, POLICY_BOUNDS, POLICY_NAMES, type PolicySpec } from '../policy/policy.js';
 import { EXECUTION_PROVIDERS, type ProviderRequest } from '../engine/execution-provider.js';
 import type { SamplingOptions } from '../engine/sampler.js';
 import { UsageError } from './usage-error.js';
@@ -16,11 +16,12 @@ export const MODEL_OPTIONS = {
   'pin-system': { type: 'boolean', default: false },
   chunk: { type: 'string', default: '256' },
   'max-tokens': { type: 'string', default: '256' },
-  temperature: { type: 'string', default: '0' },
-  'top-k': { type: 'string', default: '0' },
-  'top-p': { type: 'string', default: '1' },
-  'min-p': { type: 'string', default: '0' },
-  'repetition-penalty': { type: 'string', default: '1' },
+  // Sampling flags have no default here: an absent flag takes the model's generation_config.json, else greedy.
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   system: { type: 'string' },
@@ -49,14 +50,18 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 
 export function policyFrom(v: Values): PolicySpec {
   const name = String(v.policy);
-  if (!(POLICY_NAMES as readonly string[]).includes(name)) {
-    throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, not "${name}".`);
-  }
+  if (!isPolicyName(name)) throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, not "${name}".`);
+  const bounded = (flag: string, what: keyof typeof POLICY_BOUNDS): number => {
+    const n = number(v[flag] as string, flag, { integer: true, min: POLICY_BOUNDS[what].min });
+    const problem = boundsProblem(what, n);
+    if (problem) throw new UsageError(`--${flag}: ${problem}`);
+    return n;
+  };
   return {
-    name: name as PolicySpec['name'],
-    sink: number(v.sink as string, 'sink', { integer: true, min: 0 }),
-    window: number(v.window as string, 'window', { integer: true, min: 1 }),
-    evictChunk: number(v['evict-chunk'] as string, 'evict-chunk', { integer: true, min: 1 }),
+    name,
+    sink: bounded('sink', 'sink'),
+    window: bounded('window', 'window'),
+    evictChunk: bounded('evict-chunk', 'evictChunk'),
     pinSystem: Boolean(v['pin-system']),
   };
 }
@@ -69,14 +74,17 @@ export function providerFrom(v: Values): ProviderRequest {
   return ep as ProviderRequest;
 }
 
-export function samplingFrom(v: Values): SamplingOptions {
+/** The flags given, over the model's recommended sampling (`generationDefaults`), over greedy decoding. */
+export function samplingFrom(v: Values, modelDefaults: SamplingOptions = {}): SamplingOptions {
+  const flag = (name: string, fallback: number | undefined, opts: { integer?: boolean; min?: number }) =>
+    v[name] === undefined ? fallback : number(v[name] as string, name, opts);
   return {
-    temperature: number(v.temperature as string, 'temperature', { min: 0 }),
-    topK: number(v['top-k'] as string, 'top-k', { integer: true, min: 0 }),
-    topP: number(v['top-p'] as string, 'top-p', { min: 0 }),
-    minP: number(v['min-p'] as string, 'min-p', { min: 0 }),
-    repetitionPenalty: number(v['repetition-penalty'] as string, 'repetition-penalty', { min: 0 }),
-    seed: v.seed === undefined ? undefined : number(v.seed as string, 'seed', { integer: true, min: 0 }),
+    temperature: flag('temperature', modelDefaults.temperature ?? 0, { min: 0 }),
+    topK: flag('top-k', modelDefaults.topK ?? 0, { integer: true, min: 0 }),
+    topP: flag('top-p', modelDefaults.topP ?? 1, { min: 0 }),
+    minP: flag('min-p', modelDefaults.minP ?? 0, { min: 0 }),
+    repetitionPenalty: flag('repetition-penalty', modelDefaults.repetitionPenalty ?? 1, { min: 0 }),
+    seed: flag('seed', undefined, { integer: true, min: 0 }),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AbMetrics, AbRun } from '../api/schemas.js';
-import { policyKey, summarizeAbRuns, toApiAbRun } from './ab-history.js';
+import { summarizeAbRuns, toApiAbRun } from './ab-history.js';
 
 const m = (policy: AbMetrics['policy'], p50: number, ppl: number | null): AbMetrics => ({
   policy, answer: 'x', tokens: 3, latencyP50Ms: p50, latencyP90Ms: p50 * 2, tokensPerSecond: 1000 / p50, cacheFill: 10, cacheCapacity: 36,
@@ -38,7 +38,5 @@ describe('A/B history', () => {
     const r = toApiAbRun({ id: 7, sessionId: null, createdAt: 1, prompt: 'p', branchA: {}, branchB: {}, metrics: { a: cli, b: m(win, 1, 3) }, vote: null });
     expect(r).toMatchObject({ id: '7', sessionId: null, a: { policy: sink, transcriptPpl: null }, b: { transcriptPpl: 3 } });
     expect(toApiAbRun({ id: 8, sessionId: 1, createdAt: 1, prompt: 'p', branchA: {}, branchB: {}, metrics: { nope: 1 }, vote: null })).toBeNull();
-    expect(policyKey({ name: 'dense', sink: 4, window: 9, pinSystem: true })).toBe('dense');
-    expect(policyKey({ ...sink, pinSystem: true })).toBe('sink:4:32:pin');
   });
 });

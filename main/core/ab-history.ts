@@ -4,7 +4,9 @@
  */
 import { z } from 'zod';
 import type { AbMetrics, AbPolicySummary, AbRun, AbSummary, PolicyConfig } from '../api/schemas.js';
-import { PolicyNameSchema } from '../api/schemas.js';
+import { LenientPolicyConfigSchema } from '../policy/policy-schema.js';
+import { policyKey } from '../policy/policy-text.js';
+import { toConfig } from '../policy/policy.js';
 import { percentile } from '../eval/percentile.js';
 import type { AbRun as StoredAbRun } from '../store/types.js';
 import type { AbBranchMetrics } from './ab-run.js';
@@ -12,7 +14,7 @@ import type { AbBranchMetrics } from './ab-run.js';
 /** What `runAb` measured, as the API carries it (non-finite numbers become null or 0: they travel as JSON). */
 export function toApiMetrics(m: AbBranchMetrics): AbMetrics {
   return {
-    policy: { name: m.policy.name, sink: m.policy.sink, window: m.policy.window, pinSystem: m.policy.pinSystem },
+    policy: toConfig(m.policy),
     answer: m.answer,
     tokens: m.tokens,
     latencyP50Ms: finite(m.latencyP50Ms),
@@ -30,12 +32,7 @@ export function toApiMetrics(m: AbBranchMetrics): AbMetrics {
 const num = z.preprocess((v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0), z.number().nonnegative().catch(0));
 /** Tolerant reader of the metrics the store holds (written by the app or by `perpetua ab`). */
 const StoredMetrics = z.object({
-  policy: z.object({
-    name: PolicyNameSchema,
-    sink: z.number().int().nonnegative().catch(0),
-    window: z.number().int().positive().catch(1),
-    pinSystem: z.boolean().catch(false),
-  }),
+  policy: LenientPolicyConfigSchema,
   answer: z.string().catch(''),
   tokens: num,
   latencyP50Ms: num,
@@ -71,13 +68,6 @@ export function toApiAbRun(r: StoredAbRun): AbRun | null {
     b: fix(m.data.b),
     vote: r.vote,
   };
-}
-
-/** One key per distinct policy: parameters a policy ignores do not split it (a dense cache has no window). */
-export function policyKey(p: PolicyConfig): string {
-  if (p.name === 'dense') return 'dense';
-  const sink = p.name === 'sink' ? p.sink : 0;
-  return `${p.name}:${sink}:${p.window}${p.pinSystem ? ':pin' : ''}`;
 }
 
 /** Wins per policy and median measurements per policy, most wins first (then fewest losses, then most runs). */

@@ -1,8 +1,8 @@
 import { restoreContents } from '../cache/cache-snapshot.js';
-import type { PolicySpec } from '../cache/cache-policy.js';
+import type { PolicySpec } from '../policy/policy.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { forkCache } from '../cache/fork-cache.js';
-import { toHostKv } from '../cache/layer-kv.js';
+import { toHostKv } from '../engine/layer-kv.js';
 import { Engine } from '../engine/engine.js';
 import type { SamplingOptions } from '../engine/sampler.js';
 import { streamPerplexity } from '../eval/stream-ppl.js';

@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { createApiRouter } from './api-router.js';
 import { createApiClient } from '../api/api-client.js';
 import { ApiError } from '../api/api-error.js';
+import { ModelLoadError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { MAX_MESSAGE_BYTES } from '../api/limits.js';
 import type { OutgoingEnvelope } from '../api/envelope.js';
 import type { PerpetuaApi, PerpetuaEventListener } from '../api/perpetua-api.js';
@@ -125,6 +127,16 @@ describe('api router', () => {
     );
     await router.handle({ id: 12, method: 'models.import', params: { dir: '/nowhere' } });
     expect(out[0]).toEqual({ id: 12, error: { code: 'failed', message: 'The folder has no config.json.', name: 'ModelLoadError' } });
+  });
+
+  it('passes the stable code of a PerpetuaError through to the client, for the UI to switch on', async () => {
+    const busy = new PerpetuaError('This session is still answering.', { code: 'busy' });
+    const { api } = fakeApi({ chatSend: async () => { throw busy; }, modelsImport: async () => { throw new ModelLoadError('No config.json.'); } });
+    const { router, out } = wire(api);
+    await router.handle({ id: 20, method: 'chat.send', params: { sessionId: 's1', text: 'hi' } });
+    await router.handle({ id: 21, method: 'models.import', params: { dir: '/nowhere' } });
+    expect(out[0]).toEqual({ id: 20, error: { code: 'busy', message: 'This session is still answering.', name: 'PerpetuaError' } });
+    expect(out[1]).toMatchObject({ id: 21, error: { code: 'model_unusable', name: 'ModelLoadError' } });
   });
 
   it('refuses results that break the contract', async () => {

@@ -15,6 +15,7 @@ import {
 } from '../api/envelope.js';
 import { events, isMethodName, methods, type MethodName, type ParamsOf, type ResultOf } from '../api/methods.js';
 import type { PerpetuaApi, PerpetuaEvent } from '../api/perpetua-api.js';
+import { errorCode } from '../shared/errors.js';
 
 export interface ApiRouter {
   /** Handle one incoming message (a request envelope); the answer goes out through `send`. */
@@ -77,7 +78,7 @@ export function createApiRouter(
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       if (e instanceof ApiError) throw e;
-      throw new ApiError('failed', e.message || e.name || 'The operation failed.', e.name);
+      throw new ApiError(errorCode(e), e.message || e.name || 'The operation failed.', e.name);
     }
     const r = spec.result.safeParse(raw);
     if (!r.success) throw new ApiError('invalid_result', describeZodError(r.error, `${method} result`));

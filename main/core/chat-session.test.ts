@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
 import { createPolicy } from '../cache/create-policy.js';
-import { DEFAULT_POLICY } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY } from '../policy/policy.js';
 import { Engine } from '../engine/engine.js';
 import { Model } from '../engine/model.js';
 import { ChatSession, type ChatEvent } from './chat-session.js';

@@ -26,8 +26,10 @@ import type { CatalogItem, DownloadInfo } from '../api/download-schemas.js';
 import { hubOptionsFromEnv, type HubClientOptions } from '../models/hub-client.js';
 import { checkImportable } from '../models/import-check.js';
 import { ModelDownloads } from '../models/model-downloads.js';
-import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { toConfig, toSpec } from '../policy/policy.js';
+import { encodePolicy } from '../policy/policy-store.js';
+import { describePolicy, formatPolicy } from '../policy/policy-text.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
 import { Model } from '../engine/model.js';
 import { folderVariants } from '../engine/model-files.js';
@@ -36,6 +38,7 @@ import { Store } from '../store/store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message, type Model as ModelRow, type Session } from '../store/types.js';
 import { toApiAbRun, toApiMetrics, summarizeAbRuns } from './ab-history.js';
 import { AbBranch, runAb, type AbBranchMetrics } from './ab-run.js';
+import { sessionCacheView, StreamTokenCounter, type CacheView, type StreamingTurn } from './cache-view.js';
 import type { ChatEvent } from './chat-session.js';
 import { PersistentChat, sessionPolicy, type StreamOptions } from './persistent-chat.js';
 
@@ -55,6 +58,10 @@ interface OpenSession {
   chat: PersistentChat;
   busy: AbortController | null;
   tokensPerSecond: number;
+  /** per-message stream token counts for the cache view (made on first use) */
+  counter?: StreamTokenCounter;
+  /** the turn being streamed: tokens of its prompt fed and of its answer generated so far */
+  streaming?: StreamingTurn;
   /** The A/B run in progress (busy is its controller), if any. */
   abId?: string | null;
 }
@@ -220,12 +227,12 @@ export class CoreService implements PerpetuaApi {
 
   async sessionsCreate(p: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string }): Promise<ApiSession> {
     const row = this.modelRow(p.modelId);
-    const spec = toSpec(p.policy);
+    const stored = encodePolicy(toSpec(p.policy));
     const session = this.store.createSession({
       name: p.name,
       modelId: row.id,
-      policy: spec.name,
-      policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk },
+      policy: stored.name,
+      policyParams: stored.params,
       systemPrompt: p.systemPrompt ?? '',
     });
     return toApiSession(session, 0);
@@ -371,7 +378,7 @@ export class CoreService implements PerpetuaApi {
       (spec.name === 'sink' ? ` (${Math.min(spec.sink, now.length)} sink tokens kept forever).` : '.');
     const stats = this.stats(s);
     this.emit({ event: 'stats', payload: stats });
-    return { statement, policy: toApiPolicy(spec), stats };
+    return { statement, policy: toConfig(spec), stats };
   }
 
   /** Streams one answer, turning chat events into API events; resolves when the answer ends. */
@@ -395,16 +402,28 @@ export class CoreService implements PerpetuaApi {
         sampling: { temperature: 0.8, topP: 0.95, repetitionPenalty: 1.1 },
         onStart: (started) => {
           messageId = String(started.assistantId);
+          const seenAtStart = s.chat.engine.policy.totalTokensSeen;
+          s.streaming = { messageId: started.assistantId, generated: 0, promptId: started.user?.id, promptFed: 0, seenAtStart };
           onStart(started.user, started.assistantId);
         },
       });
       let lastStats = performance.now();
       for await (const ev of events) {
-        if (ev.type === 'prefill') this.emit({ event: 'prefillProgress', payload: { sessionId, done: ev.done, total: ev.total } });
+        if (ev.type === 'prefill') {
+          this.emit({ event: 'prefillProgress', payload: { sessionId, done: ev.done, total: ev.total } });
+          if (s.streaming) s.streaming.promptFed = ev.done;
+          // what the model sees moves as a long paste streams through the cache
+          if (performance.now() - lastStats > 500 || ev.done === ev.total) {
+            lastStats = performance.now();
+            this.emit({ event: 'stats', payload: this.stats(s) });
+          }
+        }
         if (ev.type === 'token') {
           text += ev.text;
+          if (s.streaming) s.streaming.generated++;
           this.emit({ event: 'token', payload: { sessionId, messageId, delta: ev.text } });
-          if (performance.now() - lastStats > 500) {
+          // also at the first token: the prompt is in, and what the model sees has just changed
+          if (performance.now() - lastStats > 500 || s.streaming?.generated === 1) {
             lastStats = performance.now();
             this.emit({ event: 'stats', payload: this.stats(s) });
           }
@@ -422,6 +441,7 @@ export class CoreService implements PerpetuaApi {
           : { sessionId, messageId, state: 'error', text, error: (err as Error).message };
     } finally {
       s.busy = null;
+      s.streaming = undefined;
       if (final) this.emit({ event: 'messageDone', payload: final });
       this.emit({ event: 'stats', payload: this.stats(s) });
     }
@@ -549,8 +569,8 @@ export class CoreService implements PerpetuaApi {
       const run = this.store.recordAbRun({
         sessionId: s.chat.session.id,
         prompt: p.prompt,
-        branchA: { policy: policyString(result.a.policy), answer: result.a.answer },
-        branchB: { policy: policyString(result.b.policy), answer: result.b.answer },
+        branchA: { policy: formatPolicy(result.a.policy), answer: result.a.answer },
+        branchB: { policy: formatPolicy(result.b.policy), answer: result.b.answer },
         metrics: { a: result.a, b: result.b },
       });
       this.forgetAbBranches(s.chat.session.id);
@@ -597,9 +617,16 @@ export class CoreService implements PerpetuaApi {
       executionProvider: engine.model.provider,
       providerFallbackReason: engine.model.providerFallbackReason ?? undefined,
       // counted as tokens arrive and kept in the store: a rebuilt cache re-reads tokens, it does not see new ones
-      totalTokensSeen: s.chat.session.totalTokensSeen,
-      policy: toApiPolicy(policy.spec),
+      // the store counts a turn when it ends; a turn in flight adds what it has fed so far
+      totalTokensSeen: s.chat.session.totalTokensSeen + (s.streaming ? Math.max(0, policy.totalTokensSeen - s.streaming.seenAtStart) : 0),
+      policy: toConfig(policy.spec),
+      view: this.cacheView(s),
     };
+  }
+
+  private cacheView(s: OpenSession): CacheView {
+    s.counter ??= new StreamTokenCounter(s.chat.engine.model);
+    return sessionCacheView(this.store, s.chat.session, s.chat.engine.policy, s.counter, s.streaming);
   }
 
   async close(): Promise<void> {
@@ -615,38 +642,12 @@ function releaseBranch(b: AbBranch): void {
   b.chat.engine.policy.reset();
 }
 
-/** "sink:4:1020", as `perpetua ab` writes a policy. */
-function policyString(s: PolicySpec): string {
-  return `${s.name}:${s.sink}:${s.window}`;
-}
-
-function toSpec(p: PolicyConfig): PolicySpec {
-  return { name: p.name, sink: p.sink, window: p.window, pinSystem: p.pinSystem, evictChunk: DEFAULT_POLICY.evictChunk };
-}
-
-function toApiPolicy(s: PolicySpec): PolicyConfig {
-  return { name: s.name, sink: s.sink, window: s.window, pinSystem: s.pinSystem };
-}
-
-export function describePolicy(s: PolicySpec): string {
-  switch (s.name) {
-    case 'dense':
-      return 'dense (every token kept)';
-    case 'window':
-      return `window (last ${s.window} tokens)`;
-    case 'recompute':
-      return `recompute (last ${s.window} tokens re-read for every new token)`;
-    case 'sink':
-      return `sink (${s.sink} sink + ${s.window} recent tokens${s.pinSystem ? ', system prompt pinned' : ''})`;
-  }
-}
-
 function toApiSession(s: Session, messageCount: number): ApiSession {
   return {
     id: String(s.id),
     name: s.name,
     modelId: String(s.modelId),
-    policy: toApiPolicy(sessionPolicy(s)),
+    policy: toConfig(sessionPolicy(s)),
     systemPrompt: s.systemPrompt || null,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,

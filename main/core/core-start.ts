@@ -4,7 +4,7 @@
  * fails) runs inside one try, so any start-up error reaches the shell as a `fatal` message with a sentence.
  */
 import { parseCoreArgv, type CoreStatusMessage } from '../api/shell-protocol.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import type { CoreService } from './core-service.js';
 import type { ParentPortLike } from './message-port-host.js';
 
@@ -25,7 +25,7 @@ export async function startCore(
   try {
     const args = parseCoreArgv(argv);
     const [{ CoreService }, { hostApiOnParentPort }] = await Promise.all([load(), import('./message-port-host.js')]);
-    const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir });
+    const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir, downloadDir: args.downloadDir });
     const host = hostApiOnParentPort(core, parentPort);
     return {
       async close() {

@@ -11,7 +11,7 @@ import { Model } from '../engine/model.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { PersistentChat } from './persistent-chat.js';
-import type { PolicySpec } from '../cache/cache-policy.js';
+import type { PolicySpec } from '../policy/policy.js';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'main/cli/run.ts'];

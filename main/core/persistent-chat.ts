@@ -1,6 +1,7 @@
 import { restoreSnapshot, snapshotOf } from '../cache/cache-snapshot.js';
 import { createPolicy } from '../cache/create-policy.js';
-import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
+import { decodePolicy, encodePolicy } from '../policy/policy-store.js';
 import { decodeSnapshot, encodeSnapshot } from '../cache/snapshot-codec.js';
 import type { ChatMessage } from '../engine/chat-template.js';
 import { Engine } from '../engine/engine.js';
@@ -29,14 +30,7 @@ export interface OpenChatOptions {
 
 /** Policy spec stored with a session, back as a PolicySpec. */
 export function sessionPolicy(s: Session): PolicySpec {
-  const p = s.policyParams;
-  return {
-    name: s.policy,
-    sink: typeof p.sink === 'number' ? p.sink : DEFAULT_POLICY.sink,
-    window: typeof p.window === 'number' ? p.window : DEFAULT_POLICY.window,
-    pinSystem: p.pinSystem === true,
-    evictChunk: typeof p.evictChunk === 'number' ? p.evictChunk : DEFAULT_POLICY.evictChunk,
-  };
+  return decodePolicy(s.policy, s.policyParams);
 }
 
 /**
@@ -60,14 +54,14 @@ export class PersistentChat {
   static async open(store: Store, model: Model, opts: OpenChatOptions): Promise<PersistentChat> {
     store.markInterruptedMessages();
     const modelRow = store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint });
-    const spec = opts.policy ?? DEFAULT_POLICY;
+    const stored = encodePolicy(opts.policy ?? DEFAULT_POLICY);
     const session =
       (opts.id !== undefined ? store.getSession(opts.id) : store.getSessionByName(opts.name)) ??
       store.createSession({
         name: opts.name,
         modelId: modelRow.id,
-        policy: spec.name,
-        policyParams: { sink: spec.sink, window: spec.window, pinSystem: spec.pinSystem, evictChunk: spec.evictChunk },
+        policy: stored.name,
+        policyParams: stored.params,
         systemPrompt: opts.systemPrompt ?? '',
       });
     const engine = new Engine(model, createPolicy(sessionPolicy(session), model.config, model.kvEditor));
@@ -140,11 +134,11 @@ export class PersistentChat {
    * session's, and its cache (already holding both) replaces the session's.
    */
   async adoptBranch(branch: ChatSession, prompt: string, answer: string): Promise<void> {
-    const { name, sink, window, pinSystem, evictChunk } = branch.engine.policy.spec;
+    const { name, params } = encodePolicy(branch.engine.policy.spec);
     const seenBefore = this.engine.policy.totalTokensSeen;
     this.store.appendMessage(this.session.id, { role: 'user', text: prompt });
     const reply = this.store.appendMessage(this.session.id, { role: 'assistant', text: answer });
-    this.session = this.store.updateSessionPolicy(this.session.id, name, { sink, window, pinSystem, evictChunk });
+    this.session = this.store.updateSessionPolicy(this.session.id, name, params);
     this.chat = branch;
     this.session = this.store.addTokensSeen(this.session.id, Math.max(0, branch.engine.policy.totalTokensSeen - seenBefore));
     await this.saveSnapshot(reply.id);
@@ -160,8 +154,8 @@ export class PersistentChat {
 
   /** Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy. */
   async setPolicy(spec: PolicySpec): Promise<void> {
-    const { name, sink, window, pinSystem, evictChunk } = spec;
-    this.session = this.store.updateSessionPolicy(this.session.id, name, { sink, window, pinSystem, evictChunk });
+    const { name, params } = encodePolicy(spec);
+    this.session = this.store.updateSessionPolicy(this.session.id, name, params);
     this.engine.policy = createPolicy(spec, this.engine.model.config, this.engine.model.kvEditor);
     await this.restore();
   }

@@ -2,8 +2,8 @@ import ort from 'onnxruntime-node';
 import { TokenizerMismatchError, UnsupportedModelError } from './errors.js';
 import type { ModelConfig } from './model-config.js';
 import type { TextTokenizer } from './text-tokenizer.js';
-import { fromFloat32, toFloat32, type HostKvArray, type KvDtype } from '../cache/kv-dtype.js';
-import { isHost, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
+import { fromFloat32, toFloat32, type HostKvArray, type KvDtype } from './kv-dtype.js';
+import { isHost, type CacheKv, type KvGeometry } from './layer-kv.js';
 
 /**
  * The decoder interface of a graph, as the common exporters write it:

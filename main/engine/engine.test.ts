@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { FIXTURES, fixtureAvailable, testModelDir } from '../../native-models/test-models.js';
 import { Engine, type GenerationEvent } from './engine.js';

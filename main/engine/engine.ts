@@ -1,4 +1,4 @@
-import type { CachePolicy } from '../cache/cache-policy.js';
+import type { CachePolicy } from './cache-policy.js';
 import type { Model } from './model.js';
 import { Sampler, type SamplingOptions } from './sampler.js';
 import { StreamingDetokenizer } from './text-tokenizer.js';

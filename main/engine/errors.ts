@@ -1,16 +1,16 @@
-/** Errors that reach the user as one sentence; the CLI prints `message` without a stack trace. */
-export class PerpetuaError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+import { PerpetuaError } from '../shared/errors.js';
+
+/** The model folder cannot be loaded: missing or unreadable files, or a graph onnxruntime refuses. */
+export class ModelLoadError extends PerpetuaError {
+  override readonly code = 'model_unusable';
 }
 
-export class ModelLoadError extends PerpetuaError {}
-export class UnsupportedModelError extends PerpetuaError {}
-export class TokenizerMismatchError extends PerpetuaError {}
-export class GenerationCancelled extends PerpetuaError {
-  constructor() {
-    super('Generation was cancelled.');
-  }
+/** The graph loads but Perpetua cannot manage its KV cache (non-standard inputs, other KV dtype or shape). */
+export class UnsupportedModelError extends PerpetuaError {
+  override readonly code = 'model_unusable';
+}
+
+/** The tokenizer and the model do not belong together. */
+export class TokenizerMismatchError extends PerpetuaError {
+  override readonly code = 'model_unusable';
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { genaiModelDir } from '../../native-models/layout-fixtures.js';
 import { testModelDir } from '../../native-models/test-models.js';
-import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { Engine } from './engine.js';
 import { Model } from './model.js';

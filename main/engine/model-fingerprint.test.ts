@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
-import { DEFAULT_POLICY } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY } from '../policy/policy.js';
 import { snapshotOf } from '../cache/cache-snapshot.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { decodeSnapshot, encodeSnapshot, SnapshotMismatchError } from '../cache/snapshot-codec.js';

@@ -10,9 +10,9 @@ import { decoderFeeds, logitsOf, readLayout, type DecoderLayout } from './decode
 import { readJson, readModelFiles } from './model-files.js';
 import { modelFingerprint, WeightHashes } from './model-fingerprint.js';
 import { pickVariant, type Variant } from './variants.js';
-import { kvLength, type CacheKv, type KvGeometry } from '../cache/layer-kv.js';
-import type { KvDtype } from '../cache/kv-dtype.js';
-import { GraphKvEditor, HostKvEditor, type KvEditor } from '../cache/kv-editor.js';
+import { GraphKvEditor } from './graph-kv-editor.js';
+import type { KvDtype } from './kv-dtype.js';
+import { kvLength, type CacheKv, type KvEditor, type KvGeometry } from './layer-kv.js';
 import { resolveThreads, threadOptions, type ThreadPolicy } from './thread-policy.js';
 
 export interface LoadOptions {
@@ -62,8 +62,8 @@ export class Model {
     readonly layout: DecoderLayout,
     /** KV stays as onnxruntime tensors (on the GPU for GPU providers) and is edited by graphs */
     readonly kvOnDevice: boolean,
-    /** performs the window/sink evictions where the KV lives */
-    readonly kvEditor: KvEditor,
+    /** performs the window/sink evictions on the device; undefined: the cache edits its host arrays itself */
+    readonly kvEditor: KvEditor | undefined,
     readonly threads: ThreadPolicy,
     /** runs multi-token feeds when prefill has its own thread count (else the decode session) */
     private readonly prefillSession: ort.InferenceSession,
@@ -160,7 +160,7 @@ export class Model {
     const kvOnDevice = opts.kvOnDevice ?? opened.provider !== 'cpu';
     const kvEditor = kvOnDevice
       ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu', layout.kvDtype)
-      : new HostKvEditor(config, config.rope);
+      : undefined;
     const onnxPath = join(dir, variant.file);
     return new Model(
       dir,
@@ -201,7 +201,9 @@ export class Model {
     return { logits: logitsOf(out.logits), present };
   }
 
+  /** Releases the model's sessions: the decoder's and the KV edit graph's. */
   async dispose(): Promise<void> {
+    await this.kvEditor?.dispose?.();
     if (this.prefillSession !== this.session) await this.prefillSession.release();
     await this.session.release();
   }

@@ -1,6 +1,6 @@
 import { loadavg } from 'node:os';
 import { createPolicy } from '../cache/create-policy.js';
-import type { PolicySpec } from '../cache/cache-policy.js';
+import type { PolicySpec } from '../policy/policy.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
 import { mulberry32 } from '../../native-models/seeded-random.js';

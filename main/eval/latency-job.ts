@@ -1,4 +1,4 @@
-import type { PolicySpec } from '../cache/cache-policy.js';
+import type { PolicySpec } from '../policy/policy.js';
 import type { ProviderRequest } from '../engine/execution-provider.js';
 import { Model } from '../engine/model.js';
 import { measureLatency, syntheticStream, type LatencyPoint, type PolicyLatencyResult } from './latency-bench.js';

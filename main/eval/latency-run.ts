@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import type { Model } from '../engine/model.js';
 import type { PolicyLatencyResult } from './latency-bench.js';
 import { runLatencyJob, type LatencyJob, type LatencyMessage } from './latency-job.js';

@@ -3,7 +3,7 @@
  * is that policy's alone. Receives a LatencyJob, sends LatencyMessages. Ctrl-C is left to the parent, which
  * stops this process and keeps the points already reported.
  */
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { runLatencyJob, type LatencyJob, type LatencyMessage } from './latency-job.js';
 
 process.on('SIGINT', () => {});

@@ -1,6 +1,6 @@
 import { dirname, basename } from 'node:path';
 import { createPolicy } from '../cache/create-policy.js';
-import { DEFAULT_POLICY } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY } from '../policy/policy.js';
 import { Engine } from '../engine/engine.js';
 import { Model } from '../engine/model.js';
 

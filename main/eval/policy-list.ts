@@ -1,5 +1,5 @@
-import { DEFAULT_POLICY, POLICY_NAMES, type PolicySpec } from '../cache/cache-policy.js';
-import { parsePolicy } from '../cache/create-policy.js';
+import { DEFAULT_POLICY, POLICY_NAMES, type PolicySpec } from '../policy/policy.js';
+import { parsePolicy } from '../policy/policy-text.js';
 
 export interface NamedPolicy {
   label: string;
@@ -39,16 +39,4 @@ export function policyList(text: string, o: PolicyListOptions): NamedPolicy[] {
     seen.add(p.label);
   }
   return out;
-}
-
-/** "sink 4+1020", "window 1024", "dense": what a table or legend shows. */
-export function describePolicy(spec: PolicySpec): string {
-  switch (spec.name) {
-    case 'dense':
-      return 'dense';
-    case 'sink':
-      return `sink ${spec.sink}+${spec.window}`;
-    default:
-      return `${spec.name} ${spec.window}`;
-  }
 }

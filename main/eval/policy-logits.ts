@@ -1,5 +1,5 @@
 import { createPolicy } from '../cache/create-policy.js';
-import type { PolicySpec } from '../cache/cache-policy.js';
+import type { PolicySpec } from '../policy/policy.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restoreSnapshot, snapshotOf } from '../cache/cache-snapshot.js';
-import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { decodeSnapshot, encodeSnapshot } from '../cache/snapshot-codec.js';
 import { Engine } from '../engine/engine.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY, type PolicySpec } from '../cache/cache-policy.js';
+import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
 import { Model } from '../engine/model.js';
 import { testModelDir } from '../../native-models/test-models.js';
 import { streamPerplexity } from './stream-ppl.js';

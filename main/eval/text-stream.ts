@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { TextTokenizer } from '../engine/text-tokenizer.js';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 
-export class EvalInputError extends PerpetuaError {}
+export class EvalInputError extends PerpetuaError {
+  override readonly code = 'invalid_input';
+}
 
 export interface TextStream {
   file: string;

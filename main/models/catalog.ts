@@ -4,18 +4,11 @@
  */
 import { z } from 'zod';
 import catalogJson from './catalog.json' with { type: 'json' };
+import { CatalogModelSchema } from '../api/download-schemas.js';
 import type { ExecutionProvider } from '../api/schemas.js';
 
-export const CatalogEntrySchema = z.object({
+export const CatalogEntrySchema = CatalogModelSchema.extend({
   id: z.string().regex(/^[\w.-]+$/),
-  name: z.string(),
-  repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/),
-  revision: z.string(),
-  parameters: z.string(),
-  contextLength: z.number().int().positive(),
-  licence: z.string(),
-  gated: z.boolean(),
-  chatTemplate: z.string(),
   layout: z.enum(['transformers.js', 'onnxruntime-genai']),
   /** The variant to fetch for the CPU and for GPU providers. */
   variants: z.object({ cpu: z.string(), gpu: z.string() }),

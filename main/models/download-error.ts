@@ -1,4 +1,4 @@
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 
 /** What went wrong with a download; code branches on these, never on the message. */
 export type DownloadErrorCode =
@@ -26,10 +26,10 @@ export type DownloadErrorCode =
 /** A download failed; `message` is one sentence for the user that says what to do next. */
 export class DownloadError extends PerpetuaError {
   constructor(
-    readonly code: DownloadErrorCode,
+    override readonly code: DownloadErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, { ...options, code });
   }
 }

@@ -5,19 +5,22 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { CATALOG } from './catalog.js';
 
 export type ImportProblemCode = 'gguf_unsupported' | 'needs_conversion';
 
 export class ModelImportError extends PerpetuaError {
   constructor(
-    readonly code: ImportProblemCode,
+    override readonly code: ImportProblemCode,
     message: string,
   ) {
-    super(message);
+    super(message, { code });
   }
 }
+/** Distinct classes so the renderer, which sees only an error's class name until codes cross the wire, can offer "Convert". */
+export class NeedsConversionError extends ModelImportError {}
+export class GgufUnsupportedError extends ModelImportError {}
 
 /** Throws a ModelImportError with what to do when `path` is a GGUF file or a safetensors checkpoint. */
 export function checkImportable(path: string): void {
@@ -29,14 +32,14 @@ export function checkImportable(path: string): void {
   const gguf = files.find((f) => f.toLowerCase().endsWith('.gguf'));
   if (gguf) {
     const alt = onnxAlternative(gguf);
-    throw new ModelImportError(
+    throw new GgufUnsupportedError(
       'gguf_unsupported',
       `${gguf} is a GGUF (llama.cpp) file, which Perpetua cannot run; download the ONNX export instead` +
         (alt ? `: ${alt.name} (${alt.repo}) from the catalog.` : ' (an onnx-community/… repo of the same model) from the catalog or with `perpetua models download`.'),
     );
   }
   if (isDir && files.some((f) => f.endsWith('.safetensors')) && files.includes('config.json')) {
-    throw new ModelImportError(
+    throw new NeedsConversionError(
       'needs_conversion',
       `${basename(path)} is a Hugging Face checkpoint (safetensors), not an ONNX export: convert it with "Convert to ONNX" here (or \`perpetua models convert\`), then it imports.`,
     );

@@ -99,7 +99,7 @@ describe('downloads in the core', () => {
     const router = createApiRouter(c, () => {});
     try {
       await expect(router.call('downloads.start', { repo: 'not a repo' })).rejects.toMatchObject({ code: 'invalid_params', message: expect.stringMatching(/owner\/name/) });
-      await expect(router.call('downloads.start', { repo: 'test-org/Missing' })).rejects.toMatchObject({ code: 'failed', remoteName: 'DownloadError' });
+      await expect(router.call('downloads.start', { repo: 'test-org/Missing' })).rejects.toMatchObject({ code: 'not_found', remoteName: 'DownloadError' });
       await expect(router.call('downloads.pause', { id: 'nope' })).rejects.toMatchObject({ message: 'That download is not in the list any more.' });
       const catalog = await router.call('catalog.list', { provider: 'cpu' });
       expect(catalog.length).toBeGreaterThanOrEqual(9);

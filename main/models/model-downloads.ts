@@ -5,8 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import type { CatalogItem, DownloadInfo } from '../api/download-schemas.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CatalogModelSchema, type CatalogItem, type DownloadInfo } from '../api/download-schemas.js';
 import type { ExecutionProvider, ModelInfo } from '../api/schemas.js';
 import { convertHfModel } from '../../native-models/convert-hf.js';
 import { CATALOG, catalogFit } from './catalog.js';
@@ -47,15 +47,7 @@ export class ModelDownloads {
     }
     const ram = totalmem();
     return CATALOG.map((e) => ({
-      id: e.id,
-      name: e.name,
-      repo: e.repo,
-      revision: e.revision,
-      parameters: e.parameters,
-      contextLength: e.contextLength,
-      licence: e.licence,
-      gated: e.gated,
-      chatTemplate: e.chatTemplate,
+      ...CatalogModelSchema.parse(e), // the descriptive fields, without how to fetch
       ...catalogFit(e, provider, ram),
       machineRamBytes: ram,
       modelId: byRepo.get(e.repo),
@@ -72,7 +64,8 @@ export class ModelDownloads {
   /** Converts a safetensors checkpoint into `<dir>/<name>-onnx` and imports it. */
   async convert(src: string): Promise<ModelInfo> {
     const from = resolve(src);
-    const out = join(this.opts.dir, `${basename(from)}-onnx`);
+    const name = basename(from) === 'hf' ? basename(dirname(from)) : basename(from); // model/hf/ beside model/onnx/
+    const out = join(this.opts.dir, `${name}-onnx`);
     if (existsSync(out)) throw new DownloadError('already_exists', `${out} already exists; delete it to convert again.`);
     convertHfModel(from, out);
     return this.opts.importModel(out);

@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiRouter } from '../core/api-router.js';
-import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PORT, IPC_THEME } from '../api/shell-protocol.js';
+import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME } from '../api/shell-protocol.js';
 import type { PerpetuaApi, PerpetuaBridge, PerpetuaEventListener } from '../api/perpetua-api.js';
 
 const exposed: Record<string, unknown> = {};
-const ipc = Object.assign(new EventEmitter(), { send: vi.fn() });
+const picks: unknown[] = ['/home/me/models/Tiny', { path: '/etc' }, null];
+const ipc = Object.assign(new EventEmitter(), { send: vi.fn(), invoke: vi.fn(async () => picks.shift()) });
 
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: (key: string, value: unknown) => (exposed[key] = value) },
@@ -62,6 +63,14 @@ describe('preload', () => {
     expect(typeof p.chatSend).toBe('function');
     expect(typeof p.on).toBe('function');
     expect('subscribe' in p).toBe(false);
+  });
+
+  it('asks the shell for a folder and passes on only a path or null', async () => {
+    const p = exposed.perpetua as PerpetuaBridge;
+    expect(await p.pickFolder()).toBe('/home/me/models/Tiny');
+    expect(await p.pickFolder()).toBeNull(); // not a path: dropped
+    expect(await p.pickFolder()).toBeNull(); // cancelled
+    expect(ipc.invoke).toHaveBeenCalledWith(IPC_PICK_FOLDER);
   });
 
   it('queues calls until the port arrives, then talks to the core over it', async () => {

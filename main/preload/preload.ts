@@ -1,6 +1,6 @@
 /**
  * Preload (sandboxed, context-isolated): exposes `window.perpetua` — the typed, zod-validated API client —
- * and nothing else. Requests go straight to the core over a MessagePort the shell hands over; the shell
+ * (plus the shell's folder picker) and nothing else. Requests go straight to the core over a MessagePort the shell hands over; the shell
  * only tells us about core restarts. Bundled to dist/preload/preload.cjs (sandboxed preloads cannot import).
  */
 import '../api/zod-no-eval.js';
@@ -13,9 +13,12 @@ import {
   IPC_CORE_FAILED,
   IPC_CORE_RESTARTED,
   IPC_HELLO,
+  IPC_PICK_FOLDER,
   IPC_PORT,
   IPC_THEME,
+  PickedFolderSchema,
 } from '../api/shell-protocol.js';
+import type { PerpetuaBridge } from '../api/perpetua-api.js';
 import { reportThemeChanges, type ThemePage } from './theme-report.js';
 
 type RendererPort = IpcRendererEvent['ports'][number];
@@ -64,4 +67,9 @@ ipcRenderer.send(IPC_HELLO);
 
 reportThemeChanges(globalThis as unknown as ThemePage, (theme) => ipcRenderer.send(IPC_THEME, theme));
 
-contextBridge.exposeInMainWorld('perpetua', client.bridge);
+async function pickFolder(): Promise<string | null> {
+  const picked = PickedFolderSchema.safeParse(await ipcRenderer.invoke(IPC_PICK_FOLDER));
+  return picked.success ? picked.data : null;
+}
+
+contextBridge.exposeInMainWorld('perpetua', { ...client.bridge, pickFolder } satisfies PerpetuaBridge);

@@ -2,11 +2,12 @@
  * Typed errors of the store. Each message is one sentence a user can read; details for logs and
  * code live in fields and `cause`.
  */
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError, type ErrorCode } from '../shared/errors.js';
 
 /** The database file cannot be opened or used (not SQLite, damaged, unreadable, from another program). */
 export class DatabaseError extends PerpetuaError {
   override name = 'DatabaseError';
+  override readonly code: ErrorCode = 'database_unusable';
   constructor(
     message: string,
     readonly file: string,
@@ -19,6 +20,7 @@ export class DatabaseError extends PerpetuaError {
 /** The database was written by a newer Perpetua (higher schema version); it is left untouched. */
 export class DatabaseVersionError extends DatabaseError {
   override name = 'DatabaseVersionError';
+  override readonly code: ErrorCode = 'database_too_new';
   constructor(
     file: string,
     readonly found: number,
@@ -40,6 +42,7 @@ export type EntityKind = 'model' | 'session' | 'message' | 'A/B run';
 
 export class NotFoundError extends StoreError {
   override name = 'NotFoundError';
+  override readonly code: ErrorCode = 'not_found';
   constructor(
     readonly entity: EntityKind,
     readonly id: number | string,
@@ -50,6 +53,7 @@ export class NotFoundError extends StoreError {
 
 export class SessionNameTakenError extends StoreError {
   override name = 'SessionNameTakenError';
+  override readonly code: ErrorCode = 'name_taken';
   constructor(readonly sessionName: string) {
     super(`A chat named ${JSON.stringify(sessionName)} already exists; please choose another name.`);
   }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PerpetuaError } from '../engine/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
 
 /** The JavaScript runtime a native addon must have been compiled for. */
 export interface Runtime {
@@ -57,7 +57,7 @@ export function sqliteBindingFile(runtime: Runtime, root: string): string {
 
 /** The addon is missing or was built for another runtime. */
 export class NativeModuleError extends PerpetuaError {
-  readonly code = 'native_module_unusable';
+  override readonly code = 'native_module_unusable';
   constructor(
     message: string,
     readonly file: string,

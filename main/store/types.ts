@@ -3,9 +3,11 @@
  * JSON columns come back parsed; their shape is validated by the API layer, not here.
  */
 
-export type PolicyName = 'dense' | 'window' | 'recompute' | 'sink';
-/** e.g. { sink: 4, window: 1020, pinSystem: true, evictChunk: 64 } */
-export type PolicyParams = Record<string, number | boolean>;
+/** A session's policy is kept as its name and a record of its numbers (main/policy encodes and decodes them). */
+import type { PolicyName } from '../policy/policy.js';
+import type { PolicyParams } from '../policy/policy-store.js';
+
+export type { PolicyName, PolicyParams };
 
 export type Role = 'system' | 'user' | 'assistant';
 export type MessageState = 'streaming' | 'done' | 'stopped' | 'error';

@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto';
-import { DType } from './onnx-graph.js';
+import { DType } from '../../main/engine/onnx-graph.js';
 
 const { onnx } = onnxProto;
 type IModelProto = onnxProto.onnx.IModelProto;

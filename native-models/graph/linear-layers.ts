@@ -1,4 +1,4 @@
-import type { GraphBuilder } from './onnx-graph.js';
+import type { GraphBuilder } from '../../main/engine/onnx-graph.js';
 import { halfToFloat, packMatMulNBits, packZeroPoints, quantizeQ4, quantizeQ4Asymmetric, toHalf } from './weight-codec.js';
 
 /** A weight tensor as stored by HF (row-major, PyTorch Linear layout [out, in]). */

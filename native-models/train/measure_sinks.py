@@ -62,9 +62,12 @@ def heatmap(result: dict, title: str, path: Path) -> None:
 
     grid = np.array(result["per_layer_head_share_first_token"])
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * grid.shape[1], 1.2 + 0.5 * grid.shape[0]))
-    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    # Small models put little attention anywhere: scale to what is there (at least 4x uniform) so shares show.
+    vmax = max(float(grid.max()), 4 * result["uniform_baseline"])
+    im = ax.imshow(grid, vmin=0, vmax=vmax, cmap="viridis", aspect="auto")
     for (l, h), v in np.ndenumerate(grid):
-        ax.text(h, l, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black")
+        ax.text(h, l, f"{v:.2f}" if vmax > 0.2 else f"{v:.3f}", ha="center", va="center", fontsize=7,
+                color="white" if v < 0.6 * vmax else "black")
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_xticks(range(grid.shape[1]))
@@ -82,6 +85,7 @@ def main(argv=None):
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--windows", type=int, default=4, help="held-out windows of full context length")
     ap.add_argument("--out-prefix", type=Path, required=True)
+    ap.add_argument("--title", help="heatmap title (default: the model folder's name)")
     args = ap.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, hf = load_model(args.model_dir, device)
@@ -89,7 +93,7 @@ def main(argv=None):
     result = {"model": str(args.model_dir), **first_token_attention(model, hf, tokens, args.windows, device)}
     args.out_prefix.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{args.out_prefix}.json").write_text(json.dumps(result, indent=2))
-    heatmap(result, args.model_dir.name, Path(f"{args.out_prefix}.png"))
+    heatmap(result, args.title or args.model_dir.name, Path(f"{args.out_prefix}.png"))
     print(json.dumps({k: v for k, v in result.items() if k != "per_layer_head_share_first_token"}, indent=2))
 
 

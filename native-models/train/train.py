@@ -21,11 +21,14 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-import torch
+if "--threads" in sys.argv:  # OpenBLAS sizes its own pool at load time: tell it before torch loads it
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", sys.argv[sys.argv.index("--threads") + 1])
+import torch  # noqa: E402
 
 import safetensors_io
+from blas_check import check_blas
 import tokenizer as tok
-from data import DATA_PRESETS, HERE, TokenStream
+from data import TokenStream, data_dir
 from model import LlamaConfig, LlamaForCausalLM
 
 PRESETS = {
@@ -34,6 +37,14 @@ PRESETS = {
         data="cpu-tiny", hidden_size=128, intermediate_size=352, num_hidden_layers=4, num_attention_heads=4,
         num_key_value_heads=2, context=256, batch_size=16, steps=300, warmup=30, lr=3e-3,
         eval_every=100, eval_batches=8, log_every=10, ckpt_every=100, bf16=False, compile=False,
+        export_dtype="F32", max_shard_mb=None,
+    ),
+    # The built-in model (native-models/perpetua-gutenberg): ~2.4M parameters, sized from the measured ~1.7K
+    # tokens/s of one OpenBLAS thread on the 2-core CPU so that --time-budget-s 4200 fits about 7M tokens.
+    "cpu-default": dict(
+        data="cpu-default", hidden_size=192, intermediate_size=512, num_hidden_layers=4, num_attention_heads=6,
+        num_key_value_heads=2, context=512, batch_size=16, steps=3000, warmup=50, lr=3e-3,
+        eval_every=100, eval_batches=4, log_every=10, ckpt_every=50, bf16=False, compile=False,
         export_dtype="F32", max_shard_mb=None,
     ),
     # ~27.8M parameters (55.6 MB in fp16: 4 shards of <= 15 MiB); 65,536 tokens per step; 3000 steps =
@@ -73,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     if args.data_dir is None:
-        args.data_dir = HERE / "data" / f"gutenberg-v{DATA_PRESETS[args.data]['vocab_size']}"
+        args.data_dir = data_dir(args.data)
     return args
 
 
@@ -130,8 +141,10 @@ def train(args) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    blas = None
     if device.type == "cpu":
         torch.set_num_threads(args.threads or os.cpu_count() or 1)
+        blas = check_blas()
     else:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -150,7 +163,9 @@ def train(args) -> dict:
         ckpt = torch.load(out / "ckpt.pt", map_location=device)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        step, args.steps, log_mode = ckpt["step"], ckpt["steps"], "a"
+        # --steps on resume re-plans the rest of the cosine schedule (e.g. when the machine got slower)
+        step, log_mode = ckpt["step"], "a"
+        args.steps = args.steps if args.steps_given else ckpt["steps"]
         args.steps_given = True
     forward = torch.compile(model) if args.compile and hasattr(torch, "compile") else model
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if args.bf16 and device.type == "cuda" else nullcontext()
@@ -162,7 +177,7 @@ def train(args) -> dict:
 
     n_params = model.num_params()
     header = {"event": "start", "preset": args.preset, "variant": args.variant, "params": n_params,
-              "device": str(device), "torch": torch.__version__, "config": config.hf_config(),
+              "device": str(device), "torch": torch.__version__, "blas": blas, "config": config.hf_config(),
               "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     log = open(out / "train_log.jsonl", log_mode)
 

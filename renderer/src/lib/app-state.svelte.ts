@@ -14,8 +14,6 @@ export type Theme = 'light' | 'dark';
 const PAGE = 200;
 const THEME_KEY = 'perpetua.theme';
 
-export const DEFAULT_POLICY: PolicyConfig = { name: 'sink', sink: 4, window: 1020, pinSystem: true };
-
 /** All renderer state and the calls that change it. One instance, created by App and passed down. */
 export class AppState {
   sessions = $state.raw<Session[]>([]);
@@ -315,14 +313,6 @@ export class AppState {
         this.stats = r.stats;
         this.statement = r.statement;
       }
-    });
-  }
-
-  async importModel(dir: string): Promise<boolean> {
-    return this.attempt(async () => {
-      const m = await this.api.modelsImport({ dir });
-      this.models = [...this.models.filter((x) => x.id !== m.id), m];
-      this.toast('info', `Imported ${m.name}.`);
     });
   }
 

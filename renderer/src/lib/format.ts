@@ -37,23 +37,8 @@ export const providerLabel: Record<string, string> = {
   coreml: 'Core ML',
 };
 
-export const policyLabel: Record<string, string> = {
-  dense: 'Dense',
-  window: 'Window',
-  recompute: 'Recompute',
-  sink: 'Attention sink',
-};
-
-export function describePolicy(p: { name: string; sink: number; window: number; pinSystem: boolean }): string {
-  switch (p.name) {
-    case 'dense':
-      return 'dense';
-    case 'sink':
-      return `sink ${p.sink} + ${formatInt(p.window)}${p.pinSystem ? ' · pinned' : ''}`;
-    default:
-      return `${p.name} ${formatInt(p.window)}${p.pinSystem ? ' · pinned' : ''}`;
-  }
-}
+/** Policies are labelled where they are defined. */
+export { policyLabel } from '../../../main/policy/policy-text.js';
 
 /** Milliseconds with sensible precision: 0.42 ms, 3.1 ms, 120 ms. */
 export function formatMs(ms: number): string {
@@ -66,4 +51,13 @@ export function formatMs(ms: number): string {
 export function formatPpl(ppl: number | null): string {
   if (ppl === null) return '—';
   return ppl >= 1000 ? formatInt(ppl) : ppl.toFixed(2);
+}
+
+/** "45 s", "3 min", "1 h 20 min" for a time left; "…" while unknown. */
+export function formatEta(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '…';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }

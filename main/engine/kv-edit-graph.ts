@@ -1,6 +1,6 @@
-import type { KvGeometry } from '../../main/cache/layer-kv.js';
-import type { RopeStyle } from '../../main/engine/model-config.js';
-import type { KvDtype } from '../../main/cache/kv-dtype.js';
+import type { KvGeometry } from './layer-kv.js';
+import type { RopeStyle } from './model-config.js';
+import type { KvDtype } from './kv-dtype.js';
 import { DType, GraphBuilder } from './onnx-graph.js';
 
 /**

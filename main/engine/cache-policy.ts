@@ -1,22 +1,9 @@
+/**
+ * What the decode loop needs from a KV cache: the engine consumes this interface, main/cache implements it
+ * (dense, window, recompute, sink), so the engine never knows which policy runs.
+ */
+import type { PolicySpec } from '../policy/policy.js';
 import type { CacheKv } from './layer-kv.js';
-
-export const POLICY_NAMES = ['dense', 'window', 'recompute', 'sink'] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
-
-/** A policy and its parameters, as a session stores it. */
-export interface PolicySpec {
-  name: PolicyName;
-  /** attention-sink tokens kept forever (sink policy) */
-  sink: number;
-  /** recent tokens kept (window, sink, recompute) */
-  window: number;
-  /** keep the whole first turn (system prompt) as sinks, like llama.cpp's --keep */
-  pinSystem: boolean;
-  /** tokens evicted at once when the cache is full (amortizes the RoPE re-rotation) */
-  evictChunk: number;
-}
-
-export const DEFAULT_POLICY: PolicySpec = { name: 'sink', sink: 4, window: 1020, pinSystem: false, evictChunk: 64 };
 
 /** What one decoder run consumes. */
 export interface RunPlan {

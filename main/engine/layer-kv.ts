@@ -25,6 +25,14 @@ export interface KvGeometry {
   headDim: number;
 }
 
+/** Performs the window/sink eviction on a cache, wherever its KV lives. */
+export interface KvEditor {
+  /** keeps the first `keep` tokens, drops the next `drop`, and turns the keys of the rest back by `drop` positions */
+  evict(kv: CacheKv[], keep: number, drop: number): Promise<CacheKv[]>;
+  /** releases what the editor holds (a graph session) */
+  dispose?(): Promise<void>;
+}
+
 export function isHost(d: KvData): d is HostKvArray {
   return d instanceof Float32Array || d instanceof Uint16Array;
 }

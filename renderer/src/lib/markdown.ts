@@ -1,0 +1,61 @@
+/**
+ * Markdown for model answers: markdown-it with raw HTML off (a `<script>` or `<img onerror>` in an answer is text),
+ * highlight.js for fenced code, a Copy button on every code block, and DOMPurify over the result as a second wall.
+ */
+import DOMPurify from 'dompurify';
+import MarkdownIt from 'markdown-it';
+import hljs from 'highlight.js/lib/core';
+import bash from 'highlight.js/lib/languages/bash';
+import c from 'highlight.js/lib/languages/c';
+import cpp from 'highlight.js/lib/languages/cpp';
+import css from 'highlight.js/lib/languages/css';
+import go from 'highlight.js/lib/languages/go';
+import java from 'highlight.js/lib/languages/java';
+import javascript from 'highlight.js/lib/languages/javascript';
+import json from 'highlight.js/lib/languages/json';
+import markdown from 'highlight.js/lib/languages/markdown';
+import python from 'highlight.js/lib/languages/python';
+import rust from 'highlight.js/lib/languages/rust';
+import sql from 'highlight.js/lib/languages/sql';
+import typescript from 'highlight.js/lib/languages/typescript';
+import xml from 'highlight.js/lib/languages/xml';
+import yaml from 'highlight.js/lib/languages/yaml';
+
+const languages = { bash, c, cpp, css, go, java, javascript, json, markdown, python, rust, sql, typescript, xml, yaml };
+for (const [name, lang] of Object.entries(languages)) hljs.registerLanguage(name, lang);
+
+const md = new MarkdownIt({ html: false, linkify: false, typographer: false, breaks: true });
+
+md.renderer.rules.fence = (tokens, idx) => {
+  const token = tokens[idx];
+  const lang = token.info.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  const known = lang && hljs.getLanguage(lang) ? lang : '';
+  const body = known ? hljs.highlight(token.content, { language: known, ignoreIllegals: true }).value : md.utils.escapeHtml(token.content);
+  const label = md.utils.escapeHtml(lang || 'text');
+  return (
+    `<div class="code-block"><div class="code-head"><span class="code-lang">${label}</span>` +
+    `<button type="button" class="copy-code" aria-label="Copy code" data-testid="copy-code">Copy</button></div>` +
+    `<pre><code class="hljs${known ? ` language-${known}` : ''}">${body}</code></pre></div>`
+  );
+};
+md.renderer.rules.code_block = md.renderer.rules.fence;
+
+/**
+ * While an answer streams, its last line is held back when it may be the start of a code fence (backticks or
+ * tildes, no newline yet): otherwise "``" shows as text, then turns into a code block a token later.
+ */
+export function stableStreamingText(text: string): string {
+  const lineStart = text.lastIndexOf('\n') + 1;
+  return /^ {0,3}(`|~)/.test(text.slice(lineStart)) ? text.slice(0, lineStart) : text;
+}
+
+/** Sanitized HTML for a Markdown text. An unclosed fence renders as a code block to the end (markdown-it's rule). */
+export function renderMarkdown(text: string, streaming = false): string {
+  const source = streaming ? stableStreamingText(text) : text;
+  return DOMPurify.sanitize(md.render(source), { USE_PROFILES: { html: true } });
+}
+
+/** The code of the block a copy-code button belongs to. */
+export function codeOfCopyButton(button: Element): string | null {
+  return button.closest('.code-block')?.querySelector('pre code')?.textContent ?? null;
+}

@@ -1,0 +1,20 @@
+/** Window-level UI state (which panels are open), apart from chat, sessions, models and A/B state. */
+export class UiState {
+  sidebarOpen = $state(true);
+  newChatOpen = $state(false);
+  modelsOpen = $state(false);
+  /** The current chat's settings popover (cache policy). */
+  settingsOpen = $state(false);
+  /** Bumped to move keyboard focus to the chat search. */
+  searchFocusTick = $state(0);
+
+  constructor(width: number) {
+    // A narrow window starts with the chat list folded away, so the conversation keeps its width.
+    this.sidebarOpen = width > 900;
+  }
+
+  focusSearch(): void {
+    this.sidebarOpen = true;
+    this.searchFocusTick++;
+  }
+}
