@@ -7,8 +7,8 @@
  *   npm run native:electron [-- --platform darwin --arch arm64]   (run by `npm start`; `npm run dist` runs it
  *                                                                   per target from build/before-pack.mjs)
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -55,6 +55,12 @@ export async function buildSqliteForElectron({ version = electronVersion(), plat
   copyFileSync(join(copy, 'build', 'Release', 'better_sqlite3.node'), outFile);
   writeFileSync(stampFile, `${JSON.stringify(stamp)}\n`);
   rmSync(work, { recursive: true, force: true });
+  // builds for an older Electron's ABI would otherwise be packaged beside this one (resources/native)
+  for (const old of readdirSync(dirname(outDir))) {
+    if (old !== basename(outDir) && old.endsWith(`-${platform}-${arch}`) && old.startsWith('electron-')) {
+      rmSync(join(dirname(outDir), old), { recursive: true, force: true });
+    }
+  }
   return outFile;
 }
 

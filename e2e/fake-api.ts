@@ -213,6 +213,13 @@ export class FakeApi implements PerpetuaApi {
     void this.answer(s, assistant, 0);
     return { replacedMessageId: replaced, assistantMessageId: assistant.id };
   }
+  async inspectSinks({ sessionId }: { sessionId: string }) {
+    this.get(sessionId);
+    // a plausible Figure 2: the first layers spread their attention, later ones pour it into the first tokens
+    const share = Array.from({ length: 6 }, (_, l) => Array.from({ length: 8 }, (_, h) => Math.min(1, 0.15 + 0.14 * l + 0.02 * ((h * 5) % 7))));
+    return { layers: 6, heads: 8, firstTokens: 4, tokens: 256, share };
+  }
+
   async policySet({ sessionId, policy }: { sessionId: string; policy: PolicyConfig }) {
     const s = this.get(sessionId);
     const before = s.cacheFill;

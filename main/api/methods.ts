@@ -40,6 +40,7 @@ import {
   SessionsOpenResult,
   SessionsRenameParams,
   SessionsSearchParams,
+  SinkReportSchema,
   StatsEventSchema,
   TokenEventSchema,
   VoidResult,
@@ -86,6 +87,8 @@ export const methods = {
   'chat.regenerate': method('chatRegenerate', ChatSessionParams, ChatRegenerateResult),
 
   'policy.set': method('policySet', PolicySetParams, PolicySetResult),
+
+  'inspect.sinks': method('inspectSinks', ChatSessionParams, SinkReportSchema),
 
   'ab.start': method('abStart', AbStartParams, AbStartResult),
   'ab.stop': method('abStop', AbStopParams, VoidResult),

@@ -25,6 +25,7 @@ import type {
   ModelInfo,
   PolicyConfig,
   PolicySetResult,
+  SinkReport,
   PrefillProgressEvent,
   SearchHit,
   Session,
@@ -112,6 +113,10 @@ export interface PerpetuaApi {
   // policy
   /** Switches the cache policy mid-session; the statement says what happened to the cache. */
   policySet(p: { sessionId: string; policy: PolicyConfig }): Promise<PolicySetResult>;
+
+  // inspection
+  /** How much each layer's heads attend to the first tokens of what the session's cache holds (a graph run). */
+  inspectSinks(p: { sessionId: string }): Promise<SinkReport>;
 
   // A/B runs of cache policies
   /**

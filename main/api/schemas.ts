@@ -128,6 +128,16 @@ export const CacheViewSchema = z.object({
 });
 export type CacheView = z.infer<typeof CacheViewSchema>;
 
+/** The sink inspector: per layer and head, the share of attention given to the first tokens (0…1). */
+export const SinkReportSchema = z.object({
+  layers: z.number().int().nonnegative(),
+  heads: z.number().int().nonnegative(),
+  firstTokens: z.number().int().positive(),
+  tokens: z.number().int().nonnegative(),
+  share: z.array(z.array(z.number().min(0).max(1.0001))),
+});
+export type SinkReport = z.infer<typeof SinkReportSchema>;
+
 export const StatsSchema = z.object({
   sessionId: Id,
   /** Decode speed of the last/current answer; 0 when idle and nothing measured. */

@@ -19,6 +19,7 @@ import type {
   SearchHit,
   Session as ApiSession,
   SessionsOpenResult,
+  SinkReport,
   Stats,
 } from '../api/schemas.js';
 import { DEFAULT_OPEN_LIMIT } from '../api/limits.js';
@@ -38,6 +39,7 @@ import { Store } from '../store/store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message, type Model as ModelRow, type Session } from '../store/types.js';
 import { toApiAbRun, toApiMetrics, summarizeAbRuns } from './ab-history.js';
 import { AbBranch, runAb, type AbBranchMetrics } from './ab-run.js';
+import { DEFAULT_FIRST_TOKENS, inspectSinks, inspectTokens } from '../eval/sink-inspector.js';
 import { sessionCacheView, StreamTokenCounter, type CacheView, type StreamingTurn } from './cache-view.js';
 import type { ChatEvent } from './chat-session.js';
 import { PersistentChat, sessionPolicy, type StreamOptions } from './persistent-chat.js';
@@ -361,6 +363,18 @@ export class CoreService implements PerpetuaApi {
         resolveStart({ replacedMessageId: replaced, assistantMessageId: String(assistantId) });
       }).catch((err) => (started ? undefined : rejectStart(err)));
     });
+  }
+
+  /** The sink inspector over what the session's cache holds now (the kept head and the newest tokens). */
+  async inspectSinks(p: { sessionId: string }): Promise<SinkReport> {
+    const s = await this.session(p.sessionId);
+    this.assertIdle(s);
+    const c = s.chat.engine.policy.contents();
+    const tokens = inspectTokens(c.tokens.length ? c.tokens : c.history, c.sinks);
+    if (tokens.length <= DEFAULT_FIRST_TOKENS) {
+      throw new PerpetuaError('Chat a little first: the inspector needs a few more tokens in the cache.', { code: 'invalid_input' });
+    }
+    return inspectSinks(s.chat.engine.model, tokens);
   }
 
   async policySet(p: { sessionId: string; policy: PolicyConfig }): Promise<PolicySetResult> {

@@ -20,6 +20,7 @@ export type {
   PolicyName,
   SearchHit,
   Session,
+  SinkReport,
   Stats,
 } from '../../../main/api/index.js';
 
