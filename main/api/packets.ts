@@ -24,7 +24,8 @@ export const ChatPacketSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('progress'), phase: z.literal('prefill'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
   z.object({ type: z.literal('token'), delta: z.string() }),
   z.object({ type: z.literal('stats'), stats: StatsSchema }),
-  z.object({ type: z.literal('done'), message: MessageSchema, stats: StatsSchema }),
+  /** `notice`: why the answer ended early when the user should know (the model's context is full). */
+  z.object({ type: z.literal('done'), message: MessageSchema, stats: StatsSchema, notice: z.string().optional() }),
   z.object({ type: z.literal('stopped'), message: MessageSchema, stats: StatsSchema }),
   /** `message` is what was stored of the answer (null when it failed before it started). */
   z.object({ type: z.literal('failed'), message: MessageSchema.nullable(), error: ErrorSchema }),

@@ -80,6 +80,8 @@ export const ModelInfoSchema = z.object({
   variant: z.string().optional(),
   /** Every export variant the folder holds. */
   variants: z.array(ModelVariantSchema).optional(),
+  /** What a new chat on this model starts with: a window that fits its context. */
+  defaultPolicy: PolicyConfigSchema.optional(),
   /** Why the chosen provider is not the one that runs (it fell back, usually to CPU): a sentence. */
   providerFallbackReason: z.string().optional(),
   /** Set only when the model cannot be used at all (e.g. positions cannot be shifted): a sentence. */

@@ -35,7 +35,7 @@ export async function abCommand(args: string[]): Promise<void> {
   const specA = parsePolicy(values.a);
   const specB = parsePolicy(values.b);
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
-  const opened = (await openCliSession(values, model, policyFrom(values), false))!;
+  const opened = (await openCliSession(values, model, policyFrom(values, model.config.maxPositions), false))!;
   try {
     const defaults = {
       maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),

@@ -7,6 +7,7 @@ import { defaultModelDir } from './default-model.js';
 import { generationDefaults } from '../engine/generation-config.js';
 import { openCliSession } from './open-session.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
+import { contextFullSentence } from '../policy/policy.js';
 
 export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy dense|window|recompute|sink] [--sink S] [--window L]
     [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep auto|cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]
@@ -16,8 +17,8 @@ export async function chatCommand(args: string[]): Promise<void> {
   const { values } = parse(args, MODEL_OPTIONS);
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
-  const stored = await openCliSession(values, model, policyFrom(values), false);
-  const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor)), values.system ?? null);
+  const stored = await openCliSession(values, model, policyFrom(values, model.config.maxPositions), false);
+  const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values, model.config.maxPositions), model.config, model.kvEditor)), values.system ?? null);
   const policy = session.engine.policy;
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
   process.stderr.write(`Chatting with ${model.name} (${model.provider}, ${policy.spec.name} cache). /exit quits.\n`);
@@ -47,6 +48,7 @@ export async function chatCommand(args: string[]): Promise<void> {
           process.stderr.write(
             `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, cache ${policy.length}/${policy.capacity}, seen ${policy.totalTokensSeen}]\n`,
           );
+          if (ev.reason === 'context') process.stderr.write(`${contextFullSentence(policy.capacity)}\n`);
         }
       }
       answering = null;

@@ -6,6 +6,7 @@ import { generationDefaults } from '../engine/generation-config.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { openCliSession } from './open-session.js';
+import { contextFullSentence } from '../policy/policy.js';
 
 export const GENERATE_HELP = `perpetua generate --prompt TEXT [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
       [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep auto|cpu|webgpu|cuda|dml|coreml]
@@ -25,8 +26,8 @@ export async function generateCommand(args: string[]): Promise<void> {
   if (values.prompt === undefined && !values.session) throw new UsageError('generate needs --prompt TEXT.');
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
-  const session = await openCliSession(values, model, policyFrom(values), true);
-  const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor));
+  const session = await openCliSession(values, model, policyFrom(values, model.config.maxPositions), true);
+  const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values, model.config.maxPositions), model.config, model.kvEditor));
   const prompt = values.prompt === undefined ? [] : [...model.streamPrefix, ...model.tokenizer.encode(values.prompt, true)];
   const started = performance.now();
   let produced = 0;
@@ -69,6 +70,7 @@ export async function generateCommand(args: string[]): Promise<void> {
         `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, prefill ${prompt.length} tokens in ${prefillMs.toFixed(0)} ms, ` +
           `stop: ${ev.reason}, ${model.provider}, ${engine.policy.spec.name} cache ${engine.policy.length} tokens]\n`,
       );
+      if (ev.reason === 'context') process.stderr.write(`${contextFullSentence(engine.policy.capacity)}\n`);
     }
   }
   session?.close();

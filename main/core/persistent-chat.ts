@@ -1,6 +1,6 @@
 import { restoreSnapshot, snapshotOf } from '../cache/cache-snapshot.js';
 import { createPolicy } from '../cache/create-policy.js';
-import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
+import { defaultPolicyFor, type PolicySpec } from '../policy/policy.js';
 import { decodePolicy, encodePolicy } from '../policy/policy-store.js';
 import { decodeSnapshot, encodeSnapshot } from '../cache/snapshot-codec.js';
 import type { ChatMessage } from '../engine/chat-template.js';
@@ -77,7 +77,7 @@ export class PersistentChat {
   }
 
   static async open(store: Store, model: Model, opts: OpenChatOptions): Promise<PersistentChat> {
-    const stored = encodePolicy(opts.policy ?? DEFAULT_POLICY);
+    const stored = encodePolicy(opts.policy ?? defaultPolicyFor(model.config.maxPositions));
     const session =
       (opts.id !== undefined ? store.getSession(opts.id) : store.getSessionByName(opts.name)) ??
       store.createSession({

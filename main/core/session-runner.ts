@@ -2,7 +2,7 @@ import type { ChatPacket } from '../api/packets.js';
 import type { SinkReport, Stats } from '../api/schemas.js';
 import { DEFAULT_FIRST_TOKENS, inspectSinks, inspectTokens } from '../eval/sink-inspector.js';
 import type { SamplingOptions } from '../engine/sampler.js';
-import type { PolicySpec } from '../policy/policy.js';
+import { contextFullSentence, type PolicySpec } from '../policy/policy.js';
 import { describePolicy } from '../policy/policy-text.js';
 import { errorCode, PerpetuaError } from '../shared/errors.js';
 import { toApiMessage, toStats } from './api-mappers.js';
@@ -196,6 +196,7 @@ export class SessionRunner {
     const { maxTokens, chunk, sampling } = this.defaults;
     let assistant: number | null = null;
     let lastStats = performance.now();
+    let notice: string | undefined;
     /** what the model sees moves as a long paste streams through the cache, and again at the first token */
     const stats = (now: boolean) => {
       if (!now && performance.now() - lastStats <= 500) return;
@@ -220,6 +221,7 @@ export class SessionRunner {
           stats(this.streaming?.generated === 1);
         } else if (ev.type === 'done') {
           this.tokensPerSecond = ev.tokensPerSecond;
+          if (ev.reason === 'context') notice = contextFullSentence(this.chat.engine.policy.capacity);
         }
       }
     } catch (err) {
@@ -231,7 +233,8 @@ export class SessionRunner {
     }
     this.streaming = undefined;
     const message = this.message(assistant!);
-    return { type: message.state === 'stopped' ? 'stopped' : 'done', message, stats: this.stats() };
+    if (message.state === 'stopped') return { type: 'stopped', message, stats: this.stats() };
+    return { type: 'done', message, stats: this.stats(), ...(notice ? { notice } : {}) };
   }
 
   private message(id: number) {

@@ -4,6 +4,7 @@ import type { ExecutionProvider, ModelInfo, ModelVariant } from '../api/schemas.
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
 import { Model } from '../engine/model.js';
 import { folderVariants } from '../engine/model-files.js';
+import { defaultPolicyFor, toConfig } from '../policy/policy.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { Model as ModelRow } from '../store/types.js';
@@ -131,6 +132,7 @@ function toModelInfo(m: ModelRow): ModelInfo {
     availableProviders: [...EXECUTION_PROVIDERS],
     variant: c.variant,
     variants: variantsOf(m.dir),
+    defaultPolicy: toConfig(defaultPolicyFor(c.maxPositions)),
   };
 }
 

@@ -300,6 +300,7 @@ export class AppState {
       this.prefill = null;
       this.touchSession(sessionId);
       if (p.type === 'failed') this.toast('error', p.error.message);
+      if (p.type === 'done' && p.notice) this.toast('error', p.notice);
     }
   }
 
