@@ -173,7 +173,7 @@ describe('renderer e2e (web host + real core)', () => {
   it('rejects a message over 10 MB with a clear error', async () => {
     const err = await page.evaluate(`(async () => {
       const sessionId = (await window.perpetua.sessionsList())[0].id;
-      try { await window.perpetua.chatSend({ sessionId, text: 'x'.repeat(10 * 1024 * 1024 + 1) }); return 'accepted'; }
+      try { await window.perpetua.chatSend({ sessionId, text: 'x'.repeat(10 * 1024 * 1024 + 1) }, () => {}).closed; return 'accepted'; }
       catch (e) { return e.message; }
     })()`);
     expect(err).toMatch(/larger than 10 MB/);
@@ -218,6 +218,56 @@ describe('renderer e2e (web host + real core)', () => {
     await page.click('button[aria-label="Delete Scratch renamed"]'); // second click confirms
     await page.waitForSelector('[data-testid=session-item]:has-text("Scratch renamed")', { state: 'detached' });
     await page.waitForSelector('[data-testid=session-title]:has-text("Endless e2e")');
+  });
+
+  it('sends from two chats in quick succession: every message lands in its own chat, in order', async () => {
+    await page.click('[data-testid=new-session]');
+    await page.fill('[data-testid=new-session-name]', 'Second chat');
+    await page.click('[data-testid=new-session-create]');
+    await page.waitForSelector('[data-testid=session-title]:has-text("Second chat")');
+    const first = 'Alpha walked down to the sea.';
+    const second = 'Beta climbed up into the hills.';
+    await page.click('[data-testid=session-item]:has-text("Endless e2e")');
+    await page.waitForSelector('[data-testid=session-title]:has-text("Endless e2e")');
+    await page.fill('[data-testid=composer-input]', first);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`[data-testid=message][data-role=user]:has-text("${first}")`);
+    // straight to the other chat, while the first answer may still stream
+    await page.click('[data-testid=session-item]:has-text("Second chat")');
+    await page.waitForSelector('[data-testid=session-title]:has-text("Second chat")');
+    await page.fill('[data-testid=composer-input]', second);
+    await page.keyboard.press('Enter');
+    await lastAssistantDone();
+    const shown = () =>
+      page.$$eval('[data-testid=message]', (els) =>
+        els.map((e) => ({ role: e.getAttribute('data-role'), seq: Number(e.getAttribute('data-seq')), text: e.querySelector('[data-testid=message-text]')?.textContent ?? '' })),
+      );
+    const inSecond = await shown();
+    expect(inSecond.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(inSecond[0].text).toContain(second);
+    expect(inSecond.some((m) => m.text.includes(first))).toBe(false);
+    // the first chat has its own turn and answer at its end, in order, and nothing of the second
+    await page.click('[data-testid=session-item]:has-text("Endless e2e")');
+    await page.waitForSelector('[data-testid=session-title]:has-text("Endless e2e")');
+    await lastAssistantDone();
+    const inFirst = await shown();
+    expect(inFirst.slice(-2).map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(inFirst.at(-2)?.text).toContain(first);
+    expect(inFirst.some((m) => m.text.includes(second))).toBe(false);
+    expect(inFirst.map((m) => m.seq)).toEqual(inFirst.map((m) => m.seq).sort((a, b) => a - b));
+    // and the core stored both where they belong
+    const stored = await page.evaluate(`(async () => {
+      const out = {};
+      for (const s of await window.perpetua.sessionsList()) {
+        const r = await window.perpetua.sessionsOpen({ id: s.id });
+        out[s.name] = r.messages.map((m) => m.role + ':' + m.state + ':' + m.text);
+      }
+      return out;
+    })()`) as Record<string, string[]>;
+    expect(stored['Second chat'].map((m) => m.split(':').slice(0, 2).join(':'))).toEqual(['user:done', 'assistant:done']);
+    expect(stored['Second chat'][0]).toContain(second);
+    expect(stored['Endless e2e'].at(-2)).toContain(first);
+    expect(stored['Endless e2e'].at(-1)).toMatch(/^assistant:done:/);
   });
 
   it('has a dark theme', async () => {

@@ -21,8 +21,8 @@ export interface CoreUnderTest {
 }
 
 /**
- * `paceTokensMs` delivers token events no faster than one per that many milliseconds, in order with every other
- * event. The generated model writes a whole answer within a frame or two on a fast machine; a test of how the UI
+ * `paceTokensMs` delivers token packets no faster than one per that many milliseconds, in order with every other
+ * packet. The generated model writes a whole answer within a frame or two on a fast machine; a test of how the UI
  * draws a stream needs the pace of a real model. Only delivery is paced: the core generates as it always does.
  */
 export async function startCoreUnderTest(opts: { paceTokensMs?: number; maxAnswerTokens?: number } = {}): Promise<CoreUnderTest> {
@@ -48,20 +48,19 @@ export async function startCoreUnderTest(opts: { paceTokensMs?: number; maxAnswe
 }
 
 function pacedTokens(api: PerpetuaApi, ms: number): PerpetuaApi {
-  const subscribe: PerpetuaApi['subscribe'] = (listener) => {
-    let queue = Promise.resolve();
-    return api.subscribe((e) => {
-      queue = queue.then(async () => {
-        if (e.event === 'token' || e.event === 'abToken') await delay(ms);
-        listener(e);
-      });
-    });
-  };
+  async function* paced<P extends { type: string }>(packets: AsyncIterable<P>): AsyncGenerator<P> {
+    for await (const p of packets) {
+      if (p.type === 'token') await delay(ms);
+      yield p;
+    }
+  }
+  const channels = new Set<PropertyKey>(['chatSend', 'chatRegenerate', 'abStart']);
   return new Proxy(api, {
     get(target, key) {
-      if (key === 'subscribe') return subscribe;
       const value: unknown = Reflect.get(target, key);
-      return typeof value === 'function' ? value.bind(target) : value;
+      if (typeof value !== 'function') return value;
+      if (channels.has(key)) return (params: unknown, signal: AbortSignal) => paced(value.call(target, params, signal));
+      return value.bind(target);
     },
   });
 }

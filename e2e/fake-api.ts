@@ -2,8 +2,10 @@
  * A small in-memory PerpetuaApi for UI iteration only (screenshots, renderer development).
  * The e2e tests run against the real CoreService.
  */
-import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../main/api/perpetua-api.js';
-import type { AbMetrics, AbRun, AbVote, ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
+import type { PerpetuaApi, PerpetuaEventListener } from '../main/api/perpetua-api.js';
+import type { AbMetrics, AbRun, AbVote } from '../main/api/ab-schemas.js';
+import type { AbPacket, ChatPacket } from '../main/api/packets.js';
+import type { ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
 import { summarizeAbRuns } from '../main/core/ab-history.js';
 
 interface FakeSession {
@@ -12,8 +14,7 @@ interface FakeSession {
   cacheFill: number;
   totalTokensSeen: number;
   tokensPerSecond: number;
-  running?: { messageId: string; stop: boolean };
-  ab?: { abId: string; stop: boolean };
+  running?: { stop: boolean };
 }
 
 const CAPACITY_DENSE = 2048;
@@ -55,10 +56,6 @@ export class FakeApi implements PerpetuaApi {
   subscribe(l: PerpetuaEventListener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
-  }
-
-  private emit(e: PerpetuaEvent): void {
-    for (const l of this.listeners) l(e);
   }
 
   private id(prefix: string): string {
@@ -183,25 +180,23 @@ export class FakeApi implements PerpetuaApi {
     const messages = older.slice(-limit);
     return { messages, hasMore: older.length > messages.length };
   }
-  async chatSend({ sessionId, text }: { sessionId: string; text: string }) {
-    const s = this.get(sessionId);
-    if (s.running) throw new Error('An answer is still being written. Stop it first.');
+  async *chatSend({ sessionId, text }: { sessionId: string; text: string }, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const { s, running } = this.claim(sessionId, signal);
     const user = this.msg(sessionId, s.messages.length, 'user', text, 'done');
     s.messages.push(user);
     const assistant = this.msg(sessionId, s.messages.length, 'assistant', '', 'streaming');
     s.messages.push(assistant);
     s.session.messageCount = s.messages.length;
     s.session.updatedAt = Date.now();
-    void this.answer(s, assistant, tokens(text));
-    return { userMessage: user, assistantMessageId: assistant.id };
+    yield { type: 'started', user, assistant: { ...assistant }, replacedMessageId: null };
+    yield* this.answer(s, running, assistant, tokens(text));
   }
   async chatStop({ sessionId }: { sessionId: string }) {
     const s = this.get(sessionId);
     if (s.running) s.running.stop = true;
   }
-  async chatRegenerate({ sessionId }: { sessionId: string }) {
-    const s = this.get(sessionId);
-    if (s.running) throw new Error('An answer is still being written. Stop it first.');
+  async *chatRegenerate({ sessionId }: { sessionId: string }, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const { s, running } = this.claim(sessionId, signal);
     const last = s.messages[s.messages.length - 1];
     let replaced: string | null = null;
     if (last && last.role === 'assistant') {
@@ -210,8 +205,17 @@ export class FakeApi implements PerpetuaApi {
     }
     const assistant = this.msg(sessionId, s.messages.length, 'assistant', '', 'streaming');
     s.messages.push(assistant);
-    void this.answer(s, assistant, 0);
-    return { replacedMessageId: replaced, assistantMessageId: assistant.id };
+    yield { type: 'started', user: null, assistant: { ...assistant }, replacedMessageId: replaced };
+    yield* this.answer(s, running, assistant, 0);
+  }
+  /** The session for one job, refused while another runs; the signal stops it. */
+  private claim(sessionId: string, signal: AbortSignal): { s: FakeSession; running: { stop: boolean } } {
+    const s = this.get(sessionId);
+    if (s.running) throw Object.assign(new Error('This session is still answering; stop it or wait for it to finish.'), { code: 'busy' });
+    const running = { stop: false };
+    s.running = running;
+    signal.addEventListener('abort', () => (running.stop = true));
+    return { s, running };
   }
   async inspectSinks({ sessionId }: { sessionId: string }) {
     this.get(sessionId);
@@ -233,22 +237,17 @@ export class FakeApi implements PerpetuaApi {
         : policy.name === 'sink'
           ? `Switched to sink ${policy.sink} + window ${policy.window}: kept ${fmt(s.cacheFill)} tokens, evicted ${fmt(evicted)} and re-rotated the rest.`
           : `Switched to ${policy.name} ${policy.window}: kept the last ${fmt(s.cacheFill)} tokens, evicted ${fmt(evicted)}.`;
-    const stats = this.stats(s);
-    this.emit({ event: 'stats', payload: stats });
-    return { statement, policy, stats };
+    return { statement, policy, stats: this.stats(s) };
   }
 
-  async abStart(p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }) {
-    const s = this.get(p.sessionId);
-    if (s.running || s.ab) throw new Error('This session is busy. Stop it first.');
-    const abId = this.id('ab');
-    s.ab = { abId, stop: false };
-    setTimeout(() => void this.fakeAb(s, abId, p), 0);
-    return { abId };
+  async *abStart(p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }, signal: AbortSignal): AsyncGenerator<AbPacket> {
+    const { s, running } = this.claim(p.sessionId, signal);
+    yield { type: 'started', abId: this.id('ab') };
+    yield* this.fakeAb(s, running, p);
   }
   async abStop({ sessionId }: { sessionId: string }) {
     const s = this.get(sessionId);
-    if (s.ab) s.ab.stop = true;
+    if (s.running) s.running.stop = true;
   }
   async abVote({ runId, vote, continueWith }: { runId: string; vote: AbVote | null; continueWith?: boolean }) {
     const run = this.abRuns.find((r) => r.id === runId);
@@ -259,33 +258,32 @@ export class FakeApi implements PerpetuaApi {
       s.messages.push(this.msg(s.session.id, s.messages.length, 'user', run.prompt, 'done'));
       s.messages.push(this.msg(s.session.id, s.messages.length, 'assistant', run[vote].answer, 'done'));
       s.session = { ...s.session, policy: run[vote].policy, messageCount: s.messages.length, updatedAt: Date.now() };
-      this.emit({ event: 'stats', payload: this.stats(s) });
-      return { run, continued: true, session: s.session, statement: `The chat continues from ${vote.toUpperCase()}.` };
+      return { run, continued: true, session: s.session, statement: `The chat continues from ${vote.toUpperCase()}.`, stats: this.stats(s) };
     }
-    return { run, continued: false, session: s?.session ?? null, statement: null };
+    return { run, continued: false, session: s?.session ?? null, statement: null, stats: null };
   }
   async abHistory(p?: { sessionId?: string }) {
     const runs = this.abRuns.filter((r) => !p?.sessionId || r.sessionId === p.sessionId);
     return { runs, summary: summarizeAbRuns(runs) };
   }
 
-  private async fakeAb(s: FakeSession, abId: string, p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }): Promise<void> {
+  private async *fakeAb(s: FakeSession, running: { stop: boolean }, p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }): AsyncGenerator<AbPacket> {
     const sessionId = s.session.id;
     const answers = { a: '', b: '' };
     const n = Math.min(p.maxTokens ?? 40, 40);
-    for (const branch of ['a', 'b'] as const) this.emit({ event: 'abProgress', payload: { sessionId, abId, branch, phase: 'fork', done: 0, total: 0, fork: 'forked' } });
-    for (let i = 0; i < n && !s.ab?.stop; i++) {
+    for (const branch of ['a', 'b'] as const) yield { type: 'progress', branch, phase: 'fork', done: 0, total: 0, fork: 'forked' };
+    for (let i = 0; i < n && !running.stop; i++) {
       for (const branch of ['a', 'b'] as const) {
         const delta = (i === 0 ? '' : ' ') + WORDS[(i * (branch === 'a' ? 3 : 5)) % WORDS.length];
         answers[branch] += delta;
-        this.emit({ event: 'abToken', payload: { sessionId, abId, branch, delta } });
+        yield { type: 'token', branch, delta };
       }
       await sleep(this.tokenDelayMs);
     }
-    const stopped = s.ab?.stop;
-    s.ab = undefined;
+    const stopped = running.stop;
+    s.running = undefined;
     if (stopped) {
-      this.emit({ event: 'abAborted', payload: { sessionId, abId, state: 'stopped' } });
+      yield { type: 'stopped' };
       return;
     }
     const metrics = (policy: PolicyConfig, answer: string, k: number): AbMetrics => ({
@@ -294,40 +292,37 @@ export class FakeApi implements PerpetuaApi {
     });
     const run: AbRun = { id: this.id('r'), sessionId, createdAt: Date.now(), prompt: p.prompt, a: metrics(p.a, answers.a, 0), b: metrics(p.b, answers.b, 1), vote: null };
     this.abRuns = [run, ...this.abRuns];
-    this.emit({ event: 'abDone', payload: { sessionId, abId, runId: run.id, a: run.a, b: run.b } });
+    yield { type: 'done', runId: run.id, a: run.a, b: run.b };
   }
 
-  private async answer(s: FakeSession, m: Message, promptTokens: number): Promise<void> {
-    s.running = { messageId: m.id, stop: false };
-    const sid = s.session.id;
+  private async *answer(s: FakeSession, running: { stop: boolean }, m: Message, promptTokens: number): AsyncGenerator<ChatPacket> {
     const cap = capacity(s.session.policy);
     if (promptTokens > 256) {
       const chunk = Math.max(256, Math.ceil(promptTokens / 40));
       for (let done = 0; done < promptTokens; ) {
         done = Math.min(promptTokens, done + chunk);
-        this.emit({ event: 'prefillProgress', payload: { sessionId: sid, done, total: promptTokens } });
+        yield { type: 'progress', phase: 'prefill', done, total: promptTokens };
         await sleep(25);
-        if (s.running.stop) break;
+        if (running.stop) break;
       }
     }
     s.totalTokensSeen += promptTokens;
     s.cacheFill = Math.min(cap, s.cacheFill + promptTokens);
     const n = 12 + (m.seq % 20);
     const t0 = Date.now();
-    for (let i = 0; i < n && !s.running.stop; i++) {
+    for (let i = 0; i < n && !running.stop; i++) {
       const delta = (i === 0 ? '' : ' ') + WORDS[(m.seq + i) % WORDS.length];
       m.text += delta;
       s.totalTokensSeen++;
       s.cacheFill = Math.min(cap, s.cacheFill + 1);
-      this.emit({ event: 'token', payload: { sessionId: sid, messageId: m.id, delta } });
+      yield { type: 'token', delta };
       await sleep(this.tokenDelayMs);
       s.tokensPerSecond = ((i + 1) * 1000) / Math.max(1, Date.now() - t0);
-      if (i % 5 === 4) this.emit({ event: 'stats', payload: this.stats(s) });
+      if (i % 5 === 4) yield { type: 'stats', stats: this.stats(s) };
     }
-    m.state = s.running.stop ? 'stopped' : 'done';
+    m.state = running.stop ? 'stopped' : 'done';
     s.running = undefined;
-    this.emit({ event: 'messageDone', payload: { sessionId: sid, messageId: m.id, state: m.state, text: m.text } });
-    this.emit({ event: 'stats', payload: this.stats(s) });
+    yield { type: m.state === 'stopped' ? 'stopped' : 'done', message: { ...m }, stats: this.stats(s) };
   }
 }
 

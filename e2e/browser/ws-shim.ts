@@ -5,7 +5,7 @@
  */
 import '../../main/api/zod-no-eval.js';
 import { createApiClient } from '../../main/api/api-client.js';
-import type { RequestEnvelope } from '../../main/api/envelope.js';
+import type { ClientEnvelope } from '../../main/api/envelope.js';
 import type { PerpetuaBridge } from '../../main/api/perpetua-api.js';
 import { PickedFolderSchema } from '../../main/api/shell-protocol.js';
 
@@ -34,7 +34,7 @@ let queue: string[] = [];
 let retry = 0;
 
 const client = createApiClient({
-  send(request: RequestEnvelope) {
+  send(request: ClientEnvelope) {
     const data = JSON.stringify(request);
     if (socket && socket.readyState === 1) socket.send(data);
     else queue.push(data);

@@ -1,29 +1,30 @@
 /**
- * The client half of the wire: turns method calls into validated request envelopes and validated
- * responses/events back into promises and listener calls. Used by the preload (over the core's
- * MessagePort) and by the web test host's `window.perpetua` shim (over a WebSocket).
+ * The client half of the wire: turns method calls into validated request envelopes, validated responses into
+ * promises, channel packets into listener calls, and events into `on()` listeners. Used by the preload (over
+ * the core's MessagePort) and by the web test host's `window.perpetua` shim (over a WebSocket).
  */
 import { ApiError, describeZodError } from './api-error.js';
-import { isEventEnvelope, ResponseEnvelopeSchema, type RequestEnvelope } from './envelope.js';
-import { events, isEventName, methods, type EventName, type MethodName } from './methods.js';
-import type { PerpetuaClientBridge, PerpetuaEvents } from './perpetua-api.js';
+import { isEventEnvelope, ResponseEnvelopeSchema, type ClientEnvelope } from './envelope.js';
+import { events, isEventName, methods, type EventName, type EventOf, type MethodName } from './methods.js';
+import { isFinalPacket } from './packets.js';
+import type { Channel, PerpetuaClientBridge } from './perpetua-api.js';
 
 export interface ApiClient {
   /** The object to expose as `window.perpetua`. */
   readonly bridge: PerpetuaClientBridge;
   /** Feed every message that arrives from the core. */
   receive(message: unknown): void;
-  /** Reject every pending call (the transport went away). */
+  /** Reject every pending call and channel (the transport went away). */
   failPending(reason: string): void;
   /** Deliver an event produced on this side (e.g. coreRestarted from the shell), validated like the rest. */
-  emit<K extends EventName>(event: K, payload: PerpetuaEvents[K]): void;
-  /** Number of calls waiting for an answer. */
+  emit<K extends EventName>(event: K, payload: EventOf<K>): void;
+  /** Number of calls and channels waiting for an answer. */
   readonly pendingCount: number;
 }
 
 export interface ApiClientOptions {
-  /** Sends one request envelope to the core (structured-clone or JSON, the transport decides). */
-  send(request: RequestEnvelope): void;
+  /** Sends one envelope to the core (structured-clone or JSON, the transport decides). */
+  send(envelope: ClientEnvelope): void;
   /** Reports malformed traffic from the core (defaults to console.warn). */
   onProtocolError?(message: string): void;
 }
@@ -32,6 +33,8 @@ interface Pending {
   method: MethodName;
   resolve(value: unknown): void;
   reject(err: Error): void;
+  /** channels only: receives every packet */
+  onPacket?: (packet: unknown) => void;
 }
 
 export function createApiClient(opts: ApiClientOptions): ApiClient {
@@ -40,22 +43,40 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
   const listeners = new Map<EventName, Set<(payload: never) => void>>();
   const protocolError = opts.onProtocolError ?? ((m: string) => console.warn(`[perpetua] ${m}`));
 
-  function call(method: MethodName, params: unknown): Promise<unknown> {
-    const spec = methods[method];
-    const parsed = spec.params.safeParse(params);
+  /** Sends a validated request; `entry` gets the answer. Returns the request id (0 when refused here). */
+  function request(method: MethodName, params: unknown, entry: Pending): number {
+    const parsed = methods[method].params.safeParse(params);
     if (!parsed.success) {
-      return Promise.reject(new ApiError('invalid_params', describeZodError(parsed.error, `${method} params`)));
+      entry.reject(new ApiError('invalid_params', describeZodError(parsed.error, `${method} params`)));
+      return 0;
     }
     const id = nextId++;
-    return new Promise((resolve, reject) => {
-      pending.set(id, { method, resolve, reject });
-      try {
-        opts.send({ id, method, params: parsed.data });
-      } catch (err) {
-        pending.delete(id);
-        reject(new ApiError('disconnected', `Could not reach the core: ${(err as Error).message}`));
-      }
+    pending.set(id, entry);
+    try {
+      opts.send({ id, method, params: parsed.data });
+    } catch (err) {
+      pending.delete(id);
+      entry.reject(new ApiError('disconnected', `Could not reach the core: ${(err as Error).message}`));
+    }
+    return id;
+  }
+
+  function call(method: MethodName, params: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => request(method, params, { method, resolve, reject }));
+  }
+
+  function open(method: MethodName, params: unknown, onPacket: (packet: unknown) => void): Channel<unknown> {
+    if (typeof onPacket !== 'function') throw new ApiError('bad_envelope', 'The packet listener is not a function.');
+    let id = 0;
+    const closed = new Promise((resolve, reject) => {
+      id = request(method, params, { method, resolve, reject, onPacket });
     });
+    return {
+      cancel() {
+        if (id && pending.has(id)) opts.send({ cancel: id });
+      },
+      closed,
+    };
   }
 
   function dispatchEvent(name: EventName, payload: unknown): void {
@@ -64,14 +85,34 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
       protocolError(describeZodError(parsed.error, `${name} event`));
       return;
     }
-    const set = listeners.get(name);
-    if (!set) return;
-    for (const l of [...set]) {
+    for (const l of [...(listeners.get(name) ?? [])]) {
       try {
         (l as (p: unknown) => void)(parsed.data);
       } catch (err) {
         protocolError(`A ${name} listener threw: ${(err as Error).message}`);
       }
+    }
+  }
+
+  function receivePacket(id: number, p: Pending, raw: unknown): void {
+    const spec = methods[p.method];
+    if (spec.kind !== 'channel') {
+      protocolError(`A packet for ${p.method}, which is not a channel.`);
+      return;
+    }
+    const packet = spec.packet.safeParse(raw);
+    if (!packet.success) {
+      protocolError(describeZodError(packet.error, `${p.method} packet`));
+      return;
+    }
+    try {
+      p.onPacket?.(packet.data);
+    } catch (err) {
+      protocolError(`A ${p.method} packet listener threw: ${(err as Error).message}`);
+    }
+    if (isFinalPacket(packet.data)) {
+      pending.delete(id);
+      p.resolve(packet.data);
     }
   }
 
@@ -95,15 +136,20 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
       protocolError(`Response to unknown request ${String(id)}.`);
       return;
     }
+    if ('packet' in env.data) {
+      receivePacket(id as number, p, env.data.packet);
+      return;
+    }
     pending.delete(id as number);
     if ('error' in env.data) {
       const e = env.data.error;
       p.reject(new ApiError(e.code, e.message, e.name));
       return;
     }
-    const result = methods[p.method].result.safeParse(env.data.result);
-    if (!result.success) {
-      p.reject(new ApiError('invalid_result', describeZodError(result.error, `${p.method} result`)));
+    const spec = methods[p.method];
+    const result = spec.kind === 'call' ? spec.result.safeParse(env.data.result) : null;
+    if (!result?.success) {
+      p.reject(new ApiError('invalid_result', result ? describeZodError(result.error, `${p.method} result`) : `${p.method} answered with a result instead of packets.`));
       return;
     }
     p.resolve(result.data);
@@ -117,7 +163,11 @@ export function createApiClient(opts: ApiClientOptions): ApiClient {
 
   const bridge: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(methods)) {
-    bridge[spec.handler] = (params?: unknown) => call(name as MethodName, params);
+    const method = name as MethodName;
+    bridge[spec.handler] =
+      spec.kind === 'channel'
+        ? (params: unknown, onPacket: (packet: unknown) => void) => open(method, params, onPacket)
+        : (params?: unknown) => call(method, params);
   }
   bridge.on = (event: EventName, listener: (payload: never) => void): (() => void) => {
     if (!isEventName(event)) throw new ApiError('bad_envelope', `Unknown event "${String(event)}".`);

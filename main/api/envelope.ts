@@ -1,7 +1,8 @@
 /**
  * The wire envelopes, the same over every transport (Electron MessagePort, loopback WebSocket, tests):
- *   request  { id, method, params }
- *   response { id, result } | { id, error: { code, message } }
+ *   request  { id, method, params }           cancel { cancel: id }  (stops a channel)
+ *   response { id, result } | { id, error: { code, message } }  (a call's answer, or a refusal)
+ *   packet   { id, packet }                    (a channel's packets; the last one has type done | stopped | failed)
  *   event    { event, payload }
  */
 import { z } from 'zod';
@@ -16,6 +17,13 @@ export const RequestEnvelopeSchema = z.object({
   params: z.unknown().optional(),
 });
 export type RequestEnvelope = z.infer<typeof RequestEnvelopeSchema>;
+
+/** Stops the channel opened by request `cancel`. */
+export const CancelEnvelopeSchema = z.object({ cancel: RequestId }).strict();
+export type CancelEnvelope = z.infer<typeof CancelEnvelopeSchema>;
+
+/** Everything a client sends. */
+export type ClientEnvelope = RequestEnvelope | CancelEnvelope;
 
 /** Failures of the wire itself; what the core's work fails with are the PerpetuaError codes (main/shared). */
 export const TRANSPORT_ERROR_CODES = [
@@ -44,8 +52,12 @@ export type ApiErrorPayload = z.infer<typeof ApiErrorPayloadSchema>;
 export const ResponseEnvelopeSchema = z.union([
   z.object({ id: RequestId, result: z.unknown() }).strict(),
   z.object({ id: RequestId, error: ApiErrorPayloadSchema }).strict(),
+  z.object({ id: RequestId, packet: z.unknown() }).strict(),
 ]);
-export type ResponseEnvelope = { id: RequestId; result: unknown } | { id: RequestId; error: ApiErrorPayload };
+export type ResponseEnvelope =
+  | { id: RequestId; result: unknown }
+  | { id: RequestId; error: ApiErrorPayload }
+  | { id: RequestId; packet: unknown };
 
 export const EventEnvelopeSchema = z.object({ event: z.string().min(1).max(100), payload: z.unknown() });
 export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;

@@ -1,27 +1,16 @@
 /**
- * The method table: wire name → implementation method name, params schema, result schema.
- * The router (core side) and the client (preload / web shim) both validate against it.
+ * The method table: wire name → implementation method name, params schema, and either a result schema (a call:
+ * one answer) or a packet schema (a channel: packets until a final one). The router (core side) and the client
+ * (preload / web shim) both validate against it; the TypeScript interfaces are derived from it (perpetua-api.ts).
  */
 import { z } from 'zod';
+import { AbHistoryParams, AbHistoryResult, AbStartParams, AbStopParams, AbVoteParams, AbVoteResult } from './ab-schemas.js';
+import { AbPacketSchema, ChatPacketSchema } from './packets.js';
 import {
-  AbAbortedEventSchema,
-  AbDoneEventSchema,
-  AbHistoryParams,
-  AbHistoryResult,
-  AbProgressEventSchema,
-  AbStartParams,
-  AbStartResult,
-  AbStopParams,
-  AbTokenEventSchema,
-  AbVoteParams,
-  AbVoteResult,
-  ChatRegenerateResult,
   ChatSendParams,
-  ChatSendResult,
   ChatSessionParams,
   CoreRestartedEventSchema,
   ErrorEventSchema,
-  MessageDoneEventSchema,
   MessagesPageParams,
   MessagesPageResult,
   ModelInfoSchema,
@@ -31,7 +20,6 @@ import {
   NoParams,
   PolicySetParams,
   PolicySetResult,
-  PrefillProgressEventSchema,
   SearchHitSchema,
   SessionIdParams,
   SessionSchema,
@@ -41,68 +29,89 @@ import {
   SessionsRenameParams,
   SessionsSearchParams,
   SinkReportSchema,
-  StatsEventSchema,
-  TokenEventSchema,
   VoidResult,
 } from './schemas.js';
-import {
-  CatalogItemSchema,
-  CatalogListParams,
-  DownloadIdParams,
-  DownloadInfoSchema,
-  DownloadsStartParams,
-  ModelsConvertParams,
-} from './download-schemas.js';
+import { CatalogItemSchema, CatalogListParams, DownloadIdParams, DownloadInfoSchema, DownloadsStartParams, ModelsConvertParams } from './download-schemas.js';
 
-function method<H extends string, P extends z.ZodType, R extends z.ZodType>(handler: H, params: P, result: R) {
-  return { handler, params, result } as const;
+function call<H extends string, P extends z.ZodType, R extends z.ZodType>(handler: H, params: P, result: R) {
+  return { kind: 'call', handler, params, result } as const;
+}
+
+function channel<H extends string, P extends z.ZodType, K extends z.ZodType<{ type: string }>>(handler: H, params: P, packet: K) {
+  return { kind: 'channel', handler, params, packet } as const;
 }
 
 export const methods = {
-  'models.list': method('modelsList', NoParams, z.array(ModelInfoSchema)),
-  'models.import': method('modelsImport', ModelsImportParams, ModelInfoSchema),
-  'models.setProvider': method('modelsSetProvider', ModelsSetProviderParams, ModelInfoSchema),
-  'models.setVariant': method('modelsSetVariant', ModelsSetVariantParams, ModelInfoSchema),
-  'models.convert': method('modelsConvert', ModelsConvertParams, ModelInfoSchema),
+  'models.list': call('modelsList', NoParams, z.array(ModelInfoSchema)),
+  'models.import': call('modelsImport', ModelsImportParams, ModelInfoSchema),
+  'models.setProvider': call('modelsSetProvider', ModelsSetProviderParams, ModelInfoSchema),
+  /** Which export variant the model runs (null: the best one for its provider); its sessions reopen on it. */
+  'models.setVariant': call('modelsSetVariant', ModelsSetVariantParams, ModelInfoSchema),
+  /** Converts a Hugging Face checkpoint folder (safetensors) into an ONNX model folder and imports it. */
+  'models.convert': call('modelsConvert', ModelsConvertParams, ModelInfoSchema),
 
-  'catalog.list': method('catalogList', CatalogListParams, z.array(CatalogItemSchema)),
-  'downloads.list': method('downloadsList', NoParams, z.array(DownloadInfoSchema)),
-  'downloads.start': method('downloadsStart', DownloadsStartParams, DownloadInfoSchema),
-  'downloads.pause': method('downloadsPause', DownloadIdParams, DownloadInfoSchema),
-  'downloads.resume': method('downloadsResume', DownloadIdParams, DownloadInfoSchema),
-  'downloads.cancel': method('downloadsCancel', DownloadIdParams, VoidResult),
+  /** The curated models with the variant, size and memory fit for the provider (default cpu). */
+  'catalog.list': call('catalogList', CatalogListParams, z.array(CatalogItemSchema)),
+  /** Downloads in progress, paused (also from before a restart), failed, or done in this run. */
+  'downloads.list': call('downloadsList', NoParams, z.array(DownloadInfoSchema)),
+  /** Starts (or resumes) downloading a repo's variant; progress arrives as `download` events; once verified it is imported. */
+  'downloads.start': call('downloadsStart', DownloadsStartParams, DownloadInfoSchema),
+  'downloads.pause': call('downloadsPause', DownloadIdParams, DownloadInfoSchema),
+  'downloads.resume': call('downloadsResume', DownloadIdParams, DownloadInfoSchema),
+  /** Stops a download and deletes what it fetched. */
+  'downloads.cancel': call('downloadsCancel', DownloadIdParams, VoidResult),
 
-  'sessions.list': method('sessionsList', NoParams, z.array(SessionSchema)),
-  'sessions.create': method('sessionsCreate', SessionsCreateParams, SessionSchema),
-  'sessions.open': method('sessionsOpen', SessionsOpenParams, SessionsOpenResult),
-  'sessions.rename': method('sessionsRename', SessionsRenameParams, SessionSchema),
-  'sessions.delete': method('sessionsDelete', SessionIdParams, VoidResult),
-  'sessions.search': method('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
-  'sessions.exportMarkdown': method('sessionsExportMarkdown', SessionIdParams, z.string()),
+  'sessions.list': call('sessionsList', NoParams, z.array(SessionSchema)),
+  'sessions.create': call('sessionsCreate', SessionsCreateParams, SessionSchema),
+  'sessions.open': call('sessionsOpen', SessionsOpenParams, SessionsOpenResult),
+  'sessions.rename': call('sessionsRename', SessionsRenameParams, SessionSchema),
+  'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),
+  'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
+  'sessions.exportMarkdown': call('sessionsExportMarkdown', SessionIdParams, z.string()),
 
-  'messages.page': method('messagesPage', MessagesPageParams, MessagesPageResult),
+  'messages.page': call('messagesPage', MessagesPageParams, MessagesPageResult),
 
-  'chat.send': method('chatSend', ChatSendParams, ChatSendResult),
-  'chat.stop': method('chatStop', ChatSessionParams, VoidResult),
-  'chat.regenerate': method('chatRegenerate', ChatSessionParams, ChatRegenerateResult),
+  /** Stores the user message and streams the answer. */
+  'chat.send': channel('chatSend', ChatSendParams, ChatPacketSchema),
+  /** Stops whatever answer the session writes (it ends "stopped"), whoever asked for it; a no-op when idle. */
+  'chat.stop': call('chatStop', ChatSessionParams, VoidResult),
+  /** Replaces the last assistant answer with a new one. */
+  'chat.regenerate': channel('chatRegenerate', ChatSessionParams, ChatPacketSchema),
 
-  'policy.set': method('policySet', PolicySetParams, PolicySetResult),
+  /** Switches the cache policy mid-session; the statement says what happened to the cache. */
+  'policy.set': call('policySet', PolicySetParams, PolicySetResult),
 
-  'inspect.sinks': method('inspectSinks', ChatSessionParams, SinkReportSchema),
+  /**
+   * Forks the session's cache into two branches (policies a and b), streams both answers, then scores the
+   * conversation under each policy and stores the run. The session is busy until the channel ends.
+   */
+  /** How much each layer's heads attend to the first tokens of what the session's cache holds (a graph run). */
+  'inspect.sinks': call('inspectSinks', ChatSessionParams, SinkReportSchema),
 
-  'ab.start': method('abStart', AbStartParams, AbStartResult),
-  'ab.stop': method('abStop', AbStopParams, VoidResult),
-  'ab.vote': method('abVote', AbVoteParams, AbVoteResult),
-  'ab.history': method('abHistory', AbHistoryParams, AbHistoryResult),
+  'ab.start': channel('abStart', AbStartParams, AbPacketSchema),
+  /** Stops the session's A/B run (its channel ends "stopped"); a no-op when none runs. */
+  'ab.stop': call('abStop', AbStopParams, VoidResult),
+  /**
+   * Stores (or with null clears) the vote on a run. With `continueWith` and a vote of a or b, the session
+   * continues from that branch. Only the newest run of a session, before the session moved on, can be continued from.
+   */
+  'ab.vote': call('abVote', AbVoteParams, AbVoteResult),
+  'ab.history': call('abHistory', AbHistoryParams, AbHistoryResult),
 } as const;
 
 export type MethodTable = typeof methods;
 export type MethodName = keyof MethodTable;
-export type HandlerName = MethodTable[MethodName]['handler'];
+export type CallName = { [M in MethodName]: MethodTable[M]['kind'] extends 'call' ? M : never }[MethodName];
+export type ChannelName = Exclude<MethodName, CallName>;
+export type HandlerOf<M extends MethodName> = MethodTable[M]['handler'];
 /** Params as the caller writes them (before defaults/transforms). */
 export type ParamsOf<M extends MethodName> = z.input<MethodTable[M]['params']>;
-/** Result as the caller receives it (after parsing). */
-export type ResultOf<M extends MethodName> = z.output<MethodTable[M]['result']>;
+/** Params as the implementation receives them (validated). */
+export type ValidParamsOf<M extends MethodName> = z.output<MethodTable[M]['params']>;
+/** Result of a call as the caller receives it (after parsing). */
+export type ResultOf<M extends CallName> = z.output<MethodTable[M]['result']>;
+/** A packet of a channel. */
+export type PacketOf<M extends ChannelName> = z.output<MethodTable[M]['packet']>;
 
 export function isMethodName(name: unknown): name is MethodName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name);
@@ -110,22 +119,19 @@ export function isMethodName(name: unknown): name is MethodName {
 
 export const methodNames = Object.keys(methods) as MethodName[];
 
+/** Events belong to no request (answers stream on their channel). */
 export const events = {
-  token: TokenEventSchema,
-  prefillProgress: PrefillProgressEventSchema,
-  messageDone: MessageDoneEventSchema,
-  stats: StatsEventSchema,
+  /** The core process died and was restarted (sent by the shell, never by the core). */
   coreRestarted: CoreRestartedEventSchema,
+  /** A failure not tied to a request (e.g. a session's snapshot could not be used and it was rebuilt). */
   error: ErrorEventSchema,
-  abToken: AbTokenEventSchema,
-  abProgress: AbProgressEventSchema,
-  abDone: AbDoneEventSchema,
-  abAborted: AbAbortedEventSchema,
+  /** A download moved on (progress, at most a few times a second) or changed state. */
   download: DownloadInfoSchema,
 } as const;
 
 export type EventTable = typeof events;
 export type EventName = keyof EventTable;
+export type EventOf<K extends EventName> = z.output<EventTable[K]>;
 
 export function isEventName(name: unknown): name is EventName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(events, name);

@@ -85,6 +85,8 @@ export const ModelInfoSchema = z.object({
   variant: z.string().optional(),
   /** Every export variant the folder holds. */
   variants: z.array(ModelVariantSchema).optional(),
+  /** What a new chat on this model starts with: a window that fits its context. */
+  defaultPolicy: PolicyConfigSchema.optional(),
   /** Why the chosen provider is not the one that runs (it fell back, usually to CPU): a sentence. */
   providerFallbackReason: z.string().optional(),
   /** Set only when the model cannot be used at all (e.g. positions cannot be shifted): a sentence. */
@@ -234,22 +236,7 @@ export const MessagesPageResult = z.object({
 export type MessagesPageResult = z.infer<typeof MessagesPageResult>;
 
 export const ChatSendParams = z.strictObject({ sessionId: Id, text: boundedText(MAX_MESSAGE_BYTES) });
-export const ChatSendResult = z.object({
-  /** The stored user message. */
-  userMessage: MessageSchema,
-  /** The assistant message that will stream (state "streaming", empty text). */
-  assistantMessageId: Id,
-});
-export type ChatSendResult = z.infer<typeof ChatSendResult>;
-
 export const ChatSessionParams = z.strictObject({ sessionId: Id });
-export const ChatRegenerateResult = z.object({
-  /** The assistant message that was replaced (removed from the transcript), if any. */
-  replacedMessageId: Id.nullable(),
-  /** The new assistant message that will stream. */
-  assistantMessageId: Id,
-});
-export type ChatRegenerateResult = z.infer<typeof ChatRegenerateResult>;
 
 export const PolicySetParams = z.strictObject({ sessionId: Id, policy: PolicyConfigSchema });
 export const PolicySetResult = z.object({
@@ -261,179 +248,10 @@ export const PolicySetResult = z.object({
 export type PolicySetResult = z.infer<typeof PolicySetResult>;
 
 // ---------------------------------------------------------------------------------------------
-// Events (core → renderer)
+// Events (core → renderer) that belong to no request; answers stream on channels (packets.ts)
 
-export const TokenEventSchema = z.object({ sessionId: Id, messageId: Id, delta: z.string() });
-export const PrefillProgressEventSchema = z.object({
-  sessionId: Id,
-  /** Tokens prefilled so far. */
-  done: z.number().int().nonnegative(),
-  /** Tokens to prefill in total. */
-  total: z.number().int().nonnegative(),
-});
-export const MessageDoneEventSchema = z.object({
-  sessionId: Id,
-  messageId: Id,
-  state: FinalMessageStateSchema,
-  /** Full final text of the message. */
-  text: z.string(),
-  error: z.string().optional(),
-});
-export const StatsEventSchema = StatsSchema;
 export const CoreRestartedEventSchema = z.object({ reason: z.string() });
+/** A failure not tied to a request, e.g. a session's KV snapshot that could not be used. */
 export const ErrorEventSchema = z.object({ sessionId: Id.optional(), message: z.string() });
-
-export type TokenEvent = z.infer<typeof TokenEventSchema>;
-export type PrefillProgressEvent = z.infer<typeof PrefillProgressEventSchema>;
-export type MessageDoneEvent = z.infer<typeof MessageDoneEventSchema>;
-export type StatsEvent = z.infer<typeof StatsEventSchema>;
 export type CoreRestartedEvent = z.infer<typeof CoreRestartedEventSchema>;
 export type ErrorEvent = z.infer<typeof ErrorEventSchema>;
-
-// ---------------------------------------------------------------------------------------------
-// A/B runs: one prompt answered under two cache policies forked from the same session
-
-export const AbBranchLabelSchema = z.enum(['a', 'b']);
-export type AbBranchLabel = z.infer<typeof AbBranchLabelSchema>;
-export const AbVoteSchema = z.enum(['a', 'b', 'tie']);
-export type AbVote = z.infer<typeof AbVoteSchema>;
-
-/** What one branch of an A/B run measured. */
-export const AbMetricsSchema = z.object({
-  policy: PolicyConfigSchema,
-  /** The branch's full answer. */
-  answer: z.string(),
-  /** Tokens generated. */
-  tokens: z.number().int().nonnegative(),
-  /** Per-token decode latency, median and 90th percentile (milliseconds). */
-  latencyP50Ms: z.number().nonnegative(),
-  latencyP90Ms: z.number().nonnegative(),
-  tokensPerSecond: z.number().nonnegative(),
-  /** Tokens in the branch's KV cache after the answer, and what the policy can hold. */
-  cacheFill: z.number().int().nonnegative(),
-  cacheCapacity: z.number().int().nonnegative(),
-  kvBytes: z.number().nonnegative(),
-  /** Teacher-forced perplexity of the whole conversation (this answer included) under the policy; null when it could not be measured. */
-  transcriptPpl: z.number().nonnegative().nullable(),
-  /** Tokens that perplexity was measured over. */
-  transcriptTokens: z.number().int().nonnegative(),
-  /** How the branch got its cache: forked from the session's (keys re-rotated) or rebuilt from the transcript. */
-  fork: z.enum(['forked', 'rebuilt']),
-});
-export type AbMetrics = z.infer<typeof AbMetricsSchema>;
-
-/** A stored A/B run. */
-export const AbRunSchema = z.object({
-  id: Id,
-  /** null once its session was deleted (runs outlive their session). */
-  sessionId: Id.nullable(),
-  createdAt: Timestamp,
-  prompt: z.string(),
-  a: AbMetricsSchema,
-  b: AbMetricsSchema,
-  vote: AbVoteSchema.nullable(),
-});
-export type AbRun = z.infer<typeof AbRunSchema>;
-
-/** Votes and median measurements of one policy over the runs it took part in. */
-export const AbPolicySummarySchema = z.object({
-  /** Stable key, e.g. "sink:4:32" or "sink:4:1020:pin". */
-  key: z.string(),
-  policy: PolicyConfigSchema,
-  /** Branches that ran this policy. */
-  runs: z.number().int().nonnegative(),
-  /** Voted runs where this policy's branch won, lost, or tied. */
-  wins: z.number().int().nonnegative(),
-  losses: z.number().int().nonnegative(),
-  ties: z.number().int().nonnegative(),
-  medianLatencyP50Ms: z.number().nonnegative(),
-  medianLatencyP90Ms: z.number().nonnegative(),
-  medianTokensPerSecond: z.number().nonnegative(),
-  /** null when no branch of this policy had a measured perplexity. */
-  medianTranscriptPpl: z.number().nonnegative().nullable(),
-  medianKvBytes: z.number().nonnegative(),
-});
-export type AbPolicySummary = z.infer<typeof AbPolicySummarySchema>;
-
-export const AbSummarySchema = z.object({
-  runs: z.number().int().nonnegative(),
-  voted: z.number().int().nonnegative(),
-  ties: z.number().int().nonnegative(),
-  /** Most wins first. */
-  policies: z.array(AbPolicySummarySchema),
-});
-export type AbSummary = z.infer<typeof AbSummarySchema>;
-
-export const AbStartParams = z.strictObject({
-  sessionId: Id,
-  a: PolicyConfigSchema,
-  b: PolicyConfigSchema,
-  prompt: boundedText(MAX_MESSAGE_BYTES).refine((s) => s.trim().length > 0, 'The prompt is empty.'),
-  /** Most tokens each answer may have (default: the core's answer limit). */
-  maxTokens: z.number().int().min(1).max(4096).optional(),
-});
-export const AbStartResult = z.object({
-  /** Names this run in its events until it is stored (abDone carries the stored run's id). */
-  abId: Id,
-});
-export type AbStartResult = z.infer<typeof AbStartResult>;
-
-export const AbStopParams = z.strictObject({ sessionId: Id });
-
-export const AbVoteParams = z.strictObject({
-  runId: Id,
-  /** null clears the vote. */
-  vote: AbVoteSchema.nullable(),
-  /** Continue the session from the voted branch (a or b): its prompt, answer, cache and policy become the session's. */
-  continueWith: z.boolean().optional(),
-});
-export const AbVoteResult = z.object({
-  run: AbRunSchema,
-  /** True when the session now continues from the voted branch. */
-  continued: z.boolean(),
-  /** The session after the vote (its policy changed when it continued from a branch). */
-  session: SessionSchema.nullable(),
-  /** Set when it continued, e.g. "The chat continues from B: window (last 24 tokens)." */
-  statement: z.string().nullable(),
-});
-export type AbVoteResult = z.infer<typeof AbVoteResult>;
-
-export const AbHistoryParams = z.strictObject({ sessionId: Id.optional() }).optional();
-export const AbHistoryResult = z.object({
-  /** Newest first. */
-  runs: z.array(AbRunSchema),
-  summary: AbSummarySchema,
-});
-export type AbHistoryResult = z.infer<typeof AbHistoryResult>;
-
-export const AbTokenEventSchema = z.object({ sessionId: Id, abId: Id, branch: AbBranchLabelSchema, delta: z.string() });
-export const AbProgressEventSchema = z.object({
-  sessionId: Id,
-  abId: Id,
-  branch: AbBranchLabelSchema,
-  /** fork: the branch has its cache (done = total = 0); prefill: the prompt is read; scoring: the conversation's perplexity is measured. */
-  phase: z.enum(['fork', 'prefill', 'scoring']),
-  done: z.number().int().nonnegative(),
-  total: z.number().int().nonnegative(),
-  /** With phase "fork": how the branch got its cache. */
-  fork: z.enum(['forked', 'rebuilt']).optional(),
-});
-export const AbDoneEventSchema = z.object({
-  sessionId: Id,
-  abId: Id,
-  /** The stored run (vote on it with ab.vote). */
-  runId: Id,
-  a: AbMetricsSchema,
-  b: AbMetricsSchema,
-});
-/** An A/B run that ended without a result: stopped, or failed (nothing is stored). */
-export const AbAbortedEventSchema = z.object({
-  sessionId: Id,
-  abId: Id,
-  state: z.enum(['stopped', 'error']),
-  error: z.string().optional(),
-});
-export type AbTokenEvent = z.infer<typeof AbTokenEventSchema>;
-export type AbProgressEvent = z.infer<typeof AbProgressEventSchema>;
-export type AbDoneEvent = z.infer<typeof AbDoneEventSchema>;
-export type AbAbortedEvent = z.infer<typeof AbAbortedEventSchema>;

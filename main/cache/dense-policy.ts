@@ -1,13 +1,21 @@
 import type { PolicySpec } from '../policy/policy.js';
 import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
 import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from '../engine/layer-kv.js';
+import { ContextFullError } from '../policy/policy.js';
 
-/** Keeps every token's KV at its absolute position: exact, but memory and per-token cost grow without bound. */
+/**
+ * Keeps every token's KV at its absolute position: exact, but memory and per-token cost grow with the stream, and
+ * it stops at `maxLength` (the model's context: positions past it were never trained for).
+ */
 export class DensePolicy implements CachePolicy {
   private kv: CacheKv[];
   private tokens: number[] = [];
 
-  constructor(readonly spec: PolicySpec, private readonly geometry: KvGeometry) {
+  constructor(
+    readonly spec: PolicySpec,
+    private readonly geometry: KvGeometry,
+    private readonly maxLength = Infinity,
+  ) {
     this.kv = emptyKv(geometry);
   }
 
@@ -16,7 +24,7 @@ export class DensePolicy implements CachePolicy {
   }
 
   get capacity(): number {
-    return Infinity;
+    return this.maxLength;
   }
 
   get totalTokensSeen(): number {
@@ -24,10 +32,11 @@ export class DensePolicy implements CachePolicy {
   }
 
   room(): number {
-    return Infinity;
+    return this.maxLength - this.length;
   }
 
   async plan(tokens: number[]): Promise<RunPlan> {
+    if (this.length + tokens.length > this.maxLength) throw new ContextFullError(this.maxLength);
     const start = this.length;
     return { ids: tokens, positions: tokens.map((_, i) => start + i), past: this.kv };
   }
@@ -61,6 +70,10 @@ export class DensePolicy implements CachePolicy {
     disposeKv(this.kv);
     this.kv = c.kv;
     this.tokens = [...c.tokens];
+  }
+
+  dispose(): void {
+    this.reset();
   }
 
   reset(): void {

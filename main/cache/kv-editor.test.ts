@@ -53,6 +53,16 @@ describe('KV edit graphs', () => {
 const MODELS = [testModelDir(), ...(fixtureAvailable(FIXTURES.tinystories) ? [FIXTURES.tinystories] : [])];
 
 describe.each(MODELS)('KV kept as onnxruntime tensors and edited by graphs (%s)', (dir) => {
+  it('releases its KV edit graph when the model is disposed', async () => {
+    const device = await Model.load(dir, { kvOnDevice: true });
+    const engine = new Engine(device, createPolicy({ ...DEFAULT_POLICY, name: 'window', window: 32 }, device.config, device.kvEditor));
+    await engine.feed(device.tokenizer.encode('Once upon a time there was a girl.', true));
+    const kv = engine.policy.contents().kv;
+    await expect(device.kvEditor!.evict(kv, 0, 1)).resolves.toHaveLength(kv.length);
+    await device.dispose();
+    await expect(device.kvEditor!.evict(kv, 0, 1)).rejects.toThrow();
+  });
+
   it('gives the same logits as host arrays for every policy, evictions included, and snapshots once per turn', async () => {
     const host = await Model.load(dir);
     const device = await Model.load(dir, { kvOnDevice: true });

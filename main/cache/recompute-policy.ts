@@ -69,6 +69,10 @@ export class RecomputePolicy implements CachePolicy {
     this.seen = c.totalTokensSeen;
   }
 
+  dispose(): void {
+    this.reset();
+  }
+
   reset(): void {
     this.recent = [];
     this.seen = 0;

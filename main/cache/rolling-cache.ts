@@ -109,6 +109,10 @@ export class RollingCache implements CachePolicy {
     this.sinks = c.sinks;
   }
 
+  dispose(): void {
+    this.reset();
+  }
+
   reset(): void {
     disposeKv(this.kv);
     this.kv = emptyKv(this.geometry);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../native-models/seeded-random.js';
 import { testModelDir } from '../../native-models/test-models.js';
-import { PersistentChat } from '../core/persistent-chat.js';
+import { describeRestore, PersistentChat } from '../core/persistent-chat.js';
 import { Model } from '../engine/model.js';
 import { ReliabilityTally, reliabilityScale } from '../eval/reliability-tally.js';
 import { openDatabase } from '../store/database.js';
@@ -83,8 +83,8 @@ describe('snapshot fuzz suite', () => {
     const latest = store.latestSnapshot(sessionId)!;
     const original = Buffer.from(latest.bytes);
     const reopen = async () => {
-      const notices: string[] = [];
-      const pc = await PersistentChat.open(store, model, { name: 'fuzz', onNotice: (t) => notices.push(t) });
+      const pc = await PersistentChat.open(store, model, { name: 'fuzz' });
+      const notices = describeRestore('fuzz', pc.restored);
       let next = '';
       for await (const ev of pc.engine.generate({ maxTokens: 6 })) if (ev.type === 'done') next = ev.text;
       return { notices, next };

@@ -1,7 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parsePolicy } from '../policy/policy-text.js';
-import { AbBranch, runAb, type AbBranchMetrics } from '../core/ab-run.js';
+import type { AbMetrics } from '../api/ab-schemas.js';
+import type { AbPacket } from '../api/packets.js';
+import { AbCoordinator } from '../core/ab-coordinator.js';
+import { SessionRunner } from '../core/session-runner.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { Model } from '../engine/model.js';
 import { defaultModelDir } from './default-model.js';
 import { generationDefaults } from '../engine/generation-config.js';
@@ -31,59 +35,52 @@ export async function abCommand(args: string[]): Promise<void> {
   const specA = parsePolicy(values.a);
   const specB = parsePolicy(values.b);
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
-  const opened = (await openCliSession(values, [], model, policyFrom(values), false))!;
+  const opened = (await openCliSession(values, [], model, policyFrom(values, model.config.maxPositions), false))!;
   try {
-    const session = opened.chat;
-    const a = await AbBranch.create('a', session, specA);
-    const b = await AbBranch.create('b', session, specB);
-    const answers = { a: '', b: '' };
-    let result: { a: AbBranchMetrics; b: AbBranchMetrics } | null = null;
-    for await (const ev of runAb(a, b, values.prompt, {
+    const defaults = {
       maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
       sampling: samplingFrom(values, generationDefaults(model.dir)),
       chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
-    })) {
-      if (ev.type === 'fork') process.stderr.write(`branch ${ev.branch}: cache ${ev.how === 'forked' ? 'forked from the session' : 'rebuilt from the transcript'}\n`);
-      if (ev.type === 'token') answers[ev.branch] += ev.text;
-      if (ev.type === 'done') result = { a: ev.a, b: ev.b };
+    };
+    const runner = new SessionRunner(opened.chat, defaults);
+    const ab = new AbCoordinator(opened.chat.store);
+    const answers = { a: '', b: '' };
+    let result: Extract<AbPacket, { type: 'done' }> | null = null;
+    for await (const p of ab.run(runner, { a: specA, b: specB, prompt: values.prompt, ...defaults })) {
+      if (p.type === 'progress' && p.phase === 'fork') process.stderr.write(`branch ${p.branch}: cache ${p.fork === 'forked' ? 'forked from the session' : 'rebuilt from the transcript'}\n`);
+      if (p.type === 'token') answers[p.branch] += p.delta;
+      if (p.type === 'failed') throw new PerpetuaError(p.error.message);
+      if (p.type === 'done') result = p;
     }
     if (!result) throw new UsageError('The A/B run ended without a result.');
-    const run = session.store.recordAbRun({
-      sessionId: session.session.id,
-      prompt: values.prompt,
-      branchA: { policy: values.a, answer: result.a.answer },
-      branchB: { policy: values.b, answer: result.b.answer },
-      metrics: { a: result.a, b: result.b },
-    });
     console.log(`A (${values.a}):${answers.a}\n\nB (${values.b}):${answers.b}\n`);
     console.log(metricsTable(result.a, result.b, values.a, values.b));
     if (values.vote) {
-      session.store.voteAbRun(run.id, values.vote as 'a' | 'b' | 'tie');
-      if (values.vote !== 'tie') {
-        const winner = values.vote === 'a' ? a : b;
-        await session.adoptBranch(winner.chat, values.prompt, result[values.vote as 'a' | 'b'].answer);
-        process.stderr.write(`The session continues from branch ${values.vote} (${values.vote === 'a' ? values.a : values.b}).\n`);
-      }
+      const vote = values.vote as 'a' | 'b' | 'tie';
+      await ab.vote(Number(result.runId), vote, vote === 'tie' ? undefined : async () => runner);
+      if (vote !== 'tie') process.stderr.write(`The session continues from branch ${vote} (${vote === 'a' ? values.a : values.b}).\n`);
     }
     if (values.json) {
       mkdirSync(dirname(resolve(values.json)), { recursive: true });
-      writeFileSync(values.json, JSON.stringify({ run: run.id, session: values.session, prompt: values.prompt, vote: values.vote ?? null, a: result.a, b: result.b }, null, 2));
+      const run = Number(result.runId);
+      writeFileSync(values.json, JSON.stringify({ run, session: values.session, prompt: values.prompt, vote: values.vote ?? null, a: result.a, b: result.b }, null, 2));
     }
+    ab.close();
   } finally {
     opened.close();
     await model.dispose();
   }
 }
 
-function metricsTable(a: AbBranchMetrics, b: AbBranchMetrics, na: string, nb: string): string {
-  const rows: [string, (m: AbBranchMetrics) => string][] = [
+function metricsTable(a: AbMetrics, b: AbMetrics, na: string, nb: string): string {
+  const rows: [string, (m: AbMetrics) => string][] = [
     ['tokens', (m) => String(m.tokens)],
     ['latency p50 (ms)', (m) => m.latencyP50Ms.toFixed(2)],
     ['latency p90 (ms)', (m) => m.latencyP90Ms.toFixed(2)],
     ['tokens/s', (m) => m.tokensPerSecond.toFixed(1)],
     ['cache fill', (m) => `${m.cacheFill}/${m.cacheCapacity}`],
     ['KV memory (KiB)', (m) => (m.kvBytes / 1024).toFixed(1)],
-    ['conversation PPL', (m) => m.transcriptPpl.toFixed(2)],
+    ['conversation PPL', (m) => (m.transcriptPpl === null ? 'n/a' : m.transcriptPpl.toFixed(2))],
     ['conversation tokens', (m) => String(m.transcriptTokens)],
     ['cache', (m) => m.fork],
   ];

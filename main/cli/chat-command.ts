@@ -1,7 +1,8 @@
 import { createPolicy } from '../cache/create-policy.js';
 import { Engine } from '../engine/engine.js';
 import { Model } from '../engine/model.js';
-import { ChatSession, type ChatEvent } from '../core/chat-session.js';
+import { ChatSession } from '../core/chat-session.js';
+import type { SessionEvent } from '../core/persistent-chat.js';
 import { BLOCK_FENCE, ChatInput } from './chat-input.js';
 import { defaultModelDir } from './default-model.js';
 import { generationDefaults } from '../engine/generation-config.js';
@@ -9,6 +10,7 @@ import { openCliSession } from './open-session.js';
 import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
 import { PrefillProgress } from './prefill-progress.js';
 import { terminalSafe } from './terminal-text.js';
+import { contextFullSentence } from '../policy/policy.js';
 
 export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy dense|window|recompute|sink] [--sink S] [--window L]
     [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep auto|cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]
@@ -29,8 +31,8 @@ export async function chatCommand(args: string[]): Promise<void> {
   let input: ChatInput | null = null;
   try {
     if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
-    stored = await openCliSession(values, args, model, policyFrom(values), false);
-    const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor)), values.system ?? null);
+    stored = await openCliSession(values, args, model, policyFrom(values, model.config.maxPositions), false);
+    const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values, model.config.maxPositions), model.config, model.kvEditor)), values.system ?? null);
     let answering: AbortController | null = null;
     input = new ChatInput(process.stdin, process.stdout, () => {
       answering?.abort();
@@ -57,9 +59,10 @@ export async function chatCommand(args: string[]): Promise<void> {
 }
 
 /** Streams one answer to the terminal: reading progress on stderr, the answer's text (made safe) on stdout. */
-async function showAnswer(events: AsyncIterable<ChatEvent>, policy: () => Engine['policy']): Promise<void> {
+async function showAnswer(events: AsyncIterable<SessionEvent>, policy: () => Engine['policy']): Promise<void> {
   const progress = new PrefillProgress(process.stderr);
   for await (const ev of events) {
+    if (ev.type === 'started') continue;
     if (ev.type === 'prefill') progress.update(ev.done, ev.total);
     else progress.end();
     if (ev.type === 'token') process.stdout.write(terminalSafe(ev.text));
@@ -70,6 +73,7 @@ async function showAnswer(events: AsyncIterable<ChatEvent>, policy: () => Engine
         `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, cache ${p.length}/${p.capacity}, seen ${p.totalTokensSeen}` +
           `${ev.reason === 'cancelled' ? ', stopped' : ''}]\n`,
       );
+      if (ev.reason === 'context') process.stderr.write(`${contextFullSentence(p.capacity)}\n`);
     }
   }
 }

@@ -8,6 +8,7 @@ import { UsageError } from './usage-error.js';
 import { openCliSession } from './open-session.js';
 import { readTextFile } from './read-text-file.js';
 import { terminalSafe } from './terminal-text.js';
+import { contextFullSentence } from '../policy/policy.js';
 
 export const GENERATE_HELP = `perpetua generate --prompt TEXT | --prompt-file FILE [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
       [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep auto|cpu|webgpu|cuda|dml|coreml]
@@ -32,8 +33,8 @@ export async function generateCommand(args: string[]): Promise<void> {
   if (promptText === undefined && !values.session) throw new UsageError('generate needs --prompt TEXT or --prompt-file FILE.');
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
   if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
-  const session = await openCliSession(values, args, model, policyFrom(values), true);
-  const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values), model.config, model.kvEditor));
+  const session = await openCliSession(values, args, model, policyFrom(values, model.config.maxPositions), true);
+  const engine = session?.chat.engine ?? new Engine(model, createPolicy(policyFrom(values, model.config.maxPositions), model.config, model.kvEditor));
   const prompt = promptText === undefined ? [] : [...model.streamPrefix, ...model.tokenizer.encode(promptText, true)];
   const started = performance.now();
   let produced = 0;
@@ -70,13 +71,13 @@ export async function generateCommand(args: string[]): Promise<void> {
     if (ev.type === 'token') {
       if (!values.quiet) process.stdout.write(process.stdout.isTTY ? terminalSafe(ev.text) : ev.text);
       if (reportEvery && ev.id >= 0 && ++produced % reportEvery === 0) report();
-    }
-    else {
+    } else if (ev.type === 'done') {
       process.stdout.write('\n');
       process.stderr.write(
         `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, prefill ${prompt.length} tokens in ${prefillMs.toFixed(0)} ms, ` +
           `stop: ${ev.reason}, ${model.provider}, ${engine.policy.spec.name} cache ${engine.policy.length} tokens]\n`,
       );
+      if (ev.reason === 'context') process.stderr.write(`${contextFullSentence(engine.policy.capacity)}\n`);
     }
   }
   session?.close();

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { PolicySpec } from '../policy/policy.js';
 import { policyKey, policyLabel } from '../policy/policy-text.js';
 import { encodePolicy } from '../policy/policy-store.js';
-import { PersistentChat, sessionPolicy } from '../core/persistent-chat.js';
+import { describeRestore, PersistentChat, sessionPolicy } from '../core/persistent-chat.js';
 import type { Model } from '../engine/model.js';
 import { openDatabase } from '../store/database.js';
 import { SessionLocks } from '../store/session-locks.js';
@@ -27,6 +27,8 @@ export async function openCliSession(
   try {
     const store = new Store(db);
     const notice = (text: string) => process.stderr.write(`${text}\n`);
+    // an answer a killed run left streaming was cut off (the CLI starts a core of its own)
+    store.markInterruptedMessages();
     const existing = store.getSessionByName(values.session);
     const holder = `perpetua ${process.argv[2] ?? ''}`.trim();
     if (existing && policyFlagsGiven(args) && policyKey(sessionPolicy(existing)) !== policyKey(policy)) {
@@ -42,9 +44,9 @@ export async function openCliSession(
       systemPrompt: values.system,
       raw,
       chunk: values.chunk ? Number(values.chunk) : undefined,
-      onNotice: notice,
       holder,
     });
+    for (const line of describeRestore(chat.session.name, chat.restored)) notice(line);
     return {
       chat,
       close: () => {

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { boundsProblem, DEFAULT_POLICY, isPolicyName, POLICY_BOUNDS, POLICY_NAMES, type PolicySpec } from '../policy/policy.js';
+import { boundsProblem, DEFAULT_POLICY, defaultPolicyFor, isPolicyName, POLICY_BOUNDS, POLICY_NAMES, type PolicySpec } from '../policy/policy.js';
 import { EXECUTION_PROVIDERS, type ProviderRequest } from '../engine/execution-provider.js';
 import type { SamplingOptions } from '../engine/sampler.js';
 import { UsageError } from './usage-error.js';
@@ -11,7 +11,8 @@ export const MODEL_OPTIONS = {
   variant: { type: 'string' },
   policy: { type: 'string', default: DEFAULT_POLICY.name },
   sink: { type: 'string', default: String(DEFAULT_POLICY.sink) },
-  window: { type: 'string', default: String(DEFAULT_POLICY.window) },
+  /** default: what fits the model's context (defaultPolicyFor) */
+  window: { type: 'string' },
   'evict-chunk': { type: 'string', default: String(DEFAULT_POLICY.evictChunk) },
   'pin-system': { type: 'boolean', default: false },
   chunk: { type: 'string', default: '256' },
@@ -60,7 +61,8 @@ export function number(value: string | undefined, name: string, opts: NumberBoun
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-export function policyFrom(v: Values): PolicySpec {
+/** The policy the flags ask for; without --window, the window that fits a model of `contextLength` tokens. */
+export function policyFrom(v: Values, contextLength?: number): PolicySpec {
   const name = String(v.policy);
   if (!isPolicyName(name)) throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, not "${name}".`);
   const bounded = (flag: string, what: keyof typeof POLICY_BOUNDS): number => {
@@ -69,10 +71,11 @@ export function policyFrom(v: Values): PolicySpec {
     if (problem) throw new UsageError(`--${flag}: ${problem}`);
     return n;
   };
+  const sink = bounded('sink', 'sink');
   return {
     name,
-    sink: bounded('sink', 'sink'),
-    window: bounded('window', 'window'),
+    sink,
+    window: v.window === undefined ? defaultPolicyFor(contextLength, sink).window : bounded('window', 'window'),
     evictChunk: bounded('evict-chunk', 'evictChunk'),
     pinSystem: Boolean(v['pin-system']),
   };

@@ -3,11 +3,13 @@
  * policy (votes won, lost and tied; median latency, speed, memory and conversation perplexity).
  */
 import { z } from 'zod';
-import type { AbMetrics, AbPolicySummary, AbRun, AbSummary, PolicyConfig } from '../api/schemas.js';
+import type { AbHistoryResult, AbMetrics, AbPolicySummary, AbRun, AbSummary } from '../api/ab-schemas.js';
+import type { PolicyConfig } from '../policy/policy.js';
 import { LenientPolicyConfigSchema } from '../policy/policy-schema.js';
 import { policyKey } from '../policy/policy-text.js';
 import { toConfig } from '../policy/policy.js';
 import { percentile } from '../eval/percentile.js';
+import type { Store } from '../store/store.js';
 import type { AbRun as StoredAbRun } from '../store/types.js';
 import type { AbBranchMetrics } from './ab-run.js';
 
@@ -68,6 +70,12 @@ export function toApiAbRun(r: StoredAbRun): AbRun | null {
     b: fix(m.data.b),
     vote: r.vote,
   };
+}
+
+/** The stored runs (newest first; one session's or all) that this version can read, and their summary. */
+export function abHistory(store: Store, sessionId?: number): AbHistoryResult {
+  const runs = store.listAbRuns(sessionId).map(toApiAbRun).filter((r) => r !== null);
+  return { runs, summary: summarizeAbRuns(runs) };
 }
 
 /** Wins per policy and median measurements per policy, most wins first (then fewest losses, then most runs). */

@@ -18,6 +18,7 @@ const stats: Stats = {
   totalTokensSeen: 0, policy,
 };
 const userMessage: Message = { id: 'u1', sessionId: 's1', seq: 0, role: 'user', text: 'hi', state: 'done', createdAt: 3 };
+const answer = (text: string): Message => ({ id: 'a1', sessionId: 's1', seq: 1, role: 'assistant', text, state: text ? 'done' : 'streaming', createdAt: 4 });
 
 function fakeApi(overrides: Partial<PerpetuaApi> = {}) {
   const listeners = new Set<PerpetuaEventListener>();
@@ -34,9 +35,16 @@ function fakeApi(overrides: Partial<PerpetuaApi> = {}) {
     sessionsSearch: async () => [],
     sessionsExportMarkdown: async () => '# Chat\n',
     messagesPage: async () => ({ messages: [], hasMore: false }),
-    chatSend: async ({ text }) => ({ userMessage: { ...userMessage, text }, assistantMessageId: 'a1' }),
+    async *chatSend({ text }) {
+      yield { type: 'started', user: { ...userMessage, text }, assistant: answer(''), replacedMessageId: null };
+      yield { type: 'token', delta: 'Hi' };
+      yield { type: 'done', message: answer('Hi'), stats };
+    },
     chatStop: async () => {},
-    chatRegenerate: async () => ({ replacedMessageId: 'a1', assistantMessageId: 'a2' }),
+    async *chatRegenerate() {
+      yield { type: 'started', user: null, assistant: { ...answer(''), id: 'a2' }, replacedMessageId: 'a1' };
+      yield { type: 'done', message: { ...answer('Again'), id: 'a2' }, stats };
+    },
     policySet: async (p) => ({ statement: 'Kept 4 sink tokens and the last 1020.', policy: p.policy, stats }),
     subscribe(l) {
       listeners.add(l);
@@ -112,10 +120,10 @@ describe('api router', () => {
   it('accepts a message of exactly 10 MB, multi-byte characters counted as bytes', async () => {
     const { router, out } = wire(fakeApi().api);
     await router.handle({ id: 10, method: 'chat.send', params: { sessionId: 's1', text: 'a'.repeat(MAX_MESSAGE_BYTES) } });
-    expect(out[0]).toMatchObject({ id: 10, result: { assistantMessageId: 'a1' } });
+    expect(out[0]).toMatchObject({ id: 10, packet: { type: 'started', assistant: { id: 'a1' } } });
     const euro = '€'.repeat(Math.floor(MAX_MESSAGE_BYTES / 3) + 1); // 3 bytes each → over the limit
     await router.handle({ id: 11, method: 'chat.send', params: { sessionId: 's1', text: euro } });
-    expect(out[1]).toMatchObject({ id: 11, error: { code: 'invalid_params' } });
+    expect(out.find((o) => 'id' in o && o.id === 11)).toMatchObject({ id: 11, error: { code: 'invalid_params' } });
   });
 
   it('reports implementation errors as their sentence and class name', async () => {
@@ -131,7 +139,8 @@ describe('api router', () => {
 
   it('passes the stable code of a PerpetuaError through to the client, for the UI to switch on', async () => {
     const busy = new PerpetuaError('This session is still answering.', { code: 'busy' });
-    const { api } = fakeApi({ chatSend: async () => { throw busy; }, modelsImport: async () => { throw new ModelLoadError('No config.json.'); } });
+    // eslint-disable-next-line require-yield
+    const { api } = fakeApi({ chatSend: async function* () { throw busy; }, modelsImport: async () => { throw new ModelLoadError('No config.json.'); } });
     const { router, out } = wire(api);
     await router.handle({ id: 20, method: 'chat.send', params: { sessionId: 's1', text: 'hi' } });
     await router.handle({ id: 21, method: 'models.import', params: { dir: '/nowhere' } });
@@ -157,14 +166,14 @@ describe('api router', () => {
     const { api, listeners } = fakeApi();
     const { router, out, protocolErrors } = wire(api);
     const emit = (e: unknown) => listeners.forEach((l) => l(e as never));
-    emit({ event: 'token', payload: { sessionId: 's1', messageId: 'a1', delta: 'Hel' } });
-    emit({ event: 'token', payload: { sessionId: 's1', delta: 'lo' } });
+    emit({ event: 'error', payload: { sessionId: 's1', message: 'The snapshot was damaged.' } });
+    emit({ event: 'error', payload: { sessionId: 's1' } });
     emit({ event: 'nope', payload: {} });
-    expect(out).toEqual([{ event: 'token', payload: { sessionId: 's1', messageId: 'a1', delta: 'Hel' } }]);
+    expect(out).toEqual([{ event: 'error', payload: { sessionId: 's1', message: 'The snapshot was damaged.' } }]);
     expect(protocolErrors).toHaveLength(2);
     router.dispose();
     expect(listeners.size).toBe(0);
-    emit({ event: 'token', payload: { sessionId: 's1', messageId: 'a1', delta: '!' } });
+    emit({ event: 'error', payload: { sessionId: 's1', message: '!' } });
     expect(out).toHaveLength(1);
   });
 });
@@ -195,7 +204,7 @@ describe('api client ⇄ router round trip', () => {
   it('validates params before sending', async () => {
     const send = vi.fn();
     const client = createApiClient({ send });
-    const err = await client.bridge.chatSend({ sessionId: 's1', text: 'x'.repeat(MAX_MESSAGE_BYTES + 10) }).catch((e) => e);
+    const err = await client.bridge.chatSend({ sessionId: 's1', text: 'x'.repeat(MAX_MESSAGE_BYTES + 10) }, () => {}).closed.catch((e) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err.code).toBe('invalid_params');
     expect(err.message).toMatch(/larger than 10 MB/);
@@ -211,16 +220,56 @@ describe('api client ⇄ router round trip', () => {
     const { api, listeners } = fakeApi();
     const { client } = connect(api);
     const got: string[] = [];
-    const off = client.bridge.on('token', (t) => got.push(t.delta));
-    const done: string[] = [];
-    client.bridge.on('messageDone', (d) => done.push(`${d.state}:${d.text}`));
+    const off = client.bridge.on('error', (t) => got.push(t.message));
     const emit = (e: unknown) => listeners.forEach((l) => l(e as never));
-    emit({ event: 'token', payload: { sessionId: 's1', messageId: 'a1', delta: 'Hi' } });
-    emit({ event: 'messageDone', payload: { sessionId: 's1', messageId: 'a1', state: 'done', text: 'Hi' } });
+    emit({ event: 'error', payload: { sessionId: 's1', message: 'Hi' } });
     off();
-    emit({ event: 'token', payload: { sessionId: 's1', messageId: 'a1', delta: 'ignored' } });
+    emit({ event: 'error', payload: { sessionId: 's1', message: 'ignored' } });
     expect(got).toEqual(['Hi']);
-    expect(done).toEqual(['done:Hi']);
+  });
+
+  it('streams a channel: packets in order to its listener, the final one closes it', async () => {
+    const { client } = connect(fakeApi().api);
+    const packets: string[] = [];
+    const channel = client.bridge.chatSend({ sessionId: 's1', text: 'hello' }, (p) => packets.push(p.type === 'token' ? p.delta : p.type));
+    expect(await channel.closed).toMatchObject({ type: 'done', message: { id: 'a1', text: 'Hi' } });
+    expect(packets).toEqual(['started', 'Hi', 'done']);
+    expect(client.pendingCount).toBe(0);
+    const regen = client.bridge.chatRegenerate({ sessionId: 's1' }, () => {});
+    expect(await regen.closed).toMatchObject({ type: 'done', message: { id: 'a2' } });
+  });
+
+  it('cancels a channel: the core sees its signal abort and ends it with its final packet', async () => {
+    let seen: AbortSignal | null = null;
+    const { client } = connect(
+      fakeApi({
+        async *chatSend(_p, signal) {
+          seen = signal;
+          yield { type: 'started', user: userMessage, assistant: answer(''), replacedMessageId: null };
+          if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r));
+          yield { type: 'stopped', message: { ...answer('Hal'), state: 'stopped' }, stats };
+        },
+      }).api,
+    );
+    const packets: string[] = [];
+    const channel = client.bridge.chatSend({ sessionId: 's1', text: 'hello' }, (p) => {
+      packets.push(p.type);
+      if (p.type === 'started') channel.cancel();
+    });
+    expect(await channel.closed).toMatchObject({ type: 'stopped', message: { text: 'Hal' } });
+    expect(seen!.aborted).toBe(true);
+    expect(packets).toEqual(['started', 'stopped']);
+  });
+
+  it('refuses a channel before it starts with the stable code, and fails open channels when the transport goes away', async () => {
+    const busy = new PerpetuaError('This session is still answering.', { code: 'busy' });
+    // eslint-disable-next-line require-yield
+    const { client } = connect(fakeApi({ async *chatSend() { throw busy; } }).api);
+    await expect(client.bridge.chatSend({ sessionId: 's1', text: 'hi' }, () => {}).closed).rejects.toMatchObject({ code: 'busy' });
+    const idle = createApiClient({ send: () => {} });
+    const open = idle.bridge.chatSend({ sessionId: 's1', text: 'hi' }, () => {});
+    idle.failPending('The core restarted.');
+    await expect(open.closed).rejects.toMatchObject({ code: 'disconnected' });
   });
 
   it('fails pending calls when the transport goes away', async () => {

@@ -2,27 +2,24 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { PerpetuaEvent } from '../api/perpetua-api.js';
+import type { ChatPacket } from '../api/packets.js';
 import type { PolicyConfig, Stats } from '../api/schemas.js';
 import { testModelDir } from '../../native-models/test-models.js';
 import { CoreService } from './core-service.js';
+import { readChannel } from './read-channel.js';
 
 const LONG = 'The lighthouse keeper wrote down every ship that passed, every storm and every calm night. '.repeat(4);
 
 /** A session with three turns (a short question, its answer, a long paste); the stats after the last answer. */
 async function chatOf(policy: PolicyConfig, systemPrompt?: string): Promise<{ stats: Stats; core: CoreService }> {
   const core = new CoreService({ dbFile: join(mkdtempSync(join(tmpdir(), 'perpetua-view-')), 'p.db'), maxAnswerTokens: 12 });
-  const done = new Set<string>();
   let last: Stats | null = null;
-  core.subscribe((e: PerpetuaEvent) => {
-    if (e.event === 'messageDone') done.add(e.payload.messageId);
-    if (e.event === 'stats') last = e.payload;
-  });
   const model = await core.modelsImport({ dir: testModelDir() });
   const session = await core.sessionsCreate({ name: 'View', modelId: model.id, policy, ...(systemPrompt ? { systemPrompt } : {}) });
   for (const text of ['Tell me about lighthouses.', LONG]) {
-    const sent = await core.chatSend({ sessionId: session.id, text });
-    while (!done.has(sent.assistantMessageId)) await new Promise((r) => setTimeout(r, 5));
+    const answer = readChannel<ChatPacket>((signal) => core.chatSend({ sessionId: session.id, text }, signal));
+    await answer.closed;
+    for (const p of answer.packets) if (p.type === 'stats') last = p.stats;
   }
   const opened = await core.sessionsOpen({ id: session.id });
   expect(last).not.toBeNull();

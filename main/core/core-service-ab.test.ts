@@ -2,64 +2,69 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { PerpetuaEvent, PerpetuaEvents } from '../api/perpetua-api.js';
+import type { OutgoingEnvelope } from '../api/envelope.js';
+import type { AbPacket, ChatPacket } from '../api/packets.js';
 import type { PolicyConfig } from '../api/schemas.js';
 import { testModelDir } from '../../native-models/test-models.js';
 import { percentile } from '../eval/percentile.js';
 import { createApiRouter } from './api-router.js';
 import { CoreService } from './core-service.js';
+import { readChannel, type ChannelReader } from './read-channel.js';
 
 const A: PolicyConfig = { name: 'sink', sink: 4, window: 32, pinSystem: false };
 const B: PolicyConfig = { name: 'window', sink: 0, window: 24, pinSystem: false };
 
-function recorder(core: CoreService) {
-  const events: PerpetuaEvent[] = [];
-  core.subscribe((e) => events.push(e));
-  function waitFor<K extends keyof PerpetuaEvents>(event: K, match: (p: PerpetuaEvents[K]) => boolean): Promise<PerpetuaEvents[K]> {
-    return new Promise((resolve) => {
-      const check = () => {
-        const hit = events.find((e) => e.event === event && match(e.payload as PerpetuaEvents[K]));
-        if (hit) resolve(hit.payload as PerpetuaEvents[K]);
-        else setTimeout(check, 5);
-      };
-      check();
-    });
-  }
-  const ended = (abId: string) =>
-    Promise.race([waitFor('abDone', (p) => p.abId === abId), waitFor('abAborted', (p) => p.abId === abId)]);
-  return { events, waitFor, ended };
+type AbDone = Extract<AbPacket, { type: 'done' }>;
+
+function abStart(core: CoreService, p: Parameters<CoreService['abStart']>[0]): ChannelReader<AbPacket> {
+  return readChannel<AbPacket>((signal) => core.abStart(p, signal));
+}
+
+/** A run that must end stored: its `done` packet. */
+async function abDone(run: ChannelReader<AbPacket>): Promise<AbDone> {
+  const final = await run.closed;
+  if (final.type !== 'done') throw new Error(`The A/B run ended ${final.type}.`);
+  return final;
+}
+
+/** Sends and waits for the whole answer (its final packet). */
+function answer(core: CoreService, sessionId: string, text: string): Promise<ChatPacket> {
+  return readChannel<ChatPacket>((signal) => core.chatSend({ sessionId, text }, signal)).closed;
+}
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
 }
 
 async function setUp(maxAnswerTokens = 10) {
   const dbFile = join(mkdtempSync(join(tmpdir(), 'perpetua-core-ab-')), 'perpetua.db');
   const core = new CoreService({ dbFile, maxAnswerTokens });
-  const rec = recorder(core);
   const model = await core.modelsImport({ dir: testModelDir() });
   const session = await core.sessionsCreate({ name: 'trip', modelId: model.id, policy: { name: 'sink', sink: 4, window: 60, pinSystem: false } });
-  const sent = await core.chatSend({ sessionId: session.id, text: 'We packed the car for the long trip north.' });
-  await rec.waitFor('messageDone', (p) => p.messageId === sent.assistantMessageId);
-  return { core, dbFile, session, ...rec };
+  await answer(core, session.id, 'We packed the car for the long trip north.');
+  return { core, dbFile, session };
 }
 
 describe('CoreService A/B runs', () => {
   it('streams both branches, stores the run, keeps the session busy meanwhile and unchanged afterwards', async () => {
-    const { core, session, events, waitFor } = await setUp();
+    const { core, session } = await setUp();
     const before = await core.sessionsOpen({ id: session.id });
-    const { abId } = await core.abStart({ sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 8 });
-    await expect(core.chatSend({ sessionId: session.id, text: 'hello' })).rejects.toThrow(/A\/B comparison/);
-    await expect(core.abStart({ sessionId: session.id, a: A, b: B, prompt: 'again' })).rejects.toThrow(/A\/B comparison/);
-    const done = await waitFor('abDone', (p) => p.abId === abId);
+    const run = abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 8 });
+    expect((await run.started).type).toBe('started');
+    await expect(readChannel((signal) => core.chatSend({ sessionId: session.id, text: 'hello' }, signal)).started).rejects.toThrow(/A\/B comparison/);
+    await expect(abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'again' }).started).rejects.toThrow(/A\/B comparison/);
+    const done = await abDone(run);
 
-    const mine = events.filter((e) => 'abId' in e.payload && e.payload.abId === abId);
+    const mine = run.packets;
     for (const branch of ['a', 'b'] as const) {
-      const streamed = mine.flatMap((e) => (e.event === 'abToken' && e.payload.branch === branch ? [e.payload.delta] : [])).join('');
+      const streamed = mine.flatMap((p) => (p.type === 'token' && p.branch === branch ? [p.delta] : [])).join('');
       expect(streamed).toBe(done[branch].answer);
       expect(done[branch].answer.length).toBeGreaterThan(0);
       expect(done[branch].tokens).toBeLessThanOrEqual(8);
       expect(done[branch].latencyP90Ms).toBeGreaterThanOrEqual(done[branch].latencyP50Ms);
       expect(done[branch].transcriptPpl).toBeGreaterThan(1);
       expect(done[branch].fork).toBe('forked');
-      const phases = mine.flatMap((e) => (e.event === 'abProgress' && e.payload.branch === branch ? [e.payload.phase] : []));
+      const phases = mine.flatMap((p) => (p.type === 'progress' && p.branch === branch ? [p.phase] : []));
       expect(new Set(phases)).toEqual(new Set(['fork', 'prefill', 'scoring']));
     }
     expect(done.a.policy).toEqual(A);
@@ -81,9 +86,8 @@ describe('CoreService A/B runs', () => {
   });
 
   it('stores a vote without continuing, then continues from B: prompt and answer join the chat, B’s policy becomes the session’s', async () => {
-    const { core, dbFile, session, waitFor } = await setUp();
-    const { abId } = await core.abStart({ sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 8 });
-    const done = await waitFor('abDone', (p) => p.abId === abId);
+    const { core, dbFile, session } = await setUp();
+    const done = await abDone(abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 8 }));
     const seenBefore = (await core.sessionsOpen({ id: session.id })).stats.totalTokensSeen;
 
     const tie = await core.abVote({ runId: done.runId, vote: 'tie' });
@@ -96,6 +100,7 @@ describe('CoreService A/B runs', () => {
     expect(voted.run.vote).toBe('b');
     expect(voted.session?.policy).toEqual(B);
     expect(voted.statement).toMatch(/continues from B: window \(last 24 tokens\)/);
+    expect(voted.stats?.cacheCapacity).toBe(24);
     const opened = await core.sessionsOpen({ id: session.id });
     expect(opened.session.policy).toEqual(B);
     expect(opened.stats.policy).toEqual(B);
@@ -107,8 +112,7 @@ describe('CoreService A/B runs', () => {
     ]);
     // the branch is used up, and the chat goes on from it
     await expect(core.abVote({ runId: done.runId, vote: 'a', continueWith: true })).rejects.toThrow(/can no longer continue/);
-    const next = await core.chatSend({ sessionId: session.id, text: 'And then?' });
-    expect((await waitFor('messageDone', (p) => p.messageId === next.assistantMessageId)).state).toBe('done');
+    expect(await answer(core, session.id, 'And then?')).toMatchObject({ type: 'done', message: { state: 'done' } });
     expect((await core.abHistory()).runs[0].vote).toBe('b');
     await core.close();
 
@@ -121,39 +125,40 @@ describe('CoreService A/B runs', () => {
   });
 
   it('refuses to continue once the chat moved on, and stops a run without storing it', async () => {
-    const { core, session, waitFor, ended } = await setUp();
-    const first = await core.abStart({ sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 6 });
-    const done = await waitFor('abDone', (p) => p.abId === first.abId);
-    const sent = await core.chatSend({ sessionId: session.id, text: 'Something else.' });
-    await waitFor('messageDone', (p) => p.messageId === sent.assistantMessageId);
+    const { core, session } = await setUp();
+    const done = await abDone(abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 6 }));
+    await answer(core, session.id, 'Something else.');
     await expect(core.abVote({ runId: done.runId, vote: 'a', continueWith: true })).rejects.toThrow(/moved on/);
     expect((await core.abHistory()).runs[0].vote).toBeNull(); // a refused continue leaves the vote alone
     expect((await core.abVote({ runId: done.runId, vote: 'a' })).run.vote).toBe('a');
 
-    const long = await core.abStart({ sessionId: session.id, a: A, b: B, prompt: 'Go on forever', maxTokens: 4096 });
-    await waitFor('abToken', (p) => p.abId === long.abId);
+    const long = abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'Go on forever', maxTokens: 4096 });
+    await until(() => long.packets.some((p) => p.type === 'token'));
     await core.abStop({ sessionId: session.id });
-    expect(await ended(long.abId)).toMatchObject({ state: 'stopped' });
+    expect(await long.closed).toMatchObject({ type: 'stopped' });
     expect((await core.abHistory({ sessionId: session.id })).runs).toHaveLength(1);
-    const after = await core.chatSend({ sessionId: session.id, text: 'Still here?' });
-    expect((await waitFor('messageDone', (p) => p.messageId === after.assistantMessageId)).state).toBe('done');
+    expect(await answer(core, session.id, 'Still here?')).toMatchObject({ type: 'done', message: { state: 'done' } });
+
+    // cancelling the channel stops a run too
+    const cancelled = abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'Go on and on', maxTokens: 4096 });
+    await until(() => cancelled.packets.some((p) => p.type === 'token'));
+    cancelled.cancel();
+    expect(await cancelled.closed).toMatchObject({ type: 'stopped' });
+    expect((await core.abHistory({ sessionId: session.id })).runs).toHaveLength(1);
     await core.close();
   });
 
   it('summarizes the history: wins per policy and median measurements per policy', async () => {
-    const { core, session, waitFor } = await setUp();
+    const { core, session } = await setUp();
     const votes = ['b', 'b', 'a'] as const;
     for (const vote of votes) {
-      const { abId } = await core.abStart({ sessionId: session.id, a: A, b: B, prompt: `Then the road (${vote})`, maxTokens: 5 });
-      const done = await waitFor('abDone', (p) => p.abId === abId);
+      const done = await abDone(abStart(core, { sessionId: session.id, a: A, b: B, prompt: `Then the road (${vote})`, maxTokens: 5 }));
       await core.abVote({ runId: done.runId, vote });
     }
     // one more, unvoted, in another session: counted in the global history only
     const other = await core.sessionsCreate({ name: 'other', modelId: session.modelId, policy: A });
-    const o = await core.chatSend({ sessionId: other.id, text: 'Hello there.' });
-    await waitFor('messageDone', (p) => p.messageId === o.assistantMessageId);
-    const extra = await core.abStart({ sessionId: other.id, a: A, b: { ...B, window: 16 }, prompt: 'More', maxTokens: 4 });
-    await waitFor('abDone', (p) => p.abId === extra.abId);
+    await answer(core, other.id, 'Hello there.');
+    await abDone(abStart(core, { sessionId: other.id, a: A, b: { ...B, window: 16 }, prompt: 'More', maxTokens: 4 }));
 
     const { runs, summary } = await core.abHistory({ sessionId: session.id });
     expect(runs.map((r) => r.vote)).toEqual(['a', 'b', 'b']); // newest first
@@ -180,9 +185,16 @@ describe('CoreService A/B runs', () => {
 
   it('validates A/B calls at the router like every other call', async () => {
     const { core, session } = await setUp(4);
-    const router = createApiRouter(core, () => {});
-    await expect(router.call('ab.start', { sessionId: session.id, a: A, b: B, prompt: '   ' })).rejects.toThrow(/prompt is empty/);
-    await expect(router.call('ab.start', { sessionId: session.id, a: A, b: { ...B, window: 0 }, prompt: 'x' })).rejects.toThrow(/invalid|window/i);
+    const out: OutgoingEnvelope[] = [];
+    const router = createApiRouter(core, (m) => out.push(m));
+    /** The error a channel request is refused with, through the wire. */
+    const refusal = async (params: unknown) => {
+      await router.handle({ id: out.length + 100, method: 'ab.start', params });
+      const reply = out.at(-1)!;
+      return 'error' in reply ? reply.error.message : 'accepted';
+    };
+    expect(await refusal({ sessionId: session.id, a: A, b: B, prompt: '   ' })).toMatch(/prompt is empty/);
+    expect(await refusal({ sessionId: session.id, a: A, b: { ...B, window: 0 }, prompt: 'x' })).toMatch(/invalid|window/i);
     await expect(router.call('ab.vote', { runId: '1', vote: 'c' as never })).rejects.toThrow(/vote/);
     await expect(router.call('ab.vote', { runId: '999', vote: 'a' })).rejects.toThrow();
     expect(await router.call('ab.history')).toEqual({ runs: [], summary: { runs: 0, voted: 0, ties: 0, policies: [] } });

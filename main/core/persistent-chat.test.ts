@@ -10,7 +10,7 @@ import { FIXTURES, fixtureAvailable, testModelDir } from '../../native-models/te
 import { Model } from '../engine/model.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
-import { PersistentChat } from './persistent-chat.js';
+import { describeRestore, PersistentChat } from './persistent-chat.js';
 import type { PolicySpec } from '../policy/policy.js';
 
 const run = promisify(execFile);
@@ -57,6 +57,18 @@ describe('damaged snapshots and databases', () => {
   }
   const spec: PolicySpec = { name: 'sink', sink: 4, window: 64, evictChunk: 16, pinSystem: false };
 
+  it('disposes the cache a policy switch replaces', async () => {
+    const { model, store } = await chatWithOneTurn(spec);
+    const chat = await PersistentChat.open(store, model, { name: 'days' });
+    const old = chat.engine.policy;
+    expect(old.length).toBeGreaterThan(0);
+    await chat.setPolicy({ ...spec, name: 'window', sink: 0, window: 24 });
+    expect(chat.engine.policy).not.toBe(old);
+    expect(old.length).toBe(0);
+    expect(old.kvBytes()).toBe(0);
+    await model.dispose();
+  });
+
   for (const [damage, harm] of [
     ['a flipped bit', (b: Buffer) => { b[Math.floor(b.length / 2)] ^= 0x10; return b; }],
     ['a truncated snapshot', (b: Buffer) => b.subarray(0, b.length - 100)],
@@ -67,9 +79,10 @@ describe('damaged snapshots and databases', () => {
       const snap = store.latestSnapshot(store.getSessionByName('days')!.id)!;
       store.db.prepare('UPDATE snapshots SET bytes = ? WHERE id = ?').run(harm(Buffer.from(snap.bytes)), snap.id);
       store.db.close();
-      const notices: string[] = [];
       const store2 = new Store(openDatabase(dbFile));
-      const chat = await PersistentChat.open(store2, model, { name: 'days', onNotice: (t) => notices.push(t) });
+      const chat = await PersistentChat.open(store2, model, { name: 'days' });
+      const notices = describeRestore('days', chat.restored);
+      expect(chat.restored).toMatchObject({ kind: 'rebuilt', reread: 2, refused: { code: 'snapshot_mismatch' } });
       expect(notices[0]).toMatch(/saved KV cache is damaged .* rebuilt from its transcript\.$/);
       expect(notices[1]).toMatch(/^Rebuilt "days" by re-reading its 2 message\(s\)/);
       // the rebuilt cache holds the transcript again (re-tokenized text may differ by a token or two)
@@ -85,8 +98,8 @@ describe('damaged snapshots and databases', () => {
     const { dbFile, model, store } = await chatWithOneTurn(spec);
     store.db.close();
     const other = await Model.load(testModelDir({ seed: 99 }));
-    const notices: string[] = [];
-    await PersistentChat.open(new Store(openDatabase(dbFile)), other, { name: 'days', onNotice: (t) => notices.push(t) });
+    const reopened = await PersistentChat.open(new Store(openDatabase(dbFile)), other, { name: 'days' });
+    const notices = describeRestore('days', reopened.restored);
     expect(notices[0]).toBe('The saved KV cache was made with a different model, so the conversation will be rebuilt from its transcript.');
     expect(notices[1]).toMatch(/^Rebuilt "days"/);
     await Promise.all([model.dispose(), other.dispose()]);

@@ -1,6 +1,6 @@
 import { snapshotOf } from '../cache/cache-snapshot.js';
 import { createPolicy } from '../cache/create-policy.js';
-import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
+import { defaultPolicyFor, type PolicySpec } from '../policy/policy.js';
 import { decodePolicy, encodePolicy } from '../policy/policy-store.js';
 import { encodeSnapshot } from '../cache/snapshot-codec.js';
 import type { ChatMessage } from '../engine/chat-template.js';
@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
 import { restoreNewestSnapshot } from './snapshot-restore.js';
+import { errorCode, PerpetuaError, type ErrorCode } from '../shared/errors.js';
 
 export interface OpenChatOptions {
   /** session to open or create */
@@ -23,8 +24,6 @@ export interface OpenChatOptions {
   systemPrompt?: string;
   /** raw text continuation instead of the chat template */
   raw?: boolean;
-  /** how the session came back: shown to the user */
-  onNotice?: (text: string) => void;
   chunk?: number;
   /** KV snapshots kept per session */
   keepSnapshots?: number;
@@ -37,6 +36,29 @@ export function sessionPolicy(s: Session): PolicySpec {
   return decodePolicy(s.policy, s.policyParams);
 }
 
+/** How a session's cache came back when it was opened (or rebuilt after a policy switch or a regenerate). */
+export interface RestoreReport {
+  /** empty: nothing to read; resumed: from a KV snapshot (plus newer messages); rebuilt: by re-reading the transcript */
+  kind: 'empty' | 'resumed' | 'rebuilt';
+  /** messages read into the cache (beyond the snapshot when resumed) */
+  reread: number;
+  ms: number;
+  /** why the newest snapshot was not used; null when there was none or it was used */
+  refused: { code: ErrorCode; reason: string } | null;
+}
+
+/** The report in sentences, for people: the refusal (when there was one), then what happened. */
+export function describeRestore(name: string, r: RestoreReport): string[] {
+  const lines = r.refused ? [r.refused.reason] : [];
+  const ms = r.ms.toFixed(0);
+  if (r.kind === 'resumed') lines.push(`Resumed "${name}" from its KV snapshot${r.reread ? ` and re-read ${r.reread} newer message(s)` : ''} in ${ms} ms.`);
+  if (r.kind === 'rebuilt') lines.push(`Rebuilt "${name}" by re-reading its ${r.reread} message(s) in ${ms} ms.`);
+  return lines;
+}
+
+/** What a stored answer streams: the stored messages first, then the chat's events. */
+export type SessionEvent = ChatEvent | { type: 'started'; user: Message | null; assistant: Message; replaced: number | null };
+
 /**
  * A chat session that lives in SQLite: every message is committed as it streams (at least once a second),
  * a KV snapshot is written after each turn, and reopening restores the newest snapshot and feeds whatever
@@ -44,6 +66,9 @@ export function sessionPolicy(s: Session): PolicySpec {
  * re-prefilling the transcript — the transcript is the source of truth.
  */
 export class PersistentChat {
+  /** how the cache came back when the session was last opened or rebuilt */
+  restored: RestoreReport = { kind: 'empty', reread: 0, ms: 0, refused: null };
+
   private constructor(
     readonly store: Store,
     public session: Session,
@@ -56,14 +81,12 @@ export class PersistentChat {
   }
 
   static async open(store: Store, model: Model, opts: OpenChatOptions): Promise<PersistentChat> {
-    store.markInterruptedMessages();
-    const modelRow = store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint });
-    const stored = encodePolicy(opts.policy ?? DEFAULT_POLICY);
+    const stored = encodePolicy(opts.policy ?? defaultPolicyFor(model.config.maxPositions));
     const session =
       (opts.id !== undefined ? store.getSession(opts.id) : store.getSessionByName(opts.name)) ??
       store.createSession({
         name: opts.name,
-        modelId: modelRow.id,
+        modelId: modelRowOf(store, model).id,
         policy: stored.name,
         policyParams: stored.params,
         systemPrompt: opts.systemPrompt ?? '',
@@ -88,33 +111,28 @@ export class PersistentChat {
   }
 
   /** Restores the newest usable snapshot, then re-prefills what it does not cover. */
-  async restore(): Promise<void> {
+  async restore(): Promise<RestoreReport> {
     this.engine.policy.reset();
     const messages = this.store.listMessages(this.session.id).filter(isInContext);
-    if (messages.length === 0) return;
+    if (messages.length === 0) return (this.restored = { kind: 'empty', reread: 0, ms: 0, refused: null });
     const transcript = messages.map(toChatMessage);
     const started = performance.now();
-    const notice = (text: string) => this.opts.onNotice?.(text);
-    const coveredId = await restoreNewestSnapshot(this.store, this.engine, this.session.id, notice);
+    const { coveredId, refused } = await restoreNewestSnapshot(this.store, this.engine, this.session.id);
     const covered = coveredId === undefined || coveredId === null ? 0 : messages.findIndex((m) => m.id === coveredId) + 1;
-    const rest = messages.length - covered;
     for await (const ev of this.chat.resume(transcript, covered, { maxTokens: 0, chunk: this.opts.chunk })) void ev;
-    const ms = (performance.now() - started).toFixed(0);
-    this.opts.onNotice?.(
-      covered > 0
-        ? `Resumed "${this.session.name}" from its KV snapshot${rest ? ` and re-read ${rest} newer message(s)` : ''} in ${ms} ms.`
-        : `Rebuilt "${this.session.name}" by re-reading its ${messages.length} message(s) in ${ms} ms.`,
-    );
+    const ms = performance.now() - started;
+    const kind = covered > 0 ? 'resumed' : 'rebuilt';
+    return (this.restored = { kind, reread: messages.length - covered, ms, refused });
   }
 
   /**
-   * The user's turn, stored, then the answer streamed and committed at least every second. `onStart` gets
-   * both stored messages before the first prefill, so a UI can show them at once.
+   * The user's turn, stored, then the answer streamed and committed at least every half second. The first event
+   * holds both stored messages (before the first prefill), so a UI can show them at once and in order.
    */
-  async *send(text: string, opts: StreamOptions): AsyncGenerator<ChatEvent> {
+  async *send(text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
     const user = this.store.appendMessage(this.session.id, { role: 'user', text });
     const writer = this.startAnswer();
-    opts.onStart?.({ user, assistantId: writer.messageId });
+    yield { type: 'started', user, assistant: this.store.getMessage(writer.messageId)!, replaced: null };
     try {
       yield* this.stream(this.chat.send(text, opts), writer, user.id);
     } catch (err) {
@@ -129,20 +147,27 @@ export class PersistentChat {
   }
 
   /** More of the answer without a new user turn. */
-  async *continue(opts: StreamOptions): AsyncGenerator<ChatEvent> {
+  async *continue(opts: SendOptions): AsyncGenerator<SessionEvent> {
     const writer = this.startAnswer();
-    opts.onStart?.({ user: null, assistantId: writer.messageId });
+    yield { type: 'started', user: null, assistant: this.store.getMessage(writer.messageId)!, replaced: null };
     yield* this.stream(this.chat.continue(opts), writer);
   }
 
   /** Drops the last answer (and the snapshots that covered it) and writes a new one after the same turn. */
-  async *regenerate(opts: StreamOptions): AsyncGenerator<ChatEvent> {
+  async *regenerate(opts: SendOptions): AsyncGenerator<SessionEvent> {
     const last = this.store.listMessagesBefore(this.session.id, Number.MAX_SAFE_INTEGER, 1)[0];
+    if (!last) throw new PerpetuaError('There is no answer to regenerate yet.', { code: 'invalid_input' });
     // the new answer is created first, so it never reuses the id of the one it replaces
     const writer = this.startAnswer();
-    if (last?.role === 'assistant') this.store.deleteMessage(last.id);
-    await this.restore();
-    opts.onStart?.({ user: null, assistantId: writer.messageId });
+    const replaced = last.role === 'assistant' ? last.id : null;
+    if (replaced !== null) this.store.deleteMessage(replaced);
+    yield { type: 'started', user: null, assistant: this.store.getMessage(writer.messageId)!, replaced };
+    try {
+      await this.restore();
+    } catch (err) {
+      writer.finish('error');
+      throw err;
+    }
     yield* this.stream(this.chat.continue(opts), writer);
   }
 
@@ -169,16 +194,21 @@ export class PersistentChat {
     return StreamingMessageWriter.start(this.store, this.session.id, { intervalMs: 500 });
   }
 
-  /** Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy. */
-  async setPolicy(spec: PolicySpec): Promise<void> {
+  /**
+   * Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy.
+   * The old cache is disposed (its KV may hold GPU memory).
+   */
+  async setPolicy(spec: PolicySpec): Promise<RestoreReport> {
     const { name, params } = encodePolicy(spec);
     this.session = this.store.updateSessionPolicy(this.session.id, name, params);
+    const old = this.engine.policy;
     this.engine.policy = createPolicy(spec, this.engine.model.config, this.engine.model.kvEditor);
-    await this.restore();
+    old.dispose();
+    return this.restore();
   }
 
   /** `readTurn`: the user message being read; after a long one the cache is saved before the answer starts. */
-  private async *stream(events: AsyncGenerator<ChatEvent>, writer: StreamingMessageWriter, readTurn?: number): AsyncGenerator<ChatEvent> {
+  private async *stream(events: AsyncGenerator<ChatEvent>, writer: StreamingMessageWriter, readTurn?: number): AsyncGenerator<SessionEvent> {
     const seenBefore = this.engine.policy.totalTokensSeen;
     let read = 0;
     try {
@@ -217,10 +247,6 @@ export class PersistentChat {
   }
 }
 
-export interface StreamOptions extends SendOptions {
-  onStart?: (started: { user: Message | null; assistantId: number }) => void;
-}
-
 /** Reading a user turn of at least this many tokens is worth a snapshot before the answer starts. */
 const SNAPSHOT_AFTER_READING = 2048;
 
@@ -240,6 +266,11 @@ function attempt(write: () => unknown): void {
 /** An abort during prefill surfaces as an AbortError: the answer was stopped, not broken. */
 function isAbort(err: unknown): boolean {
   return (err as Error)?.name === 'AbortError';
+}
+
+/** The store's row of the loaded model (added when the library does not know it yet), config left as it is. */
+function modelRowOf(store: Store, model: Model) {
+  return store.listModels().find((m) => m.fingerprint === model.fingerprint) ?? store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint });
 }
 
 function toChatMessage(m: Message): ChatMessage {

@@ -49,5 +49,8 @@ export interface CachePolicy {
   contents(): CacheContents;
   /** takes host or device KV */
   restore(c: CacheContents): void;
+  /** drops what the cache holds (GPU KV is freed); the policy stays usable */
   reset(): void;
+  /** frees what the cache holds for good: whoever replaces a policy disposes the old one */
+  dispose(): void;
 }

@@ -22,7 +22,8 @@ export interface GenerateOptions {
   ignoreEos?: boolean;
 }
 
-export type StopReason = 'eos' | 'stop' | 'length' | 'cancelled';
+/** context: a dense cache is full (the model's context); the answer stops there. */
+export type StopReason = 'eos' | 'stop' | 'length' | 'cancelled' | 'context';
 
 export type GenerationEvent =
   | { type: 'token'; id: number; text: string }
@@ -88,6 +89,11 @@ export class Engine {
     while (tokens.length < opts.maxTokens) {
       if (opts.signal?.aborted) {
         reason = 'cancelled';
+        break;
+      }
+      // the sampled token must fit the cache: every emitted token is fed back
+      if (this.policy.room() < 1) {
+        reason = 'context';
         break;
       }
       const id = sampler.sample(logits, tokens);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PersistentChat } from '../core/persistent-chat.js';
+import { describeRestore, PersistentChat } from '../core/persistent-chat.js';
 import type { Model } from '../engine/model.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
@@ -52,8 +52,8 @@ export async function benchPaste(model: Model, text: string, onProgress: (done: 
     peakRssMiB = Math.max(peakRssMiB, rss());
     chat.close();
     const reopened = performance.now();
-    let reopenNotice = '';
-    const again = await PersistentChat.open(store, model, { name: 'paste', onNotice: (t) => (reopenNotice = t) });
+    const again = await PersistentChat.open(store, model, { name: 'paste' });
+    const reopenNotice = describeRestore('paste', again.restored).join(' ');
     const reopenMs = performance.now() - reopened;
     again.close();
     store.db.close();

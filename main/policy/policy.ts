@@ -7,6 +7,8 @@
  * - sink: keep the first `sink` tokens plus the last `window` tokens (StreamingLLM).
  * `pinSystem`: the first turn (the system prompt) is never evicted: it counts as extra sinks.
  */
+import { PerpetuaError } from '../shared/errors.js';
+
 export const POLICY_NAMES = ['dense', 'window', 'recompute', 'sink'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
@@ -35,6 +37,27 @@ export const POLICY_BOUNDS = {
 } as const;
 
 export const DEFAULT_POLICY: Readonly<PolicySpec> = Object.freeze({ name: 'sink', sink: 4, window: 1020, pinSystem: false, evictChunk: 64 });
+
+/**
+ * The policy a new chat starts with on a model trained for `contextLength` tokens: `sink` sinks + min(1020,
+ * context − sinks) recent tokens, so the cache never reaches positions the model was not trained for.
+ */
+export function defaultPolicyFor(contextLength: number | undefined, sink: number = DEFAULT_POLICY.sink): PolicySpec {
+  const room = contextLength === undefined ? DEFAULT_POLICY.window : contextLength - sink;
+  return { ...DEFAULT_POLICY, sink, window: Math.max(1, Math.min(DEFAULT_POLICY.window, room)) };
+}
+
+/** A dense cache holds the model's whole context: more tokens would sit at positions it was never trained for. */
+export class ContextFullError extends PerpetuaError {
+  override readonly code = 'context_full';
+  constructor(readonly contextLength: number) {
+    super(contextFullSentence(contextLength));
+  }
+}
+
+export function contextFullSentence(contextLength: number): string {
+  return `The dense cache holds the model's whole ${contextLength}-token context, so it stops here; start a new chat or switch to the sink policy to keep going.`;
+}
 
 export function isPolicyName(x: unknown): x is PolicyName {
   return (POLICY_NAMES as readonly unknown[]).includes(x);

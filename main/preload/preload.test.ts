@@ -82,7 +82,7 @@ describe('preload', () => {
 
   it('validates params before they leave the renderer', async () => {
     const p = exposed.perpetua as PerpetuaBridge;
-    await expect(p.chatSend({ sessionId: 's', text: 'x'.repeat(10 * 1024 * 1024 + 1) })).rejects.toThrow(/larger than 10 MB/);
+    await expect(p.chatSend({ sessionId: 's', text: 'x'.repeat(10 * 1024 * 1024 + 1) }, () => {}).closed).rejects.toThrow(/larger than 10 MB/);
     await expect(p.policySet({ sessionId: 's', policy: { name: 'lru' } } as never)).rejects.toThrow(/policy/);
   });
 

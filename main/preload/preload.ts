@@ -6,7 +6,7 @@
 import '../api/zod-no-eval.js';
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { createApiClient } from '../api/api-client.js';
-import type { RequestEnvelope } from '../api/envelope.js';
+import type { ClientEnvelope } from '../api/envelope.js';
 import {
   CoreFailedPayloadSchema,
   CoreRestartedPayloadSchema,
@@ -24,7 +24,7 @@ import { reportThemeChanges, type ThemePage } from './theme-report.js';
 type RendererPort = IpcRendererEvent['ports'][number];
 
 let port: RendererPort | null = null;
-let queue: RequestEnvelope[] = [];
+let queue: ClientEnvelope[] = [];
 
 const client = createApiClient({
   send(request) {

@@ -33,6 +33,8 @@ export const ERROR_CODES = [
   'database_too_new',
   /** A native module (better-sqlite3) is missing or was built for another runtime. */
   'native_module_unusable',
+  /** A dense cache holds the model's whole context: no more tokens fit. */
+  'context_full',
   /** The work was stopped on request. */
   'cancelled',
   /** Downloads (main/models): a gated or private repo without a good token. */

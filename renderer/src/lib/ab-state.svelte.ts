@@ -1,4 +1,4 @@
-import type { AbHistoryResult, AbMetrics, AbVote, PerpetuaBridge, PolicyConfig } from './api.js';
+import type { AbHistoryResult, AbMetrics, AbPacket, AbVote, Channel, PerpetuaBridge, PolicyConfig } from './api.js';
 import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
 
@@ -56,51 +56,52 @@ export class AbState {
   private readonly scheduleFlush = frameBatcher(() => this.flush());
   private historyToken = 0;
 
-  constructor(private readonly host: AbHost) {
-    const api = host.api;
-    api.on('abToken', (e) => {
-      if (!this.mine(e.sessionId, e.abId)) return;
-      this.pending[e.branch] += e.delta;
+  /** The run in flight (its channel). */
+  private channel: Channel<AbPacket> | null = null;
+
+  constructor(private readonly host: AbHost) {}
+
+  /** One packet of the run in flight. */
+  private receive(p: AbPacket): void {
+    if (p.type === 'started') {
+      this.abId = p.abId;
+      this.phase = 'running';
+    } else if (p.type === 'token') {
+      this.pending[p.branch] += p.delta;
       this.scheduleFlush();
-    });
-    api.on('abProgress', (e) => {
-      if (!this.mine(e.sessionId, e.abId)) return;
-      const col = this.columns[e.branch];
+    } else if (p.type === 'progress') {
+      const col = this.columns[p.branch];
       let status = col.status;
       let fork = col.fork;
-      if (e.phase === 'fork') {
-        fork = e.fork ?? null;
+      if (p.phase === 'fork') {
+        fork = p.fork ?? null;
         status = 'Waiting for the prompt…';
-      } else if (e.phase === 'prefill') {
-        status = e.done >= e.total ? 'Writing…' : `Reading the prompt… ${e.total ? Math.floor((e.done / e.total) * 100) : 0}%`;
+      } else if (p.phase === 'prefill') {
+        status = p.done >= p.total ? 'Writing…' : `Reading the prompt… ${p.total ? Math.floor((p.done / p.total) * 100) : 0}%`;
       } else {
-        status = e.done >= e.total && e.total > 0 ? 'Scored.' : 'Measuring the conversation’s perplexity…';
+        status = p.done >= p.total && p.total > 0 ? 'Scored.' : 'Measuring the conversation’s perplexity…';
         // both answers are written once scoring starts; the other branch waits for its turn
-        const other = e.branch === 'a' ? 'b' : 'a';
+        const other = p.branch === 'a' ? 'b' : 'a';
         if (this.columns[other].status === 'Writing…') this.setColumn(other, { status: 'Written; scoring next…' });
       }
-      this.setColumn(e.branch, { status, fork });
-    });
-    api.on('abDone', (e) => {
-      if (!this.mine(e.sessionId, e.abId)) return;
+      this.setColumn(p.branch, { status, fork });
+    } else if (p.type === 'done') {
       this.flush();
       this.columns = {
-        a: { ...this.columns.a, text: e.a.answer, status: 'Done.', metrics: e.a },
-        b: { ...this.columns.b, text: e.b.answer, status: 'Done.', metrics: e.b },
+        a: { ...this.columns.a, text: p.a.answer, status: 'Done.', metrics: p.a },
+        b: { ...this.columns.b, text: p.b.answer, status: 'Done.', metrics: p.b },
       };
-      this.runId = e.runId;
+      this.runId = p.runId;
       this.phase = 'done';
       void this.loadHistory();
-    });
-    api.on('abAborted', (e) => {
-      if (!this.mine(e.sessionId, e.abId)) return;
+    } else {
       this.flush();
-      this.phase = e.state;
-      this.error = e.error ?? null;
-      const status = e.state === 'stopped' ? 'Stopped.' : 'Failed.';
+      this.phase = p.type === 'stopped' ? 'stopped' : 'error';
+      this.error = p.type === 'failed' ? p.error.message : null;
+      const status = p.type === 'stopped' ? 'Stopped.' : 'Failed.';
       this.columns = { a: { ...this.columns.a, status }, b: { ...this.columns.b, status } };
-      if (e.error) host.toast('error', e.error);
-    });
+      if (this.error) this.host.toast('error', this.error);
+    }
   }
 
   /** A run is in flight for this session. */
@@ -125,17 +126,13 @@ export class AbState {
     this.statement = null;
     this.error = null;
     this.phase = 'starting';
+    const channel = this.host.api.abStart(
+      { sessionId, a: { ...this.a }, b: { ...this.b }, prompt: this.prompt, maxTokens: this.maxTokens },
+      (p) => this.receive(p),
+    );
+    this.channel = channel;
     try {
-      const r = await this.host.api.abStart({
-        sessionId,
-        a: { ...this.a },
-        b: { ...this.b },
-        prompt: this.prompt,
-        maxTokens: this.maxTokens,
-      });
-      // events may have named it first (see mine())
-      this.abId ??= r.abId;
-      if (this.phase === 'starting') this.phase = 'running';
+      await channel.closed;
       return true;
     } catch (err) {
       this.phase = 'error';
@@ -143,11 +140,17 @@ export class AbState {
       this.columns = { a: emptyColumn(), b: emptyColumn() };
       this.host.toast('error', this.error);
       return false;
+    } finally {
+      if (this.channel === channel) this.channel = null;
     }
   }
 
   async stop(): Promise<void> {
     if (!this.sessionId || !this.running) return;
+    if (this.channel) {
+      this.channel.cancel();
+      return;
+    }
     try {
       await this.host.api.abStop({ sessionId: this.sessionId });
     } catch (err) {
@@ -189,15 +192,6 @@ export class AbState {
     } finally {
       if (token === this.historyToken) this.loadingHistory = false;
     }
-  }
-
-  /** Events of the run in flight; before abStart has answered, the first event for the session names it. */
-  private mine(sessionId: string, abId: string): boolean {
-    if (sessionId !== this.sessionId) return false;
-    if (this.abId === null && this.phase === 'starting') this.abId = abId;
-    if (this.abId !== abId) return false;
-    if (this.phase === 'starting') this.phase = 'running';
-    return true;
   }
 
   private setColumn(label: AbLabel, patch: Partial<AbColumn>): void {

@@ -1,6 +1,7 @@
 // Type-only view of the contract in main/api: the renderer never bundles the core's code.
 export type {
   AbHistoryResult,
+  AbPacket,
   AbMetrics,
   AbPolicySummary,
   AbRun,
@@ -9,9 +10,10 @@ export type {
   CacheView,
   CatalogItem,
   DownloadInfo,
+  Channel,
+  ChatPacket,
   PerpetuaBridge,
   PerpetuaEvents,
-  ChatSendResult,
   ExecutionProvider,
   Message,
   MessageState,

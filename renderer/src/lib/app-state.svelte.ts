@@ -1,4 +1,4 @@
-import type { Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
+import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
 import { AbState } from './ab-state.svelte.js';
 import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
@@ -44,8 +44,8 @@ export class AppState {
   readonly ab: AbState;
 
   private pendingDeltas = new Map<string, string>();
-  /** Messages whose seq the renderer guessed (tokens came before the call's answer); fixed when done. */
-  private guessedSeq = new Set<string>();
+  /** The answer each session is streaming (its channel), wherever the user looks. */
+  private channels = new Map<string, Channel<ChatPacket>>();
   private readonly scheduleFlush = frameBatcher(() => this.flushDeltas());
   private openToken = 0;
   private searchToken = 0;
@@ -60,34 +60,6 @@ export class AppState {
         if (this.current?.id === sessionId) await this.open(sessionId);
         await this.loadSessions();
       },
-    });
-    api.on('token', (e) => {
-      if (e.sessionId !== this.current?.id) return;
-      this.pendingDeltas.set(e.messageId, (this.pendingDeltas.get(e.messageId) ?? '') + e.delta);
-      if (this.prefill) this.prefill = null;
-      this.scheduleFlush();
-    });
-    api.on('prefillProgress', (e) => {
-      if (e.sessionId !== this.current?.id) return;
-      this.prefill = { done: e.done, total: e.total };
-    });
-    api.on('messageDone', (e) => {
-      this.touchSession(e.sessionId);
-      if (e.sessionId !== this.current?.id) return;
-      this.pendingDeltas.delete(e.messageId);
-      this.upsert({
-        ...(this.find(e.messageId) ?? this.placeholder(e.messageId)),
-        text: e.text,
-        state: e.state,
-        ...(e.error ? { error: e.error } : {}),
-      });
-      if (this.streamingId === e.messageId) this.streamingId = null;
-      this.prefill = null;
-      if (this.guessedSeq.delete(e.messageId)) void this.syncTail(e.sessionId);
-      if (e.state === 'error') this.toast('error', e.error ?? 'The answer failed.');
-    });
-    api.on('stats', (e) => {
-      if (e.sessionId === this.current?.id) this.stats = e;
     });
     api.on('coreRestarted', (e) => {
       this.banner = `The engine stopped unexpectedly and was restarted (${e.reason}). Your chats are saved.`;
@@ -252,50 +224,83 @@ export class AppState {
     return this.sending || this.streamingId !== null || this.ab.runningFor(this.current?.id);
   }
 
-  async send(text: string): Promise<boolean> {
+  /** Sends a message; resolves true once the core stored it (the answer streams on), false when it was refused. */
+  send(text: string): Promise<boolean> {
     const session = this.current;
-    if (!session || this.busy) return false;
-    this.sending = true;
+    if (!session || this.busy) return Promise.resolve(false);
     this.statement = null;
     this.bottomTick++;
-    try {
-      const r = await this.api.chatSend({ sessionId: session.id, text });
-      if (this.current?.id !== session.id) return true;
-      // Tokens may have arrived before this answer (a placeholder with a guessed seq): put the pair in order.
-      const streamed = this.find(r.assistantMessageId);
-      const rest = this.messages.filter((m) => m.id !== r.userMessage.id && m.id !== r.assistantMessageId);
-      const assistant = { ...(streamed ?? this.placeholder(r.assistantMessageId)), seq: r.userMessage.seq + 1 };
-      this.messages = insertBySeq(insertBySeq(rest, r.userMessage), assistant);
-      if (assistant.state === 'streaming') this.streamingId = r.assistantMessageId;
-      this.touchSession(session.id);
-      return true;
-    } catch (err) {
-      this.toast('error', errorMessage(err));
-      return false;
-    } finally {
-      this.sending = false;
-    }
+    return this.stream(session.id, (receive) => this.api.chatSend({ sessionId: session.id, text }, receive));
   }
 
   async stop(): Promise<void> {
     if (!this.current) return;
-    await this.attempt(() => this.api.chatStop({ sessionId: this.current!.id }));
+    const channel = this.channels.get(this.current.id);
+    if (channel) channel.cancel();
+    else await this.attempt(() => this.api.chatStop({ sessionId: this.current!.id }));
   }
 
   async regenerate(): Promise<void> {
     const session = this.current;
     if (!session || this.busy) return;
+    await this.stream(session.id, (receive) => this.api.chatRegenerate({ sessionId: session.id }, receive));
+  }
+
+  /** Opens an answer's channel; resolves once the core started it (true) or refused it (false). */
+  private stream(sessionId: string, open: (receive: (p: ChatPacket) => void) => Channel<ChatPacket>): Promise<boolean> {
     this.sending = true;
-    try {
-      const r = await this.api.chatRegenerate({ sessionId: session.id });
-      if (this.current?.id !== session.id) return;
-      if (r.replacedMessageId) this.messages = this.messages.filter((m) => m.id !== r.replacedMessageId);
-      if (!this.find(r.assistantMessageId)) this.upsert(this.placeholder(r.assistantMessageId));
-      if (this.find(r.assistantMessageId)?.state === 'streaming') this.streamingId = r.assistantMessageId;
-    } catch (err) {
-      this.toast('error', errorMessage(err));
-    } finally {
-      this.sending = false;
+    return new Promise((accepted) => {
+      const channel = open((p) => {
+        if (p.type === 'started') {
+          this.sending = false;
+          accepted(true);
+        }
+        this.receive(sessionId, p);
+      });
+      this.channels.set(sessionId, channel);
+      channel.closed
+        .catch((err) => {
+          this.toast('error', errorMessage(err));
+          accepted(false);
+        })
+        .finally(() => {
+          if (this.channels.get(sessionId) === channel) this.channels.delete(sessionId);
+          this.sending = false;
+        });
+    });
+  }
+
+  /** One packet of a session's answer; the order of messages is the core's (`started` carries both). */
+  private receive(sessionId: string, p: ChatPacket): void {
+    const here = this.current?.id === sessionId;
+    if (p.type === 'started') {
+      if (here) {
+        const kept = this.messages.filter((m) => m.id !== p.replacedMessageId);
+        this.messages = insertBySeq(p.user ? insertBySeq(kept, p.user) : kept, p.assistant);
+        this.streamingId = p.assistant.id;
+      }
+      this.touchSession(sessionId);
+    } else if (!here) {
+      if (p.type === 'done' || p.type === 'stopped' || p.type === 'failed') this.touchSession(sessionId);
+    } else if (p.type === 'progress') {
+      this.prefill = { done: p.done, total: p.total };
+    } else if (p.type === 'token') {
+      if (this.streamingId) this.pendingDeltas.set(this.streamingId, (this.pendingDeltas.get(this.streamingId) ?? '') + p.delta);
+      this.prefill = null;
+      this.scheduleFlush();
+    } else if (p.type === 'stats') {
+      this.stats = p.stats;
+    } else {
+      if (p.message) {
+        this.pendingDeltas.delete(p.message.id);
+        this.upsert(p.message);
+        if (this.streamingId === p.message.id) this.streamingId = null;
+      }
+      if (p.type !== 'failed') this.stats = p.stats;
+      this.prefill = null;
+      this.touchSession(sessionId);
+      if (p.type === 'failed') this.toast('error', p.error.message);
+      if (p.type === 'done' && p.notice) this.toast('error', p.notice);
     }
   }
 
@@ -358,33 +363,6 @@ export class AppState {
     return undefined;
   }
 
-  /** Take the newest messages from the core as they are stored (true seqs). */
-  private async syncTail(sessionId: string): Promise<void> {
-    try {
-      const r = await this.api.messagesPage({ sessionId, beforeSeq: Number.MAX_SAFE_INTEGER, limit: 4 });
-      if (this.current?.id !== sessionId) return;
-      const byId = new Map(r.messages.map((m) => [m.id, m]));
-      if (!this.messages.some((m) => byId.has(m.id))) return;
-      this.messages = this.messages.map((m) => byId.get(m.id) ?? m).sort((a, b) => a.seq - b.seq);
-    } catch {
-      // Cosmetic: the next open shows the stored order anyway.
-    }
-  }
-
-  private placeholder(id: string): Message {
-    this.guessedSeq.add(id);
-    const last = this.messages[this.messages.length - 1];
-    return {
-      id,
-      sessionId: this.current?.id ?? '',
-      seq: last ? last.seq + 1 : 0,
-      role: 'assistant',
-      text: '',
-      state: 'streaming',
-      createdAt: Date.now(),
-    };
-  }
-
   /** Replace by id, or insert in seq order. */
   private upsert(m: Message): void {
     const at = this.messages.findLastIndex((x) => x.id === m.id);
@@ -404,13 +382,8 @@ export class AppState {
     if (!this.pendingDeltas.size) return;
     const next = this.messages.slice();
     for (const [id, delta] of this.pendingDeltas) {
-      let i = next.findLastIndex((m) => m.id === id);
-      if (i < 0) {
-        next.push(this.placeholder(id));
-        i = next.length - 1;
-      }
-      next[i] = { ...next[i], text: next[i].text + delta };
-      if (next[i].state === 'streaming') this.streamingId = id;
+      const i = next.findLastIndex((m) => m.id === id);
+      if (i >= 0) next[i] = { ...next[i], text: next[i].text + delta };
     }
     this.pendingDeltas.clear();
     this.messages = next;

@@ -1,0 +1,60 @@
+/**
+ * What a channel carries. `chat.send`, `chat.regenerate` and `ab.start` answer with a channel bound to the
+ * request: first `started` (ids and order fixed by the core), then `progress`, `token` and `stats` packets,
+ * then exactly one final packet (`done`, `stopped` or `failed`). Cancelling the channel stops the work.
+ */
+import { z } from 'zod';
+import { ApiErrorCodeSchema } from './envelope.js';
+import { AbBranchLabelSchema, AbMetricsSchema } from './ab-schemas.js';
+import { Id, MessageSchema, StatsSchema } from './schemas.js';
+
+const ErrorSchema = z.object({ code: ApiErrorCodeSchema, message: z.string() });
+
+export const ChatPacketSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('started'),
+    /** The stored user message (null for a regenerate). */
+    user: MessageSchema.nullable(),
+    /** The assistant message that streams (state "streaming", empty text). */
+    assistant: MessageSchema,
+    /** The assistant message a regenerate replaced (removed from the transcript), if any. */
+    replacedMessageId: Id.nullable(),
+  }),
+  /** The user's turn is read into the cache: `done` of `total` tokens. */
+  z.object({ type: z.literal('progress'), phase: z.literal('prefill'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+  z.object({ type: z.literal('token'), delta: z.string() }),
+  z.object({ type: z.literal('stats'), stats: StatsSchema }),
+  /** `notice`: why the answer ended early when the user should know (the model's context is full). */
+  z.object({ type: z.literal('done'), message: MessageSchema, stats: StatsSchema, notice: z.string().optional() }),
+  z.object({ type: z.literal('stopped'), message: MessageSchema, stats: StatsSchema }),
+  /** `message` is what was stored of the answer (null when it failed before it started). */
+  z.object({ type: z.literal('failed'), message: MessageSchema.nullable(), error: ErrorSchema }),
+]);
+export type ChatPacket = z.infer<typeof ChatPacketSchema>;
+
+export const AbPacketSchema = z.discriminatedUnion('type', [
+  /** `abId` names the run until it is stored (`done` carries the stored run's id). */
+  z.object({ type: z.literal('started'), abId: Id }),
+  /** fork: the branch has its cache (done = total = 0); prefill: the prompt is read; scoring: the conversation's perplexity is measured. */
+  z.object({
+    type: z.literal('progress'),
+    branch: AbBranchLabelSchema,
+    phase: z.enum(['fork', 'prefill', 'scoring']),
+    done: z.number().int().nonnegative(),
+    total: z.number().int().nonnegative(),
+    fork: z.enum(['forked', 'rebuilt']).optional(),
+  }),
+  z.object({ type: z.literal('token'), branch: AbBranchLabelSchema, delta: z.string() }),
+  /** The run was stored: vote on it with ab.vote. */
+  z.object({ type: z.literal('done'), runId: Id, a: AbMetricsSchema, b: AbMetricsSchema }),
+  /** Stopped before the end: nothing was stored. */
+  z.object({ type: z.literal('stopped') }),
+  z.object({ type: z.literal('failed'), error: ErrorSchema }),
+]);
+export type AbPacket = z.infer<typeof AbPacketSchema>;
+
+/** The packets that end a channel. */
+export const FINAL_PACKETS = ['done', 'stopped', 'failed'] as const;
+export function isFinalPacket(p: { type: string }): boolean {
+  return (FINAL_PACKETS as readonly string[]).includes(p.type);
+}

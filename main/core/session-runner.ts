@@ -1,0 +1,243 @@
+import type { ChatPacket } from '../api/packets.js';
+import type { SinkReport, Stats } from '../api/schemas.js';
+import { DEFAULT_FIRST_TOKENS, inspectSinks, inspectTokens } from '../eval/sink-inspector.js';
+import type { SamplingOptions } from '../engine/sampler.js';
+import { contextFullSentence, type PolicySpec } from '../policy/policy.js';
+import { describePolicy } from '../policy/policy-text.js';
+import { errorCode, PerpetuaError } from '../shared/errors.js';
+import { toApiMessage, toStats } from './api-mappers.js';
+import { sessionCacheView, StreamTokenCounter, type StreamingTurn } from './cache-view.js';
+import type { SendOptions } from './chat-session.js';
+import type { PersistentChat, SessionEvent } from './persistent-chat.js';
+
+/**
+ * idle: ready for the next request. reading: the cache takes in text (a prompt, a transcript re-read after a
+ * policy switch, an A/B branch's fork). answering: tokens are generated. stopping: asked to stop, winding down.
+ */
+export type RunnerState = 'idle' | 'reading' | 'answering' | 'stopping';
+
+export interface AnswerDefaults {
+  maxTokens: number;
+  /** tokens per prefill run */
+  chunk: number;
+  sampling: SamplingOptions;
+}
+
+/** One job on the session: it may move the runner between reading and answering, and sees the stop signal. */
+export interface Job {
+  readonly signal: AbortSignal;
+  enter(state: 'reading' | 'answering'): void;
+}
+
+interface Current {
+  state: RunnerState;
+  abort: AbortController;
+  /** what the job is doing, for the sentence that refuses the next request */
+  what: string;
+}
+
+/**
+ * Runs one open session: exactly one job at a time (an answer, a policy switch, an A/B run, a vote that
+ * continues from a branch), refusing overlapping requests with `busy`. Jobs and the final disposal run on one
+ * queue, so the session is never closed under a running answer; whatever a job replaces it disposes.
+ */
+export class SessionRunner {
+  private current: Current | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** decode speed of the last answer */
+  tokensPerSecond = 0;
+  /** the answer in flight: what its prompt fed and its answer generated so far (for the cache view) */
+  private streaming: StreamingTurn | undefined;
+  private counter: StreamTokenCounter | undefined;
+
+  constructor(
+    readonly chat: PersistentChat,
+    private readonly defaults: AnswerDefaults,
+  ) {}
+
+  get state(): RunnerState {
+    return this.current?.state ?? 'idle';
+  }
+
+  get sessionId(): number {
+    return this.chat.session.id;
+  }
+
+  stats(): Stats {
+    this.counter ??= new StreamTokenCounter(this.chat.engine.model);
+    const view = sessionCacheView(this.chat.store, this.chat.session, this.chat.engine.policy, this.counter, this.streaming);
+    return toStats(this.chat, this.tokensPerSecond, this.streaming, view);
+  }
+
+  /**
+   * Runs `work` as the session's one job, or refuses at once (synchronously) with `busy` when another runs.
+   * `what` names the work for the refusal sentence of whoever comes next.
+   */
+  run<T>(what: string, work: (job: Job) => Promise<T>): Promise<T> {
+    this.admit();
+    const current: Current = { state: 'reading', abort: new AbortController(), what };
+    this.current = current;
+    const job: Job = {
+      signal: current.abort.signal,
+      enter: (state) => {
+        if (current.state !== 'stopping') current.state = state;
+      },
+    };
+    const result = this.queue.then(() => work(job));
+    // registered first, so the session is idle again before the caller hears the result
+    this.queue = result.then(
+      () => this.finish(current),
+      () => this.finish(current),
+    );
+    return result;
+  }
+
+  /**
+   * Runs `work` as the session's job and streams what it pushes, then the final packet it returns. Refusals
+   * (busy) and errors before the first packet are thrown to the caller; a reader that goes away, or `signal`,
+   * stops the work.
+   */
+  async *stream<P>(what: string, work: (job: Job, push: (p: P) => void) => Promise<P>, signal?: AbortSignal): AsyncGenerator<P> {
+    const packets: P[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false;
+    let final = false;
+    const push = (p: P) => {
+      packets.push(p);
+      wake?.();
+    };
+    const done = this.run(what, (job) => work(job, push))
+      .then((p) => {
+        final = true;
+        push(p);
+      })
+      .finally(() => {
+        ended = true;
+        wake?.();
+      });
+    const cancel = () => this.stop();
+    signal?.addEventListener('abort', cancel);
+    if (signal?.aborted) cancel();
+    try {
+      while (packets.length || !ended) {
+        if (packets.length) yield packets.shift()!;
+        else await new Promise<void>((r) => (wake = r));
+      }
+      await done;
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+      if (!final) this.stop(); // the reader went away before the end: stop the work it asked for
+    }
+  }
+
+  /** An answer: `started` first, then progress, tokens and stats, then one final packet. */
+  answer(start: (opts: SendOptions) => AsyncGenerator<SessionEvent>, signal?: AbortSignal): AsyncGenerator<ChatPacket> {
+    return this.stream('still answering', (job, push) => this.answerJob(job, start, push), signal);
+  }
+
+  /**
+   * Switches the cache policy; the transcript is re-read under the new one (the old cache is disposed). The
+   * statement says what happened to the cache, for the user.
+   */
+  setPolicy(spec: PolicySpec): Promise<string> {
+    return this.run('switching its cache policy', async () => {
+      const old = { spec: this.chat.engine.policy.spec, length: this.chat.engine.policy.length };
+      const report = await this.chat.setPolicy(spec);
+      const now = this.chat.engine.policy;
+      return (
+        `Switched from ${describePolicy(old.spec)} to ${describePolicy(spec)}. The old cache (${old.length} tokens) was dropped and the new one ` +
+        `rebuilt by re-reading the transcript in ${Math.round(report.ms)} ms: it now holds ${now.length} of the ${now.totalTokensSeen} tokens of this conversation` +
+        (spec.name === 'sink' ? ` (${Math.min(spec.sink, now.length)} sink tokens kept forever).` : '.')
+      );
+    });
+  }
+
+  /** The sink inspector over what the cache holds now (the kept head and the newest tokens), as the session's job. */
+  inspectSinks(): Promise<SinkReport> {
+    return this.run('inspecting its cache', async () => {
+      const c = this.chat.engine.policy.contents();
+      const tokens = inspectTokens(c.tokens.length ? c.tokens : c.history, c.sinks);
+      if (tokens.length <= DEFAULT_FIRST_TOKENS) {
+        throw new PerpetuaError('Chat a little first: the inspector needs a few more tokens in the cache.', { code: 'invalid_input' });
+      }
+      return inspectSinks(this.chat.engine.model, tokens);
+    });
+  }
+
+  /** Asks the running job to stop; a no-op when idle. */
+  stop(): void {
+    if (!this.current) return;
+    this.current.state = 'stopping';
+    this.current.abort.abort();
+  }
+
+  /** Stops what runs, waits for it, and releases the session's cache. Later requests are refused. */
+  async close(): Promise<void> {
+    this.stop();
+    this.closed = true;
+    await this.queue;
+    this.chat.engine.policy.dispose();
+  }
+
+  private admit(): void {
+    if (this.closed) throw new PerpetuaError('That session was closed.', { code: 'not_found' });
+    if (this.current) {
+      throw new PerpetuaError(`This session is ${this.current.what}; stop it or wait for it to finish, then try again.`, { code: 'busy' });
+    }
+  }
+
+  private finish(current: Current): void {
+    if (this.current === current) this.current = null;
+  }
+
+  /** Streams one answer into `push`; returns its final packet. */
+  private async answerJob(job: Job, start: (opts: SendOptions) => AsyncGenerator<SessionEvent>, push: (p: ChatPacket) => void): Promise<ChatPacket> {
+    const { maxTokens, chunk, sampling } = this.defaults;
+    let assistant: number | null = null;
+    let lastStats = performance.now();
+    let notice: string | undefined;
+    /** what the model sees moves as a long paste streams through the cache, and again at the first token */
+    const stats = (now: boolean) => {
+      if (!now && performance.now() - lastStats <= 500) return;
+      lastStats = performance.now();
+      push({ type: 'stats', stats: this.stats() });
+    };
+    try {
+      for await (const ev of start({ maxTokens, chunk, sampling, signal: job.signal })) {
+        if (ev.type === 'started') {
+          assistant = ev.assistant.id;
+          const seenAtStart = this.chat.engine.policy.totalTokensSeen;
+          this.streaming = { messageId: ev.assistant.id, generated: 0, promptId: ev.user?.id, promptFed: 0, seenAtStart };
+          push({ type: 'started', user: ev.user && toApiMessage(ev.user), assistant: toApiMessage(ev.assistant), replacedMessageId: ev.replaced === null ? null : String(ev.replaced) });
+        } else if (ev.type === 'prefill') {
+          if (this.streaming) this.streaming.promptFed = ev.done;
+          push({ type: 'progress', phase: ev.type, done: ev.done, total: ev.total });
+          stats(ev.done === ev.total);
+        } else if (ev.type === 'token') {
+          job.enter('answering');
+          if (this.streaming) this.streaming.generated++;
+          push({ type: 'token', delta: ev.text });
+          stats(this.streaming?.generated === 1);
+        } else if (ev.type === 'done') {
+          this.tokensPerSecond = ev.tokensPerSecond;
+          if (ev.reason === 'context') notice = contextFullSentence(this.chat.engine.policy.capacity);
+        }
+      }
+    } catch (err) {
+      this.streaming = undefined;
+      if (assistant === null) throw err; // refused before anything was stored: the caller gets the error
+      const message = this.message(assistant);
+      if (errorCode(err) === 'cancelled') return { type: 'stopped', message, stats: this.stats() };
+      return { type: 'failed', message, error: { code: errorCode(err), message: (err as Error)?.message || 'The answer failed.' } };
+    }
+    this.streaming = undefined;
+    const message = this.message(assistant!);
+    if (message.state === 'stopped') return { type: 'stopped', message, stats: this.stats() };
+    return { type: 'done', message, stats: this.stats(), ...(notice ? { notice } : {}) };
+  }
+
+  private message(id: number) {
+    return toApiMessage(this.chat.store.getMessage(id)!);
+  }
+}

@@ -1,0 +1,155 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ExecutionProvider, ModelInfo, ModelVariant } from '../api/schemas.js';
+import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
+import { Model } from '../engine/model.js';
+import { folderVariants } from '../engine/model-files.js';
+import { defaultPolicyFor, toConfig } from '../policy/policy.js';
+import { PerpetuaError } from '../shared/errors.js';
+import type { Store } from '../store/store.js';
+import type { Model as ModelRow } from '../store/types.js';
+import { checkImportable } from './import-check.js';
+
+/** What the library keeps about a model beside its folder (the store's `config` column). */
+interface ModelSettings {
+  modelType?: string;
+  maxPositions?: number;
+  provider?: ExecutionProvider;
+  /** the export variant it runs (undefined: the best one for its provider) */
+  variant?: string;
+}
+
+/**
+ * The models the user has: rows in the store, the model folders found in `folders` (imported on first listing),
+ * and the loaded ONNX sessions (one per model, provider and variant, loaded once, disposed on close).
+ */
+export class ModelLibrary {
+  private readonly loaded = new Map<string, Promise<Model>>();
+  /** folders of modelsDir that failed to load (an import loads the whole ONNX graph): not tried again */
+  private readonly unusableDirs = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    /** folders whose model subfolders are imported (the bundled models, the downloads) */
+    private readonly folders: readonly string[] = [],
+  ) {}
+
+  async list(): Promise<ModelInfo[]> {
+    await this.importModelsDir();
+    return this.store.listModels().map(toModelInfo);
+  }
+
+  async import(dir: string, variant?: string): Promise<ModelInfo> {
+    checkImportable(dir);
+    const model = await Model.load(dir, { variant });
+    const known = this.store.listModels().find((m) => m.fingerprint === model.fingerprint);
+    const settings: ModelSettings = { ...(known?.config as ModelSettings | undefined), modelType: model.config.modelType, maxPositions: model.config.maxPositions, variant };
+    const row = this.store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint, config: { provider: 'cpu', ...settings } });
+    // loaded on the CPU to check it: kept for when the model runs there
+    const key = loadKey({ ...row, config: { ...row.config, provider: 'cpu' } });
+    if (this.loaded.has(key)) await model.dispose();
+    else this.loaded.set(key, Promise.resolve(model));
+    return toModelInfo(row);
+  }
+
+  /** Chooses the provider a model runs on; returns it loaded there (it may have fallen back to the CPU). */
+  async setProvider(id: string, provider: ExecutionProvider): Promise<{ info: ModelInfo; model: Model }> {
+    const { row, model } = await this.change(id, { provider });
+    return { info: { ...toModelInfo(row), provider: model.provider, error: model.providerFallbackReason ?? undefined }, model };
+  }
+
+  /** Chooses the export variant a model runs (null: the best one for its provider); it loads before it is kept. */
+  async setVariant(id: string, variant: string | null): Promise<{ info: ModelInfo; model: Model }> {
+    const { row, model } = await this.change(id, { variant: variant ?? undefined });
+    return { info: toModelInfo(row), model };
+  }
+
+  row(id: string | number): ModelRow {
+    const row = this.store.getModel(Number(id));
+    if (!row) throw new PerpetuaError('That model is not in the library any more.', { code: 'not_found' });
+    return row;
+  }
+
+  /** The model loaded on its chosen provider (loaded once; a failed load is tried again next time). */
+  load(row: ModelRow): Promise<Model> {
+    const key = loadKey(row);
+    let model = this.loaded.get(key);
+    if (!model) {
+      model = Model.load(row.dir, { executionProvider: providerOf(row), variant: (row.config as ModelSettings).variant });
+      model.catch(() => this.loaded.delete(key));
+      this.loaded.set(key, model);
+    }
+    return model;
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.loaded.values()) await (await m.catch(() => null))?.dispose();
+    this.loaded.clear();
+  }
+
+  /** Loads the model with changed settings, and keeps them once it loaded. */
+  private async change(id: string, settings: ModelSettings): Promise<{ row: ModelRow; model: Model }> {
+    const row = this.row(id);
+    const changed = { ...row, config: { ...row.config, ...settings } };
+    const model = await this.load(changed);
+    return { row: this.store.upsertModel(changed), model };
+  }
+
+  private async importModelsDir(): Promise<void> {
+    for (const dir of new Set(this.folders.map((f) => resolve(f)))) await this.importFolders(dir);
+  }
+
+  private async importFolders(dir: string): Promise<void> {
+    if (!existsSync(dir)) return;
+    const known = new Set(this.store.listModels().map((m) => resolve(m.dir)));
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith('.')) continue; // .downloads and other unfinished work is never a model
+      const sub = resolve(join(dir, name));
+      if (known.has(sub) || this.unusableDirs.has(sub) || !statSync(sub).isDirectory()) continue;
+      await this.import(sub).catch(() => this.unusableDirs.add(sub));
+    }
+  }
+}
+
+function providerOf(row: ModelRow): ExecutionProvider {
+  return (row.config as ModelSettings).provider ?? 'cpu';
+}
+
+function loadKey(row: ModelRow): string {
+  return `${row.id}:${providerOf(row)}:${(row.config as ModelSettings).variant ?? ''}`;
+}
+
+function toModelInfo(m: ModelRow): ModelInfo {
+  const c = m.config as ModelSettings;
+  return {
+    id: String(m.id),
+    name: m.name,
+    path: m.dir,
+    architecture: c.modelType,
+    maxPositions: c.maxPositions,
+    sizeBytes: onnxSize(m.dir),
+    provider: providerOf(m),
+    availableProviders: [...EXECUTION_PROVIDERS],
+    variant: c.variant,
+    variants: variantsOf(m.dir),
+    defaultPolicy: toConfig(defaultPolicyFor(c.maxPositions)),
+  };
+}
+
+/** The folder's export variants for the model manager (none for a folder that cannot be read any more). */
+function variantsOf(dir: string): ModelVariant[] | undefined {
+  try {
+    return folderVariants(dir).map((v) => ({ name: v.name, dtype: v.dtype, kvDtype: v.kvDtype, sizeBytes: v.sizeBytes }));
+  } catch {
+    return undefined;
+  }
+}
+
+function onnxSize(dir: string): number | undefined {
+  try {
+    const onnx = join(dir, 'onnx');
+    return readdirSync(onnx).reduce((n, f) => n + statSync(join(onnx, f)).size, 0);
+  } catch {
+    return undefined;
+  }
+}
