@@ -98,4 +98,23 @@ describe('CoreService', () => {
     expect(['stopped', 'done']).toContain((await next.done).type);
     await core.close();
   });
+
+  it('answers one spelling of an id only: " 1", "0x1", "1.0" and "1e0" are not session 1', async () => {
+    const dbFile = join(mkdtempSync(join(tmpdir(), 'perpetua-core-ids-')), 'perpetua.db');
+    const core = new CoreService({ dbFile, maxAnswerTokens: 4 });
+    try {
+      const model = await core.modelsImport({ dir: testModelDir() });
+      const session = await core.sessionsCreate({ name: 'Ids', modelId: model.id, policy: { name: 'sink', sink: 4, window: 60, pinSystem: false } });
+      expect(session.id).toBe('1');
+      expect(await core.sessionsExportMarkdown({ id: '1' })).toMatch(/Ids/);
+      for (const id of [' 1', '0x1', '1.0', '1e0', '01']) {
+        await expect(core.sessionsOpen({ id }), id).rejects.toMatchObject({ code: 'not_found' });
+        await expect(core.sessionsExportMarkdown({ id }), id).rejects.toMatchObject({ code: 'not_found' });
+        await expect(core.sessionsRename({ id, name: 'x' }), id).rejects.toMatchObject({ code: 'not_found' });
+      }
+      expect((await core.sessionsList()).map((s) => s.name)).toEqual(['Ids']);
+    } finally {
+      await core.close();
+    }
+  });
 });

@@ -12,6 +12,7 @@ import { toSpec } from '../policy/policy.js';
 import { encodePolicy } from '../policy/policy-store.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
+import { parseRowId } from '../store/row-id.js';
 import { AbCoordinator } from './ab-coordinator.js';
 import { abHistory } from './ab-history.js';
 import { toApiSession } from './api-mappers.js';
@@ -125,21 +126,21 @@ export class CoreService implements PerpetuaApi {
   }
 
   async sessionsRename(p: P<'sessions.rename'>) {
-    const session = this.store.renameSession(Number(p.id), p.name);
+    const session = this.store.renameSession(parseRowId(p.id, 'session'), p.name);
     const open = await this.sessions.ifOpen(session.id);
     if (open) open.chat.session = session;
     return toApiSession(session, messageCount(this.store, session.id));
   }
 
   async sessionsDelete(p: P<'sessions.delete'>) {
-    this.ab.forget(Number(p.id));
+    this.ab.forget(parseRowId(p.id, 'session'));
     await this.sessions.close(p.id); // stops and waits for what it runs
-    this.store.deleteSession(Number(p.id));
+    this.store.deleteSession(parseRowId(p.id, 'session'));
   }
 
   sessionsSearch = async (p: P<'sessions.search'>) => searchSessions(this.store, p.text, p.limit);
-  sessionsExportMarkdown = async (p: P<'sessions.exportMarkdown'>) => exportMarkdown(this.store, Number(p.id));
-  messagesPage = async (p: P<'messages.page'>) => messagePage(this.store, Number(p.sessionId), p.beforeSeq, p.limit);
+  sessionsExportMarkdown = async (p: P<'sessions.exportMarkdown'>) => exportMarkdown(this.store, parseRowId(p.id, 'session'));
+  messagesPage = async (p: P<'messages.page'>) => messagePage(this.store, parseRowId(p.sessionId, 'session'), p.beforeSeq, p.limit);
 
   // ── chat ────────────────────────────────────────────────────────────────────────────────────────
 
@@ -176,8 +177,8 @@ export class CoreService implements PerpetuaApi {
   }
 
   abStop = (p: P<'ab.stop'>) => this.chatStop(p);
-  abVote = (p: P<'ab.vote'>) => this.ab.vote(Number(p.runId), p.vote, p.continueWith ? (id) => this.sessions.runner(id) : undefined);
-  abHistory = async (p?: P<'ab.history'>) => abHistory(this.store, p?.sessionId === undefined ? undefined : Number(p.sessionId));
+  abVote = (p: P<'ab.vote'>) => this.ab.vote(parseRowId(p.runId, 'A/B run'), p.vote, p.continueWith ? (id) => this.sessions.runner(id) : undefined);
+  abHistory = async (p?: P<'ab.history'>) => abHistory(this.store, p?.sessionId === undefined ? undefined : parseRowId(p.sessionId, 'session'));
 
   async close(): Promise<void> {
     await this.downloads.close();

@@ -1,6 +1,7 @@
 import type { ModelLibrary } from '../models/model-library.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
+import { toRowId } from '../store/row-id.js';
 import { PersistentChat, type RestoreReport } from './persistent-chat.js';
 import { SessionRunner, type AnswerDefaults } from './session-runner.js';
 
@@ -25,7 +26,12 @@ export class SessionDirectory {
 
   /** The runner of a session, opening it on first use. */
   runner(id: string | number): Promise<SessionRunner> {
-    const sessionId = Number(id);
+    let sessionId: number;
+    try {
+      sessionId = toRowId(id, 'session');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     let runner = this.open.get(sessionId);
     if (!runner) {
       runner = this.openSession(sessionId);
@@ -37,12 +43,12 @@ export class SessionDirectory {
 
   /** The runner of a session that is open (or opening), without opening it. */
   async ifOpen(id: string | number): Promise<SessionRunner | null> {
-    return (await this.open.get(Number(id))?.catch(() => null)) ?? null;
+    return (await this.open.get(toRowId(id, 'session'))?.catch(() => null)) ?? null;
   }
 
   /** Closes a session: what it runs is stopped and waited for, its cache released. */
   async close(id: string | number): Promise<void> {
-    const sessionId = Number(id);
+    const sessionId = toRowId(id, 'session');
     const runner = this.open.get(sessionId);
     this.open.delete(sessionId);
     await (await runner?.catch(() => null))?.close();

@@ -8,6 +8,7 @@ import { defaultPolicyFor, toConfig } from '../policy/policy.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { Model as ModelRow } from '../store/types.js';
+import { toRowId } from '../store/row-id.js';
 import { checkImportable } from './import-check.js';
 
 /** What the library keeps about a model beside its folder (the store's `config` column). */
@@ -65,7 +66,7 @@ export class ModelLibrary {
   }
 
   row(id: string | number): ModelRow {
-    const row = this.store.getModel(Number(id));
+    const row = this.store.getModel(toRowId(id, 'model'));
     if (!row) throw new PerpetuaError('That model is not in the library any more.', { code: 'not_found' });
     return row;
   }

@@ -8,3 +8,8 @@ export function parseRowId(id: string, entity: EntityKind): number {
   if (!/^[1-9]\d{0,15}$/.test(id) || !Number.isSafeInteger(Number(id))) throw new NotFoundError(entity, id);
   return Number(id);
 }
+
+/** An id the core holds (a number) or one that came through the API (a string, checked by parseRowId). */
+export function toRowId(id: string | number, entity: EntityKind): number {
+  return typeof id === 'number' ? id : parseRowId(id, entity);
+}

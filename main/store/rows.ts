@@ -1,0 +1,77 @@
+import type { AbRun, AbVote, EvalRun, Message, MessageState, Model, PolicyName, PolicyParams, Session, SnapshotInfo } from './types.js';
+
+// Row shapes as SQLite returns them (snake_case, JSON as text).
+export interface ModelRow { id: number; name: string; dir: string; fingerprint: string; config: string; created_at: number }
+export interface SessionRow {
+  id: number; name: string; model_id: number; policy: string; policy_params: string; system_prompt: string;
+  total_tokens_seen: number; created_at: number; updated_at: number;
+}
+export interface SummaryRow extends SessionRow {
+  message_count: number; last_id: number | null; last_role: string | null; last_state: string | null;
+  last_text: string | null; last_created_at: number | null;
+}
+export interface MessageRow {
+  id: number; session_id: number; seq: number; role: string; text: string; token_count: number; state: string;
+  created_at: number; updated_at: number;
+}
+export interface SearchRow { session_id: number; session_name: string; message_id: number; seq: number; role: string; snippet: string; created_at: number }
+export interface SnapshotRow { id: number; session_id: number; message_id: number | null; created_at: number; size: number; bytes?: Buffer }
+export interface AbRunRow {
+  id: number; session_id: number | null; created_at: number; prompt: string; branch_a: string; branch_b: string;
+  metrics: string; vote: string | null;
+}
+export interface EvalRunRow { id: number; created_at: number; kind: string; model: string; params: string; result: string }
+
+
+export function toModel(r: ModelRow): Model {
+  return { id: r.id, name: r.name, dir: r.dir, fingerprint: r.fingerprint, config: JSON.parse(r.config), createdAt: r.created_at };
+}
+
+export function toSession(r: SessionRow): Session {
+  return {
+    id: r.id,
+    name: r.name,
+    modelId: r.model_id,
+    policy: r.policy as PolicyName,
+    policyParams: JSON.parse(r.policy_params) as PolicyParams,
+    systemPrompt: r.system_prompt,
+    totalTokensSeen: r.total_tokens_seen,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function toMessage(r: MessageRow): Message {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    seq: r.seq,
+    role: r.role as Message['role'],
+    text: r.text,
+    tokenCount: r.token_count,
+    state: r.state as MessageState,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function toSnapshotInfo(r: SnapshotRow): SnapshotInfo {
+  return { id: r.id, sessionId: r.session_id, messageId: r.message_id, createdAt: r.created_at, size: r.size };
+}
+
+export function toAbRun(r: AbRunRow): AbRun {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    createdAt: r.created_at,
+    prompt: r.prompt,
+    branchA: JSON.parse(r.branch_a),
+    branchB: JSON.parse(r.branch_b),
+    metrics: JSON.parse(r.metrics),
+    vote: r.vote as AbVote | null,
+  };
+}
+
+export function toEvalRun(r: EvalRunRow): EvalRun {
+  return { id: r.id, createdAt: r.created_at, kind: r.kind, model: r.model, params: JSON.parse(r.params), result: JSON.parse(r.result) };
+}

@@ -1,0 +1,98 @@
+import type { Db } from './database.js';
+import { prepareTyped } from './typed-statements.js';
+import type { AbRunRow, EvalRunRow, MessageRow, ModelRow, SearchRow, SessionRow, SnapshotRow, SummaryRow } from './rows.js';
+import { SNIPPET_MARK_END, SNIPPET_MARK_START } from './types.js';
+
+/** Characters of the last message kept for session lists (twice that is read, to cut at a whole character). */
+const PREVIEW_READ_CHARS = 320;
+const SEARCH_SNIPPET_TOKENS = 16;
+
+/** Every statement the Store runs, prepared once per connection; failures come out typed (typed-statements.ts). */
+export function prepareStatements(db: Db) {
+  const p = <R = unknown>(sql: string) => prepareTyped<unknown[], R>(db, sql);
+  // Statements that use a value twice take named parameters (better-sqlite3 has no ?NNN).
+  const named = <R = unknown>(sql: string) => prepareTyped<[Record<string, unknown>], R>(db, sql);
+return {
+    upsertModel: p<ModelRow>(`
+      INSERT INTO models (name, dir, fingerprint, config, created_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (fingerprint) DO UPDATE SET name = excluded.name, dir = excluded.dir, config = excluded.config
+      RETURNING *`),
+    getModel: p<ModelRow>('SELECT * FROM models WHERE id = ?'),
+    listModels: p<ModelRow>('SELECT * FROM models ORDER BY name, id'),
+
+    createSession: p<SessionRow>(`
+      INSERT INTO sessions (name, model_id, policy, policy_params, system_prompt, total_tokens_seen, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, 0, ?, ?) RETURNING *`),
+    getSession: p<SessionRow>('SELECT * FROM sessions WHERE id = ?'),
+    getSessionByName: p<SessionRow>('SELECT * FROM sessions WHERE name = ?'),
+    listSessions: p<SummaryRow>(`
+      SELECT s.*,
+             (SELECT count(*) FROM messages c WHERE c.session_id = s.id) AS message_count,
+             m.id AS last_id, m.role AS last_role, m.state AS last_state,
+             substr(m.text, 1, ${PREVIEW_READ_CHARS}) AS last_text, m.created_at AS last_created_at
+      FROM sessions s
+      LEFT JOIN messages m
+        ON m.id = (SELECT l.id FROM messages l WHERE l.session_id = s.id ORDER BY l.seq DESC LIMIT 1)
+      ORDER BY s.updated_at DESC, s.id DESC`),
+    updateSessionPolicy: p<SessionRow>(
+      'UPDATE sessions SET policy = ?, policy_params = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    renameSession: p<SessionRow>('UPDATE sessions SET name = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    deleteSession: p('DELETE FROM sessions WHERE id = ?'),
+    addTokensSeen: p<SessionRow>(
+      'UPDATE sessions SET total_tokens_seen = total_tokens_seen + ?, updated_at = ? WHERE id = ? RETURNING *'),
+    touchSession: p('UPDATE sessions SET updated_at = ? WHERE id = ?'),
+
+    appendMessage: named<MessageRow>(`
+      INSERT INTO messages (session_id, seq, role, text, token_count, state, created_at, updated_at)
+      VALUES (@sessionId, (SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = @sessionId),
+              @role, @text, @tokenCount, @state, @now, @now)
+      RETURNING *`),
+    getMessage: p<MessageRow>('SELECT * FROM messages WHERE id = ?'),
+    updateMessageText: p<MessageRow>(`
+      UPDATE messages SET text = ?, state = ?, token_count = coalesce(?, token_count), updated_at = ?
+      WHERE id = ? RETURNING *`),
+    listMessages: p<MessageRow>(
+      'SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    listMessagesBefore: p<MessageRow>(
+      'SELECT * FROM (SELECT * FROM messages WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
+    deleteMessage: p('DELETE FROM messages WHERE id = ?'),
+    setMessageState: p('UPDATE messages SET state = ?, updated_at = ? WHERE id = ?'),
+    markInterrupted: p(
+      "UPDATE messages SET state = 'stopped', updated_at = ? WHERE state = 'streaming' AND session_id NOT IN (SELECT value FROM json_each(?))"),
+
+    search: named<SearchRow>(`
+      SELECT m.session_id, s.name AS session_name, m.id AS message_id, m.seq, m.role, m.created_at,
+             snippet(messages_fts, 0, '${SNIPPET_MARK_START}', '${SNIPPET_MARK_END}', '…', ${SEARCH_SNIPPET_TOKENS}) AS snippet
+      FROM messages_fts
+      JOIN messages m ON m.id = messages_fts.rowid
+      JOIN sessions s ON s.id = m.session_id
+      WHERE messages_fts MATCH @query AND (@sessionId IS NULL OR m.session_id = @sessionId)
+      ORDER BY rank
+      LIMIT @limit`),
+
+    insertSnapshot: p<SnapshotRow>(`
+      INSERT INTO snapshots (session_id, message_id, created_at, bytes, size) VALUES (?, ?, ?, ?, ?)
+      RETURNING id, session_id, message_id, created_at, size`),
+    pruneSnapshots: named(`
+      DELETE FROM snapshots WHERE session_id = @sessionId AND id NOT IN
+        (SELECT id FROM snapshots WHERE session_id = @sessionId ORDER BY id DESC LIMIT @keep)`),
+    latestSnapshot: p<SnapshotRow>('SELECT * FROM snapshots WHERE session_id = ? ORDER BY id DESC LIMIT 1'),
+    getSnapshot: p<SnapshotRow>('SELECT * FROM snapshots WHERE id = ?'),
+    deleteSnapshot: p('DELETE FROM snapshots WHERE id = ?'),
+    listSnapshots: p<SnapshotRow>(
+      'SELECT id, session_id, message_id, created_at, size FROM snapshots WHERE session_id = ? ORDER BY id DESC'),
+
+    recordAbRun: p<AbRunRow>(`
+      INSERT INTO ab_runs (session_id, created_at, prompt, branch_a, branch_b, metrics, vote)
+      VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING *`),
+    listAbRuns: named<AbRunRow>(
+      'SELECT * FROM ab_runs WHERE (@sessionId IS NULL OR session_id = @sessionId) ORDER BY id DESC'),
+    voteAbRun: p<AbRunRow>('UPDATE ab_runs SET vote = ? WHERE id = ? RETURNING *'),
+
+    recordEvalRun: p<EvalRunRow>(
+      'INSERT INTO eval_runs (created_at, kind, model, params, result) VALUES (?, ?, ?, ?, ?) RETURNING *'),
+    listEvalRuns: named<EvalRunRow>('SELECT * FROM eval_runs WHERE (@kind IS NULL OR kind = @kind) ORDER BY id DESC'),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;
