@@ -124,9 +124,17 @@ CREATE TABLE session_locks (
 );
 `;
 
+// Per-chat generation settings (temperature, top-p, … stop strings) as a JSON record, '{}' meaning the model's
+// defaults; and per-answer speed (time to first token, tokens per second), NULL until an answer has them.
+const V3_GENERATION_SETTINGS = /* sql */ `
+ALTER TABLE sessions ADD COLUMN generation TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(generation));
+ALTER TABLE messages ADD COLUMN stats TEXT CHECK (stats IS NULL OR json_valid(stats));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
+  { name: 'generation settings', up: (db) => void db.exec(V3_GENERATION_SETTINGS) },
 ];
 
 /** The schema version this build writes and understands. */

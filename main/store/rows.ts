@@ -4,7 +4,7 @@ import type { AbRun, AbVote, EvalRun, Message, MessageState, Model, PolicyName, 
 export interface ModelRow { id: number; name: string; dir: string; fingerprint: string; config: string; created_at: number }
 export interface SessionRow {
   id: number; name: string; model_id: number; policy: string; policy_params: string; system_prompt: string;
-  total_tokens_seen: number; created_at: number; updated_at: number;
+  generation: string; total_tokens_seen: number; created_at: number; updated_at: number;
 }
 export interface SummaryRow extends SessionRow {
   message_count: number; last_id: number | null; last_role: string | null; last_state: string | null;
@@ -12,7 +12,7 @@ export interface SummaryRow extends SessionRow {
 }
 export interface MessageRow {
   id: number; session_id: number; seq: number; role: string; text: string; token_count: number; state: string;
-  created_at: number; updated_at: number;
+  stats: string | null; created_at: number; updated_at: number;
 }
 export interface SearchRow { session_id: number; session_name: string; message_id: number; seq: number; role: string; snippet: string; created_at: number }
 export interface SnapshotRow { id: number; session_id: number; message_id: number | null; created_at: number; size: number; bytes?: Buffer }
@@ -35,6 +35,7 @@ export function toSession(r: SessionRow): Session {
     policy: r.policy as PolicyName,
     policyParams: JSON.parse(r.policy_params) as PolicyParams,
     systemPrompt: r.system_prompt,
+    generation: JSON.parse(r.generation) as Record<string, unknown>,
     totalTokensSeen: r.total_tokens_seen,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -50,6 +51,7 @@ export function toMessage(r: MessageRow): Message {
     text: r.text,
     tokenCount: r.token_count,
     state: r.state as MessageState,
+    stats: r.stats === null || r.stats === undefined ? null : (JSON.parse(r.stats) as Record<string, unknown>),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -37,6 +37,8 @@ export interface Session {
   policy: PolicyName;
   policyParams: PolicyParams;
   systemPrompt: string;
+  /** Per-chat generation settings as stored ('{}' = the model's defaults); validated by the API layer. */
+  generation: Record<string, unknown>;
   totalTokensSeen: number;
   createdAt: number;
   updatedAt: number;
@@ -73,6 +75,8 @@ export interface Message {
   text: string;
   tokenCount: number;
   state: MessageState;
+  /** Speed of a generated answer (time to first token, tokens per second); null until measured. */
+  stats: Record<string, unknown> | null;
   createdAt: number;
   updatedAt: number;
 }
