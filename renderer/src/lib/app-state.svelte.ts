@@ -1,5 +1,6 @@
 import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
 import { AbState } from './ab-state.svelte.js';
+import { ChatSettingsState } from './chat-settings-state.svelte.js';
 import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
 
@@ -42,6 +43,7 @@ export class AppState {
   /** What the main column shows: the chat, or the A/B comparison of cache policies. */
   view = $state<'chat' | 'ab'>('chat');
   readonly ab: AbState;
+  readonly chatSettings: ChatSettingsState;
 
   private pendingDeltas = new Map<string, string>();
   /** The answer each session is streaming (its channel), wherever the user looks. */
@@ -59,6 +61,16 @@ export class AppState {
         this.touchSession(sessionId);
         if (this.current?.id === sessionId) await this.open(sessionId);
         await this.loadSessions();
+      },
+    });
+    this.chatSettings = new ChatSettingsState({
+      api,
+      onSystemPrompt: (r) => {
+        this.sessions = this.sessions.map((s) => (s.id === r.session.id ? r.session : s));
+        if (this.current?.id === r.session.id) {
+          this.current = r.session;
+          this.stats = r.stats;
+        }
       },
     });
     api.on('coreRestarted', (e) => {
@@ -221,7 +233,7 @@ export class AppState {
   // --- chat --------------------------------------------------------------------------------------
 
   get busy(): boolean {
-    return this.sending || this.streamingId !== null || this.ab.runningFor(this.current?.id);
+    return this.sending || this.streamingId !== null || this.ab.runningFor(this.current?.id) || (this.current !== null && this.chatSettings.applyingFor === this.current.id);
   }
 
   /** Sends a message; resolves true once the core stored it (the answer streams on), false when it was refused. */
