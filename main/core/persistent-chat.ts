@@ -31,6 +31,12 @@ export interface OpenChatOptions {
   holder?: string;
 }
 
+/** A cache rebuilt from the transcript reports its progress (tokens read of the total) and can be stopped. */
+export interface RebuildOptions {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** Policy spec stored with a session, back as a PolicySpec. */
 export function sessionPolicy(s: Session): PolicySpec {
   return decodePolicy(s.policy, s.policyParams);
@@ -112,17 +118,28 @@ export class PersistentChat {
 
   /** Restores the newest usable snapshot, then re-prefills what it does not cover. */
   async restore(): Promise<RestoreReport> {
-    this.engine.policy.reset();
+    return (this.restored = (await this.readInto(this.chat, {})).report);
+  }
+
+  /**
+   * Brings `chat`'s cache up to date with the transcript: the newest snapshot that fits, then a re-read of the
+   * rest (progress in tokens, stopped by `signal`). `keepRefused` leaves refused snapshots in the store (a policy
+   * switch that may still be cancelled must not delete what the old policy resumes from).
+   */
+  private async readInto(chat: ChatSession, opts: RebuildOptions & { keepRefused?: boolean }): Promise<{ report: RestoreReport; lastId: number | null }> {
+    chat.engine.policy.reset();
     const messages = this.store.listMessages(this.session.id).filter(isInContext);
-    if (messages.length === 0) return (this.restored = { kind: 'empty', reread: 0, ms: 0, refused: null });
+    if (messages.length === 0) return { report: { kind: 'empty', reread: 0, ms: 0, refused: null }, lastId: null };
     const transcript = messages.map(toChatMessage);
     const started = performance.now();
-    const { coveredId, refused } = await restoreNewestSnapshot(this.store, this.engine, this.session.id);
+    const { coveredId, refused } = await restoreNewestSnapshot(this.store, chat.engine, this.session.id, { deleteRefused: !opts.keepRefused });
     const covered = coveredId === undefined || coveredId === null ? 0 : messages.findIndex((m) => m.id === coveredId) + 1;
-    for await (const ev of this.chat.resume(transcript, covered, { maxTokens: 0, chunk: this.opts.chunk })) void ev;
+    for await (const ev of chat.resume(transcript, covered, { maxTokens: 0, chunk: this.opts.chunk, signal: opts.signal })) {
+      if (ev.type === 'prefill') opts.onProgress?.(ev.done, ev.total);
+    }
     const ms = performance.now() - started;
     const kind = covered > 0 ? 'resumed' : 'rebuilt';
-    return (this.restored = { kind, reread: messages.length - covered, ms, refused });
+    return { report: { kind, reread: messages.length - covered, ms, refused }, lastId: messages[messages.length - 1].id };
   }
 
   /**
@@ -195,16 +212,28 @@ export class PersistentChat {
   }
 
   /**
-   * Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy.
-   * The old cache is disposed (its KV may hold GPU memory).
+   * Switches the cache policy: the session keeps its transcript and a new cache is built beside the old one by
+   * re-reading it under the new policy. Only once that is done does the switch take effect (stored, the old cache
+   * disposed, a snapshot of the new one written); stopped or failed before, the new cache is disposed and the
+   * session is exactly as it was.
    */
-  async setPolicy(spec: PolicySpec): Promise<RestoreReport> {
+  async setPolicy(spec: PolicySpec, opts: RebuildOptions = {}): Promise<RestoreReport> {
+    const model = this.engine.model;
+    const chat = new ChatSession(new Engine(model, createPolicy(spec, model.config, model.kvEditor)), this.session.systemPrompt || null, { raw: this.opts.raw });
+    let read: { report: RestoreReport; lastId: number | null };
+    try {
+      read = await this.readInto(chat, { ...opts, keepRefused: true });
+    } catch (err) {
+      chat.engine.policy.dispose();
+      throw err;
+    }
     const { name, params } = encodePolicy(spec);
     this.session = this.store.updateSessionPolicy(this.session.id, name, params);
-    const old = this.engine.policy;
-    this.engine.policy = createPolicy(spec, this.engine.model.config, this.engine.model.kvEditor);
-    old.dispose();
-    return this.restore();
+    const old = this.chat;
+    this.chat = chat;
+    old.engine.policy.dispose();
+    if (read.report.kind !== 'empty') await this.saveSnapshot(read.lastId);
+    return (this.restored = read.report);
   }
 
   /** `readTurn`: the user message being read; after a long one the cache is saved before the answer starts. */

@@ -8,13 +8,14 @@ import type { Store } from '../store/store.js';
 /**
  * Restores the newest of a session's snapshots that passes every check into the engine's policy, and returns
  * the id of the last message it covers (null: only the system prompt), or undefined when none could be used.
- * Each refused snapshot is deleted — it can never stand in a session's way again — and the first refusal is
+ * Each refused snapshot is deleted (unless `deleteRefused` is false) — it can never stand in a session's way again — and the first refusal is
  * returned as a sentence with its code.
  */
 export async function restoreNewestSnapshot(
   store: Store,
   engine: Engine,
   sessionId: number,
+  opts: { deleteRefused?: boolean } = {},
 ): Promise<{ coveredId: number | null | undefined; refused: { code: ErrorCode; reason: string } | null }> {
   let refused: { code: ErrorCode; reason: string } | null = null;
   for (const info of store.listSnapshots(sessionId)) {
@@ -27,7 +28,7 @@ export async function restoreNewestSnapshot(
       return { coveredId: stored.messageId, refused };
     } catch (err) {
       engine.policy.reset();
-      store.deleteSnapshot(info.id);
+      if (opts.deleteRefused !== false) store.deleteSnapshot(info.id);
       // the first refusal is the one reported: older snapshots usually fail the same way
       refused ??= { code: errorCode(err) === 'failed' ? 'snapshot_mismatch' : errorCode(err), reason: refusal(err) };
     }
