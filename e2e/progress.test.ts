@@ -41,6 +41,14 @@ async function movedOn(page: Page, testid: string, from: number): Promise<{ done
   return (await figures(page, testid))!;
 }
 
+/** Waits for the bar to show up and move twice over a long operation (tens of thousands of tokens), not finished yet. */
+async function expectMoving(page: Page, testid: string): Promise<void> {
+  const first = await movedOn(page, testid, 0);
+  expect(first.total).toBeGreaterThan(10_000);
+  const later = await movedOn(page, testid, first.done);
+  expect(later.done).toBeLessThan(later.total);
+}
+
 describe('progress and cancel of long operations, and A/B per chat (web host + real core)', () => {
   let core: CoreUnderTest;
   let h: Harness;
@@ -78,10 +86,7 @@ describe('progress and cancel of long operations, and A/B per chat (web host + r
     await page.check('[data-testid=policy-window]');
     await page.fill('[data-testid=policy-window-size]', '128');
     await page.click('[data-testid=policy-apply]');
-    const first = await movedOn(page, 'policy-progress', 0);
-    expect(first.total).toBeGreaterThan(10_000);
-    const later = await movedOn(page, 'policy-progress', first.done);
-    expect(later.done).toBeLessThan(later.total);
+    await expectMoving(page, 'policy-progress');
     expect(await page.textContent('[data-testid=policy-progress-percent]')).toMatch(/^\d+%$/);
     // the time left, once the core has measured the rate
     await until(page, `/^\\d+ (s|min)/.test(document.querySelector('[data-testid=policy-progress-eta]')?.textContent ?? '')`);
@@ -112,10 +117,7 @@ describe('progress and cancel of long operations, and A/B per chat (web host + r
     await page.fill('[data-testid=ab-prompt]', 'And on the last night of winter');
     await page.fill('[data-testid=ab-max-tokens]', '4');
     await page.click('[data-testid=ab-run]');
-    const first = await movedOn(page, 'ab-progress-a', 0);
-    expect(first.total).toBeGreaterThan(10_000);
-    const later = await movedOn(page, 'ab-progress-a', first.done);
-    expect(later.done).toBeLessThan(later.total);
+    await expectMoving(page, 'ab-progress-a');
     expect(await page.textContent('[data-testid=ab-status-a]')).toContain('Measuring');
     await page.click('[data-testid=ab-progress-a-cancel]');
     await page.waitForSelector('[data-testid=ab-status-a]:has-text("Stopped.")', { timeout: 30_000 });
