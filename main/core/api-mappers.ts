@@ -19,7 +19,17 @@ export function toApiSession(s: Session, messageCount: number): ApiSession {
 }
 
 export function toApiMessage(m: Message): ApiMessage {
-  return { id: String(m.id), sessionId: String(m.sessionId), seq: m.seq, role: m.role, text: m.text, state: m.state, createdAt: m.createdAt };
+  return {
+    id: String(m.id),
+    sessionId: String(m.sessionId),
+    seq: m.seq,
+    parentId: m.parentId === null ? null : String(m.parentId),
+    ...(m.siblings ? { siblings: m.siblings } : {}),
+    role: m.role,
+    text: m.text,
+    state: m.state,
+    createdAt: m.createdAt,
+  };
 }
 
 /** Cache and speed figures of an open session; `streaming` is the turn in flight, `view` what the model still sees. */
