@@ -27,8 +27,9 @@ export class Branches {
         `WITH RECURSIVE below(id) AS (SELECT ? UNION ALL SELECT m.id FROM messages m JOIN below ON m.parent_id = below.id)
          SELECT m.id FROM messages m JOIN below ON m.id = below.id ORDER BY m.seq DESC LIMIT 1`,
       ),
-      setHead: prepareTyped<[number, number], unknown>(db, 'UPDATE sessions SET head_message_id = ? WHERE id = ?'),
+      setHead: prepareTyped<[number | null, number], unknown>(db, 'UPDATE sessions SET head_message_id = ? WHERE id = ?'),
       message: prepareTyped<[number], MessageRow>(db, 'SELECT * FROM messages WHERE id = ?'),
+      delete: prepareTyped<[number], unknown>(db, 'DELETE FROM messages WHERE id = ?'),
       tree: prepareTyped<[number], MessageRow>(db, 'SELECT * FROM messages WHERE session_id = ? ORDER BY seq'),
     };
   }
@@ -53,6 +54,21 @@ export class Branches {
       if (this.message(messageId).session_id !== sessionId) throw new NotFoundError('message', messageId);
       if (this.pathIds(sessionId).includes(messageId)) return false;
       this.s.setHead.run(this.s.newestUnder.get(messageId)!.id, sessionId);
+      return true;
+    });
+  }
+
+  /**
+   * Removes one message with the replies that follow it; snapshots that covered them go with them. When it was on the
+   * active branch, its parent becomes the head. False when it did not exist.
+   */
+  deleteMessage(id: number): boolean {
+    return inTransaction(this.db, () => {
+      const m = this.s.message.get(id);
+      if (!m) return false;
+      const onBranch = this.pathIds(m.session_id).includes(id);
+      this.s.delete.run(id);
+      if (onBranch) this.s.setHead.run(m.parent_id, m.session_id);
       return true;
     });
   }

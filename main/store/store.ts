@@ -114,6 +114,16 @@ export class Store {
     return toSession(row);
   }
 
+  /** Replaces the chat's generation settings (a JSON record, '{}' = the model's defaults; validated by the API). */
+  updateSessionGeneration(sessionId: number, generation: Record<string, unknown>): Session {
+    return this.sessionRow(this.s.updateSessionGeneration.get(json(generation), Date.now(), sessionId), sessionId);
+  }
+
+  /** Replaces the system prompt ('' = none); the caller rebuilds the cache, whose snapshots begin with the old one. */
+  updateSessionSystemPrompt(sessionId: number, systemPrompt: string): Session {
+    return this.sessionRow(this.s.updateSessionSystemPrompt.get(toWellFormed(systemPrompt), Date.now(), sessionId), sessionId);
+  }
+
   renameSession(sessionId: number, name: string): Session {
     if (!isShowableName(name)) throw new InvalidNameError(name);
     let row: SessionRow | undefined;
@@ -140,6 +150,11 @@ export class Store {
     return toSession(row);
   }
 
+  private sessionRow(row: SessionRow | undefined, sessionId: number): Session {
+    if (!row) throw new NotFoundError('session', sessionId);
+    return toSession(row);
+  }
+
   // ── messages ────────────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -152,16 +167,8 @@ export class Store {
       if (this.s.touchSession.run(now, sessionId).changes === 0) throw new NotFoundError('session', sessionId);
       const parentId = m.parentId ?? null;
       if (parentId !== null && this.s.getMessage.get(parentId)?.session_id !== sessionId) throw new NotFoundError('message', parentId);
-      const row = this.s.appendMessage.get({
-        sessionId,
-        role: m.role,
-        text: toWellFormed(m.text),
-        tokenCount: m.tokenCount ?? 0,
-        state: m.state ?? 'done',
-        now,
-        atHead: m.parentId === undefined ? 1 : 0,
-        parentId,
-      })!;
+      const [text, tokenCount, state, atHead] = [toWellFormed(m.text), m.tokenCount ?? 0, m.state ?? 'done', m.parentId === undefined ? 1 : 0];
+      const row = this.s.appendMessage.get({ sessionId, role: m.role, text, tokenCount, state, now, atHead, parentId })!;
       this.s.setHead.run(row.id, sessionId);
       return toMessage(this.s.getMessage.get(row.id)!);
     });
@@ -193,19 +200,14 @@ export class Store {
     return this.s.listMessagesBefore.all({ sessionId, beforeSeq, limit }).map(toMessage);
   }
 
-  /**
-   * Removes one message with the replies that follow it; snapshots that covered them go with them. When it held the
-   * head of the active branch, its parent does.
-   */
+  /** Removes one message with the replies that follow it (branches.ts). */
   deleteMessage(id: number): boolean {
-    return inTransaction(this.db, () => {
-      const m = this.s.getMessage.get(id);
-      if (!m) return false;
-      const headGoes = this.branches.pathIds(m.session_id).includes(id);
-      this.s.deleteMessage.run(id);
-      if (headGoes) this.s.setHead.run(m.parent_id, m.session_id);
-      return true;
-    });
+    return this.branches.deleteMessage(id);
+  }
+
+  /** Records how fast an answer came (time to first token, tokens per second); the text stays untouched. */
+  setMessageStats(id: number, stats: Record<string, unknown>): void {
+    if (this.s.setMessageStats.run(json(stats), id).changes === 0) throw new NotFoundError('message', id);
   }
 
   /** Changes only a message's state (its text, and so the search index, stay untouched). */
@@ -272,6 +274,11 @@ export class Store {
   /** Removes a snapshot that cannot be used, so it never stands in the way of a session again. */
   deleteSnapshot(id: number): boolean {
     return this.s.deleteSnapshot.run(id).changes > 0;
+  }
+
+  /** Removes every snapshot of a session (they no longer match its cache, e.g. after a new system prompt). */
+  deleteSnapshots(sessionId: number): number {
+    return this.s.deleteSnapshots.run(sessionId).changes;
   }
 
   /** Newest first, without the bytes. */
