@@ -31,6 +31,7 @@ import {
   SinkReportSchema,
   VoidResult,
 } from './schemas.js';
+import { ChatSettingsSchema, SessionsSetGenerationParams, SessionsSetSystemPromptParams, SystemPromptSetResult } from './generation-schemas.js';
 import { CatalogItemSchema, CatalogListParams, DownloadIdParams, DownloadInfoSchema, DownloadsStartParams, ModelsConvertParams } from './download-schemas.js';
 
 function call<H extends string, P extends z.ZodType, R extends z.ZodType>(handler: H, params: P, result: R) {
@@ -68,6 +69,15 @@ export const methods = {
   'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),
   'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
   'sessions.exportMarkdown': call('sessionsExportMarkdown', SessionIdParams, z.string()),
+  /** The chat's generation settings, the model's defaults for what it leaves out, and its system prompt. */
+  'sessions.settings': call('sessionsSettings', SessionIdParams, ChatSettingsSchema),
+  /** Replaces the chat's generation settings ({}: the model's defaults); the next answer uses them. */
+  'sessions.setGeneration': call('sessionsSetGeneration', SessionsSetGenerationParams, ChatSettingsSchema),
+  /**
+   * Changes the system prompt. It is the start of the cache (its first tokens are the attention sinks), so the
+   * cache is rebuilt from the transcript; the session is busy meanwhile. The statement says what happened.
+   */
+  'sessions.setSystemPrompt': call('sessionsSetSystemPrompt', SessionsSetSystemPromptParams, SystemPromptSetResult),
 
   'messages.page': call('messagesPage', MessagesPageParams, MessagesPageResult),
 

@@ -106,6 +106,15 @@ export const SessionSchema = z.object({
 });
 export type Session = z.infer<typeof SessionSchema>;
 
+/** How fast an answer came: time to first token (from the request, reading the prompt included) and decode speed. */
+export const MessageStatsSchema = z.object({
+  ttftMs: z.number().nonnegative(),
+  tokensPerSecond: z.number().nonnegative(),
+  /** tokens generated */
+  tokens: z.number().int().nonnegative(),
+});
+export type MessageStats = z.infer<typeof MessageStatsSchema>;
+
 export const MessageSchema = z.object({
   id: Id,
   sessionId: Id,
@@ -117,6 +126,8 @@ export const MessageSchema = z.object({
   createdAt: Timestamp,
   /** Set when state is "error": a sentence for the user. */
   error: z.string().optional(),
+  /** Speed of a generated answer, once it ended. */
+  stats: MessageStatsSchema.optional(),
 });
 export type Message = z.infer<typeof MessageSchema>;
 
@@ -147,7 +158,7 @@ export type SinkReport = z.infer<typeof SinkReportSchema>;
 
 export const StatsSchema = z.object({
   sessionId: Id,
-  /** Decode speed of the last/current answer; 0 when idle and nothing measured. */
+  /** Decode speed of the answer in flight (so far), else of the last one; 0 when nothing was measured. */
   tokensPerSecond: z.number().nonnegative(),
   /** Tokens currently held in the KV cache. */
   cacheFill: z.number().int().nonnegative(),
@@ -163,6 +174,8 @@ export const StatsSchema = z.object({
   totalTokensSeen: z.number().int().nonnegative(),
   policy: PolicyConfigSchema,
   view: CacheViewSchema.optional(),
+  /** The answer in flight, measured so far. */
+  answer: MessageStatsSchema.optional(),
 });
 export type Stats = z.infer<typeof StatsSchema>;
 

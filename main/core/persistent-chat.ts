@@ -207,6 +207,18 @@ export class PersistentChat {
     return this.restore();
   }
 
+  /**
+   * Replaces the system prompt and rebuilds the cache from the transcript after it: the prompt is the start of
+   * the cache, so no snapshot fits any more. They are dropped before the new prompt is stored, so a crash in
+   * between leaves a session that rebuilds from its transcript, never one that resumes the old prompt's cache.
+   */
+  async setSystemPrompt(text: string): Promise<RestoreReport> {
+    this.store.deleteSnapshots(this.session.id);
+    this.session = this.store.updateSessionSystemPrompt(this.session.id, text);
+    this.chat = new ChatSession(this.engine, this.session.systemPrompt || null, { raw: this.opts.raw });
+    return this.restore();
+  }
+
   /** `readTurn`: the user message being read; after a long one the cache is saved before the answer starts. */
   private async *stream(events: AsyncGenerator<ChatEvent>, writer: StreamingMessageWriter, readTurn?: number): AsyncGenerator<SessionEvent> {
     const seenBefore = this.engine.policy.totalTokensSeen;

@@ -36,6 +36,8 @@ return {
       ORDER BY s.updated_at DESC, s.id DESC`),
     updateSessionPolicy: p<SessionRow>(
       'UPDATE sessions SET policy = ?, policy_params = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    updateSessionGeneration: p<SessionRow>('UPDATE sessions SET generation = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    updateSessionSystemPrompt: p<SessionRow>('UPDATE sessions SET system_prompt = ?, updated_at = ? WHERE id = ? RETURNING *'),
     renameSession: p<SessionRow>('UPDATE sessions SET name = ?, updated_at = ? WHERE id = ? RETURNING *'),
     deleteSession: p('DELETE FROM sessions WHERE id = ?'),
     addTokensSeen: p<SessionRow>(
@@ -56,6 +58,7 @@ return {
     listMessagesBefore: p<MessageRow>(
       'SELECT * FROM (SELECT * FROM messages WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
     deleteMessage: p('DELETE FROM messages WHERE id = ?'),
+    setMessageStats: p('UPDATE messages SET stats = ? WHERE id = ?'),
     setMessageState: p('UPDATE messages SET state = ?, updated_at = ? WHERE id = ?'),
     markInterrupted: p(
       "UPDATE messages SET state = 'stopped', updated_at = ? WHERE state = 'streaming' AND session_id NOT IN (SELECT value FROM json_each(?))"),
@@ -76,6 +79,7 @@ return {
     pruneSnapshots: named(`
       DELETE FROM snapshots WHERE session_id = @sessionId AND id NOT IN
         (SELECT id FROM snapshots WHERE session_id = @sessionId ORDER BY id DESC LIMIT @keep)`),
+    deleteSnapshots: p('DELETE FROM snapshots WHERE session_id = ?'),
     latestSnapshot: p<SnapshotRow>('SELECT * FROM snapshots WHERE session_id = ? ORDER BY id DESC LIMIT 1'),
     getSnapshot: p<SnapshotRow>('SELECT * FROM snapshots WHERE id = ?'),
     deleteSnapshot: p('DELETE FROM snapshots WHERE id = ?'),

@@ -110,6 +110,16 @@ export class Store {
     return toSession(row);
   }
 
+  /** Replaces the chat's generation settings (a JSON record, '{}' = the model's defaults; validated by the API). */
+  updateSessionGeneration(sessionId: number, generation: Record<string, unknown>): Session {
+    return this.sessionRow(this.s.updateSessionGeneration.get(json(generation), Date.now(), sessionId), sessionId);
+  }
+
+  /** Replaces the system prompt ('' = none); the caller rebuilds the cache, whose snapshots begin with the old one. */
+  updateSessionSystemPrompt(sessionId: number, systemPrompt: string): Session {
+    return this.sessionRow(this.s.updateSessionSystemPrompt.get(toWellFormed(systemPrompt), Date.now(), sessionId), sessionId);
+  }
+
   renameSession(sessionId: number, name: string): Session {
     if (!isShowableName(name)) throw new InvalidNameError(name);
     let row: SessionRow | undefined;
@@ -132,6 +142,11 @@ export class Store {
       throw new RangeError(`addTokensSeen expects a non-negative integer, got ${tokens}.`);
     }
     const row = this.s.addTokensSeen.get(tokens, Date.now(), sessionId);
+    if (!row) throw new NotFoundError('session', sessionId);
+    return toSession(row);
+  }
+
+  private sessionRow(row: SessionRow | undefined, sessionId: number): Session {
     if (!row) throw new NotFoundError('session', sessionId);
     return toSession(row);
   }
@@ -185,6 +200,11 @@ export class Store {
   /** Removes one message (a regenerated answer); snapshots that covered it go with it. */
   deleteMessage(id: number): boolean {
     return this.s.deleteMessage.run(id).changes > 0;
+  }
+
+  /** Records how fast an answer came (time to first token, tokens per second); the text stays untouched. */
+  setMessageStats(id: number, stats: Record<string, unknown>): void {
+    if (this.s.setMessageStats.run(json(stats), id).changes === 0) throw new NotFoundError('message', id);
   }
 
   /** Changes only a message's state (its text, and so the search index, stay untouched). */
@@ -251,6 +271,11 @@ export class Store {
   /** Removes a snapshot that cannot be used, so it never stands in the way of a session again. */
   deleteSnapshot(id: number): boolean {
     return this.s.deleteSnapshot.run(id).changes > 0;
+  }
+
+  /** Removes every snapshot of a session (they no longer match its cache, e.g. after a new system prompt). */
+  deleteSnapshots(sessionId: number): number {
+    return this.s.deleteSnapshots.run(sessionId).changes;
   }
 
   /** Newest first, without the bytes. */
