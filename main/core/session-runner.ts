@@ -220,12 +220,13 @@ export class SessionRunner {
     this.current.abort.abort();
   }
 
-  /** Stops what runs, waits for it, and releases the session's cache. Later requests are refused. */
+  /** Stops what runs, waits for it, releases the session's cache and gives its lock back. Later requests are refused. */
   async close(): Promise<void> {
     this.stop();
     this.closed = true;
     await this.queue;
     this.chat.engine.policy.dispose();
+    this.chat.close(); // another process (the CLI) may write to the session from now on
   }
 
   private admit(): void {
