@@ -209,6 +209,21 @@ export class FakeApi implements PerpetuaApi {
     yield { type: 'started', user: null, assistant: { ...assistant }, replacedMessageId: replaced };
     yield* this.answer(s, running, assistant, 0);
   }
+  /** An edit replaces the message and what followed it (the fake keeps no other branches). */
+  async *chatEdit({ sessionId, messageId, text }: { sessionId: string; messageId: string; text: string }, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const { s, running } = this.claim(sessionId, signal);
+    const at = s.messages.findIndex((m) => m.id === messageId);
+    if (at >= 0) s.messages.splice(at);
+    const user = this.msg(sessionId, s.messages.length, 'user', text, 'done');
+    const assistant = this.msg(sessionId, s.messages.length + 1, 'assistant', '', 'streaming');
+    s.messages.push(user, assistant);
+    yield { type: 'started', user, assistant: { ...assistant }, replacedMessageId: at >= 0 ? messageId : null };
+    yield* this.answer(s, running, assistant, tokens(text));
+  }
+  async chatSwitchBranch({ sessionId }: { sessionId: string }) {
+    this.get(sessionId);
+    return { switched: false, statement: null };
+  }
   /** The session for one job, refused while another runs; the signal stops it. */
   private claim(sessionId: string, signal: AbortSignal): { s: FakeSession; running: { stop: boolean } } {
     const s = this.get(sessionId);

@@ -179,7 +179,22 @@ export class CoreService implements PerpetuaApi {
 
   async *chatRegenerate(p: P<'chat.regenerate'>, signal: AbortSignal): AsyncGenerator<ChatPacket> {
     const runner = await this.sessions.runner(p.sessionId);
-    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.regenerate(opts), signal));
+    const messageId = p.messageId === undefined ? undefined : parseRowId(p.messageId, 'message');
+    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.regenerate(opts, messageId), signal));
+  }
+
+  async *chatEdit(p: P<'chat.edit'>, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const runner = await this.sessions.runner(p.sessionId);
+    const messageId = parseRowId(p.messageId, 'message');
+    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.edit(messageId, p.text, opts), signal));
+  }
+
+  async chatSwitchBranch(p: P<'chat.switchBranch'>) {
+    const runner = await this.sessions.runner(p.sessionId);
+    const switching = runner.switchBranch(parseRowId(p.messageId, 'message'), p.version); // busy at once when the session works
+    const statement = await switching;
+    if (statement !== null) this.ab.forget(runner.sessionId);
+    return { switched: statement !== null, statement };
   }
 
   /** Stops what the session runs (an answer, an A/B run); a no-op when idle. */

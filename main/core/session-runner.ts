@@ -185,6 +185,23 @@ export class SessionRunner {
     });
   }
 
+  /**
+   * Shows another branch of the transcript (persistent-chat.ts showBranch); the statement says how the cache was
+   * rebuilt for it, null when that branch was shown already.
+   */
+  switchBranch(messageId: number, version?: number): Promise<string | null> {
+    return this.run('switching branches', async () => {
+      const report = await this.chat.showBranch(messageId, version);
+      if (!report) return null;
+      const ms = Math.round(report.ms);
+      const how =
+        report.kind === 'resumed'
+          ? `from a KV snapshot of this branch${report.reread ? ` and ${report.reread} re-read message(s)` : ''}`
+          : `by re-reading its ${report.reread} message(s)`;
+      return `Switched branches: the cache was rebuilt ${how} in ${ms} ms.`;
+    });
+  }
+
   /** The sink inspector over what the cache holds now (the kept head and the newest tokens), as the session's job. */
   inspectSinks(): Promise<SinkReport> {
     return this.run('inspecting its cache', async () => {
@@ -204,12 +221,13 @@ export class SessionRunner {
     this.current.abort.abort();
   }
 
-  /** Stops what runs, waits for it, and releases the session's cache. Later requests are refused. */
+  /** Stops what runs, waits for it, releases the session's cache and gives its lock back. Later requests are refused. */
   async close(): Promise<void> {
     this.stop();
     this.closed = true;
     await this.queue;
     this.chat.engine.policy.dispose();
+    this.chat.close(); // another process (the CLI) may write to the session from now on
   }
 
   private admit(): void {
