@@ -4,7 +4,7 @@
  */
 import type { PerpetuaApi, PerpetuaEventListener } from '../main/api/perpetua-api.js';
 import type { AbMetrics, AbRun, AbVote } from '../main/api/ab-schemas.js';
-import type { AbPacket, ChatPacket } from '../main/api/packets.js';
+import type { AbPacket, ChatPacket, PolicyPacket } from '../main/api/packets.js';
 import type { ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
 import { summarizeAbRuns } from '../main/core/ab-history.js';
 
@@ -209,6 +209,21 @@ export class FakeApi implements PerpetuaApi {
     yield { type: 'started', user: null, assistant: { ...assistant }, replacedMessageId: replaced };
     yield* this.answer(s, running, assistant, 0);
   }
+  /** An edit replaces the message and what followed it (the fake keeps no other branches). */
+  async *chatEdit({ sessionId, messageId, text }: { sessionId: string; messageId: string; text: string }, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const { s, running } = this.claim(sessionId, signal);
+    const at = s.messages.findIndex((m) => m.id === messageId);
+    if (at >= 0) s.messages.splice(at);
+    const user = this.msg(sessionId, s.messages.length, 'user', text, 'done');
+    const assistant = this.msg(sessionId, s.messages.length + 1, 'assistant', '', 'streaming');
+    s.messages.push(user, assistant);
+    yield { type: 'started', user, assistant: { ...assistant }, replacedMessageId: at >= 0 ? messageId : null };
+    yield* this.answer(s, running, assistant, tokens(text));
+  }
+  async chatSwitchBranch({ sessionId }: { sessionId: string }) {
+    this.get(sessionId);
+    return { switched: false, statement: null };
+  }
   /** The session for one job, refused while another runs; the signal stops it. */
   private claim(sessionId: string, signal: AbortSignal): { s: FakeSession; running: { stop: boolean } } {
     const s = this.get(sessionId);
@@ -240,8 +255,9 @@ export class FakeApi implements PerpetuaApi {
     return { statement: `The cache (${fmt(s.cacheFill)} tokens) was rebuilt after the new system prompt.`, session: s.session, stats: this.stats(s) };
   }
 
-  async policySet({ sessionId, policy }: { sessionId: string; policy: PolicyConfig }) {
+  async *policySet({ sessionId, policy }: { sessionId: string; policy: PolicyConfig }): AsyncGenerator<PolicyPacket> {
     const s = this.get(sessionId);
+    for (const done of [256, 768]) yield { type: 'progress', phase: 'rebuild', done, total: 1024, etaSeconds: (1024 - done) / 512 };
     const before = s.cacheFill;
     s.session = { ...s.session, policy };
     const cap = capacity(policy);
@@ -253,7 +269,7 @@ export class FakeApi implements PerpetuaApi {
         : policy.name === 'sink'
           ? `Switched to sink ${policy.sink} + window ${policy.window}: kept ${fmt(s.cacheFill)} tokens, evicted ${fmt(evicted)} and re-rotated the rest.`
           : `Switched to ${policy.name} ${policy.window}: kept the last ${fmt(s.cacheFill)} tokens, evicted ${fmt(evicted)}.`;
-    return { statement, policy, stats: this.stats(s) };
+    yield { type: 'done', statement, policy, stats: this.stats(s) };
   }
 
   async *abStart(p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }, signal: AbortSignal): AsyncGenerator<AbPacket> {

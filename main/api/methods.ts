@@ -5,10 +5,14 @@
  */
 import { z } from 'zod';
 import { AbHistoryParams, AbHistoryResult, AbStartParams, AbStopParams, AbVoteParams, AbVoteResult } from './ab-schemas.js';
-import { AbPacketSchema, ChatPacketSchema } from './packets.js';
+import { AbPacketSchema, ChatPacketSchema, PolicyPacketSchema } from './packets.js';
 import {
+  ChatEditParams,
+  ChatRegenerateParams,
   ChatSendParams,
   ChatSessionParams,
+  ChatSwitchBranchParams,
+  ChatSwitchBranchResult,
   CoreRestartedEventSchema,
   ErrorEventSchema,
   MessagesPageParams,
@@ -19,7 +23,6 @@ import {
   ModelsSetVariantParams,
   NoParams,
   PolicySetParams,
-  PolicySetResult,
   SearchHitSchema,
   SessionIdParams,
   SessionSchema,
@@ -85,11 +88,18 @@ export const methods = {
   'chat.send': channel('chatSend', ChatSendParams, ChatPacketSchema),
   /** Stops whatever answer the session writes (it ends "stopped"), whoever asked for it; a no-op when idle. */
   'chat.stop': call('chatStop', ChatSessionParams, VoidResult),
-  /** Replaces the last assistant answer with a new one. */
-  'chat.regenerate': channel('chatRegenerate', ChatSessionParams, ChatPacketSchema),
+  /** Writes a new version of an answer (default the last); the old one stays on its own branch. */
+  'chat.regenerate': channel('chatRegenerate', ChatRegenerateParams, ChatPacketSchema),
+  /** Stores a new version of a user message (the old one stays on its own branch) and streams its answer. */
+  'chat.edit': channel('chatEdit', ChatEditParams, ChatPacketSchema),
+  /** Shows another branch (a version of a message and the newest messages under it); the cache is rebuilt for it. */
+  'chat.switchBranch': call('chatSwitchBranch', ChatSwitchBranchParams, ChatSwitchBranchResult),
 
-  /** Switches the cache policy mid-session; the statement says what happened to the cache. */
-  'policy.set': call('policySet', PolicySetParams, PolicySetResult),
+  /**
+   * Switches the cache policy mid-session: progress while the transcript is re-read, then the statement of what
+   * happened to the cache. Cancelled, the session keeps its old policy and cache.
+   */
+  'policy.set': channel('policySet', PolicySetParams, PolicyPacketSchema),
 
   /**
    * Forks the session's cache into two branches (policies a and b), streams both answers, then scores the

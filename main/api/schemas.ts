@@ -118,8 +118,12 @@ export type MessageStats = z.infer<typeof MessageStatsSchema>;
 export const MessageSchema = z.object({
   id: Id,
   sessionId: Id,
-  /** Order within the session, strictly increasing. */
+  /** Order within the session, strictly increasing (along a branch, transcript order). */
   seq: Seq,
+  /** The message this one follows (null: the first); messages with the same parent are versions of one turn. */
+  parentId: Id.nullable().optional(),
+  /** This version's place among the versions of its turn (edits, regenerated answers): `index` (0-based) of `count`. */
+  siblings: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
   role: RoleSchema,
   text: z.string(),
   state: MessageStateSchema,
@@ -250,6 +254,19 @@ export type MessagesPageResult = z.infer<typeof MessagesPageResult>;
 
 export const ChatSendParams = z.strictObject({ sessionId: Id, text: boundedText(MAX_MESSAGE_BYTES) });
 export const ChatSessionParams = z.strictObject({ sessionId: Id });
+/** `messageId`: the answer to write a new version of (default: the last one). */
+export const ChatRegenerateParams = z.strictObject({ sessionId: Id, messageId: Id.optional() });
+/** A new version of the user message `messageId`, answered. */
+export const ChatEditParams = z.strictObject({ sessionId: Id, messageId: Id, text: boundedText(MAX_MESSAGE_BYTES) });
+/** Shows the branch through `messageId`'s version `version` (0-based; default `messageId` itself). */
+export const ChatSwitchBranchParams = z.strictObject({ sessionId: Id, messageId: Id, version: z.number().int().nonnegative().optional() });
+export const ChatSwitchBranchResult = z.object({
+  /** false: that branch was shown already (nothing changed) */
+  switched: z.boolean(),
+  /** how the cache was rebuilt for the branch, for the user; null when nothing changed */
+  statement: z.string().nullable(),
+});
+export type ChatSwitchBranchResult = z.infer<typeof ChatSwitchBranchResult>;
 
 export const PolicySetParams = z.strictObject({ sessionId: Id, policy: PolicyConfigSchema });
 export const PolicySetResult = z.object({

@@ -21,7 +21,15 @@ export function toApiSession(s: Session, messageCount: number): ApiSession {
 export function toApiMessage(m: Message): ApiMessage {
   const stats = m.stats === null ? undefined : MessageStatsSchema.safeParse(m.stats).data;
   return {
-    id: String(m.id), sessionId: String(m.sessionId), seq: m.seq, role: m.role, text: m.text, state: m.state, createdAt: m.createdAt,
+    id: String(m.id),
+    sessionId: String(m.sessionId),
+    seq: m.seq,
+    parentId: m.parentId === null ? null : String(m.parentId),
+    ...(m.siblings ? { siblings: m.siblings } : {}),
+    role: m.role,
+    text: m.text,
+    state: m.state,
+    createdAt: m.createdAt,
     ...(stats ? { stats } : {}),
   };
 }

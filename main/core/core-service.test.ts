@@ -1,8 +1,9 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ChatPacket } from '../api/packets.js';
+import type { ChatPacket, PolicyPacket } from '../api/packets.js';
 import { testModelDir } from '../../native-models/test-models.js';
 import { CoreService } from './core-service.js';
 import { readChannel } from './read-channel.js';
@@ -38,7 +39,9 @@ describe('CoreService', () => {
     expect(streamed.join('')).toBe(answer.message?.text);
     expect(sent.answer.packets.some((p) => p.type === 'progress')).toBe(true);
 
-    const switched = await core.policySet({ sessionId: session.id, policy: { name: 'window', sink: 0, window: 32, pinSystem: false } });
+    const switching = readChannel<PolicyPacket>((signal) => core.policySet({ sessionId: session.id, policy: { name: 'window', sink: 0, window: 32, pinSystem: false } }, signal));
+    const switched = (await switching.closed) as Extract<PolicyPacket, { type: 'done' }>;
+    expect(switched.type).toBe('done');
     expect(switched.statement).toMatch(/^Switched from sink \(4 sink \+ 60 recent tokens\) to window \(last 32 tokens\)\./);
     expect(switched.stats.cacheCapacity).toBe(32);
     expect(switched.stats.cacheFill).toBeLessThanOrEqual(32);
@@ -116,5 +119,29 @@ describe('CoreService', () => {
     } finally {
       await core.close();
     }
+  });
+
+  it("gives a session's lock back when it closes the session, so another process can write to it", async () => {
+    const dbFile = join(mkdtempSync(join(tmpdir(), 'perpetua-core-locks-')), 'perpetua.db');
+    const core = new CoreService({ dbFile, maxAnswerTokens: 4 });
+    const locks = () => {
+      const raw = new Database(dbFile, { readonly: true });
+      try {
+        return raw.prepare('SELECT session_id AS id, pid FROM session_locks').all();
+      } finally {
+        raw.close();
+      }
+    };
+    const model = await core.modelsImport({ dir: testModelDir() });
+    const session = await core.sessionsCreate({ name: 'Locked', modelId: model.id, policy: { name: 'sink', sink: 4, window: 60, pinSystem: false } });
+    await core.sessionsOpen({ id: session.id });
+    expect(locks()).toEqual([{ id: Number(session.id), pid: process.pid }]);
+    // a provider change closes the model's sessions (they reopen on what it runs now)
+    await core.modelsSetProvider({ modelId: model.id, provider: 'cpu' });
+    expect(locks()).toEqual([]);
+    await core.sessionsOpen({ id: session.id });
+    expect(locks()).toHaveLength(1);
+    await core.close();
+    expect(locks()).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import type { AbPacket, ChatPacket } from '../api/packets.js';
+import type { AbPacket, ChatPacket, PolicyPacket } from '../api/packets.js';
 import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../api/perpetua-api.js';
 import type { MethodName, ValidParamsOf } from '../api/methods.js';
 import type { ModelInfo } from '../api/schemas.js';
@@ -179,7 +179,22 @@ export class CoreService implements PerpetuaApi {
 
   async *chatRegenerate(p: P<'chat.regenerate'>, signal: AbortSignal): AsyncGenerator<ChatPacket> {
     const runner = await this.sessions.runner(p.sessionId);
-    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.regenerate(opts), signal));
+    const messageId = p.messageId === undefined ? undefined : parseRowId(p.messageId, 'message');
+    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.regenerate(opts, messageId), signal));
+  }
+
+  async *chatEdit(p: P<'chat.edit'>, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const runner = await this.sessions.runner(p.sessionId);
+    const messageId = parseRowId(p.messageId, 'message');
+    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.edit(messageId, p.text, opts), signal));
+  }
+
+  async chatSwitchBranch(p: P<'chat.switchBranch'>) {
+    const runner = await this.sessions.runner(p.sessionId);
+    const switching = runner.switchBranch(parseRowId(p.messageId, 'message'), p.version); // busy at once when the session works
+    const statement = await switching;
+    if (statement !== null) this.ab.forget(runner.sessionId);
+    return { switched: statement !== null, statement };
   }
 
   /** Stops what the session runs (an answer, an A/B run); a no-op when idle. */
@@ -187,11 +202,13 @@ export class CoreService implements PerpetuaApi {
     (await this.sessions.ifOpen(p.sessionId))?.stop();
   }
 
-  async policySet(p: P<'policy.set'>) {
+  /** Refused at once (busy) when the session is doing something; once switched, earlier A/B branches no longer fit. */
+  async *policySet(p: P<'policy.set'>, signal: AbortSignal): AsyncGenerator<PolicyPacket> {
     const runner = await this.sessions.runner(p.sessionId);
-    const switching = runner.setPolicy(toSpec(p.policy)); // refused at once (busy) when the session is doing something
-    this.ab.forget(runner.sessionId);
-    return { statement: await switching, policy: p.policy, stats: runner.stats() };
+    for await (const packet of runner.setPolicy(toSpec(p.policy), signal)) {
+      if (packet.type === 'done') this.ab.forget(runner.sessionId);
+      yield packet;
+    }
   }
 
   inspectSinks = async (p: P<'inspect.sinks'>) => (await this.sessions.runner(p.sessionId)).inspectSinks();

@@ -24,6 +24,7 @@ export type {
   ModelInfo,
   PolicyConfig,
   PolicyName,
+  PolicyPacket,
   SearchHit,
   Session,
   SinkReport,

@@ -1,6 +1,7 @@
 import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
-import { AbState } from './ab-state.svelte.js';
+import { AbState, type AbHost } from './ab-state.svelte.js';
 import { ChatSettingsState } from './chat-settings-state.svelte.js';
+import { PolicySwitchState } from './policy-state.svelte.js';
 import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
 
@@ -40,9 +41,12 @@ export class AppState {
   theme = $state<Theme>('light');
   /** Bumped when the chat view should jump to the newest message (the user sent something). */
   bottomTick = $state(0);
-  /** What the main column shows: the chat, or the A/B comparison of cache policies. */
-  view = $state<'chat' | 'ab'>('chat');
-  readonly ab: AbState;
+  /** A policy switch (the cache rebuilt from the transcript) in flight: progress and Cancel. */
+  readonly policy: PolicySwitchState;
+  /** Each chat's own A/B comparison (form, run, view), created when the chat first needs it. */
+  private readonly abs = new Map<string, AbState>();
+  private readonly abHost: AbHost;
+  /** The open chat's generation settings and system prompt (the settings panel). */
   readonly chatSettings: ChatSettingsState;
 
   private pendingDeltas = new Map<string, string>();
@@ -54,13 +58,27 @@ export class AppState {
   private toastId = 0;
 
   constructor(readonly api: PerpetuaBridge) {
-    this.ab = new AbState({
+    this.abHost = {
       api,
       toast: (kind, text) => this.toast(kind, text),
       afterContinue: async (sessionId) => {
         this.touchSession(sessionId);
         if (this.current?.id === sessionId) await this.open(sessionId);
         await this.loadSessions();
+      },
+    };
+    this.policy = new PolicySwitchState({
+      api,
+      toast: (kind, text) => this.toast(kind, text),
+      switched: (sessionId, policy, stats, statement) => {
+        this.sessions = this.sessions.map((s) => (s.id === sessionId ? { ...s, policy } : s));
+        if (this.current?.id !== sessionId) return;
+        this.current = { ...this.current, policy };
+        this.stats = stats;
+        this.statement = statement;
+      },
+      kept: (sessionId, stats) => {
+        if (this.current?.id === sessionId) this.stats = stats;
       },
     });
     this.chatSettings = new ChatSettingsState({
@@ -86,6 +104,23 @@ export class AppState {
     });
     this.theme = initialTheme();
     applyTheme(this.theme);
+  }
+
+  /** The open chat's A/B comparison: switching chats switches it, and a new chat starts with its own. */
+  get ab(): AbState {
+    const id = this.current?.id ?? '';
+    let ab = this.abs.get(id);
+    if (!ab) this.abs.set(id, (ab = new AbState(this.abHost, id)));
+    return ab;
+  }
+
+  /** What the main column shows for the open chat: the chat, or its A/B comparison of cache policies. */
+  get view(): 'chat' | 'ab' {
+    return this.ab.shown ? 'ab' : 'chat';
+  }
+
+  set view(v: 'chat' | 'ab') {
+    this.ab.shown = v === 'ab';
   }
 
   // --- lifecycle ---------------------------------------------------------------------------------
@@ -157,6 +192,7 @@ export class AppState {
   async remove(id: string): Promise<boolean> {
     return this.attempt(async () => {
       await this.api.sessionsDelete({ id });
+      this.abs.delete(id);
       this.sessions = this.sessions.filter((x) => x.id !== id);
       if (this.current?.id === id) {
         this.current = null;
@@ -222,6 +258,7 @@ export class AppState {
 
   async openHit(hit: SearchHit): Promise<void> {
     if (this.current?.id !== hit.sessionId && !(await this.open(hit.sessionId))) return;
+    this.view = 'chat'; // the hit is in the transcript, not in an A/B comparison
     if (hit.seq === null || hit.messageId === null) return;
     // Page back until the hit is loaded.
     while (this.hasMore && this.messages.length && this.messages[0].seq > hit.seq) {
@@ -233,7 +270,13 @@ export class AppState {
   // --- chat --------------------------------------------------------------------------------------
 
   get busy(): boolean {
-    return this.sending || this.streamingId !== null || this.ab.runningFor(this.current?.id) || (this.current !== null && this.chatSettings.applyingFor === this.current.id);
+    return (
+      this.sending ||
+      this.streamingId !== null ||
+      this.ab.running ||
+      this.policy.switchingFor(this.current?.id) ||
+      (this.current !== null && this.chatSettings.applyingFor === this.current.id)
+    );
   }
 
   /** Sends a message; resolves true once the core stored it (the answer streams on), false when it was refused. */
@@ -318,24 +361,24 @@ export class AppState {
 
   // --- policy & models ---------------------------------------------------------------------------
 
+  /** Switches the open chat's policy (progress and Cancel in `policy`); true once the new policy runs. */
   async setPolicy(policy: PolicyConfig): Promise<boolean> {
     const session = this.current;
     if (!session) return false;
-    return this.attempt(async () => {
-      const r = await this.api.policySet({ sessionId: session.id, policy });
-      const updated = { ...session, policy: r.policy };
-      this.sessions = this.sessions.map((s) => (s.id === session.id ? updated : s));
-      if (this.current?.id === session.id) {
-        this.current = updated;
-        this.stats = r.stats;
-        this.statement = r.statement;
-      }
-    });
+    return this.policy.apply(session.id, policy);
   }
 
   async setProvider(modelId: string, provider: ModelInfo['provider']): Promise<boolean> {
     return this.attempt(async () => {
       const m = await this.api.modelsSetProvider({ modelId, provider });
+      this.models = this.models.map((x) => (x.id === m.id ? m : x));
+    });
+  }
+
+  /** variant null: the best one for the model's provider. The model's open chats reopen on the new graph. */
+  async setVariant(modelId: string, variant: string | null): Promise<boolean> {
+    return this.attempt(async () => {
+      const m = await this.api.modelsSetVariant({ modelId, variant });
       this.models = this.models.map((x) => (x.id === m.id ? m : x));
     });
   }
