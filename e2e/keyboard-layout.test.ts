@@ -136,8 +136,11 @@ describe('keyboard and a 720×480 window (web host + real core)', () => {
 
   it('Tab goes from the header to the composer past one message, not every Copy button', async () => {
     for (const text of ['And then?', 'What happened next?']) {
+      const before = await page.$$eval('[data-testid=message]', (els) => els.length);
       await page.fill('[data-testid=composer-input]', text);
       await page.keyboard.press('Enter');
+      // the answer has come (Send shows again both while the message is sent and once the answer is done)
+      await page.waitForFunction(`document.querySelectorAll('[data-testid=message]').length >= ${before + 2}`, undefined, { timeout: 90_000 });
       await page.waitForSelector('[data-testid=send]', { timeout: 90_000 });
     }
     expect(await page.$$eval('[data-testid=message]', (els) => els.length)).toBeGreaterThanOrEqual(6);
