@@ -9,7 +9,7 @@ import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
 import { decoderFeeds, logitsOf, readLayout, type DecoderLayout } from './decoder-layout.js';
 import { readJson, readModelFiles } from './model-files.js';
-import { modelFingerprint, WeightHashes } from './model-fingerprint.js';
+import { modelFingerprint, WeightHashes, type HashProgress } from './model-fingerprint.js';
 import { pickVariant, type Variant } from './variants.js';
 import { GraphKvEditor } from './graph-kv-editor.js';
 import type { KvDtype } from './kv-dtype.js';
@@ -31,6 +31,8 @@ export interface LoadOptions {
   kvOnDevice?: boolean;
   /** where the weights' SHA-256 are cached (default: the user's cache folder, see WeightHashes) */
   weightHashes?: WeightHashes;
+  /** progress of hashing the weights (slow the first time), and a stop */
+  hashing?: HashProgress;
   /** intra-op threads: a count, "decode,prefill" counts, or both (default: PERPETUA_THREADS, else per machine) */
   threads?: string | { decode: number; prefill?: number };
 }
@@ -165,6 +167,13 @@ export class Model {
       ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu', layout.kvDtype)
       : undefined;
     const onnxPath = join(dir, variant.file);
+    let fingerprint: string;
+    try {
+      fingerprint = await modelFingerprint(onnxPath, files.configFile, join(metaDir, 'tokenizer.json'), opts.weightHashes ?? WeightHashes.atDefaultLocation(), opts.hashing);
+    } catch (err) {
+      await Promise.all([opened.session.release(), prefill !== opened && prefill.session.release(), kvEditor?.dispose()]);
+      throw err;
+    }
     return new Model(
       dir,
       basename(dir),
@@ -174,7 +183,7 @@ export class Model {
       opened.session,
       opened.provider,
       opened.fallbackReason,
-      await modelFingerprint(onnxPath, files.configFile, join(metaDir, 'tokenizer.json'), opts.weightHashes ?? WeightHashes.atDefaultLocation()),
+      fingerprint,
       onnxPath,
       variant,
       layout,
