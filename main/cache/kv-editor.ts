@@ -25,17 +25,16 @@ export class HostKvEditor implements KvEditor {
 
 /**
  * The same eviction inside a fixed-capacity buffer, without allocating: every head's tail moves down over the
- * dropped tokens (copyWithin) and the moved keys turn back by `drop` positions in place, one RoPE delta for all.
+ * dropped tokens (values by copyWithin, keys turned back by `drop` positions as they move: one RoPE delta for all).
  */
 export function evictInPlace(buffer: KvBuffer, keep: number, drop: number, rope: RopeSpec): void {
   const { kvHeads, headDim } = buffer.geometry;
   const length = buffer.length;
   const stride = buffer.capacity * headDim;
   for (let l = 0; l < buffer.geometry.layers; l++) {
-    for (const a of [buffer.keys[l], buffer.values[l]]) {
-      for (let h = 0; h < kvHeads; h++) a.copyWithin(h * stride + keep * headDim, h * stride + (keep + drop) * headDim, h * stride + length * headDim);
-    }
-    rotateKeys(buffer.keys[l], kvHeads, headDim, keep, length - drop, -drop, rope);
+    const value = buffer.values[l];
+    for (let h = 0; h < kvHeads; h++) value.copyWithin(h * stride + keep * headDim, h * stride + (keep + drop) * headDim, h * stride + length * headDim);
+    rotateKeys(buffer.keys[l], kvHeads, headDim, keep, length - drop, -drop, rope, drop);
   }
   buffer.setLength(length - drop);
 }

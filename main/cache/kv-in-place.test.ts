@@ -43,6 +43,10 @@ describe('KV in one buffer the graph writes into in place (GroupQueryAttention o
   it('is offered by graphs that share past and present, not by graphs that concatenate them', async () => {
     expect(inPlace.kvEditor?.createBuffer).toBeTypeOf('function');
     expect(copies.kvEditor).toBeUndefined();
+    // 4-bit weights (MatMulNBits) round one row differently than several: still the same computation per step
+    const q4 = await Model.load(testModelDir({ graph: { layout: 'fused', dtype: 'q4_0' } }));
+    expect(q4.kvEditor?.createBuffer).toBeTypeOf('function');
+    await q4.dispose();
     const reference = await Model.load(testModelDir());
     expect(reference.kvEditor).toBeUndefined(); // position_ids and Concat: every run returns new arrays
     await reference.dispose();

@@ -173,7 +173,7 @@ export class Model {
     );
     const kvOnDevice = opts.kvOnDevice ?? opened.provider !== 'cpu';
     const geometry = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim };
-    const inPlace = !kvOnDevice && opts.kvInPlace !== false && (await writesKvInPlace(opened.session, layout, geometry, config.vocabSize));
+    const inPlace = !kvOnDevice && opts.kvInPlace !== false && (await writesKvInPlace(opened.session, layout, geometry));
     const kvEditor = kvOnDevice
       ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu', layout.kvDtype)
       : inPlace
