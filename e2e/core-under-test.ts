@@ -54,7 +54,7 @@ function pacedTokens(api: PerpetuaApi, ms: number): PerpetuaApi {
       yield p;
     }
   }
-  const channels = new Set<PropertyKey>(['chatSend', 'chatRegenerate', 'abStart']);
+  const channels = new Set<PropertyKey>(['chatSend', 'chatRegenerate', 'chatEdit', 'abStart']);
   return new Proxy(api, {
     get(target, key) {
       const value: unknown = Reflect.get(target, key);

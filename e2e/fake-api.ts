@@ -15,6 +15,7 @@ interface FakeSession {
   totalTokensSeen: number;
   tokensPerSecond: number;
   running?: { stop: boolean };
+  generation?: Record<string, unknown>;
 }
 
 const CAPACITY_DENSE = 2048;
@@ -208,6 +209,21 @@ export class FakeApi implements PerpetuaApi {
     yield { type: 'started', user: null, assistant: { ...assistant }, replacedMessageId: replaced };
     yield* this.answer(s, running, assistant, 0);
   }
+  /** An edit replaces the message and what followed it (the fake keeps no other branches). */
+  async *chatEdit({ sessionId, messageId, text }: { sessionId: string; messageId: string; text: string }, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const { s, running } = this.claim(sessionId, signal);
+    const at = s.messages.findIndex((m) => m.id === messageId);
+    if (at >= 0) s.messages.splice(at);
+    const user = this.msg(sessionId, s.messages.length, 'user', text, 'done');
+    const assistant = this.msg(sessionId, s.messages.length + 1, 'assistant', '', 'streaming');
+    s.messages.push(user, assistant);
+    yield { type: 'started', user, assistant: { ...assistant }, replacedMessageId: at >= 0 ? messageId : null };
+    yield* this.answer(s, running, assistant, tokens(text));
+  }
+  async chatSwitchBranch({ sessionId }: { sessionId: string }) {
+    this.get(sessionId);
+    return { switched: false, statement: null };
+  }
   /** The session for one job, refused while another runs; the signal stops it. */
   private claim(sessionId: string, signal: AbortSignal): { s: FakeSession; running: { stop: boolean } } {
     const s = this.get(sessionId);
@@ -222,6 +238,21 @@ export class FakeApi implements PerpetuaApi {
     // a plausible Figure 2: the first layers spread their attention, later ones pour it into the first tokens
     const share = Array.from({ length: 6 }, (_, l) => Array.from({ length: 8 }, (_, h) => Math.min(1, 0.15 + 0.14 * l + 0.02 * ((h * 5) % 7))));
     return { layers: 6, heads: 8, firstTokens: 4, tokens: 256, share };
+  }
+
+  async sessionsSettings({ id }: { id: string }) {
+    const s = this.get(id);
+    const defaults = { temperature: 0, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, maxTokens: 512, stop: [], seed: null };
+    return { generation: s.generation ?? {}, defaults, systemPrompt: s.session.systemPrompt ?? '' };
+  }
+  async sessionsSetGeneration({ id, generation }: { id: string; generation: Record<string, unknown> }) {
+    this.get(id).generation = generation;
+    return this.sessionsSettings({ id });
+  }
+  async sessionsSetSystemPrompt({ id, systemPrompt }: { id: string; systemPrompt: string }) {
+    const s = this.get(id);
+    s.session = { ...s.session, systemPrompt: systemPrompt || null };
+    return { statement: `The cache (${fmt(s.cacheFill)} tokens) was rebuilt after the new system prompt.`, session: s.session, stats: this.stats(s) };
   }
 
   async policySet({ sessionId, policy }: { sessionId: string; policy: PolicyConfig }) {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreService } from '../main/core/core-service.js';
 import { startFakeHub, type FakeHub } from '../main/models/fixtures/fake-hub.js';
 import { addTinyRepo } from '../main/models/fixtures/tiny-repo.js';
+import { layoutModelDir } from '../native-models/layout-fixtures.js';
 import { FIXTURES, fixtureAvailable } from '../native-models/test-models.js';
 import { shot, startHarness, type Harness } from './harness.js';
 
@@ -72,7 +73,8 @@ describe('model manager', () => {
     await page.click(`${row('smollm2-135m-instruct')} [data-testid=catalog-download]`);
     const figures = `${row('smollm2-135m-instruct')} [data-testid=download-figures]`;
     await page.waitForFunction((sel) => /KB\/s · .* left/.test(document.querySelector(sel)?.textContent ?? ''), figures, { timeout: 30_000 });
-    expect(await page.textContent(figures)).toMatch(/^\s*[\d.]+ KB of [\d.]+ KB\s*· [\d.]+ KB\/s · (\d+ s|…) left\s*$/);
+    // bytes so far, size, speed and time left, in formatBytes / formatEta units (a loaded machine may show "586 B" or "4 min")
+    expect(await page.textContent(figures)).toMatch(/^\s*[\d.]+ (B|KB) of [\d.]+ KB\s*· [\d.]+ (B|KB)\/s · (\d+ (s|min)|\d+ h \d+ min|…) left\s*$/);
     await shot(page, 'model-download');
     await page.click(`${row('smollm2-135m-instruct')} [data-testid=download-pause]`);
     await page.waitForSelector(`${row('smollm2-135m-instruct')} [data-testid=download][data-state=paused]`);
@@ -134,5 +136,30 @@ describe('model manager', () => {
     await shot(page, 'model-import-gguf');
     expect(h!.pageErrors).toEqual([]);
     expect(await h!.cspViolations()).toEqual([]);
+  });
+
+  it('lists a folder’s export variants and runs the one chosen, or the best one for the provider', async () => {
+    const page = h!.page;
+    const variants = layoutModelDir([{ file: 'onnx/model_fp16.onnx', float16: true }, { file: 'onnx/model_q4.onnx' }]);
+    await page.fill('[data-testid=model-dir]', variants);
+    await page.click('[data-testid=model-import]');
+    const item = `[data-testid=model-item]:has([data-testid=model-variant])`;
+    await page.waitForSelector(item);
+    const select = `${item} [data-testid=model-variant]`;
+    expect(await page.$$eval(`${select} option`, (os) => os.map((o) => o.textContent?.trim()))).toEqual([
+      'Best for CPU',
+      expect.stringMatching(/^fp32 · float32 KV · \d/),
+      expect.stringMatching(/^fp16 · float16 KV · \d/),
+      expect.stringMatching(/^q4 · float32 KV · \d/),
+    ]);
+    const chosen = async () => (await core!.modelsList()).find((m) => m.path === variants)?.variant;
+    expect(await chosen()).toBeUndefined();
+    await page.selectOption(select, 'fp16');
+    await page.waitForFunction((sel) => (document.querySelector(sel) as HTMLSelectElement | null)?.value === 'fp16', select);
+    await expect.poll(chosen).toBe('fp16');
+    await shot(page, 'model-variants');
+    await page.selectOption(select, '');
+    await expect.poll(chosen).toBeUndefined();
+    expect(h!.pageErrors).toEqual([]);
   });
 });

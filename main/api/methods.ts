@@ -7,8 +7,12 @@ import { z } from 'zod';
 import { AbHistoryParams, AbHistoryResult, AbStartParams, AbStopParams, AbVoteParams, AbVoteResult } from './ab-schemas.js';
 import { AbPacketSchema, ChatPacketSchema } from './packets.js';
 import {
+  ChatEditParams,
+  ChatRegenerateParams,
   ChatSendParams,
   ChatSessionParams,
+  ChatSwitchBranchParams,
+  ChatSwitchBranchResult,
   CoreRestartedEventSchema,
   ErrorEventSchema,
   MessagesPageParams,
@@ -31,6 +35,7 @@ import {
   SinkReportSchema,
   VoidResult,
 } from './schemas.js';
+import { ChatSettingsSchema, SessionsSetGenerationParams, SessionsSetSystemPromptParams, SystemPromptSetResult } from './generation-schemas.js';
 import { CatalogItemSchema, CatalogListParams, DownloadIdParams, DownloadInfoSchema, DownloadsStartParams, ModelsConvertParams } from './download-schemas.js';
 
 function call<H extends string, P extends z.ZodType, R extends z.ZodType>(handler: H, params: P, result: R) {
@@ -68,6 +73,15 @@ export const methods = {
   'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),
   'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
   'sessions.exportMarkdown': call('sessionsExportMarkdown', SessionIdParams, z.string()),
+  /** The chat's generation settings, the model's defaults for what it leaves out, and its system prompt. */
+  'sessions.settings': call('sessionsSettings', SessionIdParams, ChatSettingsSchema),
+  /** Replaces the chat's generation settings ({}: the model's defaults); the next answer uses them. */
+  'sessions.setGeneration': call('sessionsSetGeneration', SessionsSetGenerationParams, ChatSettingsSchema),
+  /**
+   * Changes the system prompt. It is the start of the cache (its first tokens are the attention sinks), so the
+   * cache is rebuilt from the transcript; the session is busy meanwhile. The statement says what happened.
+   */
+  'sessions.setSystemPrompt': call('sessionsSetSystemPrompt', SessionsSetSystemPromptParams, SystemPromptSetResult),
 
   'messages.page': call('messagesPage', MessagesPageParams, MessagesPageResult),
 
@@ -75,8 +89,12 @@ export const methods = {
   'chat.send': channel('chatSend', ChatSendParams, ChatPacketSchema),
   /** Stops whatever answer the session writes (it ends "stopped"), whoever asked for it; a no-op when idle. */
   'chat.stop': call('chatStop', ChatSessionParams, VoidResult),
-  /** Replaces the last assistant answer with a new one. */
-  'chat.regenerate': channel('chatRegenerate', ChatSessionParams, ChatPacketSchema),
+  /** Writes a new version of an answer (default the last); the old one stays on its own branch. */
+  'chat.regenerate': channel('chatRegenerate', ChatRegenerateParams, ChatPacketSchema),
+  /** Stores a new version of a user message (the old one stays on its own branch) and streams its answer. */
+  'chat.edit': channel('chatEdit', ChatEditParams, ChatPacketSchema),
+  /** Shows another branch (a version of a message and the newest messages under it); the cache is rebuilt for it. */
+  'chat.switchBranch': call('chatSwitchBranch', ChatSwitchBranchParams, ChatSwitchBranchResult),
 
   /** Switches the cache policy mid-session; the statement says what happened to the cache. */
   'policy.set': call('policySet', PolicySetParams, PolicySetResult),

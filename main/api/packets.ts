@@ -17,7 +17,10 @@ export const ChatPacketSchema = z.discriminatedUnion('type', [
     user: MessageSchema.nullable(),
     /** The assistant message that streams (state "streaming", empty text). */
     assistant: MessageSchema,
-    /** The assistant message a regenerate replaced (removed from the transcript), if any. */
+    /**
+     * The message an edit or a regenerate replaced in the transcript (it stays, on another branch), if any: it and
+     * what followed it are no longer shown.
+     */
     replacedMessageId: Id.nullable(),
   }),
   /** The user's turn is read into the cache: `done` of `total` tokens. */

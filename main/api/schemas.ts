@@ -106,17 +106,32 @@ export const SessionSchema = z.object({
 });
 export type Session = z.infer<typeof SessionSchema>;
 
+/** How fast an answer came: time to first token (from the request, reading the prompt included) and decode speed. */
+export const MessageStatsSchema = z.object({
+  ttftMs: z.number().nonnegative(),
+  tokensPerSecond: z.number().nonnegative(),
+  /** tokens generated */
+  tokens: z.number().int().nonnegative(),
+});
+export type MessageStats = z.infer<typeof MessageStatsSchema>;
+
 export const MessageSchema = z.object({
   id: Id,
   sessionId: Id,
-  /** Order within the session, strictly increasing. */
+  /** Order within the session, strictly increasing (along a branch, transcript order). */
   seq: Seq,
+  /** The message this one follows (null: the first); messages with the same parent are versions of one turn. */
+  parentId: Id.nullable().optional(),
+  /** This version's place among the versions of its turn (edits, regenerated answers): `index` (0-based) of `count`. */
+  siblings: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
   role: RoleSchema,
   text: z.string(),
   state: MessageStateSchema,
   createdAt: Timestamp,
   /** Set when state is "error": a sentence for the user. */
   error: z.string().optional(),
+  /** Speed of a generated answer, once it ended. */
+  stats: MessageStatsSchema.optional(),
 });
 export type Message = z.infer<typeof MessageSchema>;
 
@@ -147,7 +162,7 @@ export type SinkReport = z.infer<typeof SinkReportSchema>;
 
 export const StatsSchema = z.object({
   sessionId: Id,
-  /** Decode speed of the last/current answer; 0 when idle and nothing measured. */
+  /** Decode speed of the answer in flight (so far), else of the last one; 0 when nothing was measured. */
   tokensPerSecond: z.number().nonnegative(),
   /** Tokens currently held in the KV cache. */
   cacheFill: z.number().int().nonnegative(),
@@ -163,6 +178,8 @@ export const StatsSchema = z.object({
   totalTokensSeen: z.number().int().nonnegative(),
   policy: PolicyConfigSchema,
   view: CacheViewSchema.optional(),
+  /** The answer in flight, measured so far. */
+  answer: MessageStatsSchema.optional(),
 });
 export type Stats = z.infer<typeof StatsSchema>;
 
@@ -237,6 +254,19 @@ export type MessagesPageResult = z.infer<typeof MessagesPageResult>;
 
 export const ChatSendParams = z.strictObject({ sessionId: Id, text: boundedText(MAX_MESSAGE_BYTES) });
 export const ChatSessionParams = z.strictObject({ sessionId: Id });
+/** `messageId`: the answer to write a new version of (default: the last one). */
+export const ChatRegenerateParams = z.strictObject({ sessionId: Id, messageId: Id.optional() });
+/** A new version of the user message `messageId`, answered. */
+export const ChatEditParams = z.strictObject({ sessionId: Id, messageId: Id, text: boundedText(MAX_MESSAGE_BYTES) });
+/** Shows the branch through `messageId`'s version `version` (0-based; default `messageId` itself). */
+export const ChatSwitchBranchParams = z.strictObject({ sessionId: Id, messageId: Id, version: z.number().int().nonnegative().optional() });
+export const ChatSwitchBranchResult = z.object({
+  /** false: that branch was shown already (nothing changed) */
+  switched: z.boolean(),
+  /** how the cache was rebuilt for the branch, for the user; null when nothing changed */
+  statement: z.string().nullable(),
+});
+export type ChatSwitchBranchResult = z.infer<typeof ChatSwitchBranchResult>;
 
 export const PolicySetParams = z.strictObject({ sessionId: Id, policy: PolicyConfigSchema });
 export const PolicySetResult = z.object({

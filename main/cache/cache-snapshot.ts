@@ -1,4 +1,5 @@
 import { encodePolicy } from '../policy/policy-store.js';
+import type { PolicySpec } from '../policy/policy.js';
 import type { Engine } from '../engine/engine.js';
 import type { CacheContents, CachePolicy } from '../engine/cache-policy.js';
 import { emptyKv, toHostKv, type KvGeometry, type LayerKv } from '../engine/layer-kv.js';
@@ -48,22 +49,32 @@ export async function snapshotOf(
 export async function restoreSnapshot(engine: Engine, s: Snapshot): Promise<void> {
   const spec = engine.policy.spec;
   const p = s.policy.params;
-  if (s.policy.name !== spec.name || p.window !== spec.window || (spec.name === 'sink' && p.sink !== spec.sink)) {
+  if (!isSnapshotOf(s, spec)) {
     throw new SnapshotPolicyError(
       `The saved KV cache belongs to the ${s.policy.name} policy (window ${p.window}), not the session's ${spec.name} policy (window ${spec.window}), so the conversation will be rebuilt from its transcript.`,
     );
   }
-  const g = s.geometry;
-  const contents: CacheContents<LayerKv> = {
+  await restoreContents(engine, snapshotContents(s));
+}
+
+/** Whether the snapshot holds a cache of this policy (its name and sizes). */
+export function isSnapshotOf(s: Snapshot, spec: PolicySpec): boolean {
+  const p = s.policy.params;
+  return s.policy.name === spec.name && p.window === spec.window && (spec.name !== 'sink' || p.sink === spec.sink);
+}
+
+/** What a snapshot holds, as cache contents (host KV). */
+export function snapshotContents(s: Snapshot): CacheContents<LayerKv> {
+  const sinks = s.policy.params.sinks;
+  return {
     tokens: s.tokens,
     originalPositions: s.originalPositions,
     cachePositions: s.cachePositions,
-    kv: s.kv.length ? s.kv : emptyKv(g),
+    kv: s.kv.length ? s.kv : emptyKv(s.geometry),
     totalTokensSeen: s.totalTokensSeen,
     history: s.history ?? [],
-    sinks: typeof p.sinks === 'number' ? p.sinks : 0,
+    sinks: typeof sinks === 'number' ? sinks : 0,
   };
-  await restoreContents(engine, contents);
 }
 
 /**

@@ -7,7 +7,9 @@ import { UsageError } from './usage-error.js';
 
 export const EXPORT_HELP = `perpetua export --db FILE --out FILE.jsonl
   Writes every message that can be read, also from a damaged database (which is only read, never changed),
-  as JSON Lines: one {"session", "seq", "role", "state", "text", "createdAt"} per line.`;
+  as JSON Lines: one {"session", "seq", "parent", "role", "state", "text", "createdAt"} per line. "parent" is the seq
+  of the message it follows (null: the first): an edited message or a regenerated answer shares its parent with
+  the versions it stands beside, so every branch of a chat can be told apart.`;
 
 export async function exportCommand(args: string[]): Promise<void> {
   const { values } = parse(args, { db: { type: 'string' }, out: { type: 'string' } });
@@ -25,8 +27,10 @@ export async function exportCommand(args: string[]): Promise<void> {
     throw new UsageError(`The export file ${values.out} could not be created (${(err as NodeJS.ErrnoException).code}); choose a new file name.`);
   }
   try {
+    const seqOf = new Map(messages.map((m) => [m.id, m.seq]));
     for (const m of messages) {
-      const line = { session: m.sessionName, seq: m.seq, role: m.role, state: m.state, text: m.text, createdAt: m.createdAt };
+      const parent = m.parentId === null ? null : (seqOf.get(m.parentId) ?? null);
+      const line = { session: m.sessionName, seq: m.seq, parent, role: m.role, state: m.state, text: m.text, createdAt: m.createdAt };
       writeSync(fd, `${JSON.stringify(line)}\n`);
     }
   } finally {

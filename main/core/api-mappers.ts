@@ -1,5 +1,5 @@
 /** The core's plain data as the API carries it (ids as strings, the user's part of a policy). */
-import type { Message as ApiMessage, Session as ApiSession, Stats } from '../api/schemas.js';
+import { MessageStatsSchema, type Message as ApiMessage, type Session as ApiSession, type Stats } from '../api/schemas.js';
 import { toConfig } from '../policy/policy.js';
 import type { Message, Session } from '../store/types.js';
 import type { CacheView, StreamingTurn } from './cache-view.js';
@@ -19,7 +19,19 @@ export function toApiSession(s: Session, messageCount: number): ApiSession {
 }
 
 export function toApiMessage(m: Message): ApiMessage {
-  return { id: String(m.id), sessionId: String(m.sessionId), seq: m.seq, role: m.role, text: m.text, state: m.state, createdAt: m.createdAt };
+  const stats = m.stats === null ? undefined : MessageStatsSchema.safeParse(m.stats).data;
+  return {
+    id: String(m.id),
+    sessionId: String(m.sessionId),
+    seq: m.seq,
+    parentId: m.parentId === null ? null : String(m.parentId),
+    ...(m.siblings ? { siblings: m.siblings } : {}),
+    role: m.role,
+    text: m.text,
+    state: m.state,
+    createdAt: m.createdAt,
+    ...(stats ? { stats } : {}),
+  };
 }
 
 /** Cache and speed figures of an open session; `streaming` is the turn in flight, `view` what the model still sees. */

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,5 +117,29 @@ describe('CoreService', () => {
     } finally {
       await core.close();
     }
+  });
+
+  it("gives a session's lock back when it closes the session, so another process can write to it", async () => {
+    const dbFile = join(mkdtempSync(join(tmpdir(), 'perpetua-core-locks-')), 'perpetua.db');
+    const core = new CoreService({ dbFile, maxAnswerTokens: 4 });
+    const locks = () => {
+      const raw = new Database(dbFile, { readonly: true });
+      try {
+        return raw.prepare('SELECT session_id AS id, pid FROM session_locks').all();
+      } finally {
+        raw.close();
+      }
+    };
+    const model = await core.modelsImport({ dir: testModelDir() });
+    const session = await core.sessionsCreate({ name: 'Locked', modelId: model.id, policy: { name: 'sink', sink: 4, window: 60, pinSystem: false } });
+    await core.sessionsOpen({ id: session.id });
+    expect(locks()).toEqual([{ id: Number(session.id), pid: process.pid }]);
+    // a provider change closes the model's sessions (they reopen on what it runs now)
+    await core.modelsSetProvider({ modelId: model.id, provider: 'cpu' });
+    expect(locks()).toEqual([]);
+    await core.sessionsOpen({ id: session.id });
+    expect(locks()).toHaveLength(1);
+    await core.close();
+    expect(locks()).toEqual([]);
   });
 });

@@ -13,6 +13,9 @@ import { encodePolicy } from '../policy/policy-store.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { parseRowId } from '../store/row-id.js';
+import { NotFoundError } from '../store/errors.js';
+import type { Session } from '../store/types.js';
+import { generationValues, modelSampling, storedGeneration } from './generation-settings.js';
 import { AbCoordinator } from './ab-coordinator.js';
 import { abHistory } from './ab-history.js';
 import { toApiSession } from './api-mappers.js';
@@ -34,8 +37,8 @@ export interface CoreServiceOptions {
 /** The validated params of a method. */
 type P<M extends MethodName> = ValidParamsOf<M>;
 
-/** How the app writes answers (chat and A/B alike). */
-const ANSWERS = { chunk: 256, sampling: { temperature: 0.8, topP: 0.95, repetitionPenalty: 1.1 } };
+/** Tokens per prefill run of an answer's prompt (chat and A/B alike). */
+const PREFILL_CHUNK = 256;
 
 /**
  * The core: routes each API call to the part that owns it — the ModelLibrary (models), ModelDownloads (catalog,
@@ -68,7 +71,7 @@ export class CoreService implements PerpetuaApi {
     });
     this.ab = new AbCoordinator(this.store);
     this.sessions = new SessionDirectory(this.store, this.library, {
-      defaults: { ...ANSWERS, maxTokens: this.maxAnswerTokens },
+      defaults: { chunk: PREFILL_CHUNK, maxTokens: this.maxAnswerTokens },
       onRestore: (sessionId, report) => {
         if (report.refused) this.emit({ event: 'error', payload: { sessionId: String(sessionId), message: report.refused.reason } });
       },
@@ -138,6 +141,31 @@ export class CoreService implements PerpetuaApi {
     this.store.deleteSession(parseRowId(p.id, 'session'));
   }
 
+  // generation settings and the system prompt
+  async sessionsSettings(p: P<'sessions.settings'>) {
+    const id = parseRowId(p.id, 'session');
+    return this.chatSettings(this.store.getSession(id) ?? throwNotFound(id));
+  }
+
+  async sessionsSetGeneration(p: P<'sessions.setGeneration'>) {
+    const session = this.store.updateSessionGeneration(parseRowId(p.id, 'session'), p.generation);
+    const open = await this.sessions.ifOpen(session.id);
+    if (open) open.chat.session = session; // the next answer uses them
+    return this.chatSettings(session);
+  }
+
+  async sessionsSetSystemPrompt(p: P<'sessions.setSystemPrompt'>) {
+    const runner = await this.sessions.runner(p.id);
+    const statement = await runner.setSystemPrompt(p.systemPrompt); // refused at once (busy) when the session is doing something
+    this.ab.forget(runner.sessionId);
+    return { statement, session: toApiSession(runner.chat.session, messageCount(this.store, runner.sessionId)), stats: runner.stats() };
+  }
+
+  private chatSettings(session: Session) {
+    const model = modelSampling(this.library.row(session.modelId).dir);
+    return { generation: storedGeneration(session.generation), defaults: generationValues(model, this.maxAnswerTokens), systemPrompt: session.systemPrompt };
+  }
+
   sessionsSearch = async (p: P<'sessions.search'>) => searchSessions(this.store, p.text, p.limit);
   sessionsExportMarkdown = async (p: P<'sessions.exportMarkdown'>) => exportMarkdown(this.store, parseRowId(p.id, 'session'));
   messagesPage = async (p: P<'messages.page'>) => messagePage(this.store, parseRowId(p.sessionId, 'session'), p.beforeSeq, p.limit);
@@ -151,7 +179,22 @@ export class CoreService implements PerpetuaApi {
 
   async *chatRegenerate(p: P<'chat.regenerate'>, signal: AbortSignal): AsyncGenerator<ChatPacket> {
     const runner = await this.sessions.runner(p.sessionId);
-    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.regenerate(opts), signal));
+    const messageId = p.messageId === undefined ? undefined : parseRowId(p.messageId, 'message');
+    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.regenerate(opts, messageId), signal));
+  }
+
+  async *chatEdit(p: P<'chat.edit'>, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const runner = await this.sessions.runner(p.sessionId);
+    const messageId = parseRowId(p.messageId, 'message');
+    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.edit(messageId, p.text, opts), signal));
+  }
+
+  async chatSwitchBranch(p: P<'chat.switchBranch'>) {
+    const runner = await this.sessions.runner(p.sessionId);
+    const switching = runner.switchBranch(parseRowId(p.messageId, 'message'), p.version); // busy at once when the session works
+    const statement = await switching;
+    if (statement !== null) this.ab.forget(runner.sessionId);
+    return { switched: statement !== null, statement };
   }
 
   /** Stops what the session runs (an answer, an A/B run); a no-op when idle. */
@@ -172,7 +215,9 @@ export class CoreService implements PerpetuaApi {
 
   async *abStart(p: P<'ab.start'>, signal: AbortSignal): AsyncGenerator<AbPacket> {
     const runner = await this.sessions.runner(p.sessionId);
-    const req = { ...ANSWERS, a: toSpec(p.a), b: toSpec(p.b), prompt: p.prompt, maxTokens: p.maxTokens ?? this.maxAnswerTokens };
+    // both branches answer with the chat's settings
+    const { sampling, maxTokens } = runner.answerSettings();
+    const req = { chunk: PREFILL_CHUNK, sampling, a: toSpec(p.a), b: toSpec(p.b), prompt: p.prompt, maxTokens: p.maxTokens ?? maxTokens };
     yield* this.ab.run(runner, req, signal);
   }
 
@@ -197,4 +242,8 @@ export class CoreService implements PerpetuaApi {
       yield p;
     }
   }
+}
+
+function throwNotFound(sessionId: number): never {
+  throw new NotFoundError('session', sessionId);
 }

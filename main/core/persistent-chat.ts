@@ -12,7 +12,10 @@ import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
 import { restoreNewestSnapshot } from './snapshot-restore.js';
-import { errorCode, PerpetuaError, type ErrorCode } from '../shared/errors.js';
+import { PerpetuaError } from '../shared/errors.js';
+import type { RestoreReport } from './restore-report.js';
+
+export { describeRestore, type RestoreReport } from './restore-report.js';
 
 export interface OpenChatOptions {
   /** session to open or create */
@@ -34,26 +37,6 @@ export interface OpenChatOptions {
 /** Policy spec stored with a session, back as a PolicySpec. */
 export function sessionPolicy(s: Session): PolicySpec {
   return decodePolicy(s.policy, s.policyParams);
-}
-
-/** How a session's cache came back when it was opened (or rebuilt after a policy switch or a regenerate). */
-export interface RestoreReport {
-  /** empty: nothing to read; resumed: from a KV snapshot (plus newer messages); rebuilt: by re-reading the transcript */
-  kind: 'empty' | 'resumed' | 'rebuilt';
-  /** messages read into the cache (beyond the snapshot when resumed) */
-  reread: number;
-  ms: number;
-  /** why the newest snapshot was not used; null when there was none or it was used */
-  refused: { code: ErrorCode; reason: string } | null;
-}
-
-/** The report in sentences, for people: the refusal (when there was one), then what happened. */
-export function describeRestore(name: string, r: RestoreReport): string[] {
-  const lines = r.refused ? [r.refused.reason] : [];
-  const ms = r.ms.toFixed(0);
-  if (r.kind === 'resumed') lines.push(`Resumed "${name}" from its KV snapshot${r.reread ? ` and re-read ${r.reread} newer message(s)` : ''} in ${ms} ms.`);
-  if (r.kind === 'rebuilt') lines.push(`Rebuilt "${name}" by re-reading its ${r.reread} message(s) in ${ms} ms.`);
-  return lines;
 }
 
 /** What a stored answer streams: the stored messages first, then the chat's events. */
@@ -110,19 +93,37 @@ export class PersistentChat {
     new SessionLocks(this.store.db).release(this.session.id);
   }
 
-  /** Restores the newest usable snapshot, then re-prefills what it does not cover. */
-  async restore(): Promise<RestoreReport> {
+  /**
+   * Brings the cache to the transcript (the active branch): the snapshot that covers most of it, then a re-prefill of
+   * what it does not cover. `fork`: a snapshot of another policy is derived into this one's (forkCache).
+   */
+  restore(fork = false): Promise<RestoreReport> {
+    return this.restoreTo(this.store.listMessages(this.session.id), fork);
+  }
+
+  /** Brings the cache to exactly `branch` (a path from the first message), as `restore` does. */
+  private async restoreTo(branch: Message[], fork: boolean): Promise<RestoreReport> {
     this.engine.policy.reset();
-    const messages = this.store.listMessages(this.session.id).filter(isInContext);
-    if (messages.length === 0) return (this.restored = { kind: 'empty', reread: 0, ms: 0, refused: null });
+    const messages = branch.filter(isInContext);
+    if (messages.length === 0) {
+      this.chat = new ChatSession(this.engine, this.session.systemPrompt || null, { raw: this.opts.raw });
+      return (this.restored = { kind: 'empty', reread: 0, ms: 0, refused: null });
+    }
     const transcript = messages.map(toChatMessage);
     const started = performance.now();
-    const { coveredId, refused } = await restoreNewestSnapshot(this.store, this.engine, this.session.id);
-    const covered = coveredId === undefined || coveredId === null ? 0 : messages.findIndex((m) => m.id === coveredId) + 1;
+    const context = messages.map((m) => m.id);
+    const { coveredId, refused } = await restoreNewestSnapshot(this.store, this.engine, this.session.id, { context, fork });
+    const covered = coveredId === undefined || coveredId === null ? 0 : context.indexOf(coveredId) + 1;
     for await (const ev of this.chat.resume(transcript, covered, { maxTokens: 0, chunk: this.opts.chunk })) void ev;
     const ms = performance.now() - started;
     const kind = covered > 0 ? 'resumed' : 'rebuilt';
     return (this.restored = { kind, reread: messages.length - covered, ms, refused });
+  }
+
+  /** Brings the cache to the active branch up to (and with) `messageId`: where a new version of what follows forks. */
+  private async restoreToForkPoint(messageId: number | null): Promise<void> {
+    const branch = this.store.listMessages(this.session.id);
+    await this.restoreTo(messageId === null ? [] : branch.slice(0, branch.findIndex((m) => m.id === messageId) + 1), true);
   }
 
   /**
@@ -133,8 +134,30 @@ export class PersistentChat {
     const user = this.store.appendMessage(this.session.id, { role: 'user', text });
     const writer = this.startAnswer();
     yield { type: 'started', user, assistant: this.store.getMessage(writer.messageId)!, replaced: null };
+    yield* this.answerTurn(user, writer, opts);
+  }
+
+  /**
+   * A new version of a user message (the old one stays, on its own branch): stored beside it, the cache brought back
+   * to where they fork (from a snapshot where one fits), then answered as a new turn.
+   */
+  async *edit(messageId: number, text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
+    const old = this.ownMessage(messageId, 'user');
+    const user = this.store.appendMessage(this.session.id, { role: 'user', text, parentId: old.parentId });
+    const writer = this.startAnswer();
+    yield { type: 'started', user: this.store.getMessage(user.id)!, assistant: this.store.getMessage(writer.messageId)!, replaced: old.id };
     try {
-      yield* this.stream(this.chat.send(text, opts), writer, user.id);
+      await this.restoreToForkPoint(old.parentId);
+    } catch (err) {
+      writer.finish('error');
+      throw err;
+    }
+    yield* this.answerTurn(user, writer, opts);
+  }
+
+  private async *answerTurn(user: Message, writer: StreamingMessageWriter, opts: SendOptions): AsyncGenerator<SessionEvent> {
+    try {
+      yield* this.stream(this.chat.send(user.text, opts), writer, user.id);
     } catch (err) {
       // Stopped while reading the message: it stays in the transcript, marked stopped and left out of the
       // model's context, and the cache goes back to what the transcript without it says.
@@ -153,22 +176,51 @@ export class PersistentChat {
     yield* this.stream(this.chat.continue(opts), writer);
   }
 
-  /** Drops the last answer (and the snapshots that covered it) and writes a new one after the same turn. */
-  async *regenerate(opts: SendOptions): AsyncGenerator<SessionEvent> {
-    const last = this.store.listMessagesBefore(this.session.id, Number.MAX_SAFE_INTEGER, 1)[0];
-    if (!last) throw new PerpetuaError('There is no answer to regenerate yet.', { code: 'invalid_input' });
-    // the new answer is created first, so it never reuses the id of the one it replaces
-    const writer = this.startAnswer();
-    const replaced = last.role === 'assistant' ? last.id : null;
-    if (replaced !== null) this.store.deleteMessage(replaced);
+  /**
+   * A new version of an answer (`messageId`, default the last one; the old one stays, on its own branch), written after
+   * the same turn once the cache is back where they fork. When the last message is a turn without an answer, it answers it.
+   */
+  async *regenerate(opts: SendOptions, messageId?: number): AsyncGenerator<SessionEvent> {
+    const target = messageId === undefined ? this.store.listMessagesBefore(this.session.id, Number.MAX_SAFE_INTEGER, 1)[0] : this.ownMessage(messageId, 'assistant');
+    if (!target) throw new PerpetuaError('There is no answer to regenerate yet.', { code: 'invalid_input' });
+    const replaced = target.role === 'assistant' ? target.id : null;
+    const forkPoint = replaced === null ? target.id : target.parentId;
+    const writer = this.startAnswer(forkPoint);
     yield { type: 'started', user: null, assistant: this.store.getMessage(writer.messageId)!, replaced };
     try {
-      await this.restore();
+      await this.restoreToForkPoint(forkPoint);
     } catch (err) {
       writer.finish('error');
       throw err;
     }
     yield* this.stream(this.chat.continue(opts), writer);
+  }
+
+  /**
+   * Shows another branch: `messageId`'s version `version` (0-based; default itself) and the newest messages under it. The
+   * cache is rebuilt for it from a snapshot of that branch where one fits. Null when that branch is shown already.
+   */
+  async showBranch(messageId: number, version?: number): Promise<RestoreReport | null> {
+    let target = this.ownMessage(messageId);
+    if (version !== undefined) {
+      const versions = this.store.branches.versionsOf(messageId);
+      if (version >= versions.length) {
+        throw new PerpetuaError(`That message has ${versions.length} version(s); choose one from 1 to ${versions.length}.`, { code: 'invalid_input' });
+      }
+      target = versions[version];
+    }
+    if (!this.store.branches.showBranchOf(this.session.id, target.id)) return null;
+    return this.restore(true);
+  }
+
+  /** A message of this session (of that role, when given), or a clear refusal. */
+  private ownMessage(id: number, role?: Message['role']): Message {
+    const m = this.store.getMessage(id);
+    if (!m || m.sessionId !== this.session.id) throw new PerpetuaError('That message is not part of this chat.', { code: 'not_found' });
+    if (role && m.role !== role) {
+      throw new PerpetuaError(role === 'user' ? 'Only your own messages can be edited.' : 'Only answers can be regenerated.', { code: 'invalid_input' });
+    }
+    return m;
   }
 
   /**
@@ -190,8 +242,8 @@ export class PersistentChat {
    * A new streaming answer. Committed every half second: with a slow token or a busy machine in between, text
    * reaches the disk well inside the one-second promise.
    */
-  private startAnswer(): StreamingMessageWriter {
-    return StreamingMessageWriter.start(this.store, this.session.id, { intervalMs: 500 });
+  private startAnswer(parentId?: number | null): StreamingMessageWriter {
+    return StreamingMessageWriter.start(this.store, this.session.id, { intervalMs: 500, parentId });
   }
 
   /**
@@ -204,6 +256,18 @@ export class PersistentChat {
     const old = this.engine.policy;
     this.engine.policy = createPolicy(spec, this.engine.model.config, this.engine.model.kvEditor);
     old.dispose();
+    return this.restore();
+  }
+
+  /**
+   * Replaces the system prompt and rebuilds the cache from the transcript after it: the prompt is the start of
+   * the cache, so no snapshot fits any more. They are dropped before the new prompt is stored, so a crash in
+   * between leaves a session that rebuilds from its transcript, never one that resumes the old prompt's cache.
+   */
+  async setSystemPrompt(text: string): Promise<RestoreReport> {
+    this.store.deleteSnapshots(this.session.id);
+    this.session = this.store.updateSessionSystemPrompt(this.session.id, text);
+    this.chat = new ChatSession(this.engine, this.session.systemPrompt || null, { raw: this.opts.raw });
     return this.restore();
   }
 

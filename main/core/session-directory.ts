@@ -2,11 +2,13 @@ import type { ModelLibrary } from '../models/model-library.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import { toRowId } from '../store/row-id.js';
+import { modelSampling } from './generation-settings.js';
 import { PersistentChat, type RestoreReport } from './persistent-chat.js';
 import { SessionRunner, type AnswerDefaults } from './session-runner.js';
 
 export interface SessionDirectoryOptions {
-  defaults: AnswerDefaults;
+  /** answer length and prefill chunk where a chat sets nothing; sampling comes from each session's model */
+  defaults: Omit<AnswerDefaults, 'sampling'>;
   /** how each session came back when it was opened (a refused snapshot is worth telling the user) */
   onRestore?: (sessionId: number, report: RestoreReport) => void;
 }
@@ -72,6 +74,6 @@ export class SessionDirectory {
     const model = await this.library.load(this.library.row(row.modelId));
     const chat = await PersistentChat.open(this.store, model, { id: row.id, name: row.name });
     this.opts.onRestore?.(row.id, chat.restored);
-    return new SessionRunner(chat, this.opts.defaults);
+    return new SessionRunner(chat, { ...this.opts.defaults, sampling: modelSampling(model.dir) });
   }
 }

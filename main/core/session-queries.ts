@@ -3,7 +3,7 @@ import type { MessagesPageResult, SearchHit } from '../api/schemas.js';
 import { describePolicy } from '../policy/policy-text.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
-import { SNIPPET_MARK_END, SNIPPET_MARK_START } from '../store/types.js';
+import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message } from '../store/types.js';
 import { toApiMessage } from './api-mappers.js';
 import { sessionPolicy } from './persistent-chat.js';
 
@@ -43,8 +43,42 @@ export function exportMarkdown(store: Store, sessionId: number): string {
   if (!session) throw new PerpetuaError('That session does not exist any more.', { code: 'not_found' });
   const lines = [`# ${session.name}`, '', `Cache policy: ${describePolicy(sessionPolicy(session))}.`, ''];
   if (session.systemPrompt) lines.push('## System', '', session.systemPrompt, '');
-  for (const m of store.listMessages(session.id)) {
-    lines.push(`## ${m.role === 'user' ? 'You' : 'Assistant'}${m.state === 'stopped' ? ' (stopped)' : ''}`, '', m.text, '');
-  }
+  const shown = store.listMessages(session.id);
+  for (const m of shown) lines.push(...messageMarkdown(m, '##'));
+  lines.push(...otherBranchesMarkdown(store.branches.tree(session.id), new Set(shown.map((m) => m.id))));
   return lines.join('\n');
+}
+
+function messageMarkdown(m: Message, level: string): string[] {
+  return [`${level} ${m.role === 'user' ? 'You' : 'Assistant'}${m.state === 'stopped' ? ' (stopped)' : ''}`, '', m.text, ''];
+}
+
+/**
+ * The branches not shown, after the one shown: each from where it forks (a message numbered by its place in the
+ * transcript) to the newest message under it. In the order they were written: a branch's fork point is printed before it.
+ */
+function otherBranchesMarkdown(tree: Message[], shown: Set<number>): string[] {
+  const byId = new Map(tree.map((m) => [m.id, m]));
+  const place = new Map<number, number>();
+  for (const m of tree) place.set(m.id, m.parentId === null ? 1 : place.get(m.parentId)! + 1);
+  // replies are newer than their parent: one pass from the newest finds the newest message under each
+  const newest = new Map(tree.map((m) => [m.id, m]));
+  for (const m of [...tree].reverse()) {
+    if (m.parentId !== null && newest.get(m.id)!.seq > newest.get(m.parentId)!.seq) newest.set(m.parentId, newest.get(m.id)!);
+  }
+  const done = new Set(shown);
+  const lines: string[] = [];
+  for (const start of tree) {
+    if (done.has(start.id)) continue;
+    const branch: Message[] = [];
+    for (let m: Message | undefined = newest.get(start.id); m && m.id !== start.parentId; m = byId.get(m.parentId ?? -1)) branch.unshift(m);
+    const at = place.get(start.id)!;
+    if (done.size === shown.size) lines.push('---', '', '## Other branches', '');
+    lines.push(`### Another version of message ${at} (forks ${at === 1 ? 'at the start' : `after message ${at - 1}`})`, '');
+    for (const m of branch) {
+      done.add(m.id);
+      lines.push(...messageMarkdown(m, '####'));
+    }
+  }
+  return lines;
 }

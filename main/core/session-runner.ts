@@ -6,6 +6,8 @@ import { contextFullSentence, type PolicySpec } from '../policy/policy.js';
 import { describePolicy } from '../policy/policy-text.js';
 import { errorCode, PerpetuaError } from '../shared/errors.js';
 import { toApiMessage, toStats } from './api-mappers.js';
+import { AnswerSpeed } from './answer-speed.js';
+import { answerSettings, storedGeneration, type AnswerSettings } from './generation-settings.js';
 import { sessionCacheView, StreamTokenCounter, type StreamingTurn } from './cache-view.js';
 import type { SendOptions } from './chat-session.js';
 import type { PersistentChat, SessionEvent } from './persistent-chat.js';
@@ -16,10 +18,12 @@ import type { PersistentChat, SessionEvent } from './persistent-chat.js';
  */
 export type RunnerState = 'idle' | 'reading' | 'answering' | 'stopping';
 
+/** What answers use where the chat sets nothing (its settings: sessions.generation). */
 export interface AnswerDefaults {
   maxTokens: number;
   /** tokens per prefill run */
   chunk: number;
+  /** the model's recommended sampling (generation_config.json) */
   sampling: SamplingOptions;
 }
 
@@ -50,6 +54,8 @@ export class SessionRunner {
   /** the answer in flight: what its prompt fed and its answer generated so far (for the cache view) */
   private streaming: StreamingTurn | undefined;
   private counter: StreamTokenCounter | undefined;
+  /** how fast the answer in flight comes */
+  private speed: AnswerSpeed | undefined;
 
   constructor(
     readonly chat: PersistentChat,
@@ -67,7 +73,13 @@ export class SessionRunner {
   stats(): Stats {
     this.counter ??= new StreamTokenCounter(this.chat.engine.model);
     const view = sessionCacheView(this.chat.store, this.chat.session, this.chat.engine.policy, this.counter, this.streaming);
-    return toStats(this.chat, this.tokensPerSecond, this.streaming, view);
+    const answer = this.streaming && this.speed?.measured ? this.speed.now() : undefined;
+    return { ...toStats(this.chat, answer?.tokensPerSecond ?? this.tokensPerSecond, this.streaming, view), ...(answer ? { answer } : {}) };
+  }
+
+  /** What the next answer is written with: the model's defaults overlaid by the chat's stored settings. */
+  answerSettings(): AnswerSettings {
+    return answerSettings(this.defaults.sampling, this.defaults.maxTokens, storedGeneration(this.chat.session.generation));
   }
 
   /**
@@ -153,6 +165,42 @@ export class SessionRunner {
     });
   }
 
+  /**
+   * Replaces the system prompt. It is the start of the cache (its first tokens are the attention sinks), so the
+   * cache is dropped and rebuilt by re-reading the transcript after the new prompt; the statement says so.
+   */
+  setSystemPrompt(text: string): Promise<string> {
+    return this.run('changing its system prompt', async () => {
+      const old = this.chat.engine.policy.length;
+      const report = await this.chat.setSystemPrompt(text);
+      const now = this.chat.engine.policy;
+      const change = text ? 'The new system prompt now starts the cache' : 'The system prompt was removed';
+      if (report.kind === 'empty') return `${change}; the conversation is empty, so it is read with your first message.`;
+      return (
+        `${change}: the old cache (${old} tokens) was dropped and rebuilt by re-reading the transcript (${report.reread} messages) in ` +
+        `${Math.round(report.ms)} ms. It now holds ${now.length} of the ${now.totalTokensSeen} tokens read` +
+        (now.spec.name === 'sink' ? `, the first ${Math.min(now.spec.sink, now.length)} of them as attention sinks.` : '.')
+      );
+    });
+  }
+
+  /**
+   * Shows another branch of the transcript (persistent-chat.ts showBranch); the statement says how the cache was
+   * rebuilt for it, null when that branch was shown already.
+   */
+  switchBranch(messageId: number, version?: number): Promise<string | null> {
+    return this.run('switching branches', async () => {
+      const report = await this.chat.showBranch(messageId, version);
+      if (!report) return null;
+      const ms = Math.round(report.ms);
+      const how =
+        report.kind === 'resumed'
+          ? `from a KV snapshot of this branch${report.reread ? ` and ${report.reread} re-read message(s)` : ''}`
+          : `by re-reading its ${report.reread} message(s)`;
+      return `Switched branches: the cache was rebuilt ${how} in ${ms} ms.`;
+    });
+  }
+
   /** The sink inspector over what the cache holds now (the kept head and the newest tokens), as the session's job. */
   inspectSinks(): Promise<SinkReport> {
     return this.run('inspecting its cache', async () => {
@@ -172,12 +220,13 @@ export class SessionRunner {
     this.current.abort.abort();
   }
 
-  /** Stops what runs, waits for it, and releases the session's cache. Later requests are refused. */
+  /** Stops what runs, waits for it, releases the session's cache and gives its lock back. Later requests are refused. */
   async close(): Promise<void> {
     this.stop();
     this.closed = true;
     await this.queue;
     this.chat.engine.policy.dispose();
+    this.chat.close(); // another process (the CLI) may write to the session from now on
   }
 
   private admit(): void {
@@ -193,7 +242,8 @@ export class SessionRunner {
 
   /** Streams one answer into `push`; returns its final packet. */
   private async answerJob(job: Job, start: (opts: SendOptions) => AsyncGenerator<SessionEvent>, push: (p: ChatPacket) => void): Promise<ChatPacket> {
-    const { maxTokens, chunk, sampling } = this.defaults;
+    const { chunk } = this.defaults;
+    const { maxTokens, sampling, stop } = this.answerSettings();
     let assistant: number | null = null;
     let lastStats = performance.now();
     let notice: string | undefined;
@@ -204,37 +254,55 @@ export class SessionRunner {
       push({ type: 'stats', stats: this.stats() });
     };
     try {
-      for await (const ev of start({ maxTokens, chunk, sampling, signal: job.signal })) {
+      for await (const ev of start({ maxTokens, chunk, sampling, stop, signal: job.signal })) {
         if (ev.type === 'started') {
           assistant = ev.assistant.id;
+          this.speed = new AnswerSpeed();
           const seenAtStart = this.chat.engine.policy.totalTokensSeen;
           this.streaming = { messageId: ev.assistant.id, generated: 0, promptId: ev.user?.id, promptFed: 0, seenAtStart };
           push({ type: 'started', user: ev.user && toApiMessage(ev.user), assistant: toApiMessage(ev.assistant), replacedMessageId: ev.replaced === null ? null : String(ev.replaced) });
         } else if (ev.type === 'prefill') {
           if (this.streaming) this.streaming.promptFed = ev.done;
+          this.speed?.read();
           push({ type: 'progress', phase: ev.type, done: ev.done, total: ev.total });
           stats(ev.done === ev.total);
         } else if (ev.type === 'token') {
           job.enter('answering');
           if (this.streaming) this.streaming.generated++;
+          if (ev.id >= 0) this.speed?.token();
           push({ type: 'token', delta: ev.text });
           stats(this.streaming?.generated === 1);
         } else if (ev.type === 'done') {
           this.tokensPerSecond = ev.tokensPerSecond;
+          this.speed?.end(ev.tokens.length, ev.tokensPerSecond);
           if (ev.reason === 'context') notice = contextFullSentence(this.chat.engine.policy.capacity);
         }
       }
     } catch (err) {
       this.streaming = undefined;
       if (assistant === null) throw err; // refused before anything was stored: the caller gets the error
+      this.keepSpeed(assistant);
       const message = this.message(assistant);
       if (errorCode(err) === 'cancelled') return { type: 'stopped', message, stats: this.stats() };
       return { type: 'failed', message, error: { code: errorCode(err), message: (err as Error)?.message || 'The answer failed.' } };
     }
     this.streaming = undefined;
+    this.keepSpeed(assistant!);
     const message = this.message(assistant!);
     if (message.state === 'stopped') return { type: 'stopped', message, stats: this.stats() };
     return { type: 'done', message, stats: this.stats(), ...(notice ? { notice } : {}) };
+  }
+
+  /** Stores the answer's speed with it (shown under it after a reload); an answer stopped before its first token has none. */
+  private keepSpeed(messageId: number): void {
+    const speed = this.speed;
+    this.speed = undefined;
+    if (!speed?.measured) return;
+    try {
+      this.chat.store.setMessageStats(messageId, { ...speed.now() });
+    } catch {
+      // a store that fails here (disk full) already failed the answer: its error is the one reported
+    }
   }
 
   private message(id: number) {

@@ -1,29 +1,43 @@
-import { restoreSnapshot } from '../cache/cache-snapshot.js';
+import { isSnapshotOf, restoreContents, restoreSnapshot, snapshotContents } from '../cache/cache-snapshot.js';
+import { forkCache } from '../cache/fork-cache.js';
 import { checkSnapshot } from '../cache/snapshot-check.js';
-import { decodeSnapshot } from '../cache/snapshot-codec.js';
+import { decodeSnapshot, type Snapshot } from '../cache/snapshot-codec.js';
 import type { Engine } from '../engine/engine.js';
 import { errorCode, PerpetuaError, type ErrorCode } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 
+export interface SnapshotChoice {
+  /** the ids of the messages the cache is to hold, in order: only a snapshot of one of them (or of none) fits */
+  context: readonly number[];
+  /** a snapshot of another cache policy is turned into the session's (forkCache) rather than refused */
+  fork?: boolean;
+}
+
 /**
- * Restores the newest of a session's snapshots that passes every check into the engine's policy, and returns
- * the id of the last message it covers (null: only the system prompt), or undefined when none could be used.
- * Each refused snapshot is deleted — it can never stand in a session's way again — and the first refusal is
- * returned as a sentence with its code.
+ * Restores the snapshot that covers the most of `context` (a branch of the transcript) and passes every check into
+ * the engine's policy, and returns the id of the last message it covers (null: only the system prompt), or undefined
+ * when none could be used. Snapshots of other branches are left for when those are shown again. Each refused
+ * snapshot is deleted — it can never stand in a session's way again — and the first refusal is returned as a
+ * sentence with its code.
  */
 export async function restoreNewestSnapshot(
   store: Store,
   engine: Engine,
   sessionId: number,
+  choice: SnapshotChoice,
 ): Promise<{ coveredId: number | null | undefined; refused: { code: ErrorCode; reason: string } | null }> {
   let refused: { code: ErrorCode; reason: string } | null = null;
-  for (const info of store.listSnapshots(sessionId)) {
+  const depth = new Map(choice.context.map((id, i) => [id, i + 1]));
+  const fitting = store
+    .listSnapshots(sessionId)
+    .filter((s) => s.messageId === null || depth.has(s.messageId))
+    .sort((a, b) => (b.messageId === null ? 0 : depth.get(b.messageId)!) - (a.messageId === null ? 0 : depth.get(a.messageId)!) || b.id - a.id);
+  for (const info of fitting) {
     const stored = store.getSnapshot(info.id);
     if (!stored) continue;
     try {
       const snapshot = decodeSnapshot(stored.bytes, { modelFingerprint: engine.model.fingerprint });
-      checkSnapshot(snapshot, { geometry: engine.model.geometry, vocabSize: engine.model.vocabSize, capacity: engine.policy.capacity });
-      await restoreSnapshot(engine, snapshot);
+      await restoreInto(engine, snapshot, choice.fork === true);
       return { coveredId: stored.messageId, refused };
     } catch (err) {
       engine.policy.reset();
@@ -33,6 +47,18 @@ export async function restoreNewestSnapshot(
     }
   }
   return { coveredId: undefined, refused };
+}
+
+/** The snapshot into the engine's cache; one of another policy derived into the session's when `fork` (else refused). */
+async function restoreInto(engine: Engine, snapshot: Snapshot, fork: boolean): Promise<void> {
+  const { geometry, config, vocabSize } = engine.model;
+  const spec = engine.policy.spec;
+  const forking = fork && !isSnapshotOf(snapshot, spec);
+  // another policy's cache may be larger than this one's: forkCache keeps what this one holds
+  checkSnapshot(snapshot, { geometry, vocabSize, capacity: forking ? Number.MAX_SAFE_INTEGER : engine.policy.capacity });
+  const forked = forking ? forkCache(snapshotContents(snapshot), spec, geometry, config.rope) : null;
+  if (forked) return restoreContents(engine, forked);
+  await restoreSnapshot(engine, snapshot); // refuses another policy's cache
 }
 
 /** A sentence for the user, whatever failed: our own refusals say why; anything else is named without its log text. */

@@ -18,9 +18,6 @@ export class ModelImportError extends PerpetuaError {
     super(message, { code });
   }
 }
-/** Distinct classes so the renderer, which sees only an error's class name until codes cross the wire, can offer "Convert". */
-export class NeedsConversionError extends ModelImportError {}
-export class GgufUnsupportedError extends ModelImportError {}
 
 /** Throws a ModelImportError with what to do when `path` is a GGUF file or a safetensors checkpoint. */
 export function checkImportable(path: string): void {
@@ -32,14 +29,14 @@ export function checkImportable(path: string): void {
   const gguf = files.find((f) => f.toLowerCase().endsWith('.gguf'));
   if (gguf) {
     const alt = onnxAlternative(gguf);
-    throw new GgufUnsupportedError(
+    throw new ModelImportError(
       'gguf_unsupported',
       `${gguf} is a GGUF (llama.cpp) file, which Perpetua cannot run; download the ONNX export instead` +
         (alt ? `: ${alt.name} (${alt.repo}) from the catalog.` : ' (an onnx-community/… repo of the same model) from the catalog or with `perpetua models download`.'),
     );
   }
   if (isDir && files.some((f) => f.endsWith('.safetensors')) && files.includes('config.json')) {
-    throw new NeedsConversionError(
+    throw new ModelImportError(
       'needs_conversion',
       `${basename(path)} is a Hugging Face checkpoint (safetensors), not an ONNX export: convert it with "Convert to ONNX" here (or \`perpetua models convert\`), then it imports.`,
     );

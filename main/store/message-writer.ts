@@ -30,10 +30,13 @@ export class StreamingMessageWriter {
   private finished = false;
   private readonly intervalMs: number;
 
-  /** Starts a new, empty 'streaming' assistant message at the end of the session and writes to it. */
-  static start(store: Store, sessionId: number, options: MessageWriterOptions = {}): StreamingMessageWriter {
+  /**
+   * Starts a new, empty 'streaming' assistant message at the head of the session's active branch (or after
+   * `parentId`: a new version of an answer) and writes to it.
+   */
+  static start(store: Store, sessionId: number, options: MessageWriterOptions & { parentId?: number | null } = {}): StreamingMessageWriter {
     checkInterval(options.intervalMs); // before the message exists, so a bad option leaves no trace
-    const message = store.appendMessage(sessionId, { role: 'assistant', text: '', state: 'streaming' });
+    const message = store.appendMessage(sessionId, { role: 'assistant', text: '', state: 'streaming', parentId: options.parentId });
     return new StreamingMessageWriter(store, message.id, options);
   }
 

@@ -131,10 +131,25 @@ ALTER TABLE sessions ADD COLUMN generation TEXT NOT NULL DEFAULT '{}' CHECK (jso
 ALTER TABLE messages ADD COLUMN stats TEXT CHECK (stats IS NULL OR json_valid(stats));
 `;
 
+// Branches: each message hangs under the one it follows (a tree), and the session remembers the leaf of the branch
+// it shows. The transcript is the path from the root to that head; `seq` stays insertion order. Old chats become one
+// branch: each message's parent is the one before it, the head their last message. The parent index serves the
+// cascade (a message's replies go with it) and the sibling lookups.
+const V4_BRANCHES = /* sql */ `
+ALTER TABLE messages ADD COLUMN parent_id INTEGER REFERENCES messages(id) ON DELETE CASCADE;
+UPDATE messages SET parent_id =
+  (SELECT p.id FROM messages p WHERE p.session_id = messages.session_id AND p.seq < messages.seq ORDER BY p.seq DESC LIMIT 1);
+CREATE INDEX messages_parent ON messages(parent_id, session_id, seq);
+ALTER TABLE sessions ADD COLUMN head_message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL;
+UPDATE sessions SET head_message_id =
+  (SELECT m.id FROM messages m WHERE m.session_id = sessions.id ORDER BY m.seq DESC LIMIT 1);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
   { name: 'generation settings', up: (db) => void db.exec(V3_GENERATION_SETTINGS) },
+  { name: 'branches', up: (db) => void db.exec(V4_BRANCHES) },
 ];
 
 /** The schema version this build writes and understands. */

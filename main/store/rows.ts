@@ -12,7 +12,9 @@ export interface SummaryRow extends SessionRow {
 }
 export interface MessageRow {
   id: number; session_id: number; seq: number; role: string; text: string; token_count: number; state: string;
-  stats: string | null; created_at: number; updated_at: number;
+  stats: string | null; created_at: number; updated_at: number; parent_id: number | null;
+  /** present where a statement reads the message with its versions (statements.ts) */
+  sibling_index?: number; sibling_count?: number;
 }
 export interface SearchRow { session_id: number; session_name: string; message_id: number; seq: number; role: string; snippet: string; created_at: number }
 export interface SnapshotRow { id: number; session_id: number; message_id: number | null; created_at: number; size: number; bytes?: Buffer }
@@ -52,6 +54,8 @@ export function toMessage(r: MessageRow): Message {
     tokenCount: r.token_count,
     state: r.state as MessageState,
     stats: r.stats === null || r.stats === undefined ? null : (JSON.parse(r.stats) as Record<string, unknown>),
+    parentId: r.parent_id ?? null,
+    ...(r.sibling_count === undefined ? {} : { siblings: { index: r.sibling_index ?? 0, count: r.sibling_count } }),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -7,6 +7,8 @@ export interface SalvagedMessage {
   sessionId: number;
   sessionName: string;
   seq: number;
+  /** the message it follows (its branch); null for the first, and in databases from before branches */
+  parentId: number | null;
   role: Role;
   state: MessageState;
   text: string;
@@ -44,7 +46,7 @@ export function salvageMessages(file: string): Salvage {
     for (const id of ids) if (id > highest) highest = id;
     let byId: Database.Statement<[number], RowShape>;
     try {
-      byId = db.prepare<[number], RowShape>('SELECT id, session_id, seq, role, state, text, created_at FROM messages WHERE id = ?');
+      byId = prepareById(db);
     } catch {
       return { messages: [], unreadable: ids.size }; // not even the schema can be read
     }
@@ -67,10 +69,21 @@ export function salvageMessages(file: string): Salvage {
   }
 }
 
+/** Reads one message by id; a database from before branches (schema 3 or older) has no parent column. */
+function prepareById(db: Database.Database): Database.Statement<[number], RowShape> {
+  const columns = 'id, session_id, seq, role, state, text, created_at';
+  try {
+    return db.prepare<[number], RowShape>(`SELECT ${columns}, parent_id FROM messages WHERE id = ?`);
+  } catch {
+    return db.prepare<[number], RowShape>(`SELECT ${columns}, NULL AS parent_id FROM messages WHERE id = ?`);
+  }
+}
+
 interface RowShape {
   id: number;
   session_id: number;
   seq: number;
+  parent_id: number | null;
   role: Role;
   state: MessageState;
   text: string;
@@ -79,7 +92,7 @@ interface RowShape {
 
 function toMessage(r: RowShape, names: Map<number, string>): SalvagedMessage {
   const sessionName = names.get(r.session_id) ?? `session ${r.session_id}`;
-  return { id: r.id, sessionId: r.session_id, sessionName, seq: r.seq, role: r.role, state: r.state, text: r.text, createdAt: r.created_at };
+  return { id: r.id, sessionId: r.session_id, sessionName, seq: r.seq, parentId: r.parent_id, role: r.role, state: r.state, text: r.text, createdAt: r.created_at };
 }
 
 /** Rows a statement yields before it meets damage (or all of them). */

@@ -7,6 +7,22 @@ import { SNIPPET_MARK_END, SNIPPET_MARK_START } from './types.js';
 const PREVIEW_READ_CHARS = 320;
 const SEARCH_SNIPPET_TOKENS = 16;
 
+/** A message with its place among its versions (the messages with the same parent). */
+export const WITH_SIBLINGS = /* sql */ `m.*,
+  (SELECT count(*) FROM messages v WHERE v.parent_id IS m.parent_id AND v.session_id = m.session_id) AS sibling_count,
+  (SELECT count(*) FROM messages v WHERE v.parent_id IS m.parent_id AND v.session_id = m.session_id AND v.seq < m.seq) AS sibling_index`;
+
+/** The head of a session's active branch: the message it remembers, else (never set) its last one. */
+const HEAD = /* sql */ `(SELECT coalesce(s.head_message_id,
+  (SELECT l.id FROM messages l WHERE l.session_id = s.id ORDER BY l.seq DESC LIMIT 1)) FROM sessions s WHERE s.id = @sessionId)`;
+
+/** The active branch of @sessionId: the ids from its head up to the first message (`path(id)`). */
+export const ACTIVE_PATH = /* sql */ `WITH RECURSIVE path(id) AS (
+  SELECT ${HEAD}
+  UNION ALL
+  SELECT p.parent_id FROM messages p JOIN path ON p.id = path.id WHERE p.parent_id IS NOT NULL
+)`;
+
 /** Every statement the Store runs, prepared once per connection; failures come out typed (typed-statements.ts). */
 export function prepareStatements(db: Db) {
   const p = <R = unknown>(sql: string) => prepareTyped<unknown[], R>(db, sql);
@@ -31,11 +47,13 @@ return {
              m.id AS last_id, m.role AS last_role, m.state AS last_state,
              substr(m.text, 1, ${PREVIEW_READ_CHARS}) AS last_text, m.created_at AS last_created_at
       FROM sessions s
-      LEFT JOIN messages m
-        ON m.id = (SELECT l.id FROM messages l WHERE l.session_id = s.id ORDER BY l.seq DESC LIMIT 1)
+      LEFT JOIN messages m ON m.id = coalesce(s.head_message_id,
+        (SELECT l.id FROM messages l WHERE l.session_id = s.id ORDER BY l.seq DESC LIMIT 1))
       ORDER BY s.updated_at DESC, s.id DESC`),
     updateSessionPolicy: p<SessionRow>(
       'UPDATE sessions SET policy = ?, policy_params = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    updateSessionGeneration: p<SessionRow>('UPDATE sessions SET generation = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    updateSessionSystemPrompt: p<SessionRow>('UPDATE sessions SET system_prompt = ?, updated_at = ? WHERE id = ? RETURNING *'),
     renameSession: p<SessionRow>('UPDATE sessions SET name = ?, updated_at = ? WHERE id = ? RETURNING *'),
     deleteSession: p('DELETE FROM sessions WHERE id = ?'),
     addTokensSeen: p<SessionRow>(
@@ -43,19 +61,22 @@ return {
     touchSession: p('UPDATE sessions SET updated_at = ? WHERE id = ?'),
 
     appendMessage: named<MessageRow>(`
-      INSERT INTO messages (session_id, seq, role, text, token_count, state, created_at, updated_at)
+      INSERT INTO messages (session_id, seq, role, text, token_count, state, created_at, updated_at, parent_id)
       VALUES (@sessionId, (SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = @sessionId),
-              @role, @text, @tokenCount, @state, @now, @now)
+              @role, @text, @tokenCount, @state, @now, @now, CASE WHEN @atHead THEN ${HEAD} ELSE @parentId END)
       RETURNING *`),
-    getMessage: p<MessageRow>('SELECT * FROM messages WHERE id = ?'),
+    setHead: p('UPDATE sessions SET head_message_id = ? WHERE id = ?'),
+    getMessage: p<MessageRow>(`SELECT ${WITH_SIBLINGS} FROM messages m WHERE m.id = ?`),
     updateMessageText: p<MessageRow>(`
       UPDATE messages SET text = ?, state = ?, token_count = coalesce(?, token_count), updated_at = ?
       WHERE id = ? RETURNING *`),
-    listMessages: p<MessageRow>(
-      'SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
-    listMessagesBefore: p<MessageRow>(
-      'SELECT * FROM (SELECT * FROM messages WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
-    deleteMessage: p('DELETE FROM messages WHERE id = ?'),
+    // along a branch seq grows from parent to child, so the path in seq order is the transcript
+    listMessages: named<MessageRow>(`${ACTIVE_PATH}
+      SELECT ${WITH_SIBLINGS} FROM messages m JOIN path ON m.id = path.id WHERE m.seq > @afterSeq ORDER BY m.seq LIMIT @limit`),
+    listMessagesBefore: named<MessageRow>(`${ACTIVE_PATH}
+      SELECT * FROM (SELECT ${WITH_SIBLINGS} FROM messages m JOIN path ON m.id = path.id WHERE m.seq < @beforeSeq
+                     ORDER BY m.seq DESC LIMIT @limit) ORDER BY seq`),
+    setMessageStats: p('UPDATE messages SET stats = ? WHERE id = ?'),
     setMessageState: p('UPDATE messages SET state = ?, updated_at = ? WHERE id = ?'),
     markInterrupted: p(
       "UPDATE messages SET state = 'stopped', updated_at = ? WHERE state = 'streaming' AND session_id NOT IN (SELECT value FROM json_each(?))"),
@@ -76,6 +97,7 @@ return {
     pruneSnapshots: named(`
       DELETE FROM snapshots WHERE session_id = @sessionId AND id NOT IN
         (SELECT id FROM snapshots WHERE session_id = @sessionId ORDER BY id DESC LIMIT @keep)`),
+    deleteSnapshots: p('DELETE FROM snapshots WHERE session_id = ?'),
     latestSnapshot: p<SnapshotRow>('SELECT * FROM snapshots WHERE session_id = ? ORDER BY id DESC LIMIT 1'),
     getSnapshot: p<SnapshotRow>('SELECT * FROM snapshots WHERE id = ?'),
     deleteSnapshot: p('DELETE FROM snapshots WHERE id = ?'),

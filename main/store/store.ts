@@ -3,6 +3,7 @@ import { inTransaction } from './typed-statements.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { toAbRun, toEvalRun, toMessage, toModel, toSession, toSnapshotInfo, type SessionRow } from './rows.js';
 import { SessionLocks } from './session-locks.js';
+import { Branches } from './branches.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { toFtsQuery } from './fts-query.js';
 import { isShowableName, toWellFormed } from './text.js';
@@ -38,9 +39,12 @@ const PREVIEW_CHARS = 160;
  */
 export class Store {
   private readonly s: Statements;
+  /** the message tree: versions, the active branch, switching it */
+  readonly branches: Branches;
 
   constructor(readonly db: Db) {
     this.s = prepareStatements(db);
+    this.branches = new Branches(db);
   }
 
   // ── models ──────────────────────────────────────────────────────────────────────────────────────
@@ -110,6 +114,16 @@ export class Store {
     return toSession(row);
   }
 
+  /** Replaces the chat's generation settings (a JSON record, '{}' = the model's defaults; validated by the API). */
+  updateSessionGeneration(sessionId: number, generation: Record<string, unknown>): Session {
+    return this.sessionRow(this.s.updateSessionGeneration.get(json(generation), Date.now(), sessionId), sessionId);
+  }
+
+  /** Replaces the system prompt ('' = none); the caller rebuilds the cache, whose snapshots begin with the old one. */
+  updateSessionSystemPrompt(sessionId: number, systemPrompt: string): Session {
+    return this.sessionRow(this.s.updateSessionSystemPrompt.get(toWellFormed(systemPrompt), Date.now(), sessionId), sessionId);
+  }
+
   renameSession(sessionId: number, name: string): Session {
     if (!isShowableName(name)) throw new InvalidNameError(name);
     let row: SessionRow | undefined;
@@ -136,23 +150,27 @@ export class Store {
     return toSession(row);
   }
 
+  private sessionRow(row: SessionRow | undefined, sessionId: number): Session {
+    if (!row) throw new NotFoundError('session', sessionId);
+    return toSession(row);
+  }
+
   // ── messages ────────────────────────────────────────────────────────────────────────────────────
 
-  /** Appends a message at the end of the session's transcript (text stored well-formed, see text.ts). */
+  /**
+   * Appends a message after the head of the session's active branch, or after `m.parentId` (a new version of the
+   * message that follows it); either way it becomes the head. Text is stored well-formed (see text.ts).
+   */
   appendMessage(sessionId: number, m: NewMessage): Message {
     return inTransaction(this.db, () => {
       const now = Date.now();
       if (this.s.touchSession.run(now, sessionId).changes === 0) throw new NotFoundError('session', sessionId);
-      return toMessage(
-        this.s.appendMessage.get({
-          sessionId,
-          role: m.role,
-          text: toWellFormed(m.text),
-          tokenCount: m.tokenCount ?? 0,
-          state: m.state ?? 'done',
-          now,
-        })!,
-      );
+      const parentId = m.parentId ?? null;
+      if (parentId !== null && this.s.getMessage.get(parentId)?.session_id !== sessionId) throw new NotFoundError('message', parentId);
+      const [text, tokenCount, state, atHead] = [toWellFormed(m.text), m.tokenCount ?? 0, m.state ?? 'done', m.parentId === undefined ? 1 : 0];
+      const row = this.s.appendMessage.get({ sessionId, role: m.role, text, tokenCount, state, now, atHead, parentId })!;
+      this.s.setHead.run(row.id, sessionId);
+      return toMessage(this.s.getMessage.get(row.id)!);
     });
   }
 
@@ -172,19 +190,24 @@ export class Store {
     });
   }
 
-  /** The transcript in order; `afterSeq`/`limit` page through long sessions. */
+  /** The transcript (the active branch) in order; `afterSeq`/`limit` page through long sessions. */
   listMessages(sessionId: number, page: { afterSeq?: number; limit?: number } = {}): Message[] {
-    return this.s.listMessages.all(sessionId, page.afterSeq ?? 0, page.limit ?? -1).map(toMessage);
+    return this.s.listMessages.all({ sessionId, afterSeq: page.afterSeq ?? 0, limit: page.limit ?? -1 }).map(toMessage);
   }
 
-  /** The `limit` messages just before `beforeSeq`, oldest first (paging back through a long session). */
+  /** The `limit` messages of the active branch just before `beforeSeq`, oldest first (paging back through a long session). */
   listMessagesBefore(sessionId: number, beforeSeq: number, limit: number): Message[] {
-    return this.s.listMessagesBefore.all(sessionId, beforeSeq, limit).map(toMessage);
+    return this.s.listMessagesBefore.all({ sessionId, beforeSeq, limit }).map(toMessage);
   }
 
-  /** Removes one message (a regenerated answer); snapshots that covered it go with it. */
+  /** Removes one message with the replies that follow it (branches.ts). */
   deleteMessage(id: number): boolean {
-    return this.s.deleteMessage.run(id).changes > 0;
+    return this.branches.deleteMessage(id);
+  }
+
+  /** Records how fast an answer came (time to first token, tokens per second); the text stays untouched. */
+  setMessageStats(id: number, stats: Record<string, unknown>): void {
+    if (this.s.setMessageStats.run(json(stats), id).changes === 0) throw new NotFoundError('message', id);
   }
 
   /** Changes only a message's state (its text, and so the search index, stay untouched). */
@@ -251,6 +274,11 @@ export class Store {
   /** Removes a snapshot that cannot be used, so it never stands in the way of a session again. */
   deleteSnapshot(id: number): boolean {
     return this.s.deleteSnapshot.run(id).changes > 0;
+  }
+
+  /** Removes every snapshot of a session (they no longer match its cache, e.g. after a new system prompt). */
+  deleteSnapshots(sessionId: number): number {
+    return this.s.deleteSnapshots.run(sessionId).changes;
   }
 
   /** Newest first, without the bytes. */

@@ -69,8 +69,12 @@ export interface SessionSummary extends Session {
 export interface Message {
   id: number;
   sessionId: number;
-  /** 1, 2, 3… within the session, in transcript order. */
+  /** 1, 2, 3… within the session, in the order they were written (along a branch, transcript order). */
   seq: number;
+  /** The message this one follows (null: the first of its session); messages with the same parent are versions. */
+  parentId: number | null;
+  /** Which version it is among the messages with the same parent (oldest first), when read with them. */
+  siblings?: Siblings;
   role: Role;
   text: string;
   tokenCount: number;
@@ -81,8 +85,16 @@ export interface Message {
   updatedAt: number;
 }
 
+/** A message's place among its versions: `index` (0-based, oldest first) of `count`. */
+export interface Siblings {
+  index: number;
+  count: number;
+}
+
 export interface NewMessage {
   role: Role;
+  /** The message it follows; default: the head of the session's active branch (then it becomes the head). */
+  parentId?: number | null;
   text: string;
   tokenCount?: number;
   /** Defaults to 'done'; an assistant reply being generated starts as 'streaming'. */

@@ -328,6 +328,14 @@ export class AppState {
     });
   }
 
+  /** variant null: the best one for the model's provider. The model's open chats reopen on the new graph. */
+  async setVariant(modelId: string, variant: string | null): Promise<boolean> {
+    return this.attempt(async () => {
+      const m = await this.api.modelsSetVariant({ modelId, variant });
+      this.models = this.models.map((x) => (x.id === m.id ? m : x));
+    });
+  }
+
   // --- ui helpers --------------------------------------------------------------------------------
 
   toast(kind: Toast['kind'], text: string): void {

@@ -73,8 +73,7 @@ export class ModelsState {
       await this.host.loadModels();
       return true;
     } catch (err) {
-      // until error codes cross the wire, the core's error class names the case
-      if ((err as { remoteName?: string }).remoteName === 'NeedsConversionError') this.convertible = dir;
+      if ((err as { code?: string }).code === 'needs_conversion') this.convertible = dir;
       this.importError = errorMessage(err);
       return false;
     } finally {

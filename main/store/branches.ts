@@ -1,0 +1,86 @@
+import type { Db } from './database.js';
+import { NotFoundError } from './errors.js';
+import { toMessage, type MessageRow } from './rows.js';
+import { ACTIVE_PATH, WITH_SIBLINGS } from './statements.js';
+import { inTransaction, prepareTyped } from './typed-statements.js';
+import type { Message } from './types.js';
+
+/**
+ * The branches of a session's transcript. Messages form a tree (each follows its parent; messages with the same
+ * parent are versions of one turn, made by editing or regenerating); the session's head is the leaf of the branch
+ * it shows, and its transcript is the path from the first message to the head.
+ */
+export class Branches {
+  private readonly s;
+
+  constructor(private readonly db: Db) {
+    const named = <R>(sql: string) => prepareTyped<[Record<string, unknown>], R>(db, sql);
+    this.s = {
+      path: named<{ id: number }>(`${ACTIVE_PATH} SELECT id FROM path WHERE id IS NOT NULL`),
+      versions: prepareTyped<[number | null, number], MessageRow>(
+        db,
+        `SELECT ${WITH_SIBLINGS} FROM messages m WHERE m.parent_id IS ? AND m.session_id = ? ORDER BY m.seq`,
+      ),
+      // the newest message under one is a leaf: its replies would be newer still
+      newestUnder: prepareTyped<[number], { id: number }>(
+        db,
+        `WITH RECURSIVE below(id) AS (SELECT ? UNION ALL SELECT m.id FROM messages m JOIN below ON m.parent_id = below.id)
+         SELECT m.id FROM messages m JOIN below ON m.id = below.id ORDER BY m.seq DESC LIMIT 1`,
+      ),
+      setHead: prepareTyped<[number | null, number], unknown>(db, 'UPDATE sessions SET head_message_id = ? WHERE id = ?'),
+      message: prepareTyped<[number], MessageRow>(db, 'SELECT * FROM messages WHERE id = ?'),
+      delete: prepareTyped<[number], unknown>(db, 'DELETE FROM messages WHERE id = ?'),
+      tree: prepareTyped<[number], MessageRow>(db, 'SELECT * FROM messages WHERE session_id = ? ORDER BY seq'),
+    };
+  }
+
+  /** The ids of the active branch, from its head back to the first message. */
+  pathIds(sessionId: number): number[] {
+    return this.s.path.all({ sessionId }).map((r) => r.id);
+  }
+
+  /** The versions of a message (it among them), oldest first, each with its place among them. */
+  versionsOf(messageId: number): Message[] {
+    const m = this.message(messageId);
+    return this.s.versions.all(m.parent_id, m.session_id).map(toMessage);
+  }
+
+  /**
+   * Shows the branch through `messageId`: the head becomes the newest leaf under it, unless the active branch already
+   * passes through it. Returns whether the transcript changed.
+   */
+  showBranchOf(sessionId: number, messageId: number): boolean {
+    return inTransaction(this.db, () => {
+      if (this.message(messageId).session_id !== sessionId) throw new NotFoundError('message', messageId);
+      if (this.pathIds(sessionId).includes(messageId)) return false;
+      this.s.setHead.run(this.s.newestUnder.get(messageId)!.id, sessionId);
+      return true;
+    });
+  }
+
+  /**
+   * Removes one message with the replies that follow it; snapshots that covered them go with them. When it was on the
+   * active branch, its parent becomes the head. False when it did not exist.
+   */
+  deleteMessage(id: number): boolean {
+    return inTransaction(this.db, () => {
+      const m = this.s.message.get(id);
+      if (!m) return false;
+      const onBranch = this.pathIds(m.session_id).includes(id);
+      this.s.delete.run(id);
+      if (onBranch) this.s.setHead.run(m.parent_id, m.session_id);
+      return true;
+    });
+  }
+
+  /** Every message of the session, every branch, in the order they were written (parents before their replies). */
+  tree(sessionId: number): Message[] {
+    return this.s.tree.all(sessionId).map(toMessage);
+  }
+
+  private message(id: number): MessageRow {
+    const m = this.s.message.get(id);
+    if (!m) throw new NotFoundError('message', id);
+    return m;
+  }
+}
