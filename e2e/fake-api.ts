@@ -4,7 +4,7 @@
  */
 import type { PerpetuaApi, PerpetuaEventListener } from '../main/api/perpetua-api.js';
 import type { AbMetrics, AbRun, AbVote } from '../main/api/ab-schemas.js';
-import type { AbPacket, ChatPacket } from '../main/api/packets.js';
+import type { AbPacket, ChatPacket, PolicyPacket } from '../main/api/packets.js';
 import type { ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
 import { summarizeAbRuns } from '../main/core/ab-history.js';
 
@@ -255,8 +255,9 @@ export class FakeApi implements PerpetuaApi {
     return { statement: `The cache (${fmt(s.cacheFill)} tokens) was rebuilt after the new system prompt.`, session: s.session, stats: this.stats(s) };
   }
 
-  async policySet({ sessionId, policy }: { sessionId: string; policy: PolicyConfig }) {
+  async *policySet({ sessionId, policy }: { sessionId: string; policy: PolicyConfig }): AsyncGenerator<PolicyPacket> {
     const s = this.get(sessionId);
+    for (const done of [256, 768]) yield { type: 'progress', phase: 'rebuild', done, total: 1024, etaSeconds: (1024 - done) / 512 };
     const before = s.cacheFill;
     s.session = { ...s.session, policy };
     const cap = capacity(policy);
@@ -268,7 +269,7 @@ export class FakeApi implements PerpetuaApi {
         : policy.name === 'sink'
           ? `Switched to sink ${policy.sink} + window ${policy.window}: kept ${fmt(s.cacheFill)} tokens, evicted ${fmt(evicted)} and re-rotated the rest.`
           : `Switched to ${policy.name} ${policy.window}: kept the last ${fmt(s.cacheFill)} tokens, evicted ${fmt(evicted)}.`;
-    return { statement, policy, stats: this.stats(s) };
+    yield { type: 'done', statement, policy, stats: this.stats(s) };
   }
 
   async *abStart(p: { sessionId: string; a: PolicyConfig; b: PolicyConfig; prompt: string; maxTokens?: number }, signal: AbortSignal): AsyncGenerator<AbPacket> {

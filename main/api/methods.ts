@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AbHistoryParams, AbHistoryResult, AbStartParams, AbStopParams, AbVoteParams, AbVoteResult } from './ab-schemas.js';
-import { AbPacketSchema, ChatPacketSchema } from './packets.js';
+import { AbPacketSchema, ChatPacketSchema, PolicyPacketSchema } from './packets.js';
 import {
   ChatEditParams,
   ChatRegenerateParams,
@@ -23,7 +23,6 @@ import {
   ModelsSetVariantParams,
   NoParams,
   PolicySetParams,
-  PolicySetResult,
   SearchHitSchema,
   SessionIdParams,
   SessionSchema,
@@ -96,8 +95,11 @@ export const methods = {
   /** Shows another branch (a version of a message and the newest messages under it); the cache is rebuilt for it. */
   'chat.switchBranch': call('chatSwitchBranch', ChatSwitchBranchParams, ChatSwitchBranchResult),
 
-  /** Switches the cache policy mid-session; the statement says what happened to the cache. */
-  'policy.set': call('policySet', PolicySetParams, PolicySetResult),
+  /**
+   * Switches the cache policy mid-session: progress while the transcript is re-read, then the statement of what
+   * happened to the cache. Cancelled, the session keeps its old policy and cache.
+   */
+  'policy.set': channel('policySet', PolicySetParams, PolicyPacketSchema),
 
   /**
    * Forks the session's cache into two branches (policies a and b), streams both answers, then scores the

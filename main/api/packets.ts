@@ -6,9 +6,16 @@
 import { z } from 'zod';
 import { ApiErrorCodeSchema } from './envelope.js';
 import { AbBranchLabelSchema, AbMetricsSchema } from './ab-schemas.js';
-import { Id, MessageSchema, StatsSchema } from './schemas.js';
+import { Id, MessageSchema, PolicyConfigSchema, PolicySetResult, StatsSchema } from './schemas.js';
 
 const ErrorSchema = z.object({ code: ApiErrorCodeSchema, message: z.string() });
+
+/** How far a long operation is: `done` of `total` (tokens or bytes) and the seconds left at the recent rate (null: not known yet). */
+export const ProgressFields = {
+  done: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  etaSeconds: z.number().nonnegative().nullable().optional(),
+};
 
 export const ChatPacketSchema = z.discriminatedUnion('type', [
   z.object({
@@ -43,8 +50,7 @@ export const AbPacketSchema = z.discriminatedUnion('type', [
     type: z.literal('progress'),
     branch: AbBranchLabelSchema,
     phase: z.enum(['fork', 'prefill', 'scoring']),
-    done: z.number().int().nonnegative(),
-    total: z.number().int().nonnegative(),
+    ...ProgressFields,
     fork: z.enum(['forked', 'rebuilt']).optional(),
   }),
   z.object({ type: z.literal('token'), branch: AbBranchLabelSchema, delta: z.string() }),
@@ -55,6 +61,18 @@ export const AbPacketSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('failed'), error: ErrorSchema }),
 ]);
 export type AbPacket = z.infer<typeof AbPacketSchema>;
+
+/**
+ * `policy.set`: the transcript is re-read under the new policy (`rebuild` progress in tokens), then `done` with the
+ * statement. Cancelled, it ends `stopped`: the session keeps its old policy and cache (`policy` is that one).
+ */
+export const PolicyPacketSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('progress'), phase: z.literal('rebuild'), ...ProgressFields }),
+  PolicySetResult.extend({ type: z.literal('done') }),
+  z.object({ type: z.literal('stopped'), policy: PolicyConfigSchema, stats: StatsSchema }),
+  z.object({ type: z.literal('failed'), error: ErrorSchema }),
+]);
+export type PolicyPacket = z.infer<typeof PolicyPacketSchema>;
 
 /** The packets that end a channel. */
 export const FINAL_PACKETS = ['done', 'stopped', 'failed'] as const;

@@ -1,6 +1,6 @@
 import { formatDuration } from '../eval/progress.js';
 import type { DownloadProgress } from '../models/model-download.js';
-import { TransferRate } from '../models/transfer-rate.js';
+import { TransferRate } from '../shared/transfer-rate.js';
 
 /** `[#####-----]  45%  12.3/27.0 MiB  3.2 MiB/s  ETA 5s  onnx/model_q4.onnx` on stderr; one redrawn line on a terminal. */
 export class DownloadBar {

@@ -5,6 +5,7 @@ import type { SamplingOptions } from '../engine/sampler.js';
 import type { PolicySpec } from '../policy/policy.js';
 import { describePolicy, formatPolicy } from '../policy/policy-text.js';
 import { errorCode, PerpetuaError } from '../shared/errors.js';
+import { ProgressTicker } from '../shared/progress-ticker.js';
 import type { Store } from '../store/store.js';
 import type { AbRun } from '../store/types.js';
 import { toApiAbRun, toApiMetrics } from './ab-history.js';
@@ -122,12 +123,19 @@ export class AbCoordinator {
       }
       const [a, b] = branches;
       let result: { a: AbBranchMetrics; b: AbBranchMetrics } | null = null;
+      /** progress with an ETA per branch and phase */
+      const tickers = new Map<string, ProgressTicker>();
       for await (const ev of runAb(a, b, req.prompt, { maxTokens: req.maxTokens, chunk: req.chunk, sampling: req.sampling, signal: job.signal })) {
         if (ev.type === 'token') {
           job.enter('answering');
           push({ type: 'token', branch: ev.branch, delta: ev.text });
         } else if (ev.type === 'fork') push({ type: 'progress', branch: ev.branch, phase: 'fork', done: 0, total: 0, fork: ev.how });
-        else if (ev.type === 'prefill' || ev.type === 'scoring') push({ type: 'progress', branch: ev.branch, phase: ev.type, done: ev.done, total: ev.total });
+        else if (ev.type === 'prefill' || ev.type === 'scoring') {
+          const key = `${ev.branch}:${ev.type}`;
+          const ticker = tickers.get(key) ?? tickers.set(key, new ProgressTicker()).get(key)!;
+          const figures = ticker.tick(ev.done, ev.total);
+          if (figures) push({ type: 'progress', branch: ev.branch, phase: ev.type, ...figures });
+        }
         else if (ev.type === 'done') result = { a: ev.a, b: ev.b };
       }
       job.signal.throwIfAborted(); // a stopped run ends early (partial answers, partial scores): it is not stored

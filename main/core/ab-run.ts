@@ -5,7 +5,8 @@ import { forkCache } from '../cache/fork-cache.js';
 import { toHostKv } from '../engine/layer-kv.js';
 import { Engine } from '../engine/engine.js';
 import type { SamplingOptions } from '../engine/sampler.js';
-import { streamPerplexity } from '../eval/stream-ppl.js';
+import { streamPerplexity, type PolicyPplResult } from '../eval/stream-ppl.js';
+import { emitting } from '../shared/emitting.js';
 import { percentile } from '../eval/percentile.js';
 import type { ChatEvent } from './chat-session.js';
 import { ChatSession } from './chat-session.js';
@@ -114,13 +115,14 @@ export async function* runAb(a: AbBranch, b: AbBranch, prompt: string, opts: AbO
     const spec = engine.policy.spec;
     const label = s.branch.label;
     yield { type: 'scoring', branch: label, done: 0, total: transcript.length };
-    const scoringEvents: AbEvent[] = [];
-    const ppl = await streamPerplexity(engine.model, spec, transcript, {
-      chunk: spec.name === 'recompute' ? 1 : 64,
-      signal: opts.signal,
-      onProgress: (done, total) => scoringEvents.push({ type: 'scoring', branch: label, done, total }),
-    });
-    yield* scoringEvents.slice(-1);
+    // every measured chunk reaches the user as it is measured (a long conversation takes minutes)
+    const ppl = yield* emitting<AbEvent, PolicyPplResult>((emit) =>
+      streamPerplexity(engine.model, spec, transcript, {
+        chunk: spec.name === 'recompute' ? 1 : 64,
+        signal: opts.signal,
+        onProgress: (done, total) => emit({ type: 'scoring', branch: label, done, total }),
+      }),
+    );
     metrics.push({
       policy: spec,
       answer: s.answer,

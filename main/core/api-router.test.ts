@@ -45,7 +45,10 @@ function fakeApi(overrides: Partial<PerpetuaApi> = {}) {
       yield { type: 'started', user: null, assistant: { ...answer(''), id: 'a2' }, replacedMessageId: 'a1' };
       yield { type: 'done', message: { ...answer('Again'), id: 'a2' }, stats };
     },
-    policySet: async (p) => ({ statement: 'Kept 4 sink tokens and the last 1020.', policy: p.policy, stats }),
+    async *policySet(p) {
+      yield { type: 'progress', phase: 'rebuild', done: 256, total: 1024, etaSeconds: 3 };
+      yield { type: 'done', statement: 'Kept 4 sink tokens and the last 1020.', policy: p.policy, stats };
+    },
     subscribe(l) {
       listeners.add(l);
       return () => listeners.delete(l);
@@ -92,7 +95,9 @@ describe('api router', () => {
   });
 
   it('rejects invalid params, naming the field', async () => {
-    const impl = vi.fn(async () => ({ statement: 'x', policy, stats }));
+    const impl = vi.fn(async function* () {
+      yield { type: 'done' as const, statement: 'x', policy, stats };
+    });
     const { router, out } = wire(fakeApi({ policySet: impl }).api);
     await router.handle({ id: 7, method: 'policy.set', params: { sessionId: 's1', policy: { ...policy, name: 'lru' } } });
     expect(impl).not.toHaveBeenCalled();
@@ -197,8 +202,10 @@ describe('api client ⇄ router round trip', () => {
     expect(created.name).toBe('Book club');
     expect(await p.chatStop({ sessionId: 's1' })).toBeUndefined();
     expect(await p.sessionsExportMarkdown({ id: 's1' })).toBe('# Chat\n');
-    const r = await p.policySet({ sessionId: 's1', policy: { ...policy, name: 'window' } });
-    expect(r.statement).toMatch(/Kept/);
+    const packets: string[] = [];
+    const r = await p.policySet({ sessionId: 's1', policy: { ...policy, name: 'window' } }, (packet) => packets.push(packet.type)).closed;
+    expect(packets).toEqual(['progress', 'done']);
+    expect(r.type === 'done' && r.statement).toMatch(/Kept/);
   });
 
   it('validates params before sending', async () => {

@@ -79,10 +79,11 @@ export class ChatSession {
     this.consumed = this.render(this.messages);
     this.fedTokens = this.engine.policy.totalTokensSeen;
     let i = start;
-    if (i === 0 && all.length > 0) {
-      // the first turn (the system prompt when there is one) is fed alone: it becomes the pinned sink region
-      yield* this.feedText(this.turnText(all[0]), opts, all[0]);
-      this.engine.policy.pinPrefix(this.engine.policy.totalTokensSeen);
+    // the first turn (the system prompt when there is one) is fed alone: it becomes the pinned sink region
+    const first = i === 0 && all.length > 0 ? this.turnText(all[0]) : null;
+    if (first !== null) {
+      this.pushMessage(all[0]);
+      this.consumed += first;
       i = 1;
     }
     // the rest is fed as one text, in full-size chunks, however many messages it spans
@@ -93,7 +94,19 @@ export class ChatSession {
       this.consumed += piece;
       text += piece;
     }
-    yield* this.feedLongText(text, opts);
+    // progress is over the whole re-read: while the first turn is fed, the rest is estimated from its characters
+    let firstTokens = 0;
+    if (first !== null) {
+      const scale = (first.length + text.length) / Math.max(1, first.length);
+      for await (const ev of this.feedLongText(first, opts)) {
+        firstTokens = ev.type === 'prefill' ? ev.done : firstTokens;
+        if (ev.type === 'prefill') yield { type: 'prefill', done: ev.done, total: Math.max(ev.done, Math.round(ev.total * scale)) };
+      }
+      this.engine.policy.pinPrefix(this.engine.policy.totalTokensSeen);
+    }
+    for await (const ev of this.feedLongText(text, opts)) {
+      if (ev.type === 'prefill') yield { type: 'prefill', done: firstTokens + ev.done, total: firstTokens + ev.total };
+    }
   }
 
   /**

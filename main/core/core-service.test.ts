@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ChatPacket } from '../api/packets.js';
+import type { ChatPacket, PolicyPacket } from '../api/packets.js';
 import { testModelDir } from '../../native-models/test-models.js';
 import { CoreService } from './core-service.js';
 import { readChannel } from './read-channel.js';
@@ -39,7 +39,9 @@ describe('CoreService', () => {
     expect(streamed.join('')).toBe(answer.message?.text);
     expect(sent.answer.packets.some((p) => p.type === 'progress')).toBe(true);
 
-    const switched = await core.policySet({ sessionId: session.id, policy: { name: 'window', sink: 0, window: 32, pinSystem: false } });
+    const switching = readChannel<PolicyPacket>((signal) => core.policySet({ sessionId: session.id, policy: { name: 'window', sink: 0, window: 32, pinSystem: false } }, signal));
+    const switched = (await switching.closed) as Extract<PolicyPacket, { type: 'done' }>;
+    expect(switched.type).toBe('done');
     expect(switched.statement).toMatch(/^Switched from sink \(4 sink \+ 60 recent tokens\) to window \(last 32 tokens\)\./);
     expect(switched.stats.cacheCapacity).toBe(32);
     expect(switched.stats.cacheFill).toBeLessThanOrEqual(32);

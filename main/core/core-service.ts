@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import type { AbPacket, ChatPacket } from '../api/packets.js';
+import type { AbPacket, ChatPacket, PolicyPacket } from '../api/packets.js';
 import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../api/perpetua-api.js';
 import type { MethodName, ValidParamsOf } from '../api/methods.js';
 import type { ModelInfo } from '../api/schemas.js';
@@ -202,11 +202,13 @@ export class CoreService implements PerpetuaApi {
     (await this.sessions.ifOpen(p.sessionId))?.stop();
   }
 
-  async policySet(p: P<'policy.set'>) {
+  /** Refused at once (busy) when the session is doing something; once switched, earlier A/B branches no longer fit. */
+  async *policySet(p: P<'policy.set'>, signal: AbortSignal): AsyncGenerator<PolicyPacket> {
     const runner = await this.sessions.runner(p.sessionId);
-    const switching = runner.setPolicy(toSpec(p.policy)); // refused at once (busy) when the session is doing something
-    this.ab.forget(runner.sessionId);
-    return { statement: await switching, policy: p.policy, stats: runner.stats() };
+    for await (const packet of runner.setPolicy(toSpec(p.policy), signal)) {
+      if (packet.type === 'done') this.ab.forget(runner.sessionId);
+      yield packet;
+    }
   }
 
   inspectSinks = async (p: P<'inspect.sinks'>) => (await this.sessions.runner(p.sessionId)).inspectSinks();

@@ -3,7 +3,6 @@ import { createPolicy } from '../cache/create-policy.js';
 import { defaultPolicyFor, type PolicySpec } from '../policy/policy.js';
 import { decodePolicy, encodePolicy } from '../policy/policy-store.js';
 import { encodeSnapshot } from '../cache/snapshot-codec.js';
-import type { ChatMessage } from '../engine/chat-template.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
 import { StreamingMessageWriter } from '../store/message-writer.js';
@@ -11,7 +10,7 @@ import { SessionLocks } from '../store/session-locks.js';
 import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
-import { restoreNewestSnapshot } from './snapshot-restore.js';
+import { isInContext, readTranscript, type RebuildOptions } from './transcript-read.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { RestoreReport } from './restore-report.js';
 
@@ -103,27 +102,29 @@ export class PersistentChat {
 
   /** Brings the cache to exactly `branch` (a path from the first message), as `restore` does. */
   private async restoreTo(branch: Message[], fork: boolean): Promise<RestoreReport> {
-    this.engine.policy.reset();
     const messages = branch.filter(isInContext);
-    if (messages.length === 0) {
-      this.chat = new ChatSession(this.engine, this.session.systemPrompt || null, { raw: this.opts.raw });
-      return (this.restored = { kind: 'empty', reread: 0, ms: 0, refused: null });
-    }
-    const transcript = messages.map(toChatMessage);
-    const started = performance.now();
-    const context = messages.map((m) => m.id);
-    const { coveredId, refused } = await restoreNewestSnapshot(this.store, this.engine, this.session.id, { context, fork });
-    const covered = coveredId === undefined || coveredId === null ? 0 : context.indexOf(coveredId) + 1;
-    for await (const ev of this.chat.resume(transcript, covered, { maxTokens: 0, chunk: this.opts.chunk })) void ev;
-    const ms = performance.now() - started;
-    const kind = covered > 0 ? 'resumed' : 'rebuilt';
-    return (this.restored = { kind, reread: messages.length - covered, ms, refused });
+    if (messages.length === 0) this.chat = new ChatSession(this.engine, this.session.systemPrompt || null, { raw: this.opts.raw });
+    return (this.restored = (await readTranscript(this.store, this.session.id, this.chat, messages, { fork, chunk: this.opts.chunk })).report);
   }
 
-  /** Brings the cache to the active branch up to (and with) `messageId`: where a new version of what follows forks. */
-  private async restoreToForkPoint(messageId: number | null): Promise<void> {
+  /**
+   * Brings the cache to the active branch up to (and with) `messageId`, where the new version `writer` writes forks;
+   * when that fails, the new version ends as an error.
+   */
+  private async restoreToForkPoint(messageId: number | null, writer: StreamingMessageWriter): Promise<void> {
     const branch = this.store.listMessages(this.session.id);
-    await this.restoreTo(messageId === null ? [] : branch.slice(0, branch.findIndex((m) => m.id === messageId) + 1), true);
+    try {
+      await this.restoreTo(messageId === null ? [] : branch.slice(0, branch.findIndex((m) => m.id === messageId) + 1), true);
+    } catch (err) {
+      writer.finish('error');
+      throw err;
+    }
+    this.countBranchTokens();
+  }
+
+  /** What the conversation has seen is what its branch shown has (what the model still sees is measured against it). */
+  private countBranchTokens(): void {
+    this.session = this.store.branches.setTokensSeen(this.session.id, this.engine.policy.totalTokensSeen);
   }
 
   /**
@@ -146,12 +147,7 @@ export class PersistentChat {
     const user = this.store.appendMessage(this.session.id, { role: 'user', text, parentId: old.parentId });
     const writer = this.startAnswer();
     yield { type: 'started', user: this.store.getMessage(user.id)!, assistant: this.store.getMessage(writer.messageId)!, replaced: old.id };
-    try {
-      await this.restoreToForkPoint(old.parentId);
-    } catch (err) {
-      writer.finish('error');
-      throw err;
-    }
+    await this.restoreToForkPoint(old.parentId, writer);
     yield* this.answerTurn(user, writer, opts);
   }
 
@@ -187,12 +183,7 @@ export class PersistentChat {
     const forkPoint = replaced === null ? target.id : target.parentId;
     const writer = this.startAnswer(forkPoint);
     yield { type: 'started', user: null, assistant: this.store.getMessage(writer.messageId)!, replaced };
-    try {
-      await this.restoreToForkPoint(forkPoint);
-    } catch (err) {
-      writer.finish('error');
-      throw err;
-    }
+    await this.restoreToForkPoint(forkPoint, writer);
     yield* this.stream(this.chat.continue(opts), writer);
   }
 
@@ -201,16 +192,12 @@ export class PersistentChat {
    * cache is rebuilt for it from a snapshot of that branch where one fits. Null when that branch is shown already.
    */
   async showBranch(messageId: number, version?: number): Promise<RestoreReport | null> {
-    let target = this.ownMessage(messageId);
-    if (version !== undefined) {
-      const versions = this.store.branches.versionsOf(messageId);
-      if (version >= versions.length) {
-        throw new PerpetuaError(`That message has ${versions.length} version(s); choose one from 1 to ${versions.length}.`, { code: 'invalid_input' });
-      }
-      target = versions[version];
-    }
+    const own = this.ownMessage(messageId);
+    const target = version === undefined ? own : this.store.branches.version(messageId, version);
     if (!this.store.branches.showBranchOf(this.session.id, target.id)) return null;
-    return this.restore(true);
+    const report = await this.restore(true);
+    this.countBranchTokens();
+    return report;
   }
 
   /** A message of this session (of that role, when given), or a clear refusal. */
@@ -247,16 +234,29 @@ export class PersistentChat {
   }
 
   /**
-   * Switches the cache policy: the session keeps its transcript and the cache is rebuilt under the new policy.
-   * The old cache is disposed (its KV may hold GPU memory).
+   * Switches the cache policy: the session keeps its transcript and a new cache is built beside the old one by
+   * re-reading it under the new policy. Only once that is done does the switch take effect (stored, the old cache
+   * disposed, a snapshot of the new one written); stopped or failed before, the new cache is disposed and the
+   * session is exactly as it was.
    */
-  async setPolicy(spec: PolicySpec): Promise<RestoreReport> {
+  async setPolicy(spec: PolicySpec, opts: RebuildOptions = {}): Promise<RestoreReport> {
+    const model = this.engine.model;
+    const chat = new ChatSession(new Engine(model, createPolicy(spec, model.config, model.kvEditor)), this.session.systemPrompt || null, { raw: this.opts.raw });
+    let read: { report: RestoreReport; lastId: number | null };
+    try {
+      const messages = this.store.listMessages(this.session.id).filter(isInContext);
+      read = await readTranscript(this.store, this.session.id, chat, messages, { ...opts, chunk: this.opts.chunk, keepRefused: true });
+    } catch (err) {
+      chat.engine.policy.dispose();
+      throw err;
+    }
     const { name, params } = encodePolicy(spec);
     this.session = this.store.updateSessionPolicy(this.session.id, name, params);
-    const old = this.engine.policy;
-    this.engine.policy = createPolicy(spec, this.engine.model.config, this.engine.model.kvEditor);
-    old.dispose();
-    return this.restore();
+    const old = this.chat;
+    this.chat = chat;
+    old.engine.policy.dispose();
+    if (read.report.kind !== 'empty') await this.saveSnapshot(read.lastId);
+    return (this.restored = read.report);
   }
 
   /**
@@ -314,11 +314,6 @@ export class PersistentChat {
 /** Reading a user turn of at least this many tokens is worth a snapshot before the answer starts. */
 const SNAPSHOT_AFTER_READING = 2048;
 
-/** Error turns, and user turns stopped while they were read, are kept but are not part of the model's context. */
-function isInContext(m: Message): boolean {
-  return m.state !== 'error' && !(m.role === 'user' && m.state === 'stopped');
-}
-
 function attempt(write: () => unknown): void {
   try {
     write();
@@ -335,8 +330,4 @@ function isAbort(err: unknown): boolean {
 /** The store's row of the loaded model (added when the library does not know it yet), config left as it is. */
 function modelRowOf(store: Store, model: Model) {
   return store.listModels().find((m) => m.fingerprint === model.fingerprint) ?? store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint });
-}
-
-function toChatMessage(m: Message): ChatMessage {
-  return { role: m.role, content: m.text };
 }

@@ -37,9 +37,9 @@ async function refusal(p: Promise<unknown>): Promise<string | null> {
 describe('overlapping requests on one session', () => {
   it('refuse a send while the policy switches, and the switch completes', async () => {
     const { core, session } = await setUp();
-    const switching = core.policySet({ sessionId: session.id, policy: { name: 'window', sink: 0, window: 32, pinSystem: false } });
+    const switching = readChannel((signal) => core.policySet({ sessionId: session.id, policy: { name: 'window', sink: 0, window: 32, pinSystem: false } }, signal));
     expect(await refusal(send(core, session.id, 'in between').started)).toBe('busy');
-    await switching;
+    expect((await switching.closed).type).toBe('done');
     const opened = await core.sessionsOpen({ id: session.id });
     expect(opened.messages).toEqual([]);
     expect(opened.stats.policy).toMatchObject({ name: 'window', window: 32 });
@@ -50,7 +50,8 @@ describe('overlapping requests on one session', () => {
     const { core, session } = await setUp(100_000);
     const sent = send(core, session.id, 'Once upon a time');
     await sent.started;
-    expect(await refusal(core.policySet({ sessionId: session.id, policy: { name: 'dense', sink: 0, window: 1, pinSystem: false } }))).toBe('busy');
+    const switching = readChannel((signal) => core.policySet({ sessionId: session.id, policy: { name: 'dense', sink: 0, window: 1, pinSystem: false } }, signal));
+    expect(await refusal(switching.started)).toBe('busy');
     expect(await refusal(readChannel((signal) => core.chatRegenerate({ sessionId: session.id }, signal)).started)).toBe('busy');
     await core.chatStop({ sessionId: session.id });
     await sent.closed;

@@ -1,9 +1,12 @@
-import type { ChatPacket } from '../api/packets.js';
+import type { ChatPacket, PolicyPacket } from '../api/packets.js';
+import type { CachePolicy } from '../engine/cache-policy.js';
 import type { SinkReport, Stats } from '../api/schemas.js';
 import { DEFAULT_FIRST_TOKENS, inspectSinks, inspectTokens } from '../eval/sink-inspector.js';
 import type { SamplingOptions } from '../engine/sampler.js';
-import { contextFullSentence, type PolicySpec } from '../policy/policy.js';
+import { contextFullSentence, toConfig, type PolicySpec } from '../policy/policy.js';
 import { describePolicy } from '../policy/policy-text.js';
+import { emitting } from '../shared/emitting.js';
+import { ProgressTicker } from '../shared/progress-ticker.js';
 import { errorCode, PerpetuaError } from '../shared/errors.js';
 import { toApiMessage, toStats } from './api-mappers.js';
 import { AnswerSpeed } from './answer-speed.js';
@@ -111,35 +114,22 @@ export class SessionRunner {
    * stops the work.
    */
   async *stream<P>(what: string, work: (job: Job, push: (p: P) => void) => Promise<P>, signal?: AbortSignal): AsyncGenerator<P> {
-    const packets: P[] = [];
-    let wake: (() => void) | null = null;
-    let ended = false;
-    let final = false;
-    const push = (p: P) => {
-      packets.push(p);
-      wake?.();
-    };
-    const done = this.run(what, (job) => work(job, push))
-      .then((p) => {
-        final = true;
-        push(p);
-      })
-      .finally(() => {
-        ended = true;
-        wake?.();
-      });
     const cancel = () => this.stop();
-    signal?.addEventListener('abort', cancel);
-    if (signal?.aborted) cancel();
+    let admitted = false;
+    let final = false;
     try {
-      while (packets.length || !ended) {
-        if (packets.length) yield packets.shift()!;
-        else await new Promise<void>((r) => (wake = r));
-      }
-      await done;
+      const last = yield* emitting<P, P>((push) => {
+        const result = this.run(what, (job) => work(job, push)); // refused (busy) at once: nothing of ours to stop
+        admitted = true;
+        signal?.addEventListener('abort', cancel);
+        if (signal?.aborted) cancel();
+        return result;
+      });
+      final = true;
+      yield last;
     } finally {
       signal?.removeEventListener('abort', cancel);
-      if (!final) this.stop(); // the reader went away before the end: stop the work it asked for
+      if (admitted && !final) this.stop(); // the reader went away before the end: stop the work it asked for
     }
   }
 
@@ -149,20 +139,31 @@ export class SessionRunner {
   }
 
   /**
-   * Switches the cache policy; the transcript is re-read under the new one (the old cache is disposed). The
-   * statement says what happened to the cache, for the user.
+   * Switches the cache policy: the transcript is re-read under the new one (progress in tokens, with an ETA),
+   * then `done` says what happened to the cache. Stopped, it ends `stopped` and the old policy and cache stay.
    */
-  setPolicy(spec: PolicySpec): Promise<string> {
-    return this.run('switching its cache policy', async () => {
-      const old = { spec: this.chat.engine.policy.spec, length: this.chat.engine.policy.length };
-      const report = await this.chat.setPolicy(spec);
-      const now = this.chat.engine.policy;
-      return (
-        `Switched from ${describePolicy(old.spec)} to ${describePolicy(spec)}. The old cache (${old.length} tokens) was dropped and the new one ` +
-        `rebuilt by re-reading the transcript in ${Math.round(report.ms)} ms: it now holds ${now.length} of the ${now.totalTokensSeen} tokens of this conversation` +
-        (spec.name === 'sink' ? ` (${Math.min(spec.sink, now.length)} sink tokens kept forever).` : '.')
-      );
-    });
+  setPolicy(spec: PolicySpec, signal?: AbortSignal): AsyncGenerator<PolicyPacket> {
+    return this.stream<PolicyPacket>(
+      'switching its cache policy',
+      async (job, push) => {
+        const old = { spec: this.chat.engine.policy.spec, length: this.chat.engine.policy.length };
+        const ticker = new ProgressTicker();
+        try {
+          const report = await this.chat.setPolicy(spec, {
+            signal: job.signal,
+            onProgress: (done, total) => {
+              const figures = ticker.tick(done, total);
+              if (figures) push({ type: 'progress', phase: 'rebuild', ...figures });
+            },
+          });
+          return { type: 'done', statement: switchStatement(old, spec, this.chat.engine.policy, report.ms), policy: toConfig(spec), stats: this.stats() };
+        } catch (err) {
+          if (job.signal.aborted) return { type: 'stopped', policy: toConfig(old.spec), stats: this.stats() };
+          return { type: 'failed', error: { code: errorCode(err), message: (err as Error)?.message || 'The policy switch failed.' } };
+        }
+      },
+      signal,
+    );
   }
 
   /**
@@ -308,4 +309,13 @@ export class SessionRunner {
   private message(id: number) {
     return toApiMessage(this.chat.store.getMessage(id)!);
   }
+}
+
+/** What a policy switch did to the cache, for the user. */
+function switchStatement(old: { spec: PolicySpec; length: number }, spec: PolicySpec, now: CachePolicy, ms: number): string {
+  return (
+    `Switched from ${describePolicy(old.spec)} to ${describePolicy(spec)}. The old cache (${old.length} tokens) was dropped and the new one ` +
+    `rebuilt by re-reading the transcript in ${Math.round(ms)} ms: it now holds ${now.length} of the ${now.totalTokensSeen} tokens of this conversation` +
+    (spec.name === 'sink' ? ` (${Math.min(spec.sink, now.length)} sink tokens kept forever).` : '.')
+  );
 }

@@ -11,13 +11,15 @@ export interface SnapshotChoice {
   context: readonly number[];
   /** a snapshot of another cache policy is turned into the session's (forkCache) rather than refused */
   fork?: boolean;
+  /** false: refused snapshots stay in the store (a policy switch that may still be cancelled keeps what the old policy resumes from) */
+  deleteRefused?: boolean;
 }
 
 /**
  * Restores the snapshot that covers the most of `context` (a branch of the transcript) and passes every check into
  * the engine's policy, and returns the id of the last message it covers (null: only the system prompt), or undefined
  * when none could be used. Snapshots of other branches are left for when those are shown again. Each refused
- * snapshot is deleted — it can never stand in a session's way again — and the first refusal is returned as a
+ * snapshot is deleted (unless `deleteRefused` is false) — it can never stand in a session's way again — and the first refusal is returned as a
  * sentence with its code.
  */
 export async function restoreNewestSnapshot(
@@ -41,7 +43,7 @@ export async function restoreNewestSnapshot(
       return { coveredId: stored.messageId, refused };
     } catch (err) {
       engine.policy.reset();
-      store.deleteSnapshot(info.id);
+      if (choice.deleteRefused !== false) store.deleteSnapshot(info.id);
       // the first refusal is the one reported: older snapshots usually fail the same way
       refused ??= { code: errorCode(err) === 'failed' ? 'snapshot_mismatch' : errorCode(err), reason: refusal(err) };
     }

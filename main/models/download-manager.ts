@@ -21,7 +21,7 @@ import {
   type DownloadPlan,
   type DownloadRequest,
 } from './model-download.js';
-import { TransferRate } from './transfer-rate.js';
+import { TransferRate } from '../shared/transfer-rate.js';
 
 /** Marks a download the user paused (it stays paused after a restart). */
 const PAUSED_MARK = 'paused';

@@ -83,7 +83,7 @@ describe('preload', () => {
   it('validates params before they leave the renderer', async () => {
     const p = exposed.perpetua as PerpetuaBridge;
     await expect(p.chatSend({ sessionId: 's', text: 'x'.repeat(10 * 1024 * 1024 + 1) }, () => {}).closed).rejects.toThrow(/larger than 10 MB/);
-    await expect(p.policySet({ sessionId: 's', policy: { name: 'lru' } } as never)).rejects.toThrow(/policy/);
+    await expect(p.policySet({ sessionId: 's', policy: { name: 'lru' } } as never, () => {}).closed).rejects.toThrow(/policy/);
   });
 
   it('delivers events and, on a core restart, fails pending calls and emits coreRestarted', async () => {

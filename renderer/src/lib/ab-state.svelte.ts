@@ -1,6 +1,7 @@
 import type { AbHistoryResult, AbMetrics, AbPacket, AbVote, Channel, PerpetuaBridge, PolicyConfig } from './api.js';
 import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
+import { progressOf, type Progress } from './progress.js';
 
 export type AbLabel = 'a' | 'b';
 
@@ -13,6 +14,8 @@ export interface AbColumn {
   status: string;
   fork: 'forked' | 'rebuilt' | null;
   metrics: AbMetrics | null;
+  /** The prompt being read or the conversation being measured: tokens done of total, time left. */
+  progress: Progress | null;
 }
 
 export interface AbHost {
@@ -22,11 +25,11 @@ export interface AbHost {
   afterContinue(sessionId: string): Promise<void>;
 }
 
-const emptyColumn = (): AbColumn => ({ text: '', status: '', fork: null, metrics: null });
+const emptyColumn = (): AbColumn => ({ text: '', status: '', fork: null, metrics: null, progress: null });
 
 /**
- * The A/B comparison of the renderer: the form, the run being streamed (one at a time), its vote, and the
- * history with its summary. Token deltas are batched per animation frame so two fast streams never stall the UI.
+ * One chat's A/B comparison: whether it is shown, the form, the run being streamed (one at a time), its vote, and
+ * the history with its summary. Token deltas are batched per animation frame so two fast streams never stall the UI.
  */
 export class AbState {
   a = $state<PolicyConfig>({ name: 'sink', sink: 4, window: 1020, pinSystem: true });
@@ -34,9 +37,9 @@ export class AbState {
   prompt = $state('');
   maxTokens = $state(128);
 
+  /** The chat shows this comparison instead of its transcript. */
+  shown = $state(false);
   phase = $state<AbPhase>('idle');
-  /** The session the run belongs to. */
-  sessionId = $state<string | null>(null);
   abId: string | null = null;
   /** The prompt that run was given. */
   runPrompt = $state('');
@@ -59,7 +62,11 @@ export class AbState {
   /** The run in flight (its channel). */
   private channel: Channel<AbPacket> | null = null;
 
-  constructor(private readonly host: AbHost) {}
+  constructor(
+    private readonly host: AbHost,
+    /** The chat this comparison belongs to. */
+    readonly sessionId: string,
+  ) {}
 
   /** One packet of the run in flight. */
   private receive(p: AbPacket): void {
@@ -73,6 +80,7 @@ export class AbState {
       const col = this.columns[p.branch];
       let status = col.status;
       let fork = col.fork;
+      const progress = p.phase !== 'fork' && p.done < p.total ? progressOf(p) : null;
       if (p.phase === 'fork') {
         fork = p.fork ?? null;
         status = 'Waiting for the prompt…';
@@ -84,12 +92,12 @@ export class AbState {
         const other = p.branch === 'a' ? 'b' : 'a';
         if (this.columns[other].status === 'Writing…') this.setColumn(other, { status: 'Written; scoring next…' });
       }
-      this.setColumn(p.branch, { status, fork });
+      this.setColumn(p.branch, { status, fork, progress });
     } else if (p.type === 'done') {
       this.flush();
       this.columns = {
-        a: { ...this.columns.a, text: p.a.answer, status: 'Done.', metrics: p.a },
-        b: { ...this.columns.b, text: p.b.answer, status: 'Done.', metrics: p.b },
+        a: { ...this.columns.a, text: p.a.answer, status: 'Done.', metrics: p.a, progress: null },
+        b: { ...this.columns.b, text: p.b.answer, status: 'Done.', metrics: p.b, progress: null },
       };
       this.runId = p.runId;
       this.phase = 'done';
@@ -99,7 +107,7 @@ export class AbState {
       this.phase = p.type === 'stopped' ? 'stopped' : 'error';
       this.error = p.type === 'failed' ? p.error.message : null;
       const status = p.type === 'stopped' ? 'Stopped.' : 'Failed.';
-      this.columns = { a: { ...this.columns.a, status }, b: { ...this.columns.b, status } };
+      this.columns = { a: { ...this.columns.a, status, progress: null }, b: { ...this.columns.b, status, progress: null } };
       if (this.error) this.host.toast('error', this.error);
     }
   }
@@ -113,9 +121,9 @@ export class AbState {
     return this.phase === 'starting' || this.phase === 'running';
   }
 
-  async start(sessionId: string): Promise<boolean> {
+  async start(): Promise<boolean> {
     if (this.running || !this.prompt.trim()) return false;
-    this.sessionId = sessionId;
+    const sessionId = this.sessionId;
     this.abId = null;
     this.runPrompt = this.prompt;
     this.columns = { a: { ...emptyColumn(), status: 'Forking the cache…' }, b: { ...emptyColumn(), status: 'Forking the cache…' } };
@@ -146,7 +154,7 @@ export class AbState {
   }
 
   async stop(): Promise<void> {
-    if (!this.sessionId || !this.running) return;
+    if (!this.running) return;
     if (this.channel) {
       this.channel.cancel();
       return;

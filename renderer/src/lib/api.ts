@@ -20,6 +20,7 @@ export type {
   ModelInfo,
   PolicyConfig,
   PolicyName,
+  PolicyPacket,
   SearchHit,
   Session,
   SinkReport,

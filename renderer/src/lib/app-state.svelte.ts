@@ -1,5 +1,7 @@
 import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
-import { AbState } from './ab-state.svelte.js';
+import { AbState, type AbHost } from './ab-state.svelte.js';
+import { BranchState } from './branch-state.svelte.js';
+import { PolicySwitchState } from './policy-state.svelte.js';
 import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
 
@@ -39,9 +41,13 @@ export class AppState {
   theme = $state<Theme>('light');
   /** Bumped when the chat view should jump to the newest message (the user sent something). */
   bottomTick = $state(0);
-  /** What the main column shows: the chat, or the A/B comparison of cache policies. */
-  view = $state<'chat' | 'ab'>('chat');
-  readonly ab: AbState;
+  /** A policy switch (the cache rebuilt from the transcript) in flight: progress and Cancel. */
+  readonly policy: PolicySwitchState;
+  /** Each chat's own A/B comparison (form, run, view), created when the chat first needs it. */
+  private readonly abs = new Map<string, AbState>();
+  private readonly abHost: AbHost;
+  /** Versions and branches of the open chat: editing, regenerating, ‹ 1/3 ›. */
+  readonly branches: BranchState;
 
   private pendingDeltas = new Map<string, string>();
   /** The answer each session is streaming (its channel), wherever the user looks. */
@@ -52,13 +58,43 @@ export class AppState {
   private toastId = 0;
 
   constructor(readonly api: PerpetuaBridge) {
-    this.ab = new AbState({
+    const app = this;
+    this.branches = new BranchState({
+      api,
+      get current() {
+        return app.current;
+      },
+      get busy() {
+        return app.busy;
+      },
+      answer: (sessionId, open) => {
+        this.bottomTick++;
+        return this.stream(sessionId, open);
+      },
+      reload: (sessionId) => this.open(sessionId),
+      toast: (kind, text) => this.toast(kind, text),
+    });
+    this.abHost = {
       api,
       toast: (kind, text) => this.toast(kind, text),
       afterContinue: async (sessionId) => {
         this.touchSession(sessionId);
         if (this.current?.id === sessionId) await this.open(sessionId);
         await this.loadSessions();
+      },
+    };
+    this.policy = new PolicySwitchState({
+      api,
+      toast: (kind, text) => this.toast(kind, text),
+      switched: (sessionId, policy, stats, statement) => {
+        this.sessions = this.sessions.map((s) => (s.id === sessionId ? { ...s, policy } : s));
+        if (this.current?.id !== sessionId) return;
+        this.current = { ...this.current, policy };
+        this.stats = stats;
+        this.statement = statement;
+      },
+      kept: (sessionId, stats) => {
+        if (this.current?.id === sessionId) this.stats = stats;
       },
     });
     api.on('coreRestarted', (e) => {
@@ -74,6 +110,23 @@ export class AppState {
     });
     this.theme = initialTheme();
     applyTheme(this.theme);
+  }
+
+  /** The open chat's A/B comparison: switching chats switches it, and a new chat starts with its own. */
+  get ab(): AbState {
+    const id = this.current?.id ?? '';
+    let ab = this.abs.get(id);
+    if (!ab) this.abs.set(id, (ab = new AbState(this.abHost, id)));
+    return ab;
+  }
+
+  /** What the main column shows for the open chat: the chat, or its A/B comparison of cache policies. */
+  get view(): 'chat' | 'ab' {
+    return this.ab.shown ? 'ab' : 'chat';
+  }
+
+  set view(v: 'chat' | 'ab') {
+    this.ab.shown = v === 'ab';
   }
 
   // --- lifecycle ---------------------------------------------------------------------------------
@@ -145,6 +198,7 @@ export class AppState {
   async remove(id: string): Promise<boolean> {
     return this.attempt(async () => {
       await this.api.sessionsDelete({ id });
+      this.abs.delete(id);
       this.sessions = this.sessions.filter((x) => x.id !== id);
       if (this.current?.id === id) {
         this.current = null;
@@ -210,18 +264,25 @@ export class AppState {
 
   async openHit(hit: SearchHit): Promise<void> {
     if (this.current?.id !== hit.sessionId && !(await this.open(hit.sessionId))) return;
+    this.view = 'chat'; // the hit is in the transcript, not in an A/B comparison
     if (hit.seq === null || hit.messageId === null) return;
-    // Page back until the hit is loaded.
-    while (this.hasMore && this.messages.length && this.messages[0].seq > hit.seq) {
+    await this.pageBackTo(hit.seq);
+    // not on the branch shown: show the branch it lies on
+    if (!this.messages.some((m) => m.id === hit.messageId) && (await this.branches.showHit(hit))) await this.pageBackTo(hit.seq);
+    this.focusMessageId = hit.messageId;
+  }
+
+  /** Pages back until the message at `seq` (or the first one) is loaded. */
+  private async pageBackTo(seq: number): Promise<void> {
+    while (this.hasMore && this.messages.length && this.messages[0].seq > seq) {
       if ((await this.loadOlder()) === 0) break;
     }
-    this.focusMessageId = hit.messageId;
   }
 
   // --- chat --------------------------------------------------------------------------------------
 
   get busy(): boolean {
-    return this.sending || this.streamingId !== null || this.ab.runningFor(this.current?.id);
+    return this.sending || this.streamingId !== null || this.ab.running || this.policy.switchingFor(this.current?.id) || this.branches.switching;
   }
 
   /** Sends a message; resolves true once the core stored it (the answer streams on), false when it was refused. */
@@ -238,12 +299,6 @@ export class AppState {
     const channel = this.channels.get(this.current.id);
     if (channel) channel.cancel();
     else await this.attempt(() => this.api.chatStop({ sessionId: this.current!.id }));
-  }
-
-  async regenerate(): Promise<void> {
-    const session = this.current;
-    if (!session || this.busy) return;
-    await this.stream(session.id, (receive) => this.api.chatRegenerate({ sessionId: session.id }, receive));
   }
 
   /** Opens an answer's channel; resolves once the core started it (true) or refused it (false). */
@@ -275,7 +330,9 @@ export class AppState {
     const here = this.current?.id === sessionId;
     if (p.type === 'started') {
       if (here) {
-        const kept = this.messages.filter((m) => m.id !== p.replacedMessageId);
+        // an edit or a regenerate replaces a message and what followed it (they stay, on another branch)
+        const cut = p.replacedMessageId === null ? -1 : this.messages.findIndex((m) => m.id === p.replacedMessageId);
+        const kept = cut < 0 ? this.messages : this.messages.slice(0, cut);
         this.messages = insertBySeq(p.user ? insertBySeq(kept, p.user) : kept, p.assistant);
         this.streamingId = p.assistant.id;
       }
@@ -306,19 +363,11 @@ export class AppState {
 
   // --- policy & models ---------------------------------------------------------------------------
 
+  /** Switches the open chat's policy (progress and Cancel in `policy`); true once the new policy runs. */
   async setPolicy(policy: PolicyConfig): Promise<boolean> {
     const session = this.current;
     if (!session) return false;
-    return this.attempt(async () => {
-      const r = await this.api.policySet({ sessionId: session.id, policy });
-      const updated = { ...session, policy: r.policy };
-      this.sessions = this.sessions.map((s) => (s.id === session.id ? updated : s));
-      if (this.current?.id === session.id) {
-        this.current = updated;
-        this.stats = r.stats;
-        this.statement = r.statement;
-      }
-    });
+    return this.policy.apply(session.id, policy);
   }
 
   async setProvider(modelId: string, provider: ModelInfo['provider']): Promise<boolean> {

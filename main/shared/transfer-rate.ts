@@ -1,4 +1,4 @@
-/** Speed over the last few seconds (not since the start, so a resumed or throttled transfer reads true) and ETA. */
+/** Speed (bytes, tokens: any running count) over the last few seconds (not since the start, so a resumed or throttled transfer reads true) and ETA. */
 export class TransferRate {
   private readonly samples: { at: number; bytes: number }[] = [];
 

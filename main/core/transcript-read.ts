@@ -1,0 +1,56 @@
+import type { ChatMessage } from '../engine/chat-template.js';
+import type { Store } from '../store/store.js';
+import type { Message } from '../store/types.js';
+import type { ChatSession } from './chat-session.js';
+import type { RestoreReport } from './restore-report.js';
+import { restoreNewestSnapshot } from './snapshot-restore.js';
+
+/** A cache rebuilt from the transcript reports its progress (tokens read of the total) and can be stopped. */
+export interface RebuildOptions {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ReadOptions extends RebuildOptions {
+  /** tokens per prefill run */
+  chunk?: number;
+  /** a snapshot of another policy is derived into this one's (forkCache) */
+  fork?: boolean;
+  /** refused snapshots stay in the store (a policy switch that may still be cancelled keeps what the old policy resumes from) */
+  keepRefused?: boolean;
+}
+
+/**
+ * Brings `chat`'s cache to `messages` (in context, in order) of a session: the snapshot that covers most of them,
+ * then a re-read of the rest. Returns how, and the last message the cache now holds.
+ */
+export async function readTranscript(
+  store: Store,
+  sessionId: number,
+  chat: ChatSession,
+  messages: Message[],
+  opts: ReadOptions,
+): Promise<{ report: RestoreReport; lastId: number | null }> {
+  chat.engine.policy.reset();
+  if (messages.length === 0) return { report: { kind: 'empty', reread: 0, ms: 0, refused: null }, lastId: null };
+  const transcript = messages.map(toChatMessage);
+  const started = performance.now();
+  const context = messages.map((m) => m.id);
+  const { coveredId, refused } = await restoreNewestSnapshot(store, chat.engine, sessionId, { context, fork: opts.fork, deleteRefused: !opts.keepRefused });
+  const covered = coveredId === undefined || coveredId === null ? 0 : context.indexOf(coveredId) + 1;
+  for await (const ev of chat.resume(transcript, covered, { maxTokens: 0, chunk: opts.chunk, signal: opts.signal })) {
+    if (ev.type === 'prefill') opts.onProgress?.(ev.done, ev.total);
+  }
+  const ms = performance.now() - started;
+  const kind = covered > 0 ? 'resumed' : 'rebuilt';
+  return { report: { kind, reread: messages.length - covered, ms, refused }, lastId: messages[messages.length - 1].id };
+}
+
+/** Error turns, and user turns stopped while they were read, are kept but are not part of the model's context. */
+export function isInContext(m: Message): boolean {
+  return m.state !== 'error' && !(m.role === 'user' && m.state === 'stopped');
+}
+
+function toChatMessage(m: Message): ChatMessage {
+  return { role: m.role, content: m.text };
+}
