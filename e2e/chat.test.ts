@@ -73,7 +73,7 @@ describe('renderer e2e (web host + real core)', () => {
   it('regenerates the last answer', async () => {
     const before = await page.$$eval('[data-testid=message]', (els) => els.length);
     await page.hover('[data-testid=message][data-role=assistant] >> nth=-1');
-    await page.click('[data-testid=regenerate]');
+    await page.click('[data-testid=regenerate][data-last=true]');
     await lastAssistantDone();
     expect(await page.$$eval('[data-testid=message]', (els) => els.length)).toBe(before);
   });

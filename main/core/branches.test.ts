@@ -67,6 +67,8 @@ describe('branches of a chat (real model, real SQLite)', () => {
     // back to the first version of the second turn: its answer, and the cache to go on from it
     expect(await chat.showBranch(u2!.id)).toMatchObject({ kind: 'resumed', reread: 0 });
     expect(store.listMessages(chat.session.id).map((m) => m.id)).toEqual([u1.id, a1.id, u2!.id, a2.id]);
+    // what the conversation has seen is what this branch holds, not every branch's tokens together
+    expect(store.getSession(chat.session.id)!.totalTokensSeen).toBe(chat.engine.policy.totalTokensSeen);
     expect(await chat.showBranch(u2!.id)).toBeNull(); // shown already
     const next = await turn(chat.send('And then?', GREEDY));
 

@@ -107,10 +107,24 @@ export class PersistentChat {
     return (this.restored = (await readTranscript(this.store, this.session.id, this.chat, messages, { fork, chunk: this.opts.chunk })).report);
   }
 
-  /** Brings the cache to the active branch up to (and with) `messageId`: where a new version of what follows forks. */
-  private async restoreToForkPoint(messageId: number | null): Promise<void> {
+  /**
+   * Brings the cache to the active branch up to (and with) `messageId`, where the new version `writer` writes forks;
+   * when that fails, the new version ends as an error.
+   */
+  private async restoreToForkPoint(messageId: number | null, writer: StreamingMessageWriter): Promise<void> {
     const branch = this.store.listMessages(this.session.id);
-    await this.restoreTo(messageId === null ? [] : branch.slice(0, branch.findIndex((m) => m.id === messageId) + 1), true);
+    try {
+      await this.restoreTo(messageId === null ? [] : branch.slice(0, branch.findIndex((m) => m.id === messageId) + 1), true);
+    } catch (err) {
+      writer.finish('error');
+      throw err;
+    }
+    this.countBranchTokens();
+  }
+
+  /** What the conversation has seen is what its branch shown has (what the model still sees is measured against it). */
+  private countBranchTokens(): void {
+    this.session = this.store.branches.setTokensSeen(this.session.id, this.engine.policy.totalTokensSeen);
   }
 
   /**
@@ -133,12 +147,7 @@ export class PersistentChat {
     const user = this.store.appendMessage(this.session.id, { role: 'user', text, parentId: old.parentId });
     const writer = this.startAnswer();
     yield { type: 'started', user: this.store.getMessage(user.id)!, assistant: this.store.getMessage(writer.messageId)!, replaced: old.id };
-    try {
-      await this.restoreToForkPoint(old.parentId);
-    } catch (err) {
-      writer.finish('error');
-      throw err;
-    }
+    await this.restoreToForkPoint(old.parentId, writer);
     yield* this.answerTurn(user, writer, opts);
   }
 
@@ -174,12 +183,7 @@ export class PersistentChat {
     const forkPoint = replaced === null ? target.id : target.parentId;
     const writer = this.startAnswer(forkPoint);
     yield { type: 'started', user: null, assistant: this.store.getMessage(writer.messageId)!, replaced };
-    try {
-      await this.restoreToForkPoint(forkPoint);
-    } catch (err) {
-      writer.finish('error');
-      throw err;
-    }
+    await this.restoreToForkPoint(forkPoint, writer);
     yield* this.stream(this.chat.continue(opts), writer);
   }
 
@@ -188,16 +192,12 @@ export class PersistentChat {
    * cache is rebuilt for it from a snapshot of that branch where one fits. Null when that branch is shown already.
    */
   async showBranch(messageId: number, version?: number): Promise<RestoreReport | null> {
-    let target = this.ownMessage(messageId);
-    if (version !== undefined) {
-      const versions = this.store.branches.versionsOf(messageId);
-      if (version >= versions.length) {
-        throw new PerpetuaError(`That message has ${versions.length} version(s); choose one from 1 to ${versions.length}.`, { code: 'invalid_input' });
-      }
-      target = versions[version];
-    }
+    const own = this.ownMessage(messageId);
+    const target = version === undefined ? own : this.store.branches.version(messageId, version);
     if (!this.store.branches.showBranchOf(this.session.id, target.id)) return null;
-    return this.restore(true);
+    const report = await this.restore(true);
+    this.countBranchTokens();
+    return report;
   }
 
   /** A message of this session (of that role, when given), or a clear refusal. */

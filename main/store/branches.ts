@@ -1,9 +1,10 @@
 import type { Db } from './database.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { NotFoundError } from './errors.js';
-import { toMessage, type MessageRow } from './rows.js';
+import { toMessage, toSession, type MessageRow, type SessionRow } from './rows.js';
 import { ACTIVE_PATH, WITH_SIBLINGS } from './statements.js';
 import { inTransaction, prepareTyped } from './typed-statements.js';
-import type { Message } from './types.js';
+import type { Message, Session } from './types.js';
 
 /**
  * The branches of a session's transcript. Messages form a tree (each follows its parent; messages with the same
@@ -30,6 +31,7 @@ export class Branches {
       setHead: prepareTyped<[number | null, number], unknown>(db, 'UPDATE sessions SET head_message_id = ? WHERE id = ?'),
       message: prepareTyped<[number], MessageRow>(db, 'SELECT * FROM messages WHERE id = ?'),
       delete: prepareTyped<[number], unknown>(db, 'DELETE FROM messages WHERE id = ?'),
+      setSeen: prepareTyped<[number, number], SessionRow>(db, 'UPDATE sessions SET total_tokens_seen = ? WHERE id = ? RETURNING *'),
       tree: prepareTyped<[number], MessageRow>(db, 'SELECT * FROM messages WHERE session_id = ? ORDER BY seq'),
     };
   }
@@ -43,6 +45,13 @@ export class Branches {
   versionsOf(messageId: number): Message[] {
     const m = this.message(messageId);
     return this.s.versions.all(m.parent_id, m.session_id).map(toMessage);
+  }
+
+  /** Version `version` (0-based, oldest first) of a message, or a clear refusal past the last. */
+  version(messageId: number, version: number): Message {
+    const versions = this.versionsOf(messageId);
+    if (version < versions.length) return versions[version];
+    throw new PerpetuaError(`That message has ${versions.length} version(s); choose one from 1 to ${versions.length}.`, { code: 'invalid_input' });
   }
 
   /**
@@ -71,6 +80,13 @@ export class Branches {
       if (onBranch) this.s.setHead.run(m.parent_id, m.session_id);
       return true;
     });
+  }
+
+  /** Another branch is shown: the tokens the conversation has seen are that branch's (read into its cache). */
+  setTokensSeen(sessionId: number, tokens: number): Session {
+    const row = this.s.setSeen.get(Math.max(0, Math.round(tokens)), sessionId);
+    if (!row) throw new NotFoundError('session', sessionId);
+    return toSession(row);
   }
 
   /** Every message of the session, every branch, in the order they were written (parents before their replies). */

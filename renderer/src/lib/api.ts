@@ -25,6 +25,7 @@ export type {
   PolicyConfig,
   PolicyName,
   PolicyPacket,
+  ModelJobPacket,
   SearchHit,
   Session,
   SinkReport,

@@ -1,5 +1,6 @@
 import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
 import { AbState, type AbHost } from './ab-state.svelte.js';
+import { BranchState } from './branch-state.svelte.js';
 import { ChatSettingsState } from './chat-settings-state.svelte.js';
 import { PolicySwitchState } from './policy-state.svelte.js';
 import { errorMessage } from './transport.js';
@@ -46,6 +47,8 @@ export class AppState {
   /** Each chat's own A/B comparison (form, run, view), created when the chat first needs it. */
   private readonly abs = new Map<string, AbState>();
   private readonly abHost: AbHost;
+  /** Versions and branches of the open chat: editing, regenerating, ‹ 1/3 ›. */
+  readonly branches: BranchState;
   /** The open chat's generation settings and system prompt (the settings panel). */
   readonly chatSettings: ChatSettingsState;
 
@@ -58,6 +61,22 @@ export class AppState {
   private toastId = 0;
 
   constructor(readonly api: PerpetuaBridge) {
+    const app = this;
+    this.branches = new BranchState({
+      api,
+      get current() {
+        return app.current;
+      },
+      get busy() {
+        return app.busy;
+      },
+      answer: (sessionId, open) => {
+        this.bottomTick++;
+        return this.stream(sessionId, open);
+      },
+      reload: (sessionId) => this.open(sessionId),
+      toast: (kind, text) => this.toast(kind, text),
+    });
     this.abHost = {
       api,
       toast: (kind, text) => this.toast(kind, text),
@@ -260,11 +279,17 @@ export class AppState {
     if (this.current?.id !== hit.sessionId && !(await this.open(hit.sessionId))) return;
     this.view = 'chat'; // the hit is in the transcript, not in an A/B comparison
     if (hit.seq === null || hit.messageId === null) return;
-    // Page back until the hit is loaded.
-    while (this.hasMore && this.messages.length && this.messages[0].seq > hit.seq) {
+    await this.pageBackTo(hit.seq);
+    // not on the branch shown: show the branch it lies on
+    if (!this.messages.some((m) => m.id === hit.messageId) && (await this.branches.showHit(hit))) await this.pageBackTo(hit.seq);
+    this.focusMessageId = hit.messageId;
+  }
+
+  /** Pages back until the message at `seq` (or the first one) is loaded. */
+  private async pageBackTo(seq: number): Promise<void> {
+    while (this.hasMore && this.messages.length && this.messages[0].seq > seq) {
       if ((await this.loadOlder()) === 0) break;
     }
-    this.focusMessageId = hit.messageId;
   }
 
   // --- chat --------------------------------------------------------------------------------------
@@ -275,6 +300,7 @@ export class AppState {
       this.streamingId !== null ||
       this.ab.running ||
       this.policy.switchingFor(this.current?.id) ||
+      this.branches.switching ||
       (this.current !== null && this.chatSettings.applyingFor === this.current.id)
     );
   }
@@ -293,12 +319,6 @@ export class AppState {
     const channel = this.channels.get(this.current.id);
     if (channel) channel.cancel();
     else await this.attempt(() => this.api.chatStop({ sessionId: this.current!.id }));
-  }
-
-  async regenerate(): Promise<void> {
-    const session = this.current;
-    if (!session || this.busy) return;
-    await this.stream(session.id, (receive) => this.api.chatRegenerate({ sessionId: session.id }, receive));
   }
 
   /** Opens an answer's channel; resolves once the core started it (true) or refused it (false). */
@@ -330,7 +350,9 @@ export class AppState {
     const here = this.current?.id === sessionId;
     if (p.type === 'started') {
       if (here) {
-        const kept = this.messages.filter((m) => m.id !== p.replacedMessageId);
+        // an edit or a regenerate replaces a message and what followed it (they stay, on another branch)
+        const cut = p.replacedMessageId === null ? -1 : this.messages.findIndex((m) => m.id === p.replacedMessageId);
+        const kept = cut < 0 ? this.messages : this.messages.slice(0, cut);
         this.messages = insertBySeq(p.user ? insertBySeq(kept, p.user) : kept, p.assistant);
         this.streamingId = p.assistant.id;
       }
