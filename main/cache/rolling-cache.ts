@@ -1,18 +1,25 @@
 import type { RopeSpec } from '../engine/model-config.js';
 import type { PolicySpec } from '../policy/policy.js';
 import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
-import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from '../engine/layer-kv.js';
+import { disposeKv, emptyKv, isHost, kvBytes, type CacheKv, type KvGeometry, type LayerKv, type PastKv } from '../engine/layer-kv.js';
 import type { KvEditor } from '../engine/layer-kv.js';
-import { HostKvEditor } from './kv-editor.js';
+import { KvBuffer } from '../engine/kv-buffer.js';
+import { evictInPlace, HostKvEditor } from './kv-editor.js';
+
+/** Tokens a fresh in-place buffer holds; it doubles as the cache fills, so a short chat copies little per step. */
+const FIRST_BUFFER_TOKENS = 64;
 
 /**
  * A bounded cache of `sinks` first tokens plus the most recent `window` tokens, with positions assigned inside
  * the cache (StreamingLLM). When full, the oldest `evictChunk` window tokens go at once and every remaining
  * window key is turned back by that many positions, so cache index = position id always; sinks never change.
  * With zero sinks this is the plain sliding window.
+ * Where the model's graph writes its KV in place (`editor.createBuffer`), the cache keeps it in one fixed buffer
+ * and evicts inside it; otherwise it holds each run's present arrays and the editor makes new ones on eviction.
  */
 export class RollingCache implements CachePolicy {
-  private kv: CacheKv[];
+  private kv: PastKv;
+  private readonly editor: KvEditor;
   private tokens: number[] = [];
   private original: number[] = [];
   private seen = 0;
@@ -21,12 +28,17 @@ export class RollingCache implements CachePolicy {
   constructor(
     readonly spec: PolicySpec,
     private readonly geometry: KvGeometry,
-    rope: RopeSpec,
-    private readonly editor: KvEditor = new HostKvEditor(geometry, rope),
+    private readonly rope: RopeSpec,
+    editor?: KvEditor,
   ) {
     if (spec.window < 1) throw new RangeError('The window must hold at least one token.');
+    this.editor = editor ?? new HostKvEditor(geometry, rope);
     this.sinks = spec.name === 'sink' ? spec.sink : 0;
-    this.kv = emptyKv(geometry);
+    this.kv = this.emptyKv();
+  }
+
+  private emptyKv(): PastKv {
+    return this.editor.createBuffer?.(Math.min(FIRST_BUFFER_TOKENS, this.capacity)) ?? emptyKv(this.geometry);
   }
 
   get length(): number {
@@ -55,10 +67,11 @@ export class RollingCache implements CachePolicy {
     const overflow = this.length + tokens.length - this.capacity;
     if (overflow > 0) await this.evict(Math.max(overflow, this.evictCount));
     const start = this.length;
+    if (this.kv instanceof KvBuffer) this.kv = this.kv.reserve(start + tokens.length, this.capacity);
     return { ids: tokens, positions: tokens.map((_, i) => start + i), past: this.kv };
   }
 
-  commit(present: CacheKv[], tokens: number[]): void {
+  commit(present: PastKv, tokens: number[]): void {
     if (present !== this.kv) disposeKv(this.kv);
     this.kv = present;
     for (const t of tokens) {
@@ -78,22 +91,30 @@ export class RollingCache implements CachePolicy {
     const e = Math.min(count, this.length - sinks);
     if (e <= 0) return;
     const old = this.kv;
-    this.kv = await this.editor.evict(old, sinks, e);
-    disposeKv(old);
+    if (old instanceof KvBuffer) {
+      evictInPlace(old, sinks, e, this.rope);
+    } else {
+      this.kv = await this.editor.evict!(old, sinks, e);
+      disposeKv(old);
+    }
     this.tokens.splice(sinks, e);
     this.original.splice(sinks, e);
   }
 
   kvBytes(): number {
-    return kvBytes(this.kv);
+    return this.kv instanceof KvBuffer ? this.kv.bytes : kvBytes(this.kv);
   }
 
   contents(): CacheContents {
+    const kv = this.kv;
     return {
       tokens: [...this.tokens],
       originalPositions: [...this.original],
       cachePositions: this.tokens.map((_, i) => i),
-      kv: this.kv,
+      // a buffer's KV is copied out only when read (snapshots, forks), not for every look at the tokens
+      get kv(): CacheKv[] {
+        return kv instanceof KvBuffer ? kv.compact() : kv;
+      },
       totalTokensSeen: this.seen,
       history: [],
       sinks: this.sinks,
@@ -102,7 +123,7 @@ export class RollingCache implements CachePolicy {
 
   restore(c: CacheContents): void {
     disposeKv(this.kv);
-    this.kv = c.kv;
+    this.kv = this.editor.createBuffer ? this.loaded(c.kv, c.tokens.length) : c.kv;
     this.tokens = [...c.tokens];
     this.original = [...c.originalPositions];
     this.seen = c.totalTokensSeen;
@@ -113,9 +134,18 @@ export class RollingCache implements CachePolicy {
     this.reset();
   }
 
+  /** host arrays of `length` tokens copied into a fresh buffer */
+  private loaded(kv: CacheKv[], length: number): KvBuffer {
+    const host = kv.filter((l): l is LayerKv => isHost(l.key) && isHost(l.value));
+    if (host.length !== kv.length) throw new RangeError('An in-place KV buffer takes host arrays only.');
+    const buffer = this.editor.createBuffer!(Math.max(length, Math.min(FIRST_BUFFER_TOKENS, this.capacity)));
+    buffer.load(host, length);
+    return buffer;
+  }
+
   reset(): void {
     disposeKv(this.kv);
-    this.kv = emptyKv(this.geometry);
+    this.kv = this.emptyKv();
     this.tokens = [];
     this.original = [];
     this.seen = 0;

@@ -19,6 +19,7 @@ import { GRAPH_LAYOUTS } from '../../native-models/decoder-graph.js';
 import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
 import { BENCH_SESSION_HELP, benchBranchesCommand, benchCrashCommand, benchPasteCommand, benchResumeCommand } from './bench-session-commands.js';
 import { BENCH_PEERS_HELP, benchPeersCommand } from './bench-peers-command.js';
+import { BENCH_EVICT_HELP, benchEvictCommand } from './bench-evict-command.js';
 
 export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--policies dense,window,recompute,sink]
     [--window L] [--sink S] [--tokens N] [--points K] [--samples M] [--text FILE] [--json OUT.json] [--plot OUT.svg]
@@ -28,6 +29,7 @@ export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE
   the temp folder) a random-weight model with that real model's exact architecture, as [--layout fused|reference]
   [--dtype fp32|fp16|q4|q4_0].
 ${BENCH_PEERS_HELP}
+${BENCH_EVICT_HELP}
 ${BENCH_SESSION_HELP}`;
 
 const BENCH_OPTIONS = {
@@ -56,10 +58,11 @@ export async function benchCommand(args: string[]): Promise<void> {
   if (sub === 'resume') return benchResumeCommand(rest);
   if (sub === 'crash') return benchCrashCommand(rest);
   if (sub === 'peers') return benchPeersCommand(rest);
+  if (sub === 'evict') return benchEvictCommand(rest);
   if (sub === 'paste') return benchPasteCommand(rest);
   if (sub === 'branches') return benchBranchesCommand(rest);
   if (sub !== 'latency') {
-    throw new UsageError(`bench needs a subcommand: latency, peers, resume, crash, paste or branches (perpetua bench latency …), not "${sub ?? ''}".`);
+    throw new UsageError(`bench needs a subcommand: latency, peers, evict, resume, crash, paste or branches (perpetua bench latency …), not "${sub ?? ''}".`);
   }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');

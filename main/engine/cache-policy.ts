@@ -3,13 +3,14 @@
  * (dense, window, recompute, sink), so the engine never knows which policy runs.
  */
 import type { PolicySpec } from '../policy/policy.js';
-import type { CacheKv } from './layer-kv.js';
+import type { CacheKv, PastKv } from './layer-kv.js';
 
 /** What one decoder run consumes. */
 export interface RunPlan {
   ids: number[];
   positions: number[];
-  past: CacheKv[];
+  /** per-layer KV, or the cache's in-place buffer (the run writes into it and gives it back as its present) */
+  past: PastKv;
 }
 
 /** The tokens a cache holds, for snapshots and inspection. */
@@ -42,7 +43,7 @@ export interface CachePolicy {
   /** tokens that can be fed in one run without an eviction in the middle of it */
   room(): number;
   plan(tokens: number[]): Promise<RunPlan>;
-  commit(present: CacheKv[], tokens: number[]): void;
+  commit(present: PastKv, tokens: number[]): void;
   /** pin the first `n` tokens of the stream as sinks (pin-system option); no-op where it means nothing */
   pinPrefix(n: number): void;
   kvBytes(): number;

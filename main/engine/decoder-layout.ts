@@ -3,7 +3,8 @@ import { TokenizerMismatchError, UnsupportedModelError } from './errors.js';
 import type { ModelConfig } from './model-config.js';
 import type { TextTokenizer } from './text-tokenizer.js';
 import { fromFloat32, toFloat32, type HostKvArray, type KvDtype } from './kv-dtype.js';
-import { isHost, type CacheKv, type KvGeometry } from './layer-kv.js';
+import { isHost, type CacheKv, type KvGeometry, type PastKv } from './layer-kv.js';
+import { KvBuffer } from './kv-buffer.js';
 
 /**
  * The decoder interface of a graph, as the common exporters write it:
@@ -72,7 +73,7 @@ export function readLayout(session: ort.InferenceSession, c: ModelConfig, tok: T
 export interface DecoderStep {
   ids: number[];
   positions: number[];
-  past: CacheKv[];
+  past: PastKv;
   pastLength: number;
   /** every row's logits (evaluation), or only the last one (decoding) */
   allLogits: boolean;
@@ -103,10 +104,23 @@ export function decoderFeeds(layout: DecoderLayout, g: KvGeometry, step: Decoder
     return new ort.Tensor(layout.kvDtype, asDtype(d, layout.kvDtype), dims);
   };
   for (let l = 0; l < g.layers; l++) {
-    feeds[`past_key_values.${l}.key`] = tensor(past[l]?.key);
-    feeds[`past_key_values.${l}.value`] = tensor(past[l]?.value);
+    feeds[`past_key_values.${l}.key`] = past instanceof KvBuffer ? past.tensor(l, 'key') : tensor(past[l]?.key);
+    feeds[`past_key_values.${l}.value`] = past instanceof KvBuffer ? past.tensor(l, 'value') : tensor(past[l]?.value);
   }
   return feeds;
+}
+
+/**
+ * What a run fetches: every output, and with an in-place buffer its tensors as the preallocated present outputs,
+ * so the graph appends into the buffer (the binding still hands back a copy, which is dropped).
+ */
+export function decoderFetches(outputNames: readonly string[], past: PastKv): Record<string, ort.Tensor | null> {
+  const fetches: Record<string, ort.Tensor | null> = {};
+  for (const name of outputNames) {
+    const present = past instanceof KvBuffer ? /^present\.(\d+)\.(key|value)$/.exec(name) : null;
+    fetches[name] = present ? (past as KvBuffer).tensor(Number(present[1]), present[2] as 'key' | 'value') : null;
+  }
+  return fetches;
 }
 
 /** A host array in the graph's KV dtype (an empty past comes as float32 from a fresh cache). */

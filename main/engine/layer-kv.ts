@@ -1,5 +1,6 @@
 import type { Tensor } from 'onnxruntime-node';
 import { bytesPerElement, type HostKvArray } from './kv-dtype.js';
+import type { KvBuffer } from './kv-buffer.js';
 
 /**
  * The KV of one decoder layer for one sequence (batch 1) in host memory: `key` and `value` are row-major
@@ -25,10 +26,21 @@ export interface KvGeometry {
   headDim: number;
 }
 
-/** Performs the window/sink eviction on a cache, wherever its KV lives. */
+/** What a run attends to and gives back: per-layer KV, or a buffer the graph writes into in place. */
+export type PastKv = CacheKv[] | KvBuffer;
+
+/** What a model offers the window and sink caches for their KV, beyond host arrays they edit themselves. */
 export interface KvEditor {
-  /** keeps the first `keep` tokens, drops the next `drop`, and turns the keys of the rest back by `drop` positions */
-  evict(kv: CacheKv[], keep: number, drop: number): Promise<CacheKv[]>;
+  /**
+   * keeps the first `keep` tokens, drops the next `drop`, and turns the keys of the rest back by `drop` positions,
+   * where the KV lives (a graph on the model's provider); absent: the cache edits its host arrays itself
+   */
+  evict?(kv: CacheKv[], keep: number, drop: number): Promise<CacheKv[]>;
+  /**
+   * a buffer of `capacity` tokens that the model's graph writes its present KV into in place (GroupQueryAttention's
+   * shared past/present buffer on the CPU); absent where the graph cannot
+   */
+  createBuffer?(capacity: number): KvBuffer;
   /** releases what the editor holds (a graph session) */
   dispose?(): Promise<void>;
 }
@@ -67,8 +79,9 @@ export async function toHostKv(kv: CacheKv[]): Promise<LayerKv[]> {
   return Promise.all(kv.map(async (l) => ({ key: await host(l.key), value: await host(l.value) })));
 }
 
-/** Frees GPU memory held by KV tensors that were replaced (host arrays are left to the garbage collector). */
-export function disposeKv(kv: CacheKv[]): void {
+/** Frees GPU memory held by KV tensors that were replaced (host arrays and buffers are left to the garbage collector). */
+export function disposeKv(kv: PastKv): void {
+  if (!Array.isArray(kv)) return;
   for (const l of kv) {
     for (const d of [l.key, l.value]) if (!isHost(d) && d.location !== 'cpu') d.dispose();
   }

@@ -7,13 +7,15 @@ import { TextTokenizer } from './text-tokenizer.js';
 import { MAX_METADATA_BYTES, unreadableReason } from '../shared/regular-file.js';
 import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
-import { decoderFeeds, logitsOf, readLayout, type DecoderLayout } from './decoder-layout.js';
+import { decoderFeeds, decoderFetches, logitsOf, readLayout, type DecoderLayout } from './decoder-layout.js';
 import { readJson, readModelFiles } from './model-files.js';
 import { modelFingerprint, WeightHashes } from './model-fingerprint.js';
 import { pickVariant, type Variant } from './variants.js';
 import { GraphKvEditor } from './graph-kv-editor.js';
 import type { KvDtype } from './kv-dtype.js';
-import { kvLength, type CacheKv, type KvEditor, type KvGeometry } from './layer-kv.js';
+import { kvLength, type CacheKv, type KvEditor, type KvGeometry, type PastKv } from './layer-kv.js';
+import { KvBuffer } from './kv-buffer.js';
+import { writesKvInPlace } from './kv-in-place.js';
 import { resolveThreads, threadOptions, type ThreadPolicy } from './thread-policy.js';
 
 export interface LoadOptions {
@@ -31,14 +33,20 @@ export interface LoadOptions {
   kvOnDevice?: boolean;
   /** where the weights' SHA-256 are cached (default: the user's cache folder, see WeightHashes) */
   weightHashes?: WeightHashes;
+  /**
+   * keep a window or sink cache's KV in one buffer the graph writes into in place, where the graph can (default on;
+   * off: every run returns new present arrays, the path of graphs without a shared past/present buffer)
+   */
+  kvInPlace?: boolean;
   /** intra-op threads: a count, "decode,prefill" counts, or both (default: PERPETUA_THREADS, else per machine) */
   threads?: string | { decode: number; prefill?: number };
 }
 
-export interface ForwardResult {
+export interface ForwardResult<P extends PastKv = CacheKv[]> {
   /** logits [rows, vocab] as float32: every input token's, or only the last one's when asked for just that */
   logits: Float32Array;
-  present: CacheKv[];
+  /** past ++ new: new arrays, or the in-place buffer that was passed, now holding the new tokens too */
+  present: P;
 }
 
 /**
@@ -63,7 +71,10 @@ export class Model {
     readonly layout: DecoderLayout,
     /** KV stays as onnxruntime tensors (on the GPU for GPU providers) and is edited by graphs */
     readonly kvOnDevice: boolean,
-    /** performs the window/sink evictions on the device; undefined: the cache edits its host arrays itself */
+    /**
+     * performs the window/sink evictions on the device, or offers in-place KV buffers (CPU graphs whose attention
+     * shares its past and present buffer); undefined: the cache keeps and edits host arrays itself
+     */
     readonly kvEditor: KvEditor | undefined,
     readonly threads: ThreadPolicy,
     /** runs multi-token feeds when prefill has its own thread count (else the decode session) */
@@ -161,9 +172,13 @@ export class Model {
       { bos_token: tokenizer.bosToken ?? '', eos_token: tokenizer.eosToken ?? '' },
     );
     const kvOnDevice = opts.kvOnDevice ?? opened.provider !== 'cpu';
+    const geometry = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim };
+    const inPlace = !kvOnDevice && opts.kvInPlace !== false && (await writesKvInPlace(opened.session, layout, geometry));
     const kvEditor = kvOnDevice
       ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu', layout.kvDtype)
-      : undefined;
+      : inPlace
+        ? { createBuffer: (capacity: number) => new KvBuffer(geometry, capacity, layout.kvDtype) }
+        : undefined;
     const onnxPath = join(dir, variant.file);
     return new Model(
       dir,
@@ -189,11 +204,21 @@ export class Model {
    * One run of the decoder: `ids` at `positions`, attending to `past` (pastLength tokens) and to each other
    * causally. Returns logits for every input token and the present KV (past ++ new).
    */
-  async forward(ids: number[], positions: number[], past: CacheKv[], opts: { allLogits?: boolean } = {}): Promise<ForwardResult> {
-    const pastLength = past.length ? kvLength(past[0], this.geometry) : 0;
+  async forward(ids: number[], positions: number[], past: KvBuffer, opts?: { allLogits?: boolean }): Promise<ForwardResult<KvBuffer>>;
+  async forward(ids: number[], positions: number[], past: CacheKv[], opts?: { allLogits?: boolean }): Promise<ForwardResult>;
+  async forward(ids: number[], positions: number[], past: PastKv, opts?: { allLogits?: boolean }): Promise<ForwardResult<PastKv>>;
+  async forward(ids: number[], positions: number[], past: PastKv, opts: { allLogits?: boolean } = {}): Promise<ForwardResult<PastKv>> {
+    const pastLength = past instanceof KvBuffer ? past.length : past.length ? kvLength(past[0], this.geometry) : 0;
     const allLogits = opts.allLogits ?? true;
     const feeds = decoderFeeds(this.layout, this.geometry, { ids, positions, past, pastLength, allLogits });
-    const out = await (ids.length > 1 ? this.prefillSession : this.session).run(feeds);
+    const session = ids.length > 1 ? this.prefillSession : this.session;
+    if (past instanceof KvBuffer) {
+      // the graph appends into the buffer itself; the copies the binding returns of it are dropped
+      const out = await session.run(feeds, decoderFetches(session.outputNames, past));
+      past.setLength(pastLength + ids.length);
+      return { logits: logitsOf(out.logits), present: past };
+    }
+    const out = await session.run(feeds);
     const present: CacheKv[] = [];
     for (let l = 0; l < this.geometry.layers; l++) {
       const key = out[`present.${l}.key`];

@@ -95,7 +95,7 @@ export async function measureLatency(model: Model, spec: PolicySpec, o: LatencyO
   if (stream.length < o.tokens) throw new RangeError(`The stream has ${stream.length} tokens, fewer than ${o.tokens}.`);
   const samples = Math.max(1, o.samples ?? 16);
   const marks = checkpoints(o.tokens, o.points ?? 8);
-  const engine = new Engine(model, createPolicy(spec, model.config, undefined, { beyondContext: true }));
+  const engine = new Engine(model, createPolicy(spec, model.config, model.kvEditor, { beyondContext: true }));
   const fillChunk = spec.name === 'recompute' ? Number.MAX_SAFE_INTEGER : 256;
   const points: LatencyPoint[] = [];
   const steadyTimes: number[] = [];

@@ -8,7 +8,7 @@ import type { Model } from '../engine/model.js';
  * token per run: it is exact only for the last token of each run). Tests compare graphs and policies with it.
  */
 export async function streamLogits(model: Model, s: PolicySpec, tokens: number[], chunk: number): Promise<Float32Array[]> {
-  const engine = new Engine(model, createPolicy(s, model.config));
+  const engine = new Engine(model, createPolicy(s, model.config, model.kvEditor));
   const rows: Float32Array[] = [];
   const V = model.vocabSize;
   if (s.name === 'recompute') {

@@ -70,7 +70,7 @@ export async function streamPerplexity(
   // A recompute run yields logits for at most `window` tokens.
   const chunk = spec.name === 'recompute' ? Math.min(requested, spec.window) : requested;
   const interval = Math.max(1, Math.floor(opts.interval ?? Math.ceil(total / 200)));
-  const engine = new Engine(model, createPolicy(spec, model.config, undefined, { beyondContext: true }));
+  const engine = new Engine(model, createPolicy(spec, model.config, model.kvEditor, { beyondContext: true }));
   const nll = opts.keepNll ? new Float64Array(total) : undefined;
   const curve: PplCurvePoint[] = [];
   let scored = 0;
