@@ -21,6 +21,7 @@ export type {
   PolicyConfig,
   PolicyName,
   PolicyPacket,
+  ModelJobPacket,
   SearchHit,
   Session,
   SinkReport,
