@@ -9,13 +9,17 @@ export type {
   AbVote,
   CacheView,
   CatalogItem,
+  ChatSettings,
   DownloadInfo,
   Channel,
   ChatPacket,
   PerpetuaBridge,
   PerpetuaEvents,
   ExecutionProvider,
+  GenerationSettings,
+  GenerationValues,
   Message,
+  MessageStats,
   MessageState,
   ModelInfo,
   PolicyConfig,
@@ -26,6 +30,7 @@ export type {
   Session,
   SinkReport,
   Stats,
+  SystemPromptSetResult,
 } from '../../../main/api/index.js';
 
 /** Same as MAX_MESSAGE_BYTES in main/api/limits.ts (the bridge enforces it; this is for early feedback). */
