@@ -1,7 +1,8 @@
 /**
  * Branches in headless Chromium against the real core: edit a user message in place (Esc cancels, Enter sends a new
  * version), regenerate an earlier answer, go between versions with ‹ ›, reload and find the branch shown kept, and open
- * a search hit that lies on another branch. PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots/branches.png.
+ * a search hit that lies on another branch. PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots/branches.png and
+ * branches-edit.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -65,6 +66,7 @@ describe('edit, regenerate and branches (web host + real core)', () => {
     await page.click(`${user(0)} >> [data-testid=edit]`);
     expect(await page.inputValue('[data-testid=edit-input]')).toBe(FIRST);
     await page.fill('[data-testid=edit-input]', EDITED);
+    await shot(page, 'branches-edit');
     await page.keyboard.press('Enter');
     await page.waitForSelector('[data-testid=edit-input]', { state: 'detached' });
     await answered();
@@ -112,7 +114,9 @@ describe('edit, regenerate and branches (web host + real core)', () => {
   it('opens a search hit on another branch by showing that branch', async () => {
     expect(await page.locator(`${messages}:has-text("${UNIQUE}")`).count()).toBe(0);
     await page.fill('[data-testid=search-input]', UNIQUE);
-    await page.click('[data-testid=search-hit]:has-text("You")');
+    const hit = '[data-testid=search-hit]:has-text("You")';
+    await page.waitForSelector(`${hit} >> [data-testid=hit-other-branch]`);
+    await page.click(hit);
     await page.waitForSelector(`${messages}[data-role=user]:has-text("${UNIQUE}")`);
     expect((await texts())[0]).toBe(FIRST);
     expect(await labels()).toEqual(['1/2']);

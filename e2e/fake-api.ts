@@ -4,7 +4,7 @@
  */
 import type { PerpetuaApi, PerpetuaEventListener } from '../main/api/perpetua-api.js';
 import type { AbMetrics, AbRun, AbVote } from '../main/api/ab-schemas.js';
-import type { AbPacket, ChatPacket, PolicyPacket } from '../main/api/packets.js';
+import type { AbPacket, ChatPacket, ModelJobPacket, PolicyPacket } from '../main/api/packets.js';
 import type { ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
 import { summarizeAbRuns } from '../main/core/ab-history.js';
 
@@ -107,6 +107,14 @@ export class FakeApi implements PerpetuaApi {
     this.models = [...this.models.filter((x) => x.id !== m.id), m];
     return m;
   }
+  async *modelsAdd({ dir }: { dir: string }): AsyncGenerator<ModelJobPacket> {
+    yield { type: 'progress', phase: 'hash', done: 6_000_000, total: 12_000_000, etaSeconds: 1 };
+    try {
+      yield { type: 'done', model: await this.modelsImport({ dir }) };
+    } catch (err) {
+      yield { type: 'failed', error: { code: 'invalid_input', message: (err as Error).message } };
+    }
+  }
   async modelsSetProvider({ modelId, provider }: { modelId: string; provider: ExecutionProvider }) {
     const m = this.models.find((x) => x.id === modelId);
     if (!m) throw new Error(`There is no model "${modelId}".`);
@@ -120,8 +128,8 @@ export class FakeApi implements PerpetuaApi {
     return m;
   }
   // the fake has no Hub: an empty catalog and no downloads (e2e/models.test.ts runs the real core against a local Hub)
-  async modelsConvert(): Promise<ModelInfo> {
-    throw new Error('The fake core cannot convert models.');
+  async *modelsConvert(): AsyncGenerator<ModelJobPacket> {
+    yield { type: 'failed', error: { code: 'failed', message: 'The fake core cannot convert models.' } };
   }
   async catalogList() {
     return [];

@@ -1,6 +1,6 @@
 /**
  * Keyboard-first and small windows, in headless Chromium at 720×480 against the real core: the chat list folds
- * away, Ctrl+N / Ctrl+K / Ctrl+, / Ctrl+B work, the policy popover closes on Esc and outside clicks with Apply in
+ * away, Ctrl+N / Ctrl+K / Ctrl+, (chat settings) / Ctrl+B work, the policy popover closes on Esc and outside clicks with Apply in
  * view, Tab reaches the composer without walking every Copy button, toasts leave Send uncovered, "pinned" shows
  * only where pinning applies, a typed chat name survives a model change, and the speed never reads "0.0 tok/s".
  * PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots/small-window.png.
@@ -97,8 +97,12 @@ describe('keyboard and a 720×480 window (web host + real core)', () => {
     await page.keyboard.press('Escape');
   });
 
-  it('Ctrl+, opens the chat settings with Apply in view; Esc and an outside click close them', async () => {
+  it('Ctrl+, opens the chat settings; the policy popover has Apply in view; Esc and an outside click close them', async () => {
     await page.keyboard.press('Control+,');
+    await page.waitForSelector('[data-testid=chat-settings][open]');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[data-testid=chat-settings][open]', { state: 'detached' });
+    await page.click('[data-testid=open-policy]');
     await page.waitForSelector('[data-testid=policy-switcher]');
     const apply = await box(page, '[data-testid=policy-apply]');
     expect(apply.y + apply.height).toBeLessThanOrEqual(480);
@@ -132,8 +136,11 @@ describe('keyboard and a 720×480 window (web host + real core)', () => {
 
   it('Tab goes from the header to the composer past one message, not every Copy button', async () => {
     for (const text of ['And then?', 'What happened next?']) {
+      const before = await page.$$eval('[data-testid=message]', (els) => els.length);
       await page.fill('[data-testid=composer-input]', text);
       await page.keyboard.press('Enter');
+      // the answer has come (Send shows again both while the message is sent and once the answer is done)
+      await page.waitForFunction(`document.querySelectorAll('[data-testid=message]').length >= ${before + 2}`, undefined, { timeout: 90_000 });
       await page.waitForSelector('[data-testid=send]', { timeout: 90_000 });
     }
     expect(await page.$$eval('[data-testid=message]', (els) => els.length)).toBeGreaterThanOrEqual(6);

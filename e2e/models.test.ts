@@ -13,7 +13,7 @@ import { startFakeHub, type FakeHub } from '../main/models/fixtures/fake-hub.js'
 import { addTinyRepo } from '../main/models/fixtures/tiny-repo.js';
 import { layoutModelDir } from '../native-models/layout-fixtures.js';
 import { FIXTURES, fixtureAvailable } from '../native-models/test-models.js';
-import { shot, startHarness, type Harness } from './harness.js';
+import { shot, startHarness, watchAppearance, type Harness } from './harness.js';
 
 let hub: FakeHub;
 let h: Harness | null = null;
@@ -119,9 +119,12 @@ describe('model manager', () => {
       // a real checkpoint converts in-app and lands in the library
       picked = join(FIXTURES.stories260k, 'hf');
       await page.click('[data-testid=model-pick]');
+      // the conversion shows its bar (percent, time left, Cancel) while it runs
+      const sawBar = await watchAppearance(page, '[data-testid=convert-progress] [data-testid=convert-progress-cancel]', '__sawConvertBar');
       await page.click('[data-testid=model-convert]');
       await page.waitForSelector('[data-testid=model-item]:has-text("stories260k-onnx")', { timeout: 120_000 });
       expect(await page.$('[data-testid=model-convert-offer]')).toBeNull();
+      expect(await sawBar()).toBe(true);
     }
 
     const gguf = join(dir, 'Qwen2.5-0.5B-Instruct-Q4_K_M.gguf');
@@ -142,9 +145,11 @@ describe('model manager', () => {
     const page = h!.page;
     const variants = layoutModelDir([{ file: 'onnx/model_fp16.onnx', float16: true }, { file: 'onnx/model_q4.onnx' }]);
     await page.fill('[data-testid=model-dir]', variants);
+    const sawBar = await watchAppearance(page, '[data-testid=import-progress] [data-testid=import-progress-cancel]', '__sawImportBar');
     await page.click('[data-testid=model-import]');
     const item = `[data-testid=model-item]:has([data-testid=model-variant])`;
     await page.waitForSelector(item);
+    expect(await sawBar()).toBe(true);
     const select = `${item} [data-testid=model-variant]`;
     expect(await page.$$eval(`${select} option`, (os) => os.map((o) => o.textContent?.trim()))).toEqual([
       'Best for CPU',

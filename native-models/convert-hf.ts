@@ -6,6 +6,7 @@ import { readSafetensors } from './safetensors.js';
 import { writeModelFolder } from './tiny-model.js';
 import { withExternalData } from '../main/engine/onnx-graph.js';
 import { parseModelConfig } from '../main/engine/model-config.js';
+import { PerpetuaError } from '../main/shared/errors.js';
 
 const FAMILIES = new Set(['llama', 'mistral', 'qwen2']);
 
@@ -13,17 +14,34 @@ const FAMILIES = new Set(['llama', 'mistral', 'qwen2']);
  * Converts a Hugging Face Llama / Mistral / Qwen2 checkpoint (config.json + *.safetensors + tokenizer files) into
  * a Perpetua model folder with onnx/model.onnx (keys cached after RoPE): by default the fused float32 graph.
  */
-export function convertHfModel(srcDir: string, outDir: string, graph: GraphOptions = {}, opts: { externalData?: boolean } = {}): void {
+export function convertHfModel(
+  srcDir: string,
+  outDir: string,
+  graph: GraphOptions = {},
+  opts: { externalData?: boolean; onProgress?: (doneBytes: number, totalBytes: number) => void } = {},
+): void {
   const config = JSON.parse(readFileSync(join(srcDir, 'config.json'), 'utf8'));
   if (!FAMILIES.has(config.model_type)) {
-    throw new Error(`The converter handles Llama, Mistral and Qwen2 checkpoints, not "${config.model_type}".`);
+    throw new PerpetuaError(`The converter handles Llama, Mistral and Qwen2 checkpoints, not "${config.model_type}".`, { code: 'model_unusable' });
   }
   const files = readdirSync(srcDir).filter((f) => f.endsWith('.safetensors')).sort();
-  if (files.length === 0) throw new Error(`${srcDir} has no .safetensors weights.`);
+  if (files.length === 0) throw new PerpetuaError(`${srcDir} has no .safetensors weights.`, { code: 'model_unusable' });
   const weights = new Map(files.flatMap((f) => [...readSafetensors(join(srcDir, f))]));
   // Tied checkpoints may store only one of the two tables (TinyStories-656K keeps only lm_head.weight).
-  const lookup = (name: string) =>
-    weights.get(name) ?? (name === 'model.embed_tokens.weight' ? weights.get('lm_head.weight') : undefined);
+  const find = (name: string) => weights.get(name) ?? (name === 'model.embed_tokens.weight' ? weights.get('lm_head.weight') : undefined);
+  // progress: the bytes of the weights the graph has taken in so far (a tied table counts once)
+  const total = [...weights.values()].reduce((n, t) => n + t.data.byteLength, 0);
+  const used = new Set<unknown>();
+  let done = 0;
+  const lookup = (name: string) => {
+    const t = find(name);
+    if (t && !used.has(t)) {
+      used.add(t);
+      done += t.data.byteLength;
+      opts.onProgress?.(done, total);
+    }
+    return t;
+  };
   const build = () => buildDecoderOnnx(parseModelConfig(config), lookup, graph);
   const read = (f: string) => (existsSync(join(srcDir, f)) ? JSON.parse(readFileSync(join(srcDir, f), 'utf8')) : {});
   const meta = { config, tokenizerJson: read('tokenizer.json'), tokenizerConfig: read('tokenizer_config.json') };

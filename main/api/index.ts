@@ -8,3 +8,4 @@ export * from './envelope.js';
 export * from './api-error.js';
 export * from './api-client.js';
 export type * from './perpetua-api.js';
+export * from './generation-schemas.js';

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AbHistoryParams, AbHistoryResult, AbStartParams, AbStopParams, AbVoteParams, AbVoteResult } from './ab-schemas.js';
-import { AbPacketSchema, ChatPacketSchema, PolicyPacketSchema } from './packets.js';
+import { AbPacketSchema, ChatPacketSchema, ModelJobPacketSchema, PolicyPacketSchema } from './packets.js';
 import {
   ChatEditParams,
   ChatRegenerateParams,
@@ -48,11 +48,13 @@ function channel<H extends string, P extends z.ZodType, K extends z.ZodType<{ ty
 export const methods = {
   'models.list': call('modelsList', NoParams, z.array(ModelInfoSchema)),
   'models.import': call('modelsImport', ModelsImportParams, ModelInfoSchema),
+  /** Imports a model folder as models.import does, with progress while its weights are hashed; cancellable. */
+  'models.add': channel('modelsAdd', ModelsImportParams, ModelJobPacketSchema),
   'models.setProvider': call('modelsSetProvider', ModelsSetProviderParams, ModelInfoSchema),
   /** Which export variant the model runs (null: the best one for its provider); its sessions reopen on it. */
   'models.setVariant': call('modelsSetVariant', ModelsSetVariantParams, ModelInfoSchema),
-  /** Converts a Hugging Face checkpoint folder (safetensors) into an ONNX model folder and imports it. */
-  'models.convert': call('modelsConvert', ModelsConvertParams, ModelInfoSchema),
+  /** Converts a Hugging Face checkpoint folder (safetensors) into an ONNX model folder and imports it, with progress; cancellable. */
+  'models.convert': channel('modelsConvert', ModelsConvertParams, ModelJobPacketSchema),
 
   /** The curated models with the variant, size and memory fit for the provider (default cpu). */
   'catalog.list': call('catalogList', CatalogListParams, z.array(CatalogItemSchema)),

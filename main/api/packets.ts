@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ApiErrorCodeSchema } from './envelope.js';
 import { AbBranchLabelSchema, AbMetricsSchema } from './ab-schemas.js';
-import { Id, MessageSchema, PolicyConfigSchema, PolicySetResult, StatsSchema } from './schemas.js';
+import { Id, MessageSchema, ModelInfoSchema, PolicyConfigSchema, PolicySetResult, StatsSchema } from './schemas.js';
 
 const ErrorSchema = z.object({ code: ApiErrorCodeSchema, message: z.string() });
 
@@ -31,7 +31,7 @@ export const ChatPacketSchema = z.discriminatedUnion('type', [
     replacedMessageId: Id.nullable(),
   }),
   /** The user's turn is read into the cache: `done` of `total` tokens. */
-  z.object({ type: z.literal('progress'), phase: z.literal('prefill'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+  z.object({ type: z.literal('progress'), phase: z.literal('prefill'), ...ProgressFields }),
   z.object({ type: z.literal('token'), delta: z.string() }),
   z.object({ type: z.literal('stats'), stats: StatsSchema }),
   /** `notice`: why the answer ended early when the user should know (the model's context is full). */
@@ -73,6 +73,19 @@ export const PolicyPacketSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('failed'), error: ErrorSchema }),
 ]);
 export type PolicyPacket = z.infer<typeof PolicyPacketSchema>;
+
+/**
+ * `models.add` and `models.convert`: a checkpoint's weights are converted (`convert`, bytes), a folder's weights are
+ * hashed for its identity (`hash`, bytes; slow only the first time); `done` carries the imported model. Cancelled,
+ * it ends `stopped`: nothing is stored and no folder is left behind.
+ */
+export const ModelJobPacketSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('progress'), phase: z.enum(['convert', 'hash']), ...ProgressFields }),
+  z.object({ type: z.literal('done'), model: ModelInfoSchema }),
+  z.object({ type: z.literal('stopped') }),
+  z.object({ type: z.literal('failed'), error: ErrorSchema }),
+]);
+export type ModelJobPacket = z.infer<typeof ModelJobPacketSchema>;
 
 /** The packets that end a channel. */
 export const FINAL_PACKETS = ['done', 'stopped', 'failed'] as const;

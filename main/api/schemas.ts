@@ -192,6 +192,8 @@ export const SearchHitSchema = z.object({
   role: RoleSchema.nullable(),
   /** Excerpt around the match (plain text). */
   snippet: z.string(),
+  /** false: the message lies on a branch the chat does not show now (opening it shows that branch) */
+  onShownBranch: z.boolean().optional(),
 });
 export type SearchHit = z.infer<typeof SearchHitSchema>;
 

@@ -17,7 +17,7 @@ import { number, oneOf, parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { GRAPH_LAYOUTS } from '../../native-models/decoder-graph.js';
 import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
-import { BENCH_SESSION_HELP, benchCrashCommand, benchPasteCommand, benchResumeCommand } from './bench-session-commands.js';
+import { BENCH_SESSION_HELP, benchBranchesCommand, benchCrashCommand, benchPasteCommand, benchResumeCommand } from './bench-session-commands.js';
 import { BENCH_PEERS_HELP, benchPeersCommand } from './bench-peers-command.js';
 import { BENCH_EVICT_HELP, benchEvictCommand } from './bench-evict-command.js';
 
@@ -60,8 +60,9 @@ export async function benchCommand(args: string[]): Promise<void> {
   if (sub === 'peers') return benchPeersCommand(rest);
   if (sub === 'evict') return benchEvictCommand(rest);
   if (sub === 'paste') return benchPasteCommand(rest);
+  if (sub === 'branches') return benchBranchesCommand(rest);
   if (sub !== 'latency') {
-    throw new UsageError(`bench needs a subcommand: latency, peers, evict, resume, crash or paste (perpetua bench latency …), not "${sub ?? ''}".`);
+    throw new UsageError(`bench needs a subcommand: latency, peers, evict, resume, crash, paste or branches (perpetua bench latency …), not "${sub ?? ''}".`);
   }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');

@@ -5,6 +5,7 @@ import { Model } from '../engine/model.js';
 import { benchCrash } from '../eval/crash-bench.js';
 import { benchResume } from '../eval/resume-bench.js';
 import { benchPaste } from '../eval/paste-bench.js';
+import { benchBranches } from '../eval/branch-bench.js';
 import { readTextFile } from './read-text-file.js';
 import { defaultModelDir, packageRoot } from './default-model.js';
 import { number, parse } from './options.js';
@@ -15,6 +16,9 @@ export const BENCH_SESSION_HELP = `perpetua bench resume [--model DIR] [--text F
 perpetua bench crash [--model DIR] [--runs N]
   SIGKILLs a streaming session N times at random moments and checks every database (integrity, finished turns,
   stored text a prefix of what was shown) and how much shown text had not been committed yet.
+perpetua bench branches [--model DIR] [--turns N] [--repeats N] [--text FILE]
+  A chat of N turns (paragraphs of a book) whose last turn is edited: going between the two branches from each one's
+  KV snapshot vs re-reading the branch (medians).
 perpetua bench paste [--model DIR] [--mb N] [--text FILE]
   Pastes N MB (default 10) of a book into a stored chat as one message: time to read it, RSS over the loaded model,
   progress, and whether reopening the session reads the paste again.`;
@@ -73,6 +77,25 @@ export async function benchPasteCommand(args: string[]): Promise<void> {
     `paste of ${(r.chars / 2 ** 20).toFixed(1)} MB (${r.tokens} tokens) into ${model.name}: read in ${(r.readMs / 1000).toFixed(1)} s ` +
       `(${Math.round(r.tokens / (r.readMs / 1000))} tokens/s), ${r.progressEvents} progress updates, RSS ${r.baselineRssMiB.toFixed(0)} MiB with the model, ` +
       `peak ${r.peakRssMiB.toFixed(0)} MiB (+${(r.peakRssMiB - r.baselineRssMiB).toFixed(0)} MiB); reopen ${r.reopenMs.toFixed(0)} ms: ${r.reopenNotice}`,
+  );
+  await model.dispose();
+}
+
+export async function benchBranchesCommand(args: string[]): Promise<void> {
+  const { values } = parse(args, { model: { type: 'string' }, turns: { type: 'string', default: '40' }, repeats: { type: 'string', default: '5' }, text: { type: 'string' } });
+  const turns = number(values.turns, 'turns', { integer: true, min: 1, max: 10_000 });
+  const file = values.text ?? join(packageRoot(), '..', 'shared', 'corpora', 'pg19-test-10146-reminiscences-of-pioneer-days-in-st-paul.txt');
+  if (!existsSync(file)) throw new UsageError(`The text file ${file} does not exist; pass --text FILE.`);
+  const book = readTextFile(file, 'text');
+  const paragraphs = Array.from({ length: turns }, (_, i) => {
+    const at = (i * 600) % Math.max(1, book.length - 600);
+    return book.slice(at, at + 600);
+  });
+  const model = await Model.load(values.model ?? defaultModelDir());
+  const r = await benchBranches(model, paragraphs, number(values.repeats, 'repeats', { integer: true, min: 1 }));
+  console.log(
+    `${model.name} (${model.provider}), a chat of ${r.turns} turns, its last turn edited; a branch of ${r.branchTokens} tokens: switching to it ` +
+      `from its KV snapshot ${r.snapshotMs.toFixed(1)} ms, by re-reading it ${r.rereadMs.toFixed(1)} ms (median; ${(r.rereadMs / r.snapshotMs).toFixed(1)}× faster from the snapshot).`,
   );
   await model.dispose();
 }

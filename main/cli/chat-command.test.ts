@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testModelDir } from '../../native-models/test-models.js';
+import { openDatabase } from '../store/database.js';
+import { Store } from '../store/store.js';
 
 /** Drives `perpetua chat` as a user would: type a line, wait for the streamed answer, type the next. */
 async function chat(args: string[], lines: string[]) {
@@ -45,5 +47,17 @@ describe('perpetua chat', () => {
     await chat(args, ['First day.']);
     const { stderr } = await chat(args, ['Second day.']);
     expect(stderr).toMatch(/Resumed "monday" from its KV snapshot/);
+  });
+
+  it('answers a stored chat with its own settings unless a flag overrides them', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'perpetua-chat-')), 'chat.db');
+    const store = new Store(openDatabase(db));
+    const model = store.upsertModel({ name: 'tiny-llama', dir: testModelDir(), fingerprint: 'set-in-the-app' });
+    const session = store.createSession({ name: 'tuesday', modelId: model.id, policy: 'sink', policyParams: { sink: 4, window: 60, evictChunk: 16, pinSystem: false } });
+    store.updateSessionGeneration(session.id, { maxTokens: 3, temperature: 0 }); // as the app's chat settings store them
+    store.db.close();
+    const args = ['--model', testModelDir(), '--db', db, '--session', 'tuesday'];
+    expect((await chat(args, ['Hello.'])).stderr).toMatch(/^\[3 tokens/m);
+    expect((await chat([...args, '--max-tokens', '5'], ['Hello again.'])).stderr).toMatch(/^\[5 tokens/m);
   });
 });

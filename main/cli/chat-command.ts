@@ -7,31 +7,40 @@ import { BLOCK_FENCE, ChatInput } from './chat-input.js';
 import { defaultModelDir } from './default-model.js';
 import { generationDefaults } from '../engine/generation-config.js';
 import { openCliSession } from './open-session.js';
-import { MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
+import { flagGiven, MODEL_OPTIONS, number, parse, policyFrom, providerFrom, samplingFrom } from './options.js';
+import { answerSettings, storedGeneration } from '../core/generation-settings.js';
+import type { Session } from '../store/types.js';
 import { PrefillProgress } from './prefill-progress.js';
 import { terminalSafe } from './terminal-text.js';
 import { contextFullSentence } from '../policy/policy.js';
 
 export const CHAT_HELP = `perpetua chat [--model DIR] [--system TEXT] [--policy dense|window|recompute|sink] [--sink S] [--window L]
-    [--pin-system] [--max-tokens N] [--temperature T] [--seed S] [--ep auto|cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]
+    [--pin-system] [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S]
+    [--stop TEXT]... [--ep auto|cpu|webgpu|cuda|dml|coreml] [--db FILE --session NAME]
   Interactive streaming chat in the terminal. A paste is one message; ${BLOCK_FENCE} on a line of its own starts and ends
-  a message typed over several lines. Ctrl-C stops the answer (or the reading of a paste); Ctrl-D or /exit quits.`;
+  a message typed over several lines. Ctrl-C stops the answer (or the reading of a paste); Ctrl-D or /exit quits.
+  A stored session (--db --session) answers with its own generation settings (those set in the app's chat settings);
+  the sampling, --max-tokens and --stop flags given override them for this run only. Settings neither give take the
+  model's generation_config.json, else greedy decoding and 256 tokens.`;
 
 export async function chatCommand(args: string[]): Promise<void> {
   const { values } = parse(args, MODEL_OPTIONS);
   samplingFrom(values); // a bad flag is refused before the model loads
+  const maxTokens = number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 });
+  const chunk = number(values.chunk, 'chunk', { integer: true, min: 1 });
   const model = await Model.load(values.model ?? defaultModelDir(), { executionProvider: providerFrom(values), variant: values.variant });
-  const sendOptions = {
-    maxTokens: number(values['max-tokens'], 'max-tokens', { integer: true, min: 1 }),
-    sampling: samplingFrom(values, generationDefaults(model.dir)),
-    stop: values.stop,
-    chunk: number(values.chunk, 'chunk', { integer: true, min: 1 }),
-  };
   let stored: Awaited<ReturnType<typeof openCliSession>> = null;
   let input: ChatInput | null = null;
   try {
     if (model.providerFallbackReason) process.stderr.write(`${model.providerFallbackReason}\n`);
     stored = await openCliSession(values, args, model, policyFrom(values, model.config.maxPositions), false);
+    const chat = chatSettings(stored?.chat.session, generationDefaults(model.dir), maxTokens);
+    const sendOptions = {
+      maxTokens: flagGiven(args, 'max-tokens') ? maxTokens : chat.maxTokens,
+      sampling: samplingFrom(values, chat.sampling),
+      stop: values.stop ?? chat.stop,
+      chunk,
+    };
     const session = stored?.chat ?? new ChatSession(new Engine(model, createPolicy(policyFrom(values, model.config.maxPositions), model.config, model.kvEditor)), values.system ?? null);
     let answering: AbortController | null = null;
     input = new ChatInput(process.stdin, process.stdout, () => {
@@ -56,6 +65,11 @@ export async function chatCommand(args: string[]): Promise<void> {
     stored?.close();
     await model.dispose();
   }
+}
+
+/** A stored session's generation settings over the model's defaults (a new or unstored chat has none). */
+function chatSettings(session: Session | undefined, model: ReturnType<typeof generationDefaults>, maxTokens: number) {
+  return answerSettings(model, maxTokens, session ? storedGeneration(session.generation) : {});
 }
 
 /** Streams one answer to the terminal: reading progress on stderr, the answer's text (made safe) on stdout. */

@@ -88,6 +88,11 @@ export function policyFlagsGiven(args: string[]): boolean {
   return args.some((a) => POLICY_FLAGS.includes(a.split('=')[0]));
 }
 
+/** Whether `--name` was written (flags with a default cannot tell by their value). */
+export function flagGiven(args: string[], name: string): boolean {
+  return args.some((a) => a.split('=')[0] === `--${name}`);
+}
+
 export function providerFrom(v: Values): ProviderRequest {
   const ep = String(v.ep);
   if (ep !== 'auto' && !(EXECUTION_PROVIDERS as readonly string[]).includes(ep)) {
@@ -96,7 +101,7 @@ export function providerFrom(v: Values): ProviderRequest {
   return ep as ProviderRequest;
 }
 
-/** The flags given, over the model's recommended sampling (`generationDefaults`), over greedy decoding. */
+/** The flags given, over the model's recommended sampling (`generationDefaults`, or a stored chat's), over greedy decoding. */
 export function samplingFrom(v: Values, modelDefaults: SamplingOptions = {}): SamplingOptions {
   const flag = (name: string, fallback: number | undefined, opts: NumberBounds) =>
     v[name] === undefined ? fallback : number(v[name] as string, name, opts);
@@ -108,7 +113,7 @@ export function samplingFrom(v: Values, modelDefaults: SamplingOptions = {}): Sa
     minP: flag('min-p', modelDefaults.minP ?? 0, { min: 0, max: 1 }),
     // divides (or multiplies) logits: 0 would divide by zero, 1 turns it off
     repetitionPenalty: flag('repetition-penalty', modelDefaults.repetitionPenalty ?? 1, { above: 0, max: 10 }),
-    seed: flag('seed', undefined, { integer: true, min: 0 }),
+    seed: flag('seed', modelDefaults.seed, { integer: true, min: 0 }),
   };
 }
 

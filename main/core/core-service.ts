@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import type { AbPacket, ChatPacket, PolicyPacket } from '../api/packets.js';
+import type { AbPacket, ChatPacket, ModelJobPacket, PolicyPacket } from '../api/packets.js';
 import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../api/perpetua-api.js';
 import type { MethodName, ValidParamsOf } from '../api/methods.js';
 import type { ModelInfo } from '../api/schemas.js';
@@ -9,6 +9,9 @@ import { hubOptionsFromEnv, type HubClientOptions } from '../models/hub-client.j
 import { ModelDownloads } from '../models/model-downloads.js';
 import { ModelLibrary } from '../models/model-library.js';
 import { toSpec } from '../policy/policy.js';
+import { emitting } from '../shared/emitting.js';
+import { errorCode } from '../shared/errors.js';
+import { ProgressTicker } from '../shared/progress-ticker.js';
 import { encodePolicy } from '../policy/policy-store.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
@@ -65,7 +68,7 @@ export class CoreService implements PerpetuaApi {
     this.downloads = new ModelDownloads({
       dir: downloadDir,
       hub: opts.hub ?? hubOptionsFromEnv(),
-      importModel: (dir) => this.library.import(dir),
+      importModel: (dir, hashing) => this.library.import(dir, undefined, hashing),
       listModels: () => this.store.listModels().map((m) => ({ id: String(m.id), path: m.dir })),
       onDownload: (payload) => this.emit({ event: 'download', payload }),
     });
@@ -108,7 +111,11 @@ export class CoreService implements PerpetuaApi {
   downloadsPause = (p: P<'downloads.pause'>) => this.downloads.pause(p.id);
   downloadsResume = (p: P<'downloads.resume'>) => this.downloads.resume(p.id);
   downloadsCancel = (p: P<'downloads.cancel'>) => this.downloads.cancel(p.id);
-  modelsConvert = (p: P<'models.convert'>) => this.downloads.convert(p.dir);
+  // imports and conversions with progress; cancelled, nothing is stored and no folder is left behind
+  modelsAdd = (p: P<'models.add'>, signal: AbortSignal) =>
+    modelJob(signal, (progress) => this.library.import(p.dir, p.variant, { signal, onProgress: progress('hash') }));
+  modelsConvert = (p: P<'models.convert'>, signal: AbortSignal) =>
+    modelJob(signal, (progress) => this.downloads.convert(p.dir, { signal, onProgress: progress('convert'), hashing: { signal, onProgress: progress('hash') } }));
 
   // ── sessions ────────────────────────────────────────────────────────────────────────────────────
 
@@ -248,4 +255,27 @@ export class CoreService implements PerpetuaApi {
 
 function throwNotFound(sessionId: number): never {
   throw new NotFoundError('session', sessionId);
+}
+
+/**
+ * A model job (import, conversion) as channel packets: progress per phase with an ETA, a few times a second, then
+ * the imported model; a stop ends it `stopped`, an error `failed` with its code.
+ */
+async function* modelJob(
+  signal: AbortSignal,
+  work: (progress: (phase: 'convert' | 'hash') => (done: number, total: number) => void) => Promise<ModelInfo>,
+): AsyncGenerator<ModelJobPacket> {
+  const tickers = { convert: new ProgressTicker(), hash: new ProgressTicker() };
+  try {
+    const model = yield* emitting<ModelJobPacket, ModelInfo>((emit) =>
+      work((phase) => (done, total) => {
+        const figures = tickers[phase].tick(done, total);
+        if (figures) emit({ type: 'progress', phase, ...figures });
+      }),
+    );
+    yield { type: 'done', model };
+  } catch (err) {
+    if (signal.aborted || errorCode(err) === 'cancelled') yield { type: 'stopped' };
+    else yield { type: 'failed', error: { code: errorCode(err), message: (err as Error)?.message || 'The model could not be imported.' } };
+  }
 }

@@ -59,6 +59,20 @@ describe('overlapping requests on one session', () => {
     await core.close();
   });
 
+  it('refuse an edit and a branch switch while an answer streams, and store nothing for them', async () => {
+    const { core, session } = await setUp(100_000);
+    const sent = send(core, session.id, 'Once upon a time');
+    const user = ((await sent.started) as Extract<ChatPacket, { type: 'started' }>).user!;
+    const edit = readChannel((signal) => core.chatEdit({ sessionId: session.id, messageId: user.id, text: 'Twice upon a time' }, signal));
+    expect(await refusal(edit.started)).toBe('busy');
+    expect(await refusal(core.chatSwitchBranch({ sessionId: session.id, messageId: user.id, version: 0 }))).toBe('busy');
+    await core.chatStop({ sessionId: session.id });
+    await sent.closed;
+    const opened = await core.sessionsOpen({ id: session.id });
+    expect(opened.messages.map((m) => [m.role, m.siblings])).toEqual([['user', { index: 0, count: 1 }], ['assistant', { index: 0, count: 1 }]]);
+    await core.close();
+  });
+
   it('accept one of two sends that arrive while the session opens, and refuse the other', async () => {
     const { core, dbFile, session } = await setUp();
     await core.close();

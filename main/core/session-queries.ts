@@ -27,6 +27,11 @@ export function searchSessions(store: Store, text: string, limit = 50): SearchHi
         .filter((s) => s.name.toLowerCase().includes(q))
         .map((s) => ({ sessionId: String(s.id), sessionName: s.name, messageId: null, seq: null, role: null, snippet: s.name }))
     : [];
+  const shown = new Map<number, Set<number>>();
+  const onShownBranch = (sessionId: number, id: number) => {
+    if (!shown.has(sessionId)) shown.set(sessionId, new Set(store.branches.pathIds(sessionId)));
+    return shown.get(sessionId)!.has(id);
+  };
   const inText = store.search(text, { limit }).map((h) => ({
     sessionId: String(h.sessionId),
     sessionName: h.sessionName,
@@ -34,6 +39,7 @@ export function searchSessions(store: Store, text: string, limit = 50): SearchHi
     seq: h.seq,
     role: h.role,
     snippet: h.snippet.replaceAll(SNIPPET_MARK_START, '').replaceAll(SNIPPET_MARK_END, ''),
+    onShownBranch: onShownBranch(h.sessionId, h.messageId),
   }));
   return [...byName, ...inText].slice(0, limit);
 }

@@ -10,12 +10,26 @@ import { readOnnxContents } from './onnx-contents.js';
  * weights — the graph file and each external data file it refers to — so a copy that differs anywhere (64 KB
  * zeroed mid-file included) is another model.
  */
-export async function modelFingerprint(graph: string, configFile: string, tokenizerFile: string, hashes: WeightHashes): Promise<string> {
+export async function modelFingerprint(graph: string, configFile: string, tokenizerFile: string, hashes: WeightHashes, progress: HashProgress = {}): Promise<string> {
   const h = createHash('sha256');
   h.update(readFileSync(configFile));
   h.update(readFileSync(tokenizerFile));
-  for (const file of [graph, ...externalDataFiles(graph)]) h.update(`${basename(file)}:${await hashes.sha256(file)}\n`);
+  const files = [graph, ...externalDataFiles(graph)];
+  const total = files.reduce((n, f) => n + statSync(f).size, 0);
+  let before = 0;
+  for (const file of files) {
+    const sha256 = await hashes.sha256(file, { signal: progress.signal, onBytes: (n) => progress.onProgress?.(before + n, total) });
+    h.update(`${basename(file)}:${sha256}\n`);
+    before += statSync(file).size;
+    progress.onProgress?.(before, total);
+  }
   return h.digest('hex').slice(0, 32);
+}
+
+/** Hashing gigabytes takes a while the first time: bytes hashed of the total, and a stop. */
+export interface HashProgress {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The external data files a graph's initializers refer to, beside the graph, each once. */
@@ -54,14 +68,20 @@ export class WeightHashes {
     return new WeightHashes(join(dir, 'weight-hashes.json'));
   }
 
-  async sha256(file: string): Promise<string> {
+  async sha256(file: string, opts: { signal?: AbortSignal; onBytes?: (read: number) => void } = {}): Promise<string> {
     const path = resolve(file);
     const st = statSync(path);
     const key = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     const hit = this.load()[path];
     if (hit && hit.size === key.size && hit.mtimeMs === key.mtimeMs && hit.ino === key.ino) return hit.sha256;
     const h = createHash('sha256');
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
+    let read = 0;
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) {
+      opts.signal?.throwIfAborted();
+      h.update(chunk as Buffer);
+      read += (chunk as Buffer).length;
+      opts.onBytes?.(read);
+    }
     const sha256 = h.digest('hex');
     this.load()[path] = { ...key, sha256 };
     this.save();

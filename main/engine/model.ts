@@ -9,7 +9,7 @@ import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
 import { decoderFeeds, decoderFetches, logitsOf, readLayout, type DecoderLayout } from './decoder-layout.js';
 import { readJson, readModelFiles } from './model-files.js';
-import { modelFingerprint, WeightHashes } from './model-fingerprint.js';
+import { modelFingerprint, WeightHashes, type HashProgress } from './model-fingerprint.js';
 import { pickVariant, type Variant } from './variants.js';
 import { GraphKvEditor } from './graph-kv-editor.js';
 import type { KvDtype } from './kv-dtype.js';
@@ -33,6 +33,8 @@ export interface LoadOptions {
   kvOnDevice?: boolean;
   /** where the weights' SHA-256 are cached (default: the user's cache folder, see WeightHashes) */
   weightHashes?: WeightHashes;
+  /** progress of hashing the weights (slow the first time), and a stop */
+  hashing?: HashProgress;
   /**
    * keep a window or sink cache's KV in one buffer the graph writes into in place, where the graph can (default on;
    * off: every run returns new present arrays, the path of graphs without a shared past/present buffer)
@@ -180,6 +182,13 @@ export class Model {
         ? { createBuffer: (capacity: number) => new KvBuffer(geometry, capacity, layout.kvDtype) }
         : undefined;
     const onnxPath = join(dir, variant.file);
+    let fingerprint: string;
+    try {
+      fingerprint = await modelFingerprint(onnxPath, files.configFile, join(metaDir, 'tokenizer.json'), opts.weightHashes ?? WeightHashes.atDefaultLocation(), opts.hashing);
+    } catch (err) {
+      await Promise.all([opened.session.release(), prefill !== opened && prefill.session.release(), kvEditor instanceof GraphKvEditor && kvEditor.dispose()]);
+      throw err;
+    }
     return new Model(
       dir,
       basename(dir),
@@ -189,7 +198,7 @@ export class Model {
       opened.session,
       opened.provider,
       opened.fallbackReason,
-      await modelFingerprint(onnxPath, files.configFile, join(metaDir, 'tokenizer.json'), opts.weightHashes ?? WeightHashes.atDefaultLocation()),
+      fingerprint,
       onnxPath,
       variant,
       layout,

@@ -8,10 +8,11 @@ import { totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CatalogModelSchema, type CatalogItem, type DownloadInfo } from '../api/download-schemas.js';
 import type { ExecutionProvider, ModelInfo } from '../api/schemas.js';
-import { convertHfModel } from '../../native-models/convert-hf.js';
 import { CATALOG, catalogFit } from './catalog.js';
 import { DownloadError } from './download-error.js';
+import type { HashProgress } from '../engine/model-fingerprint.js';
 import { DownloadManager } from './download-manager.js';
+import { convertCheckpoint, type ConvertOptions } from './model-convert.js';
 import { HubClient, type HubClientOptions } from './hub-client.js';
 import { readManifest, type DownloadRequest } from './model-download.js';
 
@@ -19,7 +20,7 @@ export interface ModelDownloadsOptions {
   /** The writable folder downloads and conversions go to. */
   dir: string;
   hub: HubClientOptions;
-  importModel(dir: string): Promise<ModelInfo>;
+  importModel(dir: string, hashing?: HashProgress): Promise<ModelInfo>;
   /** The library's models, to mark catalog entries already there. */
   listModels(): { id: string; path: string }[];
   onDownload(info: DownloadInfo): void;
@@ -61,13 +62,16 @@ export class ModelDownloads {
   cancel = (id: string) => this.manager.cancel(id);
   close = () => this.manager.close();
 
-  /** Converts a safetensors checkpoint into `<dir>/<name>-onnx` and imports it. */
-  async convert(src: string): Promise<ModelInfo> {
+  /**
+   * Converts a safetensors checkpoint into `<dir>/<name>-onnx` (progress in bytes of weights; cancelled, nothing is
+   * left behind) and imports it.
+   */
+  async convert(src: string, opts: ConvertOptions & { hashing?: HashProgress } = {}): Promise<ModelInfo> {
     const from = resolve(src);
     const name = basename(from) === 'hf' ? basename(dirname(from)) : basename(from); // model/hf/ beside model/onnx/
     const out = join(this.opts.dir, `${name}-onnx`);
     if (existsSync(out)) throw new DownloadError('already_exists', `${out} already exists; delete it to convert again.`);
-    convertHfModel(from, out);
-    return this.opts.importModel(out);
+    await convertCheckpoint(from, out, opts);
+    return this.opts.importModel(out, opts.hashing);
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ExecutionProvider, ModelInfo, ModelVariant } from '../api/schemas.js';
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
+import type { HashProgress } from '../engine/model-fingerprint.js';
 import { Model } from '../engine/model.js';
 import { folderVariants } from '../engine/model-files.js';
 import { defaultPolicyFor, toConfig } from '../policy/policy.js';
@@ -40,9 +41,14 @@ export class ModelLibrary {
     return this.store.listModels().map(toModelInfo);
   }
 
-  async import(dir: string, variant?: string): Promise<ModelInfo> {
+  /** `hashing`: progress of hashing the weights (slow the first time) and a stop; stopped, nothing is stored. */
+  async import(dir: string, variant?: string, hashing?: HashProgress): Promise<ModelInfo> {
     checkImportable(dir);
-    const model = await Model.load(dir, { variant });
+    const model = await Model.load(dir, { variant, hashing });
+    if (hashing?.signal?.aborted) {
+      await model.dispose(); // stopped while it loaded: the library stays as it was
+      throw new PerpetuaError('The import was cancelled.', { code: 'cancelled' });
+    }
     const known = this.store.listModels().find((m) => m.fingerprint === model.fingerprint);
     const settings: ModelSettings = { ...(known?.config as ModelSettings | undefined), modelType: model.config.modelType, maxPositions: model.config.maxPositions, variant };
     const row = this.store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint, config: { provider: 'cpu', ...settings } });

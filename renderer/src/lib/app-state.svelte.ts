@@ -1,7 +1,9 @@
 import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
 import { AbState, type AbHost } from './ab-state.svelte.js';
 import { BranchState } from './branch-state.svelte.js';
+import { ChatSettingsState } from './chat-settings-state.svelte.js';
 import { PolicySwitchState } from './policy-state.svelte.js';
+import { progressOf, type Progress } from './progress.js';
 import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
 
@@ -26,7 +28,7 @@ export class AppState {
   loadingOlder = $state(false);
   stats = $state.raw<Stats | null>(null);
   /** Prefill of the message being sent: tokens done of total. */
-  prefill = $state.raw<{ done: number; total: number } | null>(null);
+  prefill = $state.raw<Progress | null>(null);
   /** A send is in flight (before the core accepted it). */
   sending = $state(false);
   streamingId = $state<string | null>(null);
@@ -48,6 +50,8 @@ export class AppState {
   private readonly abHost: AbHost;
   /** Versions and branches of the open chat: editing, regenerating, ‹ 1/3 ›. */
   readonly branches: BranchState;
+  /** The open chat's generation settings and system prompt (the settings panel). */
+  readonly chatSettings: ChatSettingsState;
 
   private pendingDeltas = new Map<string, string>();
   /** The answer each session is streaming (its channel), wherever the user looks. */
@@ -95,6 +99,16 @@ export class AppState {
       },
       kept: (sessionId, stats) => {
         if (this.current?.id === sessionId) this.stats = stats;
+      },
+    });
+    this.chatSettings = new ChatSettingsState({
+      api,
+      onSystemPrompt: (r) => {
+        this.sessions = this.sessions.map((s) => (s.id === r.session.id ? r.session : s));
+        if (this.current?.id === r.session.id) {
+          this.current = r.session;
+          this.stats = r.stats;
+        }
       },
     });
     api.on('coreRestarted', (e) => {
@@ -282,7 +296,14 @@ export class AppState {
   // --- chat --------------------------------------------------------------------------------------
 
   get busy(): boolean {
-    return this.sending || this.streamingId !== null || this.ab.running || this.policy.switchingFor(this.current?.id) || this.branches.switching;
+    return (
+      this.sending ||
+      this.streamingId !== null ||
+      this.ab.running ||
+      this.policy.switchingFor(this.current?.id) ||
+      this.branches.switching ||
+      (this.current !== null && this.chatSettings.applyingFor === this.current.id)
+    );
   }
 
   /** Sends a message; resolves true once the core stored it (the answer streams on), false when it was refused. */
@@ -340,7 +361,7 @@ export class AppState {
     } else if (!here) {
       if (p.type === 'done' || p.type === 'stopped' || p.type === 'failed') this.touchSession(sessionId);
     } else if (p.type === 'progress') {
-      this.prefill = { done: p.done, total: p.total };
+      this.prefill = progressOf(p);
     } else if (p.type === 'token') {
       if (this.streamingId) this.pendingDeltas.set(this.streamingId, (this.pendingDeltas.get(this.streamingId) ?? '') + p.delta);
       this.prefill = null;

@@ -47,6 +47,12 @@ export function formatMs(ms: number): string {
   return `${Math.round(ms)} ms`;
 }
 
+/** A wait as people read it: 420 ms, 1.8 s, 95 s. */
+export function formatLatency(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
 /** A perplexity, or a dash when it could not be measured. */
 export function formatPpl(ppl: number | null): string {
   if (ppl === null) return '—';

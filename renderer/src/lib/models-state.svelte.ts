@@ -1,4 +1,5 @@
-import type { CatalogItem, DownloadInfo, ExecutionProvider, PerpetuaBridge } from './api.js';
+import type { CatalogItem, Channel, DownloadInfo, ExecutionProvider, ModelJobPacket, PerpetuaBridge } from './api.js';
+import { progressOf, type Progress } from './progress.js';
 import { errorMessage } from './transport.js';
 
 /** What the model manager needs from the app: the toast line and a fresh model list. */
@@ -19,6 +20,13 @@ export class ModelsState {
   /** Why the last import failed, shown under the import field until the next try. */
   importError = $state<string | null>(null);
   busy = $state(false);
+  /** A conversion in flight: bytes of weights converted of the total (0 of 0 until the first report). */
+  converting = $state.raw<Progress | null>(null);
+  convertPhase = $state<'convert' | 'hash'>('convert');
+  private convertChannel: Channel<ModelJobPacket> | null = null;
+  /** An import in flight: bytes of weights hashed of the total (0 of 0 while the model loads). */
+  importing = $state.raw<Progress | null>(null);
+  private importChannel: Channel<ModelJobPacket> | null = null;
 
   constructor(private readonly host: ModelsHost) {
     host.api.on('download', (d) => {
@@ -62,23 +70,43 @@ export class ModelsState {
     });
   }
 
-  /** Imports a folder; a checkpoint that needs converting is remembered so the manager can offer it. */
+  /**
+   * Imports a folder (progress in `importing` while its weights are hashed; `cancelImport` stores nothing); a
+   * checkpoint that needs converting is remembered so the manager can offer it.
+   */
   async importDir(dir: string): Promise<boolean> {
     this.convertible = null;
     this.importError = null;
     this.busy = true;
+    this.importing = { done: 0, total: 0, etaSeconds: null };
+    const channel = this.host.api.modelsAdd({ dir }, (p) => {
+      if (p.type === 'progress') this.importing = progressOf(p);
+    });
+    this.importChannel = channel;
     try {
-      const m = await this.host.api.modelsImport({ dir });
-      this.host.toast('info', `Imported ${m.name}.`);
-      await this.host.loadModels();
-      return true;
+      const end = await channel.closed;
+      if (end.type === 'done') {
+        this.host.toast('info', `Imported ${end.model.name}.`);
+        await this.host.loadModels();
+      } else if (end.type === 'stopped') {
+        this.host.toast('info', 'Import cancelled; nothing was added.');
+      } else if (end.type === 'failed') {
+        if (end.error.code === 'needs_conversion') this.convertible = dir;
+        this.importError = end.error.message;
+      }
+      return end.type === 'done';
     } catch (err) {
-      if ((err as { code?: string }).code === 'needs_conversion') this.convertible = dir;
       this.importError = errorMessage(err);
       return false;
     } finally {
+      this.importChannel = null;
+      this.importing = null;
       this.busy = false;
     }
+  }
+
+  cancelImport(): void {
+    this.importChannel?.cancel();
   }
 
   async pickAndImport(): Promise<void> {
@@ -86,17 +114,38 @@ export class ModelsState {
     if (dir) await this.importDir(dir);
   }
 
+  /** Converts the offered checkpoint (progress in `converting`; `cancelConvert` leaves nothing behind) and imports it. */
   async convert(): Promise<void> {
     const dir = this.convertible;
-    if (!dir) return;
+    if (!dir || this.converting) return;
     this.busy = true;
-    const ok = await this.attempt(async () => {
-      const m = await this.host.api.modelsConvert({ dir });
-      this.host.toast('info', `Converted and imported ${m.name}.`);
+    this.converting = { done: 0, total: 0, etaSeconds: null };
+    this.convertPhase = 'convert';
+    const channel = this.host.api.modelsConvert({ dir }, (p) => {
+      if (p.type === 'progress') {
+        this.converting = progressOf(p);
+        this.convertPhase = p.phase;
+      }
+    });
+    this.convertChannel = channel;
+    await this.attempt(async () => {
+      const end = await channel.closed;
+      if (end.type === 'failed') throw new Error(end.error.message);
+      if (end.type === 'stopped') {
+        this.host.toast('info', 'Conversion cancelled; nothing was written.');
+        return;
+      }
+      if (end.type === 'done') this.host.toast('info', `Converted and imported ${end.model.name}.`);
+      this.convertible = this.importError = null;
       await this.host.loadModels();
     });
-    if (ok) this.convertible = this.importError = null;
+    this.convertChannel = null;
+    this.converting = null;
     this.busy = false;
+  }
+
+  cancelConvert(): void {
+    this.convertChannel?.cancel();
   }
 
   private update(call: () => Promise<DownloadInfo>): Promise<boolean> {

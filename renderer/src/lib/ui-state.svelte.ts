@@ -3,8 +3,10 @@ export class UiState {
   sidebarOpen = $state(true);
   newChatOpen = $state(false);
   modelsOpen = $state(false);
-  /** The current chat's settings popover (cache policy). */
+  /** The current chat's cache policy popover. */
   settingsOpen = $state(false);
+  /** The current chat's settings (generation, system prompt): Ctrl/Cmd+, opens them. */
+  chatSettingsOpen = $state(false);
   /** Bumped to move keyboard focus to the chat search. */
   searchFocusTick = $state(0);
 
