@@ -119,6 +119,7 @@ describe('progress and cancel of long operations, and A/B per chat (web host + r
     await page.click('[data-testid=ab-run]');
     await expectMoving(page, 'ab-progress-a');
     expect(await page.textContent('[data-testid=ab-status-a]')).toContain('Measuring');
+    await shot(page, 'ab-progress');
     await page.click('[data-testid=ab-progress-a-cancel]');
     await page.waitForSelector('[data-testid=ab-status-a]:has-text("Stopped.")', { timeout: 30_000 });
     expect(await page.$('[data-testid=ab-progress-a]')).toBeNull();

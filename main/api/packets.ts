@@ -31,7 +31,7 @@ export const ChatPacketSchema = z.discriminatedUnion('type', [
     replacedMessageId: Id.nullable(),
   }),
   /** The user's turn is read into the cache: `done` of `total` tokens. */
-  z.object({ type: z.literal('progress'), phase: z.literal('prefill'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+  z.object({ type: z.literal('progress'), phase: z.literal('prefill'), ...ProgressFields }),
   z.object({ type: z.literal('token'), delta: z.string() }),
   z.object({ type: z.literal('stats'), stats: StatsSchema }),
   /** `notice`: why the answer ended early when the user should know (the model's context is full). */

@@ -7,6 +7,7 @@ import { contextFullSentence, toConfig, type PolicySpec } from '../policy/policy
 import { describePolicy } from '../policy/policy-text.js';
 import { emitting } from '../shared/emitting.js';
 import { ProgressTicker } from '../shared/progress-ticker.js';
+import { TransferRate } from '../shared/transfer-rate.js';
 import { errorCode, PerpetuaError } from '../shared/errors.js';
 import { toApiMessage, toStats } from './api-mappers.js';
 import { AnswerSpeed } from './answer-speed.js';
@@ -247,6 +248,7 @@ export class SessionRunner {
     const { maxTokens, sampling, stop } = this.answerSettings();
     let assistant: number | null = null;
     let lastStats = performance.now();
+    const rate = new TransferRate(); // of a long paste being read, for its time left
     let notice: string | undefined;
     /** what the model sees moves as a long paste streams through the cache, and again at the first token */
     const stats = (now: boolean) => {
@@ -265,7 +267,9 @@ export class SessionRunner {
         } else if (ev.type === 'prefill') {
           if (this.streaming) this.streaming.promptFed = ev.done;
           this.speed?.read();
-          push({ type: 'progress', phase: ev.type, done: ev.done, total: ev.total });
+          rate.sample(ev.done);
+          const eta = rate.etaSeconds(ev.total);
+          push({ type: 'progress', phase: ev.type, done: ev.done, total: ev.total, etaSeconds: eta === null ? null : Math.round(eta) });
           stats(ev.done === ev.total);
         } else if (ev.type === 'token') {
           job.enter('answering');

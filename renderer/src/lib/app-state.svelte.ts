@@ -3,6 +3,7 @@ import { AbState, type AbHost } from './ab-state.svelte.js';
 import { BranchState } from './branch-state.svelte.js';
 import { ChatSettingsState } from './chat-settings-state.svelte.js';
 import { PolicySwitchState } from './policy-state.svelte.js';
+import { progressOf, type Progress } from './progress.js';
 import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
 
@@ -27,7 +28,7 @@ export class AppState {
   loadingOlder = $state(false);
   stats = $state.raw<Stats | null>(null);
   /** Prefill of the message being sent: tokens done of total. */
-  prefill = $state.raw<{ done: number; total: number } | null>(null);
+  prefill = $state.raw<Progress | null>(null);
   /** A send is in flight (before the core accepted it). */
   sending = $state(false);
   streamingId = $state<string | null>(null);
@@ -360,7 +361,7 @@ export class AppState {
     } else if (!here) {
       if (p.type === 'done' || p.type === 'stopped' || p.type === 'failed') this.touchSession(sessionId);
     } else if (p.type === 'progress') {
-      this.prefill = { done: p.done, total: p.total };
+      this.prefill = progressOf(p);
     } else if (p.type === 'token') {
       if (this.streamingId) this.pendingDeltas.set(this.streamingId, (this.pendingDeltas.get(this.streamingId) ?? '') + p.delta);
       this.prefill = null;
