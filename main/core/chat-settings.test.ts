@@ -127,6 +127,13 @@ describe('per-chat generation settings, system prompt and answer speed', () => {
     await answer((signal) => core.chatSend({ sessionId: s.id, text: 'Hello there.' }, signal));
     const before = (await core.sessionsOpen({ id: s.id })).stats;
 
+    // stopped while it reads, the chat keeps its prompt and its cache
+    const stopped = core.sessionsSetSystemPrompt({ id: s.id, systemPrompt: 'Never mind.' });
+    await core.chatStop({ sessionId: s.id });
+    await expect(stopped).rejects.toMatchObject({ code: 'cancelled', message: 'Stopped: the system prompt and the cache are as they were.' });
+    expect((await core.sessionsSettings({ id: s.id })).systemPrompt).toBe('Be kind.');
+    expect((await core.sessionsOpen({ id: s.id })).stats.cacheFill).toBe(before.cacheFill);
+
     const applying = core.sessionsSetSystemPrompt({ id: s.id, systemPrompt: 'You are a lighthouse keeper who speaks in short sentences.' });
     await expect(answer((signal) => core.chatSend({ sessionId: s.id, text: 'Too soon' }, signal))).rejects.toMatchObject({ code: 'busy' });
     const changed = await applying;

@@ -174,7 +174,10 @@ export class SessionRunner {
   setSystemPrompt(text: string): Promise<string> {
     return this.run('changing its system prompt', async (job) => {
       const old = this.chat.engine.policy.length;
-      const report = await this.chat.setSystemPrompt(text, { signal: job.signal });
+      const report = await this.chat.setSystemPrompt(text, { signal: job.signal }).catch((err: unknown) => {
+        if (errorCode(err) !== 'cancelled') throw err;
+        throw new PerpetuaError('Stopped: the system prompt and the cache are as they were.', { code: 'cancelled' });
+      });
       const now = this.chat.engine.policy;
       const change = text ? 'The new system prompt now starts the cache' : 'The system prompt was removed';
       if (report.kind === 'empty') return `${change}; the conversation is empty, so it is read with your first message.`;
