@@ -65,6 +65,10 @@ describe('Branches', () => {
     const u2b = say('user', 'a story about a dog', a1.id); // the user edited their second turn
     const a2b = say('assistant', 'the dog ran');
     expect(store.listMessages(s.id).map((m) => m.id)).toEqual([u1.id, a1.id, u2b.id, a2b.id]);
+    // the first messages, read down from the start: up to the turn with versions, and past it
+    expect(store.listMessages(s.id, { limit: 2 }).map((m) => m.id)).toEqual([u1.id, a1.id]);
+    expect(store.listMessages(s.id, { limit: 3 }).map((m) => m.id)).toEqual([u1.id, a1.id, u2b.id]);
+    expect(store.listMessages(s.id, { limit: 9 }).map((m) => m.id)).toEqual([u1.id, a1.id, u2b.id, a2b.id]);
     expect(store.getMessage(u2b.id)?.siblings).toEqual({ index: 1, count: 2 });
     expect(store.branches.versionsOf(u2.id).map((m) => m.id)).toEqual([u2.id, u2b.id]);
 
@@ -81,6 +85,10 @@ describe('Branches', () => {
     // every branch is searchable
     expect(store.search('dog').map((h) => h.messageId).sort()).toEqual([u2b.id, a2b.id].sort());
     expect(() => store.branches.showBranchOf(s.id + 1, u2.id)).toThrow(NotFoundError);
+    // a new version of the very first message: a second first message, and its branch is the one shown
+    const hola = say('user', 'hola', null);
+    expect(store.listMessages(s.id, { limit: 2 }).map((m) => m.id)).toEqual([hola.id]);
+    expect(hola.siblings).toEqual({ index: 1, count: 2 });
     db.close();
   });
 
@@ -91,6 +99,7 @@ describe('Branches', () => {
     say('user', 'more');
     const other = say('assistant', 'hello again', u1.id);
     store.branches.showBranchOf(s.id, a1.id);
+    expect(store.listMessages(s.id, { limit: 5 }).map((m) => m.text)).toEqual(['hello', 'hi', 'more']);
     expect(store.deleteMessage(a1.id)).toBe(true);
     expect(store.listMessages(s.id).map((m) => m.id)).toEqual([u1.id]);
     expect(store.branches.tree(s.id).map((m) => m.id)).toEqual([u1.id, other.id]);

@@ -2,7 +2,7 @@ import type { Db } from './database.js';
 import { PerpetuaError } from '../shared/errors.js';
 import { NotFoundError } from './errors.js';
 import { toMessage, toSession, type MessageRow, type SessionRow } from './rows.js';
-import { ACTIVE_PATH, WITH_SIBLINGS } from './statements.js';
+import { activePath, HEAD, WITH_SIBLINGS } from './statements.js';
 import { inTransaction, prepareTyped } from './typed-statements.js';
 import type { Message, Session } from './types.js';
 
@@ -17,7 +17,7 @@ export class Branches {
   constructor(private readonly db: Db) {
     const named = <R>(sql: string) => prepareTyped<[Record<string, unknown>], R>(db, sql);
     this.s = {
-      path: named<{ id: number }>(`${ACTIVE_PATH} SELECT id FROM path WHERE id IS NOT NULL`),
+      path: named<{ id: number }>(`${activePath()} SELECT id FROM path`),
       versions: prepareTyped<[number | null, number], MessageRow>(
         db,
         `SELECT ${WITH_SIBLINGS} FROM messages m WHERE m.parent_id IS ? AND m.session_id = ? ORDER BY m.seq`,
@@ -31,6 +31,17 @@ export class Branches {
       setHead: prepareTyped<[number | null, number], unknown>(db, 'UPDATE sessions SET head_message_id = ? WHERE id = ?'),
       message: prepareTyped<[number], MessageRow>(db, 'SELECT * FROM messages WHERE id = ?'),
       delete: prepareTyped<[number], unknown>(db, 'DELETE FROM messages WHERE id = ?'),
+      // down from the only first message while each message has one reply, to @limit messages or the head
+      down: named<{ id: number; replies: number; head: number }>(`
+        WITH RECURSIVE down(id, n) AS (
+          SELECT r.id, 1 FROM messages r WHERE r.parent_id IS NULL AND r.session_id = @sessionId
+            AND (SELECT count(*) FROM messages x WHERE x.parent_id IS NULL AND x.session_id = @sessionId) = 1
+          UNION ALL
+          SELECT c.id, down.n + 1 FROM down JOIN messages c ON c.parent_id = down.id
+          WHERE down.n < @limit AND down.id IS NOT ${HEAD} AND (SELECT count(*) FROM messages x WHERE x.parent_id = down.id) = 1
+        )
+        SELECT id, (SELECT count(*) FROM messages x WHERE x.parent_id = down.id) AS replies, ${HEAD} AS head FROM down`),
+      byIds: prepareTyped<[string], MessageRow>(db, `SELECT ${WITH_SIBLINGS} FROM messages m WHERE m.id IN (SELECT value FROM json_each(?)) ORDER BY m.seq`),
       setSeen: prepareTyped<[number, number], SessionRow>(db, 'UPDATE sessions SET total_tokens_seen = ? WHERE id = ? RETURNING *'),
       tree: prepareTyped<[number], MessageRow>(db, 'SELECT * FROM messages WHERE session_id = ? ORDER BY seq'),
     };
@@ -39,6 +50,17 @@ export class Branches {
   /** The ids of the active branch, from its head back to the first message. */
   pathIds(sessionId: number): number[] {
     return this.s.path.all({ sessionId }).map((r) => r.id);
+  }
+
+  /**
+   * The first `limit` messages of the active branch without walking it from its head (which takes as long as the
+   * chat is): down from the first message while the way is unique. Undefined when a turn with versions comes first.
+   */
+  firstMessages(sessionId: number, limit: number): Message[] | undefined {
+    const down = this.s.down.all({ sessionId, limit });
+    const last = down.at(-1);
+    if (!last || (down.length < limit && last.id !== last.head && last.replies > 0)) return undefined;
+    return this.s.byIds.all(JSON.stringify(down.map((r) => r.id))).map(toMessage);
   }
 
   /** The versions of a message (it among them), oldest first, each with its place among them. */

@@ -13,15 +13,21 @@ export const WITH_SIBLINGS = /* sql */ `m.*,
   (SELECT count(*) FROM messages v WHERE v.parent_id IS m.parent_id AND v.session_id = m.session_id AND v.seq < m.seq) AS sibling_index`;
 
 /** The head of a session's active branch: the message it remembers, else (never set) its last one. */
-const HEAD = /* sql */ `(SELECT coalesce(s.head_message_id,
+export const HEAD = /* sql */ `(SELECT coalesce(s.head_message_id,
   (SELECT l.id FROM messages l WHERE l.session_id = s.id ORDER BY l.seq DESC LIMIT 1)) FROM sessions s WHERE s.id = @sessionId)`;
 
-/** The active branch of @sessionId: the ids from its head up to the first message (`path(id)`). */
-export const ACTIVE_PATH = /* sql */ `WITH RECURSIVE path(id) AS (
-  SELECT ${HEAD}
+/**
+ * The active branch of @sessionId as `path(id, parent, seq, below)`, walked from its head back to the first message
+ * (one lookup by id a step). `stopBelow`: the walk stops once that many of its messages lie before @beforeSeq.
+ */
+export function activePath(stopBelow?: string): string {
+  return /* sql */ `WITH RECURSIVE path(id, parent, seq, below) AS (
+  SELECT m.id, m.parent_id, m.seq, ${stopBelow ? 'm.seq < @beforeSeq' : '0'} FROM messages m WHERE m.id = ${HEAD}
   UNION ALL
-  SELECT p.parent_id FROM messages p JOIN path ON p.id = path.id WHERE p.parent_id IS NOT NULL
+  SELECT m.id, m.parent_id, m.seq, ${stopBelow ? 'path.below + (m.seq < @beforeSeq)' : '0'} FROM messages m JOIN path ON m.id = path.parent
+  ${stopBelow ? `WHERE path.below < ${stopBelow}` : ''}
 )`;
+}
 
 /** Every statement the Store runs, prepared once per connection; failures come out typed (typed-statements.ts). */
 export function prepareStatements(db: Db) {
@@ -70,12 +76,14 @@ return {
     updateMessageText: p<MessageRow>(`
       UPDATE messages SET text = ?, state = ?, token_count = coalesce(?, token_count), updated_at = ?
       WHERE id = ? RETURNING *`),
-    // along a branch seq grows from parent to child, so the path in seq order is the transcript
-    listMessages: named<MessageRow>(`${ACTIVE_PATH}
-      SELECT ${WITH_SIBLINGS} FROM messages m JOIN path ON m.id = path.id WHERE m.seq > @afterSeq ORDER BY m.seq LIMIT @limit`),
-    listMessagesBefore: named<MessageRow>(`${ACTIVE_PATH}
-      SELECT * FROM (SELECT ${WITH_SIBLINGS} FROM messages m JOIN path ON m.id = path.id WHERE m.seq < @beforeSeq
-                     ORDER BY m.seq DESC LIMIT @limit) ORDER BY seq`),
+    // along a branch seq grows from parent to child, so the path in seq order is the transcript; the versions are
+    // counted only for the messages returned
+    listMessages: named<MessageRow>(`${activePath()}
+      SELECT ${WITH_SIBLINGS} FROM (SELECT m.* FROM messages m JOIN path ON m.id = path.id WHERE m.seq > @afterSeq
+                                    ORDER BY m.seq LIMIT @limit) m ORDER BY m.seq`),
+    listMessagesBefore: named<MessageRow>(`${activePath('@limit')}
+      SELECT ${WITH_SIBLINGS} FROM (SELECT m.* FROM messages m JOIN path ON m.id = path.id WHERE m.seq < @beforeSeq
+                                    ORDER BY m.seq DESC LIMIT @limit) m ORDER BY m.seq`),
     setMessageStats: p('UPDATE messages SET stats = ? WHERE id = ?'),
     setMessageState: p('UPDATE messages SET state = ?, updated_at = ? WHERE id = ?'),
     markInterrupted: p(

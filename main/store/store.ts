@@ -192,7 +192,8 @@ export class Store {
 
   /** The transcript (the active branch) in order; `afterSeq`/`limit` page through long sessions. */
   listMessages(sessionId: number, page: { afterSeq?: number; limit?: number } = {}): Message[] {
-    return this.s.listMessages.all({ sessionId, afterSeq: page.afterSeq ?? 0, limit: page.limit ?? -1 }).map(toMessage);
+    const first = !page.afterSeq && page.limit !== undefined && page.limit > 0 ? this.branches.firstMessages(sessionId, page.limit) : undefined;
+    return first ?? this.s.listMessages.all({ sessionId, afterSeq: page.afterSeq ?? 0, limit: page.limit ?? -1 }).map(toMessage);
   }
 
   /** The `limit` messages of the active branch just before `beforeSeq`, oldest first (paging back through a long session). */
