@@ -135,11 +135,14 @@ describe('per-chat generation settings, system prompt and answer speed', () => {
     expect(changed.session.systemPrompt).toBe('You are a lighthouse keeper who speaks in short sentences.');
     expect(changed.stats.cacheFill).toBeGreaterThan(before.cacheFill); // the longer prompt is in the cache now
     const store = new Store(openDatabase(dbFile));
-    expect(store.listSnapshots(Number(s.id))).toEqual([]); // the old prompt's snapshots are gone
+    // the old prompt's snapshots are gone; the one left is of the rebuilt cache
+    const snapshots = store.listSnapshots(Number(s.id));
+    expect(snapshots).toHaveLength(1);
+    expect(snapshots[0].messageId).toBe(Number((await core.sessionsOpen({ id: s.id })).messages.at(-1)!.id));
     store.db.close();
     await core.close();
 
-    // a restart reads the new prompt (from the transcript: no snapshot of the old one is left to resume)
+    // a restart resumes the rebuilt cache, with the new prompt at its start
     const again = new CoreService({ dbFile, maxAnswerTokens: 6 });
     expect((await again.sessionsOpen({ id: s.id })).stats.cacheFill).toBe(changed.stats.cacheFill);
     expect((await again.sessionsSettings({ id: s.id })).systemPrompt).toBe('You are a lighthouse keeper who speaks in short sentences.');

@@ -10,7 +10,7 @@ import { SessionLocks } from '../store/session-locks.js';
 import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
-import { isInContext, readTranscript, type RebuildOptions } from './transcript-read.js';
+import { isInContext, readTranscript, type ReadOptions, type RebuildOptions } from './transcript-read.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { RestoreReport } from './restore-report.js';
 
@@ -240,35 +240,46 @@ export class PersistentChat {
    * session is exactly as it was.
    */
   async setPolicy(spec: PolicySpec, opts: RebuildOptions = {}): Promise<RestoreReport> {
+    return this.rebuild(spec, this.session.systemPrompt, { ...opts, keepRefused: true }, () => {
+      const { name, params } = encodePolicy(spec);
+      this.session = this.store.updateSessionPolicy(this.session.id, name, params);
+    });
+  }
+
+  /**
+   * Replaces the system prompt: the cache is rebuilt from the transcript after it (the prompt is the start of the
+   * cache, so no snapshot fits). Once it is read, the old prompt's snapshots are dropped before the new prompt is
+   * stored, so a crash in between leaves a session that rebuilds from its transcript, never one that resumes the
+   * old prompt's cache; a stopped or failed rebuild leaves the old prompt and cache as they were.
+   */
+  async setSystemPrompt(text: string, opts: RebuildOptions = {}): Promise<RestoreReport> {
+    return this.rebuild(this.engine.policy.spec, text, { ...opts, noSnapshot: true }, () => {
+      this.store.deleteSnapshots(this.session.id);
+      this.session = this.store.updateSessionSystemPrompt(this.session.id, text);
+    });
+  }
+
+  /**
+   * Reads the transcript into a new cache under `spec` after `systemPrompt`. Only once it is read does `commit`
+   * store the change and the new cache replace the old one (disposed: its KV may hold GPU memory).
+   */
+  private async rebuild(spec: PolicySpec, systemPrompt: string, opts: ReadOptions, commit: () => void): Promise<RestoreReport> {
     const model = this.engine.model;
-    const chat = new ChatSession(new Engine(model, createPolicy(spec, model.config, model.kvEditor)), this.session.systemPrompt || null, { raw: this.opts.raw });
+    const chat = new ChatSession(new Engine(model, createPolicy(spec, model.config, model.kvEditor)), systemPrompt || null, { raw: this.opts.raw });
     let read: { report: RestoreReport; lastId: number | null };
     try {
       const messages = this.store.listMessages(this.session.id).filter(isInContext);
-      read = await readTranscript(this.store, this.session.id, chat, messages, { ...opts, chunk: this.opts.chunk, keepRefused: true });
+      read = await readTranscript(this.store, this.session.id, chat, messages, { ...opts, chunk: this.opts.chunk });
     } catch (err) {
       chat.engine.policy.dispose();
       throw err;
     }
-    const { name, params } = encodePolicy(spec);
-    this.session = this.store.updateSessionPolicy(this.session.id, name, params);
+    commit();
     const old = this.chat;
     this.chat = chat;
     old.engine.policy.dispose();
     if (read.report.kind !== 'empty') await this.saveSnapshot(read.lastId);
     return (this.restored = read.report);
-  }
-
-  /**
-   * Replaces the system prompt and rebuilds the cache from the transcript after it: the prompt is the start of
-   * the cache, so no snapshot fits any more. They are dropped before the new prompt is stored, so a crash in
-   * between leaves a session that rebuilds from its transcript, never one that resumes the old prompt's cache.
-   */
-  async setSystemPrompt(text: string): Promise<RestoreReport> {
-    this.store.deleteSnapshots(this.session.id);
-    this.session = this.store.updateSessionSystemPrompt(this.session.id, text);
-    this.chat = new ChatSession(this.engine, this.session.systemPrompt || null, { raw: this.opts.raw });
-    return this.restore();
   }
 
   /** `readTurn`: the user message being read; after a long one the cache is saved before the answer starts. */

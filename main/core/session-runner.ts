@@ -172,9 +172,9 @@ export class SessionRunner {
    * cache is dropped and rebuilt by re-reading the transcript after the new prompt; the statement says so.
    */
   setSystemPrompt(text: string): Promise<string> {
-    return this.run('changing its system prompt', async () => {
+    return this.run('changing its system prompt', async (job) => {
       const old = this.chat.engine.policy.length;
-      const report = await this.chat.setSystemPrompt(text);
+      const report = await this.chat.setSystemPrompt(text, { signal: job.signal });
       const now = this.chat.engine.policy;
       const change = text ? 'The new system prompt now starts the cache' : 'The system prompt was removed';
       if (report.kind === 'empty') return `${change}; the conversation is empty, so it is read with your first message.`;

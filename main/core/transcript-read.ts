@@ -18,6 +18,8 @@ export interface ReadOptions extends RebuildOptions {
   fork?: boolean;
   /** refused snapshots stay in the store (a policy switch that may still be cancelled keeps what the old policy resumes from) */
   keepRefused?: boolean;
+  /** no snapshot fits (they begin with another system prompt): the whole transcript is read */
+  noSnapshot?: boolean;
 }
 
 /**
@@ -36,7 +38,9 @@ export async function readTranscript(
   const transcript = messages.map(toChatMessage);
   const started = performance.now();
   const context = messages.map((m) => m.id);
-  const { coveredId, refused } = await restoreNewestSnapshot(store, chat.engine, sessionId, { context, fork: opts.fork, deleteRefused: !opts.keepRefused });
+  const { coveredId, refused } = opts.noSnapshot
+    ? { coveredId: null, refused: null }
+    : await restoreNewestSnapshot(store, chat.engine, sessionId, { context, fork: opts.fork, deleteRefused: !opts.keepRefused });
   const covered = coveredId === undefined || coveredId === null ? 0 : context.indexOf(coveredId) + 1;
   for await (const ev of chat.resume(transcript, covered, { maxTokens: 0, chunk: opts.chunk, signal: opts.signal })) {
     if (ev.type === 'prefill') opts.onProgress?.(ev.done, ev.total);
