@@ -73,6 +73,7 @@ export const methods = {
   'sessions.rename': call('sessionsRename', SessionsRenameParams, SessionSchema),
   'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),
   'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
+  /** The chat as Markdown: the branch shown, then each other branch ("Other branches") headed with where it forks. */
   'sessions.exportMarkdown': call('sessionsExportMarkdown', SessionIdParams, z.string()),
   /** The chat's generation settings, the model's defaults for what it leaves out, and its system prompt. */
   'sessions.settings': call('sessionsSettings', SessionIdParams, ChatSettingsSchema),

@@ -3,6 +3,7 @@ import { allocLike, type HostKvArray } from '../engine/kv-dtype.js';
 import type { RopeSpec } from '../engine/model-config.js';
 import { rotateKeys } from './rope-rotation.js';
 import type { KvBuffer } from '../engine/kv-buffer.js';
+import { simdRotate } from './rope-simd.js';
 
 /** Edits host arrays in JavaScript (the CPU path: no graph launch overhead for tiny edits), in their own dtype. */
 export class HostKvEditor implements KvEditor {
@@ -25,18 +26,51 @@ export class HostKvEditor implements KvEditor {
 
 /**
  * The same eviction inside a fixed-capacity buffer, without allocating: every head's tail moves down over the
- * dropped tokens (values by copyWithin, keys turned back by `drop` positions as they move: one RoPE delta for all).
+ * dropped tokens (values by copyWithin, keys turned back by `drop` positions as they move: one RoPE delta for all,
+ * four pairs at a time with WebAssembly SIMD where it applies, else in JavaScript).
  */
 export function evictInPlace(buffer: KvBuffer, keep: number, drop: number, rope: RopeSpec): void {
   const { kvHeads, headDim } = buffer.geometry;
   const length = buffer.length;
   const stride = buffer.capacity * headDim;
+  const moveDown = (a: HostKvArray) => {
+    for (let h = 0; h < kvHeads; h++) a.copyWithin(h * stride + keep * headDim, h * stride + (keep + drop) * headDim, h * stride + length * headDim);
+  };
+  const simd = simdTurn(buffer, rope, -drop);
   for (let l = 0; l < buffer.geometry.layers; l++) {
-    const value = buffer.values[l];
-    for (let h = 0; h < kvHeads; h++) value.copyWithin(h * stride + keep * headDim, h * stride + (keep + drop) * headDim, h * stride + length * headDim);
-    rotateKeys(buffer.keys[l], kvHeads, headDim, keep, length - drop, -drop, rope, drop);
+    moveDown(buffer.values[l]);
+    if (!simd) {
+      rotateKeys(buffer.keys[l], kvHeads, headDim, keep, length - drop, -drop, rope, drop);
+      continue;
+    }
+    // whole rows turn while they move; with partial rotary the rows move first and their rotary dims turn in place
+    const key = buffer.keys[l];
+    const shift = rope.rotaryDim === headDim ? drop : 0;
+    if (!shift) moveDown(key);
+    for (let h = 0; h < kvHeads; h++) {
+      const dst = key.byteOffset + (h * stride + keep * headDim) * 4;
+      simd(dst, dst + shift * headDim * 4, length - drop - keep, headDim * 4);
+    }
   }
   buffer.setLength(length - drop);
+}
+
+/**
+ * The SIMD kernel for this buffer and turn (cos/sin of delta × frequency written to the buffer's scratch), or null
+ * where it does not apply: float16 keys, interleaved pairs, a rotary half not a multiple of 4, no wasm memory.
+ */
+function simdTurn(buffer: KvBuffer, rope: RopeSpec, delta: number): ((dst: number, src: number, rows: number, rowBytes: number) => void) | null {
+  const half = rope.rotaryDim / 2;
+  if (!buffer.memory || buffer.dtype !== 'float32' || rope.style !== 'rotate_half' || half % 4 !== 0) return null;
+  const rot = simdRotate(buffer.memory);
+  if (!rot) return null;
+  const { scratch } = buffer;
+  const sinAt = buffer.geometry.headDim;
+  for (let i = 0; i < half; i++) {
+    scratch[i] = Math.cos(delta * rope.invFreq[i]);
+    scratch[sinAt + i] = Math.sin(delta * rope.invFreq[i]);
+  }
+  return (dst, src, rows, rowBytes) => rot(dst, src, rows, rowBytes, half * 4, scratch.byteOffset, scratch.byteOffset + sinAt * 4);
 }
 
 /** Copies [heads, length, dim] without tokens [from, from + count) of every head. */

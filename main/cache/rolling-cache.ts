@@ -1,9 +1,9 @@
 import type { RopeSpec } from '../engine/model-config.js';
 import type { PolicySpec } from '../policy/policy.js';
 import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
-import { disposeKv, emptyKv, isHost, kvBytes, type CacheKv, type KvGeometry, type LayerKv, type PastKv } from '../engine/layer-kv.js';
+import { disposeKv, emptyKv, isHost, isKvBuffer, kvBytes, type CacheKv, type KvGeometry, type LayerKv, type PastKv } from '../engine/layer-kv.js';
 import type { KvEditor } from '../engine/layer-kv.js';
-import { KvBuffer } from '../engine/kv-buffer.js';
+import type { KvBuffer } from '../engine/kv-buffer.js';
 import { evictInPlace, HostKvEditor } from './kv-editor.js';
 
 /** Tokens a fresh in-place buffer holds; it doubles as the cache fills, so a short chat copies little per step. */
@@ -67,7 +67,7 @@ export class RollingCache implements CachePolicy {
     const overflow = this.length + tokens.length - this.capacity;
     if (overflow > 0) await this.evict(Math.max(overflow, this.evictCount));
     const start = this.length;
-    if (this.kv instanceof KvBuffer) this.kv = this.kv.reserve(start + tokens.length, this.capacity);
+    if (isKvBuffer(this.kv)) this.kv = this.kv.reserve(start + tokens.length, this.capacity);
     return { ids: tokens, positions: tokens.map((_, i) => start + i), past: this.kv };
   }
 
@@ -91,7 +91,7 @@ export class RollingCache implements CachePolicy {
     const e = Math.min(count, this.length - sinks);
     if (e <= 0) return;
     const old = this.kv;
-    if (old instanceof KvBuffer) {
+    if (isKvBuffer(old)) {
       evictInPlace(old, sinks, e, this.rope);
     } else {
       this.kv = await this.editor.evict!(old, sinks, e);
@@ -102,7 +102,7 @@ export class RollingCache implements CachePolicy {
   }
 
   kvBytes(): number {
-    return this.kv instanceof KvBuffer ? this.kv.bytes : kvBytes(this.kv);
+    return isKvBuffer(this.kv) ? this.kv.bytes : kvBytes(this.kv);
   }
 
   contents(): CacheContents {
@@ -113,7 +113,7 @@ export class RollingCache implements CachePolicy {
       cachePositions: this.tokens.map((_, i) => i),
       // a buffer's KV is copied out only when read (snapshots, forks), not for every look at the tokens
       get kv(): CacheKv[] {
-        return kv instanceof KvBuffer ? kv.compact() : kv;
+        return isKvBuffer(kv) ? kv.compact() : kv;
       },
       totalTokensSeen: this.seen,
       history: [],

@@ -74,7 +74,7 @@ export async function benchPasteCommand(args: string[]): Promise<void> {
     process.stderr.write(`[read ${done} of ~${total} tokens]\n`);
   });
   console.log(
-    `paste of ${(r.chars / 2 ** 20).toFixed(1)} MB (${r.tokens} tokens) into ${model.name}: read in ${(r.readMs / 1000).toFixed(1)} s ` +
+    `paste of ${(r.chars / 2 ** 20).toFixed(1)} MB (${r.tokens} tokens) into ${model.name}: read in ${(r.readMs / 1000).toFixed(1)} s (${(r.readCpuMs / 1000).toFixed(1)} s CPU) ` +
       `(${Math.round(r.tokens / (r.readMs / 1000))} tokens/s), ${r.progressEvents} progress updates, RSS ${r.baselineRssMiB.toFixed(0)} MiB with the model, ` +
       `peak ${r.peakRssMiB.toFixed(0)} MiB (+${(r.peakRssMiB - r.baselineRssMiB).toFixed(0)} MiB); reopen ${r.reopenMs.toFixed(0)} ms: ${r.reopenNotice}`,
   );

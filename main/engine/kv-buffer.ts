@@ -1,29 +1,56 @@
 import ort from 'onnxruntime-node';
-import { allocKv, type HostKvArray, type KvDtype } from './kv-dtype.js';
-import type { KvGeometry, LayerKv } from './layer-kv.js';
+import { allocKv, bytesPerElement, type HostKvArray, type KvDtype } from './kv-dtype.js';
+import { wasm, type WasmMemory } from '../shared/wasm.js';
+
+/** Layers, KV heads and head size (layer-kv's KvGeometry; that module refers to this one, so the shape is spelled here). */
+interface Geometry {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/** One layer's exact-size [kvHeads, length, headDim] arrays (layer-kv's LayerKv). */
+interface LayerArrays {
+  key: HostKvArray;
+  value: HostKvArray;
+}
+
+/** The most a WebAssembly memory holds (65,536 pages of 64 KiB); larger buffers live in plain ArrayBuffers. */
+const WASM_MEMORY_BYTES = 2 ** 32 - 2 ** 16;
 
 /**
  * A cache's KV in fixed-capacity host buffers that the model's graph writes into in place: every layer's key and
  * value is one [kvHeads, capacity, headDim] array, fed as both the past and the (preallocated) present of a run,
  * so GroupQueryAttention appends the new tokens' KV where it belongs (its shared past/present buffer) instead of
  * copying the whole past into a new present every step. Tokens [0, length) of each head are valid.
+ * All arrays are views of one WebAssembly memory (when it fits), so SIMD code can edit them where they are; its
+ * `scratch` (2 × headDim float32 after them) holds what such an edit needs besides (RoPE cos/sin).
  */
 export class KvBuffer {
   readonly keys: HostKvArray[];
   readonly values: HostKvArray[];
+  readonly memory: WasmMemory | null;
+  readonly scratch: Float32Array;
   /** the buffers as onnxruntime tensors (the same memory), made once */
   private readonly tensors: { key: ort.Tensor; value: ort.Tensor }[];
   private filled = 0;
 
   constructor(
-    readonly geometry: KvGeometry,
+    readonly geometry: Geometry,
     readonly capacity: number,
     readonly dtype: KvDtype,
   ) {
     const { layers, kvHeads, headDim } = geometry;
     const size = kvHeads * capacity * headDim;
-    this.keys = Array.from({ length: layers }, () => allocKv(dtype, size));
-    this.values = Array.from({ length: layers }, () => allocKv(dtype, size));
+    const arrayBytes = Math.ceil((size * bytesPerElement(dtype)) / 16) * 16; // 16-byte aligned for SIMD loads
+    const total = 2 * layers * arrayBytes + 2 * headDim * 4;
+    this.memory = total <= WASM_MEMORY_BYTES ? new wasm.Memory({ initial: Math.ceil(total / 2 ** 16) }) : null;
+    const memory = this.memory?.buffer;
+    const at = (i: number): HostKvArray =>
+      !memory ? allocKv(dtype, size) : dtype === 'float16' ? new Uint16Array(memory, i * arrayBytes, size) : new Float32Array(memory, i * arrayBytes, size);
+    this.keys = Array.from({ length: layers }, (_, l) => at(2 * l));
+    this.values = Array.from({ length: layers }, (_, l) => at(2 * l + 1));
+    this.scratch = memory ? new Float32Array(memory, 2 * layers * arrayBytes, 2 * headDim) : new Float32Array(2 * headDim);
     const dims = [1, kvHeads, capacity, headDim];
     this.tensors = this.keys.map((key, l) => ({ key: new ort.Tensor(dtype, key, dims), value: new ort.Tensor(dtype, this.values[l], dims) }));
   }
@@ -39,7 +66,7 @@ export class KvBuffer {
     this.filled = n;
   }
 
-  /** bytes allocated (the whole capacity, used or not) */
+  /** bytes of KV allocated (the whole capacity, used or not) */
   get bytes(): number {
     return this.keys.reduce((s, k, l) => s + k.byteLength + this.values[l].byteLength, 0);
   }
@@ -58,12 +85,12 @@ export class KvBuffer {
   }
 
   /** The valid tokens as exact-size [kvHeads, length, headDim] copies (snapshots, forks, inspection). */
-  compact(): LayerKv[] {
+  compact(): LayerArrays[] {
     return this.keys.map((key, l) => ({ key: this.gather(key), value: this.gather(this.values[l]) }));
   }
 
   /** Replaces the contents with exact-size [kvHeads, length, headDim] arrays of `length` tokens. */
-  load(kv: LayerKv[], length: number): void {
+  load(kv: LayerArrays[], length: number): void {
     const { kvHeads, headDim } = this.geometry;
     this.setLength(length);
     kv.forEach((layer, l) => {

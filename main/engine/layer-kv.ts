@@ -29,6 +29,10 @@ export interface KvGeometry {
 /** What a run attends to and gives back: per-layer KV, or a buffer the graph writes into in place. */
 export type PastKv = CacheKv[] | KvBuffer;
 
+export function isKvBuffer(kv: PastKv): kv is KvBuffer {
+  return !Array.isArray(kv);
+}
+
 /** What a model offers the window and sink caches for their KV, beyond host arrays they edit themselves. */
 export interface KvEditor {
   /**
@@ -81,7 +85,7 @@ export async function toHostKv(kv: CacheKv[]): Promise<LayerKv[]> {
 
 /** Frees GPU memory held by KV tensors that were replaced (host arrays and buffers are left to the garbage collector). */
 export function disposeKv(kv: PastKv): void {
-  if (!Array.isArray(kv)) return;
+  if (isKvBuffer(kv)) return;
   for (const l of kv) {
     for (const d of [l.key, l.value]) if (!isHost(d) && d.location !== 'cpu') d.dispose();
   }

@@ -1,5 +1,6 @@
 import { loadavg } from 'node:os';
 import { createPolicy } from '../cache/create-policy.js';
+import { evictInPlace } from '../cache/kv-editor.js';
 import type { CachePolicy } from '../engine/cache-policy.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
@@ -39,6 +40,11 @@ export interface EvictBenchResult {
   steps: number;
   load1m: [number, number];
   modes: EvictModeResult[];
+  /**
+   * the in-place eviction of a full buffer of the same shape alone, back to back with no model run between (no
+   * cold caches from the weights, no collection of the binding's output copies): what the edit itself costs
+   */
+  backToBack: StepStats | null;
 }
 
 interface Samples {
@@ -124,6 +130,7 @@ export async function measureEvictions(
     o.onProgress?.(t + 1, o.steps);
   }
   for (const r of runs) r.engine.policy.dispose();
+  const backToBack = model.kvEditor?.createBuffer ? evictionsAlone(model, spec, runs[0].engine.policy.capacity, o.steps / 8) : null;
   return {
     spec,
     steps: o.steps,
@@ -140,7 +147,23 @@ export async function measureEvictions(
         cpuRatioP50: eviction.cpuP50Ms / normal.cpuP50Ms,
       };
     }),
+    backToBack,
   };
+}
+
+function evictionsAlone(model: Model, spec: PolicySpec, capacity: number, count: number): StepStats {
+  const buffer = model.kvEditor!.createBuffer!(capacity);
+  const drop = Math.min(spec.evictChunk, Math.max(1, Math.floor(spec.window / 2)));
+  const s: Samples = { wall: [], cpu: [] };
+  for (let i = 0; i < Math.max(8, count); i++) {
+    buffer.setLength(capacity);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    evictInPlace(buffer, spec.name === 'sink' ? spec.sink : 0, drop, model.config.rope);
+    s.wall.push(performance.now() - t0);
+    s.cpu.push(cpuMs(c0));
+  }
+  return stats(s);
 }
 
 /** The result as a markdown table, one row per mode and step kind. */

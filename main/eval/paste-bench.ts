@@ -11,6 +11,8 @@ export interface PasteBenchResult {
   tokens: number;
   /** from send to the first answer token: storing, tokenizing and reading the paste */
   readMs: number;
+  /** CPU time of this process over the same span (all threads) */
+  readCpuMs: number;
   progressEvents: number;
   /** RSS with the model loaded, before the paste, and the most seen while it was read */
   baselineRssMiB: number;
@@ -35,7 +37,9 @@ export async function benchPaste(model: Model, text: string, onProgress: (done: 
     let peakRssMiB = baselineRssMiB;
     const sampler = setInterval(() => (peakRssMiB = Math.max(peakRssMiB, rss())), 50);
     const started = performance.now();
+    const cpuStart = process.cpuUsage();
     let readMs = 0;
+    let readCpuMs = 0;
     let tokens = 0;
     let progressEvents = 0;
     try {
@@ -44,7 +48,12 @@ export async function benchPaste(model: Model, text: string, onProgress: (done: 
           progressEvents++;
           tokens = ev.done;
           onProgress(ev.done, ev.total);
-        } else if (!readMs) readMs = performance.now() - started;
+        } else if (ev.type !== 'started' && !readMs) {
+          // 'started' (both messages stored) comes before the paste is read; the next event is the answer's
+          readMs = performance.now() - started;
+          const cpu = process.cpuUsage(cpuStart);
+          readCpuMs = (cpu.user + cpu.system) / 1000;
+        }
       }
     } finally {
       clearInterval(sampler);
@@ -57,7 +66,7 @@ export async function benchPaste(model: Model, text: string, onProgress: (done: 
     const reopenMs = performance.now() - reopened;
     again.close();
     store.db.close();
-    return { chars: text.length, tokens, readMs, progressEvents, baselineRssMiB, peakRssMiB, reopenMs, reopenNotice };
+    return { chars: text.length, tokens, readMs, readCpuMs, progressEvents, baselineRssMiB, peakRssMiB, reopenMs, reopenNotice };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
