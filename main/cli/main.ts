@@ -1,44 +1,44 @@
 import { PerpetuaError } from '../shared/errors.js';
-import { GENERATE_HELP, generateCommand } from './generate-command.js';
-import { CHAT_HELP, chatCommand } from './chat-command.js';
-import { EVAL_HELP, evalCommand } from './eval-command.js';
-import { BENCH_HELP, benchCommand } from './bench-command.js';
-import { SESSIONS_HELP, sessionsCommand } from './sessions-command.js';
-import { AB_HELP, abCommand } from './ab-command.js';
-import { MODELS_HELP, modelsCommand } from './models-command.js';
-import { EXPORT_HELP, exportCommand } from './export-command.js';
 import { terminalSafe } from './terminal-text.js';
 import { fromSqliteError } from '../store/sqlite-errors.js';
-import { INSPECT_HELP, inspectCommand } from './inspect-command.js';
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; help: string }> = {
-  generate: { run: generateCommand, help: GENERATE_HELP },
-  chat: { run: chatCommand, help: CHAT_HELP },
-  eval: { run: evalCommand, help: EVAL_HELP },
-  bench: { run: benchCommand, help: BENCH_HELP },
-  sessions: { run: sessionsCommand, help: SESSIONS_HELP },
-  ab: { run: abCommand, help: AB_HELP },
-  models: { run: modelsCommand, help: MODELS_HELP },
-  export: { run: exportCommand, help: EXPORT_HELP },
-  inspect: { run: inspectCommand, help: INSPECT_HELP },
+interface Command {
+  run: (args: string[]) => Promise<void>;
+  help: string;
+}
+
+// A command's module loads when that command runs (or for the usage text): `bench` alone pulls in the graph
+// builder, the shapes and the peers, a second of start-up every other command should not pay.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  generate: () => import('./generate-command.js').then((m) => ({ run: m.generateCommand, help: m.GENERATE_HELP })),
+  chat: () => import('./chat-command.js').then((m) => ({ run: m.chatCommand, help: m.CHAT_HELP })),
+  eval: () => import('./eval-command.js').then((m) => ({ run: m.evalCommand, help: m.EVAL_HELP })),
+  bench: () => import('./bench-command.js').then((m) => ({ run: m.benchCommand, help: m.BENCH_HELP })),
+  sessions: () => import('./sessions-command.js').then((m) => ({ run: m.sessionsCommand, help: m.SESSIONS_HELP })),
+  ab: () => import('./ab-command.js').then((m) => ({ run: m.abCommand, help: m.AB_HELP })),
+  models: () => import('./models-command.js').then((m) => ({ run: m.modelsCommand, help: m.MODELS_HELP })),
+  export: () => import('./export-command.js').then((m) => ({ run: m.exportCommand, help: m.EXPORT_HELP })),
+  inspect: () => import('./inspect-command.js').then((m) => ({ run: m.inspectCommand, help: m.INSPECT_HELP })),
 };
 
-function usage(): string {
-  return ['Usage:', ...Object.values(COMMANDS).map((c) => '  ' + c.help.replace(/\n/g, '\n  '))].join('\n');
+async function usage(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  return ['Usage:', ...commands.map((c) => '  ' + c.help.replace(/\n/g, '\n  '))].join('\n');
 }
 
 /** Entry point: errors meant for the user print as one sentence, with exit code 1 and no stack trace. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (!name || name === '--help' || name === 'help') {
-    console.log(usage());
+    console.log(await usage());
     return name ? 0 : 1;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    console.error(`perpetua: unknown command "${name}".\n${usage()}`);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    console.error(`perpetua: unknown command "${name}".\n${await usage()}`);
     return 1;
   }
+  const command = await load();
   if (args.includes('--help')) {
     console.log(command.help);
     return 0;
