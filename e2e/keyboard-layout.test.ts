@@ -135,15 +135,18 @@ describe('keyboard and a 720×480 window (web host + real core)', () => {
   });
 
   it('Tab goes from the header to the composer past one message, not every Copy button', async () => {
+    // the list is virtual (only what is in view is in the page), so turns are counted by seq, not by elements
+    const lastSeq = () => page.$$eval('[data-testid=message]', (els) => Math.max(0, ...els.map((e) => Number(e.getAttribute('data-seq')))));
     for (const text of ['And then?', 'What happened next?']) {
-      const before = await page.$$eval('[data-testid=message]', (els) => els.length);
+      const before = await lastSeq();
       await page.fill('[data-testid=composer-input]', text);
       await page.keyboard.press('Enter');
-      // the answer has come (Send shows again both while the message is sent and once the answer is done)
-      await page.waitForFunction(`document.querySelectorAll('[data-testid=message]').length >= ${before + 2}`, undefined, { timeout: 90_000 });
+      // this turn's answer is in and finished (Send shows again both while the message is sent and once it is done)
+      const answer = `[data-testid=message][data-role=assistant][data-seq="${before + 2}"]:not([data-state=streaming])`;
+      await page.waitForSelector(answer, { timeout: 90_000 });
       await page.waitForSelector('[data-testid=send]', { timeout: 90_000 });
     }
-    expect(await page.$$eval('[data-testid=message]', (els) => els.length)).toBeGreaterThanOrEqual(6);
+    expect(await lastSeq()).toBeGreaterThanOrEqual(6);
     await page.focus('[data-testid=export-md]');
     const stops: string[] = [];
     for (let i = 0; i < 8 && stops[stops.length - 1] !== 'composer-input'; i++) {
