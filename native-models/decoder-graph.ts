@@ -3,10 +3,13 @@ import { buildFusedLlamaOnnx } from './fused-llama-graph.js';
 import { buildReferenceLlamaOnnx } from './llama-graph.js';
 import type { WeightFormat, WeightSource } from './graph/linear-layers.js';
 
-export const GRAPH_LAYOUTS = ['fused', 'reference'] as const;
+export const GRAPH_LAYOUTS = ['appending', 'fused', 'reference'] as const;
 /**
- * fused: onnxruntime's fused operators, the fast layout the project ships (no position_ids input);
- * reference: plain ONNX operators, kept as the independent reference the fused graph is tested against.
+ * appending: onnxruntime's fused operators, with attention over the caller's KV buffer and only the new tokens'
+ * KV as outputs (no per-step KV copies: the layout the project converts to for the CPU);
+ * fused: the same operators with GroupQueryAttention and the standard present outputs, the layout
+ * onnxruntime-genai's builder writes (no position_ids input);
+ * reference: plain ONNX operators, kept as the independent reference the fused graphs are tested against.
  */
 export type GraphLayout = (typeof GRAPH_LAYOUTS)[number];
 
@@ -17,6 +20,7 @@ export interface GraphOptions extends Partial<WeightFormat> {
 /** The ONNX decoder for a Llama-family config and its weights, in the chosen layout and weight format. */
 export function buildDecoderOnnx(shape: ModelConfig, weights: WeightSource, opts: GraphOptions = {}): Uint8Array {
   const format: WeightFormat = { dtype: opts.dtype ?? 'fp32', scales: opts.scales, accuracyLevel: opts.accuracyLevel };
-  const build = (opts.layout ?? 'fused') === 'fused' ? buildFusedLlamaOnnx : buildReferenceLlamaOnnx;
-  return build(shape, weights, format);
+  const layout = opts.layout ?? 'appending';
+  if (layout === 'reference') return buildReferenceLlamaOnnx(shape, weights, format);
+  return buildFusedLlamaOnnx(shape, weights, format, layout === 'appending' ? 'appending' : 'gqa');
 }

@@ -9,6 +9,7 @@ import { streamLogits } from '../main/eval/policy-logits.js';
 import { convertHfModel } from './convert-hf.js';
 import { FIXTURES, fixtureAvailable, testModelDir } from './test-models.js';
 import type { TinyModelOptions } from './tiny-model.js';
+import type { GraphLayout } from './decoder-graph.js';
 
 const spec = (name: PolicyName, window: number, sink = 4, evictChunk = 4): PolicySpec => ({ ...DEFAULT_POLICY, name, sink, window, evictChunk });
 /** every policy, the bounded ones small enough that the 40-token stream evicts several times */
@@ -34,17 +35,18 @@ const GENERATED: [string, TinyModelOptions][] = [
   ['head size 32, partial rotary, bias (RoPE inside GroupQueryAttention)', { hiddenSize: 128, heads: 4, kvHeads: 2, partialRotaryFactor: 0.5, attentionBias: true, seed: 9 }],
 ];
 
-/** [name, reference folder, fused folder] */
-const PAIRS: [string, () => string, () => string][] = [
-  ...GENERATED.map(([name, o]): [string, () => string, () => string] => [name, () => testModelDir(o), () => testModelDir({ ...o, graph: { layout: 'fused' } })]),
+type FusedLayout = Exclude<GraphLayout, 'reference'>;
+/** [name, layout, reference folder, fused folder]: both fused layouts (GroupQueryAttention, appending) */
+const PAIRS: [string, FusedLayout, () => string, () => string][] = (['fused', 'appending'] as const).flatMap((layout) => [
+  ...GENERATED.map(([name, o]): [string, FusedLayout, () => string, () => string] => [name, layout, () => testModelDir(o), () => testModelDir({ ...o, graph: { layout } })]),
   ...(fixtureAvailable(FIXTURES.tinystories)
-    ? [['tinystories-656k converted', () => FIXTURES.tinystories, () => converted(FIXTURES.tinystories)] as [string, () => string, () => string]]
+    ? [['tinystories-656k converted', layout, () => FIXTURES.tinystories, () => converted(FIXTURES.tinystories, layout)] as [string, FusedLayout, () => string, () => string]]
     : []),
-];
+]);
 
-function converted(fixture: string): string {
+function converted(fixture: string, layout: FusedLayout): string {
   const out = join(mkdtempSync(join(tmpdir(), 'perpetua-fused-')), 'model');
-  convertHfModel(join(fixture, 'hf'), out, { layout: 'fused' });
+  convertHfModel(join(fixture, 'hf'), out, { layout });
   return out;
 }
 
@@ -52,7 +54,7 @@ const TEXT =
   'Once upon a time there was a little girl named Lily. She liked to walk to the river and watch the water. ' +
   'One day she saw a small bird on a branch. The bird was sad because it could not find its way home.';
 
-describe.each(PAIRS)('fused graph vs the reference graph: %s', (_name, refDir, fusedDir) => {
+describe.each(PAIRS)('fused graph vs the reference graph: %s, %s layout', (_name, layout, refDir, fusedDir) => {
   let ref: Model;
   let fused: Model;
   let tokens: number[];
@@ -65,10 +67,19 @@ describe.each(PAIRS)('fused graph vs the reference graph: %s', (_name, refDir, f
 
   it('uses the fused operators and takes no position_ids', () => {
     const ops = opTypes(fused.onnxPath);
-    expect(ops).toContain('GroupQueryAttention');
     expect(ops).toContain('SkipSimplifiedLayerNormalization');
     expect(ops).toContain('SimplifiedLayerNormalization');
-    for (const unfused of ['Expand', 'Transpose', 'Concat', 'Softmax', 'ReduceMean']) expect(ops).not.toContain(unfused);
+    for (const unfused of ['Expand', 'ReduceMean']) expect(ops).not.toContain(unfused);
+    if (layout === 'fused') {
+      expect(ops).toContain('GroupQueryAttention');
+      for (const unfused of ['Transpose', 'Concat', 'Softmax']) expect(ops).not.toContain(unfused);
+    } else {
+      // attention over the caller's buffer: the past is read where it is (FusedMatMul transposes inside the kernel)
+      for (const op of ['RotaryEmbedding', 'FusedMatMul', 'Softmax']) expect(ops).toContain(op);
+      expect(ops).not.toContain('GroupQueryAttention');
+      expect(fused.layout.appendsKv).toBe(true);
+      expect(fused.layout.logitsToKeep).toBe('logits_to_keep');
+    }
     expect(fused.takesPositions).toBe(false);
     expect(ref.takesPositions).toBe(true);
   });

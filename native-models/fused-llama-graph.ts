@@ -1,6 +1,7 @@
 import { GraphBuilder } from '../main/engine/onnx-graph.js';
 import { LinearLayers, type WeightFormat, type WeightSource } from './graph/linear-layers.js';
 import { lmHeadName } from './llama-graph.js';
+import { AppendingAttention } from './graph/appending-attention.js';
 import type { ModelConfig } from '../main/engine/model-config.js';
 
 /** Rows of the RoPE cos/sin tables: positions a cache may reach (GroupQueryAttention refuses longer sequences). */
@@ -25,16 +26,26 @@ export function gqaRotates(shape: ModelConfig): boolean {
  * present.N.key|value — the standard cache layout, keys after RoPE. There is no position_ids input: GQA places the
  * new tokens at the cache length (seqlens_k = mask sum − 1), which is right for every Perpetua cache policy
  * because each keeps cache index = position id.
+ * With `attention: 'appending'` the same graph attends with AppendingAttention instead (the caller's KV buffer in,
+ * only the new tokens' KV out, RotaryEmbedding before it) and takes `logits_to_keep` (0 = every row, k = the
+ * last k), so a prefill computes one row of the output matrix instead of one per token.
  */
-export function buildFusedLlamaOnnx(shape: ModelConfig, weights: WeightSource, format?: WeightFormat): Uint8Array {
-  const g = new GraphBuilder('perpetua-llama-fused');
+export function buildFusedLlamaOnnx(
+  shape: ModelConfig,
+  weights: WeightSource,
+  format?: WeightFormat,
+  attention: 'gqa' | 'appending' = 'gqa',
+): Uint8Array {
+  const appending = attention === 'appending';
+  const g = new GraphBuilder(appending ? 'perpetua-llama-appending' : 'perpetua-llama-fused');
   const { heads: H, kvHeads: KV, headDim: D, rmsNormEps: epsilon } = shape;
   const lin = new LinearLayers(g, weights, format);
   const rotaryDim = shape.rope.rotaryDim;
-  const inGqa = gqaRotates(shape);
+  const inGqa = !appending && gqaRotates(shape);
 
   const inputIds = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const attnMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+  const logitsToKeep = appending ? g.input('logits_to_keep', 'int64', []) : '';
 
   // GQA's bookkeeping from the mask: valid tokens − 1 per sequence, and the total length.
   const one = g.ints([1], []);
@@ -52,10 +63,12 @@ export function buildFusedLlamaOnnx(shape: ModelConfig, weights: WeightSource, f
 
   // RotaryEmbedding needs explicit positions: past + 0…S−1, past = total − S (batch 1, as the engine runs)
   let positions = '';
+  let appendingAttention: AppendingAttention | null = null;
   if (!inGqa) {
     const S = g.op('Gather', [g.op('Shape', [inputIds]), one], { axis: 0 });
     const start = g.op('Sub', [totalLength, S]);
     positions = g.op('Unsqueeze', [g.op('Range', [start, totalLength, one]), g.ints([0])]);
+    if (appending) appendingAttention = new AppendingAttention(g, shape, S, start);
   }
   const rotate = (t: string, heads: number): string =>
     g.contrib('RotaryEmbedding', [t, positions, cos, sin], 1, {
@@ -85,7 +98,12 @@ export function buildFusedLlamaOnnx(shape: ModelConfig, weights: WeightSource, f
     const names = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${a}.${n}`);
     const gqaAttrs = { num_heads: H, kv_num_heads: KV, do_rotary: inGqa ? 1 : 0, rotary_interleaved: interleaved };
     let qkvInputs: string[];
-    if (inGqa) {
+    if (appending) {
+      let qkv = lin.matmul(h, names.map((n) => `${n}.weight`), `${a}.qkv_proj`);
+      if (shape.attentionBias) qkv = g.op('Add', [qkv, lin.vector(...names.map((n) => `${n}.bias`))]);
+      const [q, k, v] = g.opMulti('Split', [qkv, g.ints([H * D, KV * D, KV * D])], 3, { axis: 2 });
+      qkvInputs = [rotate(q, H), rotate(k, KV), v];
+    } else if (inGqa) {
       let qkv = lin.matmul(h, names.map((n) => `${n}.weight`), `${a}.qkv_proj`);
       if (shape.attentionBias) qkv = g.op('Add', [qkv, lin.vector(...names.map((n) => `${n}.bias`))]);
       qkvInputs = [qkv, '', ''];
@@ -96,15 +114,20 @@ export function buildFusedLlamaOnnx(shape: ModelConfig, weights: WeightSource, f
       });
       qkvInputs = [rotate(q, H), rotate(k, KV), v];
     }
-    // GQA writes the present KV straight into the graph outputs (no Identity copy)
-    const [attn] = g.contrib(
-      'GroupQueryAttention',
-      [...qkvInputs, pastK, pastV, seqlensK, total, ...(inGqa ? [cos, sin] : [])],
-      [null, `present.${l}.key`, `present.${l}.value`],
-      gqaAttrs,
-    );
-    g.declareOutput(`present.${l}.key`, 'float32', presentShape);
-    g.declareOutput(`present.${l}.value`, 'float32', presentShape);
+    let attn: string;
+    if (appendingAttention) {
+      attn = appendingAttention.layer(qkvInputs[0], qkvInputs[1], qkvInputs[2], pastK, pastV, l);
+    } else {
+      // GQA writes the present KV straight into the graph outputs (no Identity copy)
+      [attn] = g.contrib(
+        'GroupQueryAttention',
+        [...qkvInputs, pastK, pastV, seqlensK, total, ...(inGqa ? [cos, sin] : [])],
+        [null, `present.${l}.key`, `present.${l}.value`],
+        gqaAttrs,
+      );
+      g.declareOutput(`present.${l}.key`, 'float32', presentShape);
+      g.declareOutput(`present.${l}.value`, 'float32', presentShape);
+    }
 
     const o = lin.matmul(attn, [`${a}.o_proj.weight`]);
     const [h2, afterAttn] = skipNorm(o, residual, `${p}.post_attention_layernorm.weight`);
@@ -114,6 +137,11 @@ export function buildFusedLlamaOnnx(shape: ModelConfig, weights: WeightSource, f
     const down = lin.matmul(act, [`${p}.mlp.down_proj.weight`]);
     const next = l + 1 < shape.layers ? `model.layers.${l + 1}.input_layernorm.weight` : 'model.norm.weight';
     [h, residual] = skipNorm(down, afterAttn, next);
+  }
+  if (logitsToKeep) {
+    // rows −k… of the sequence; k = 0 starts at row 0, so every row
+    const from = g.op('Unsqueeze', [g.op('Neg', [logitsToKeep]), g.ints([0])]);
+    h = g.op('Slice', [h, from, g.ints([2 ** 53 - 1]), g.ints([1])]);
   }
   const logits = lin.matmul(h, [lmHeadName(lin)], 'lm_head.T');
   g.output('logits', 'float32', ['batch_size', 'sequence_length', shape.vocabSize], logits);

@@ -125,7 +125,7 @@ export function shapeModelDir(name: ShapeName, opts: ShapeModelOptions = {}): st
   const shape: ModelShape = SHAPES[name];
   const seed = opts.seed ?? 1234;
   const root = opts.root ?? join(tmpdir(), 'perpetua-shapes');
-  const graph: GraphOptions = { layout: 'fused', dtype: 'fp32', ...opts.graph };
+  const graph: GraphOptions = { layout: 'appending', dtype: 'fp32', ...opts.graph };
   const variant = [graph.layout, graph.dtype, graph.scales === 'fp32' ? 'f32scales' : ''].filter(Boolean).join('-');
   const dir = join(root, `${shape.name}-seed${seed}-${variant}-v3`);
   if (existsSync(join(dir, 'onnx', 'model.onnx'))) return dir;

@@ -16,7 +16,7 @@ export function createPolicy(spec: PolicySpec, config: ModelConfig, editor?: KvE
   const geometry = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim };
   switch (spec.name) {
     case 'dense':
-      return new DensePolicy(spec, geometry, opts.beyondContext ? Infinity : config.maxPositions);
+      return new DensePolicy(spec, geometry, opts.beyondContext ? Infinity : config.maxPositions, editor);
     case 'window':
       return new WindowPolicy(spec, geometry, config.rope, editor);
     case 'recompute':

@@ -1,22 +1,32 @@
 import type { PolicySpec } from '../policy/policy.js';
 import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
-import { disposeKv, emptyKv, kvBytes, type CacheKv, type KvGeometry } from '../engine/layer-kv.js';
+import { disposeKv, emptyKv, isHost, isKvBuffer, kvBytes, type CacheKv, type KvEditor, type KvGeometry, type LayerKv, type PastKv } from '../engine/layer-kv.js';
 import { ContextFullError } from '../policy/policy.js';
+
+/** Tokens a fresh buffer holds; it doubles as the cache grows. */
+const FIRST_BUFFER_TOKENS = 64;
 
 /**
  * Keeps every token's KV at its absolute position: exact, but memory and per-token cost grow with the stream, and
  * it stops at `maxLength` (the model's context: positions past it were never trained for).
+ * Where the model offers a KV buffer (`editor.createBuffer`), the KV lives in one that doubles as it fills, so a
+ * run appends to it instead of returning a copy of everything.
  */
 export class DensePolicy implements CachePolicy {
-  private kv: CacheKv[];
+  private kv: PastKv;
   private tokens: number[] = [];
 
   constructor(
     readonly spec: PolicySpec,
     private readonly geometry: KvGeometry,
     private readonly maxLength = Infinity,
+    private readonly editor?: KvEditor,
   ) {
-    this.kv = emptyKv(geometry);
+    this.kv = this.emptyKv();
+  }
+
+  private emptyKv(): PastKv {
+    return this.editor?.createBuffer?.(Math.min(FIRST_BUFFER_TOKENS, this.maxLength)) ?? emptyKv(this.geometry);
   }
 
   get length(): number {
@@ -38,10 +48,11 @@ export class DensePolicy implements CachePolicy {
   async plan(tokens: number[]): Promise<RunPlan> {
     if (this.length + tokens.length > this.maxLength) throw new ContextFullError(this.maxLength);
     const start = this.length;
+    if (isKvBuffer(this.kv)) this.kv = this.kv.reserve(start + tokens.length, this.maxLength);
     return { ids: tokens, positions: tokens.map((_, i) => start + i), past: this.kv };
   }
 
-  commit(present: CacheKv[], tokens: number[]): void {
+  commit(present: PastKv, tokens: number[]): void {
     if (present !== this.kv) disposeKv(this.kv);
     this.kv = present;
     this.tokens.push(...tokens);
@@ -50,16 +61,20 @@ export class DensePolicy implements CachePolicy {
   pinPrefix(): void {}
 
   kvBytes(): number {
-    return kvBytes(this.kv);
+    return isKvBuffer(this.kv) ? this.kv.bytes : kvBytes(this.kv);
   }
 
   contents(): CacheContents {
     const positions = this.tokens.map((_, i) => i);
+    const kv = this.kv;
     return {
       tokens: [...this.tokens],
       originalPositions: positions,
       cachePositions: positions,
-      kv: this.kv,
+      // a buffer's KV is copied out only when read (snapshots, forks)
+      get kv(): CacheKv[] {
+        return isKvBuffer(kv) ? kv.compact() : kv;
+      },
       totalTokensSeen: this.length,
       history: [],
       sinks: 0,
@@ -68,7 +83,7 @@ export class DensePolicy implements CachePolicy {
 
   restore(c: CacheContents): void {
     disposeKv(this.kv);
-    this.kv = c.kv;
+    this.kv = this.editor?.createBuffer ? this.loaded(c.kv, c.tokens.length) : c.kv;
     this.tokens = [...c.tokens];
   }
 
@@ -78,7 +93,15 @@ export class DensePolicy implements CachePolicy {
 
   reset(): void {
     disposeKv(this.kv);
-    this.kv = emptyKv(this.geometry);
+    this.kv = this.emptyKv();
     this.tokens = [];
+  }
+
+  private loaded(kv: CacheKv[], length: number) {
+    const host = kv.filter((l): l is LayerKv => isHost(l.key) && isHost(l.value));
+    if (host.length !== kv.length) throw new RangeError('A KV buffer takes host arrays only.');
+    const buffer = this.editor!.createBuffer!(Math.max(length, Math.min(FIRST_BUFFER_TOKENS, this.maxLength)));
+    buffer.load(host, length);
+    return buffer;
   }
 }

@@ -26,7 +26,7 @@ export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE
     [--in-process] [--ep cpu|...]
   Per-token decode latency (p50, p90) at K positions along an N-token stream and peak RSS for each policy (each in
   its own process), the cost of eviction steps, and the speedup of sink over recompute. --shape builds (once, under
-  the temp folder) a random-weight model with that real model's exact architecture, as [--layout fused|reference]
+  the temp folder) a random-weight model with that real model's exact architecture, as [--layout appending|fused|reference]
   [--dtype fp32|fp16|q4|q4_0].
 ${BENCH_PEERS_HELP}
 ${BENCH_EVICT_HELP}
@@ -48,7 +48,7 @@ const BENCH_OPTIONS = {
   json: { type: 'string' },
   plot: { type: 'string' },
   'in-process': { type: 'boolean', default: false },
-  layout: { type: 'string', default: 'fused' },
+  layout: { type: 'string', default: 'appending' },
   dtype: { type: 'string', default: 'fp32' },
   quiet: { type: 'boolean', default: false },
 } as const;

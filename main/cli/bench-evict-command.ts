@@ -12,7 +12,7 @@ import { shellQuote } from './eval-command.js';
 import { number, oneOf, parse } from './options.js';
 import { UsageError } from './usage-error.js';
 
-export const BENCH_EVICT_HELP = `perpetua bench evict [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--layout fused|reference] [--dtype fp32|fp16|q4|q4_0]
+export const BENCH_EVICT_HELP = `perpetua bench evict [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--layout appending|fused|reference] [--dtype fp32|fp16|q4|q4_0]
     [--policy sink|window] [--sink S] [--window L (the cache size)] [--evict-chunk C] [--steps N] [--modes in-place,copies] [--json OUT.json]
   Normal and eviction steps of a full cache, with the KV in the model's in-place buffer and as new arrays every
   step, interleaved token by token on one session: p50/p99 wall and CPU ms per step and of the eviction alone.`;
@@ -21,7 +21,7 @@ export async function benchEvictCommand(args: string[]): Promise<void> {
   const { values: v } = parse(args, {
     model: { type: 'string' },
     shape: { type: 'string' },
-    layout: { type: 'string', default: 'fused' },
+    layout: { type: 'string', default: 'appending' },
     dtype: { type: 'string', default: 'fp32' },
     policy: { type: 'string', default: 'sink' },
     sink: { type: 'string', default: '4' },

@@ -8,11 +8,11 @@ import { syntheticIds } from '../eval/peer-prompt.js';
 import { isShapeName, SHAPE_NAMES, SHAPES, shapeCheckpointDir, shapeGgufFile, shapeModelDir } from '../../native-models/shapes.js';
 import type { GraphOptions } from '../../native-models/decoder-graph.js';
 import { shellQuote } from './eval-command.js';
-import { number, parse } from './options.js';
+import { number, oneOf, parse } from './options.js';
 import { UsageError } from './usage-error.js';
 
 export const BENCH_PEERS_HELP = `perpetua bench peers [--shape ${SHAPE_NAMES.join('|')}] [--rounds R] [--prompt P] [--decode N] [--threads T]
-    [--engines perpetua,llama.cpp,transformers.js] [--json OUT.json] [--markdown OUT.md]
+    [--engines perpetua,llama.cpp,transformers.js] [--layouts appending,fused] [--json OUT.json] [--markdown OUT.md]
   Perpetua vs llama.cpp (node-llama-cpp's prebuilt CPU binary) vs transformers.js on the same random weights
   (one F16 checkpoint, converted to ONNX fp32/fp16/q4_0/q4 and to GGUF F16/Q4_0), interleaved round by round:
   decode tok/s, CPU ms per token, median and p99 step, prefill tok/s, load average, and the bound that the
@@ -37,6 +37,7 @@ export async function benchPeersCommand(args: string[]): Promise<void> {
     warmup: { type: 'string', default: '4' },
     threads: { type: 'string', default: '1' },
     engines: { type: 'string', default: 'perpetua,llama.cpp,transformers.js' },
+    layouts: { type: 'string', default: 'appending' },
     json: { type: 'string' },
     markdown: { type: 'string' },
   });
@@ -57,8 +58,13 @@ export async function benchPeersCommand(args: string[]): Promise<void> {
 
   const planned: [string, string, () => Promise<PeerRunner | MissingPeer>][] = [];
   if (engines.has('perpetua')) {
-    for (const dtype of ['fp32', 'fp16', 'q4_0', 'q4'] as const) {
-      planned.push(['Perpetua', dtype, () => perpetuaRunner(onnx({ layout: 'fused', dtype }), dtype, String(threads))]);
+    const layouts = v.layouts.split(',').map((l) => oneOf(l, ['appending', 'fused'] as const, 'layouts'));
+    for (const layout of layouts) {
+      // the appending graph is Perpetua's CPU layout; "fused" (GroupQueryAttention) is the row to compare it with
+      const name = layout === 'appending' ? 'Perpetua' : 'Perpetua (GQA graph)';
+      for (const dtype of ['fp32', 'fp16', 'q4_0', 'q4'] as const) {
+        planned.push([name, dtype, () => perpetuaRunner(onnx({ layout, dtype }), dtype, String(threads), name)]);
+      }
     }
   }
   if (engines.has('llama.cpp')) {

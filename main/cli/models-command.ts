@@ -21,7 +21,7 @@ export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda
   Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider,
   threads (default: PERPETUA_THREADS, else 1 on machines with up to 2 cores, else half the cores up to 4), and
   every export variant in it (dtype, KV dtype, size); by default the best variant for the provider is loaded.
-perpetua models convert HF_DIR OUT_DIR [--dtype fp32|fp16|q4] [--scales fp16|fp32] [--layout fused|reference]
+perpetua models convert HF_DIR OUT_DIR [--dtype fp32|fp16|q4] [--scales fp16|fp32] [--layout appending|fused|reference]
   Converts a Hugging Face Llama, Mistral or Qwen2 checkpoint (safetensors) into a Perpetua model folder (ONNX):
   onnxruntime's fused operators by default; weights in float32, float16, or 4-bit blocks of 32 (MatMulNBits,
   the Q4_0 numbers) with float16 (default) or float32 scales.
@@ -67,7 +67,7 @@ export async function modelsCommand(args: string[]): Promise<void> {
     const graph = {
       dtype: oneOf(values.dtype ?? 'fp32', WEIGHT_DTYPES, 'dtype'),
       scales: oneOf(values.scales ?? 'fp16', ['fp16', 'fp32'] as const, 'scales'),
-      layout: oneOf(values.layout ?? 'fused', GRAPH_LAYOUTS, 'layout'),
+      layout: oneOf(values.layout ?? 'appending', GRAPH_LAYOUTS, 'layout'),
     };
     try {
       convertHfModel(resolve(positionals[0]), resolve(positionals[1]), graph);

@@ -24,9 +24,17 @@ export interface DecoderLayout {
   logitsToKeep: 'num_logits_to_keep' | 'logits_to_keep' | null;
   kvDtype: KvDtype;
   logitsDtype: KvDtype;
+  /**
+   * The graph reads the past from the caller's fixed-capacity buffer and returns only the new tokens' KV
+   * (new_key_values.N.key|value), for the caller to append: Perpetua's appending layout.
+   */
+  appendsKv: boolean;
 }
 
 const KV_TYPES: Record<string, KvDtype> = { float32: 'float32', float16: 'float16' };
+
+/** The output of an appending graph that carries layer `l`'s new keys or values. */
+export const newKvName = (l: number, which: 'key' | 'value'): string => `new_key_values.${l}.${which}`;
 
 /** Reads the layout from the session's inputs and outputs, refusing graphs whose KV Perpetua cannot manage. */
 export function readLayout(session: ort.InferenceSession, c: ModelConfig, tok: TextTokenizer, dirArg: string): DecoderLayout {
@@ -67,6 +75,7 @@ export function readLayout(session: ort.InferenceSession, c: ModelConfig, tok: T
     logitsToKeep: inputs.has('num_logits_to_keep') ? 'num_logits_to_keep' : inputs.has('logits_to_keep') ? 'logits_to_keep' : null,
     kvDtype,
     logitsDtype: logits?.isTensor && logits.type === 'float16' ? 'float16' : 'float32',
+    appendsKv: session.outputNames.includes(newKvName(0, 'key')),
   };
 }
 

@@ -55,6 +55,13 @@ export class KvBuffer {
     this.tensors = this.keys.map((key, l) => ({ key: new ort.Tensor(dtype, key, dims), value: new ort.Tensor(dtype, this.values[l], dims) }));
   }
 
+  /** A buffer of `capacity` tokens holding exact-size [kvHeads, length, headDim] arrays of `length` tokens. */
+  static holding(kv: LayerArrays[], length: number, capacity: number, geometry: Geometry, dtype: KvDtype): KvBuffer {
+    const buffer = new KvBuffer(geometry, capacity, dtype);
+    if (length > 0) buffer.load(kv, length);
+    return buffer;
+  }
+
   /** valid tokens per head */
   get length(): number {
     return this.filled;
@@ -82,6 +89,23 @@ export class KvBuffer {
     const grown = new KvBuffer(this.geometry, Math.min(max, Math.max(needed, 2 * this.capacity)), this.dtype);
     grown.load(this.compact(), this.filled);
     return grown;
+  }
+
+  /**
+   * Writes `n` new tokens after the valid ones: each layer's [kvHeads, n, headDim] key and value rows, as an
+   * appending graph returns them.
+   */
+  append(rows: LayerArrays[], n: number): void {
+    const { kvHeads, headDim } = this.geometry;
+    const at = this.filled;
+    if (at + n > this.capacity) throw new RangeError(`A KV buffer of ${this.capacity} tokens cannot take ${n} more after ${at}.`);
+    const row = n * headDim;
+    rows.forEach((layer, l) => {
+      for (const [src, dst] of [[layer.key, this.keys[l]], [layer.value, this.values[l]]]) {
+        for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * row, (h + 1) * row), (h * this.capacity + at) * headDim);
+      }
+    });
+    this.filled = at + n;
   }
 
   /** The valid tokens as exact-size [kvHeads, length, headDim] copies (snapshots, forks, inspection). */

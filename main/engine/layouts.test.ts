@@ -95,6 +95,7 @@ describe.each(VARIANTS)('the $name layout ($file)', (v) => {
       logitsToKeep: v.logitsToKeep ?? null,
       kvDtype: v.float16 ? 'float16' : 'float32',
       logitsDtype: v.float16 ? 'float16' : 'float32',
+      appendsKv: false,
     });
     for (const spec of POLICIES) {
       const want = await run(reference, spec, tokens);

@@ -7,13 +7,13 @@ import { TextTokenizer } from './text-tokenizer.js';
 import { MAX_METADATA_BYTES, unreadableReason } from '../shared/regular-file.js';
 import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
-import { decoderFeeds, decoderFetches, logitsOf, readLayout, type DecoderLayout } from './decoder-layout.js';
+import { decoderFeeds, decoderFetches, logitsOf, newKvName, readLayout, type DecoderLayout } from './decoder-layout.js';
 import { readJson, readModelFiles } from './model-files.js';
 import { modelFingerprint, WeightHashes, type HashProgress } from './model-fingerprint.js';
 import { pickVariant, type Variant } from './variants.js';
 import { GraphKvEditor } from './graph-kv-editor.js';
-import type { KvDtype } from './kv-dtype.js';
-import { kvLength, type CacheKv, type KvEditor, type KvGeometry, type PastKv } from './layer-kv.js';
+import type { HostKvArray, KvDtype } from './kv-dtype.js';
+import { kvLength, type CacheKv, type KvEditor, type KvGeometry, type LayerKv, type PastKv } from './layer-kv.js';
 import { KvBuffer } from './kv-buffer.js';
 import { writesKvInPlace } from './kv-in-place.js';
 import { resolveThreads, threadOptions, type ThreadPolicy } from './thread-policy.js';
@@ -173,9 +173,10 @@ export class Model {
       chatTemplateSource(metaDir, tokenizerConfig),
       { bos_token: tokenizer.bosToken ?? '', eos_token: tokenizer.eosToken ?? '' },
     );
-    const kvOnDevice = opts.kvOnDevice ?? opened.provider !== 'cpu';
+    // an appending graph reads the past from a host buffer that Perpetua writes: its KV is never on a device
+    const kvOnDevice = !layout.appendsKv && (opts.kvOnDevice ?? opened.provider !== 'cpu');
     const geometry = { layers: config.layers, kvHeads: config.kvHeads, headDim: config.headDim };
-    const inPlace = !kvOnDevice && opts.kvInPlace !== false && (await writesKvInPlace(opened.session, layout, geometry));
+    const inPlace = !kvOnDevice && opts.kvInPlace !== false && (layout.appendsKv || (await writesKvInPlace(opened.session, layout, geometry)));
     const kvEditor = kvOnDevice
       ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu', layout.kvDtype)
       : inPlace
@@ -221,6 +222,7 @@ export class Model {
     const allLogits = opts.allLogits ?? true;
     const feeds = decoderFeeds(this.layout, this.geometry, { ids, positions, past, pastLength, allLogits });
     const session = ids.length > 1 ? this.prefillSession : this.session;
+    if (this.layout.appendsKv) return this.append(session, feeds, ids.length, past, pastLength);
     if (past instanceof KvBuffer) {
       // the graph appends into the buffer itself; the copies the binding returns of it are dropped
       const out = await session.run(feeds, decoderFetches(session.outputNames, past));
@@ -236,6 +238,32 @@ export class Model {
       present.push(this.kvOnDevice ? { key, value } : { key: key.data as Float32Array | Uint16Array, value: value.data as Float32Array | Uint16Array });
     }
     return { logits: logitsOf(out.logits), present };
+  }
+
+  /**
+   * A run of an appending graph: the past buffer goes in as it is and the new tokens' KV comes back, to be
+   * written after the valid tokens. Host arrays (dense and recompute caches, forks) are put in a buffer first.
+   */
+  private async append(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, n: number, past: PastKv, pastLength: number): Promise<ForwardResult<PastKv>> {
+    const buffer = past instanceof KvBuffer ? past : KvBuffer.holding(past as LayerKv[], pastLength, pastLength + n, this.geometry, this.layout.kvDtype);
+    if (buffer.capacity < pastLength + n) throw new RangeError(`A KV buffer of ${buffer.capacity} tokens has no room for ${n} more after ${pastLength}.`);
+    if (!(past instanceof KvBuffer)) {
+      for (let l = 0; l < this.geometry.layers; l++) {
+        feeds[`past_key_values.${l}.key`] = buffer.tensor(l, 'key');
+        feeds[`past_key_values.${l}.value`] = buffer.tensor(l, 'value');
+      }
+    }
+    const out = await session.run(feeds, this.appendFetches);
+    const rows = Array.from({ length: this.geometry.layers }, (_, l) => ({
+      key: out[newKvName(l, 'key')].data as HostKvArray,
+      value: out[newKvName(l, 'value')].data as HostKvArray,
+    }));
+    buffer.append(rows, n);
+    return { logits: logitsOf(out.logits), present: past instanceof KvBuffer ? buffer : buffer.compact() };
+  }
+
+  private get appendFetches(): string[] {
+    return ['logits', ...Array.from({ length: this.geometry.layers }, (_, l) => [newKvName(l, 'key'), newKvName(l, 'value')]).flat()];
   }
 
   /** Releases the model's sessions: the decoder's and the KV edit graph's. */

@@ -37,12 +37,12 @@ function argmax(row: ArrayLike<number>): number {
 }
 
 /** Perpetua's engine and decode loop (dense cache: the context never fills in the bench). */
-export async function perpetuaRunner(dir: string, weights: string, threads?: string): Promise<PeerRunner> {
+export async function perpetuaRunner(dir: string, weights: string, threads?: string, name = 'Perpetua'): Promise<PeerRunner> {
   const model = await Model.load(dir, { threads });
-  const engine = new Engine(model, createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, model.config));
+  const engine = new Engine(model, createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, model.config, model.kvEditor));
   let last = 0;
   return {
-    name: 'Perpetua',
+    name,
     weights,
     async prefill(tokens) {
       return (last = argmax(await engine.feed(tokens, { chunk: tokens.length })));
