@@ -7,6 +7,15 @@ import { toHostKv, type LayerKv } from '../engine/layer-kv.js';
 import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
 import { restoreContents } from './cache-snapshot.js';
 import { createPolicy } from './create-policy.js';
+import ort from 'onnxruntime-node';
+
+/** every layer's past as an empty buffer of `capacity` tokens */
+function emptyPast(model: Model, capacity: number): Record<string, ort.Tensor> {
+  const b = new KvBuffer({ layers: model.config.layers, kvHeads: model.config.kvHeads, headDim: model.config.headDim }, capacity, 'float32');
+  return Object.fromEntries(
+    Array.from({ length: model.config.layers }, (_, l) => [[`past_key_values.${l}.key`, b.tensor(l, 'key')], [`past_key_values.${l}.value`, b.tensor(l, 'value')]]).flat(),
+  );
+}
 
 const SINK: PolicySpec = { ...DEFAULT_POLICY, name: 'sink', sink: 4, window: 24, evictChunk: 8 };
 const WINDOW: PolicySpec = { ...DEFAULT_POLICY, name: 'window', sink: 0, window: 20, evictChunk: 6 };
@@ -28,29 +37,22 @@ async function bufferOf(engine: Engine): Promise<KvBuffer> {
   return past as KvBuffer;
 }
 
-describe('KV in one buffer the graph writes into in place (GroupQueryAttention on the CPU)', () => {
+const LAYOUTS = [
+  ['fused', 'GroupQueryAttention writes into it in place'],
+  ['appending', 'the graph reads it where it is and Perpetua appends the new tokens'],
+] as const;
+
+describe.each(LAYOUTS)('KV in one buffer (%s graph: %s)', (layout) => {
   let inPlace: Model;
   let copies: Model;
   let tokens: number[];
   beforeAll(async () => {
-    const dir = testModelDir({ graph: { layout: 'fused' } });
+    const dir = testModelDir({ graph: { layout } });
     [inPlace, copies] = await Promise.all([Model.load(dir), Model.load(dir, { kvInPlace: false })]);
     tokens = inPlace.tokenizer.encode(TEXT, true).slice(0, 60);
     expect(tokens.length).toBe(60);
   });
   afterAll(() => Promise.all([inPlace.dispose(), copies.dispose()]));
-
-  it('is offered by graphs that share past and present, not by graphs that concatenate them', async () => {
-    expect(inPlace.kvEditor?.createBuffer).toBeTypeOf('function');
-    expect(copies.kvEditor).toBeUndefined();
-    // 4-bit weights (MatMulNBits) round one row differently than several: still the same computation per step
-    const q4 = await Model.load(testModelDir({ graph: { layout: 'fused', dtype: 'q4_0' } }));
-    expect(q4.kvEditor?.createBuffer).toBeTypeOf('function');
-    await q4.dispose();
-    const reference = await Model.load(testModelDir());
-    expect(reference.kvEditor).toBeUndefined(); // position_ids and Concat: every run returns new arrays
-    await reference.dispose();
-  });
 
   for (const spec of [SINK, WINDOW]) {
     it(`${spec.name}: the same logits as new arrays per step, token by token and in chunks, across evictions`, async () => {
@@ -107,4 +109,65 @@ describe('KV in one buffer the graph writes into in place (GroupQueryAttention o
     }
     expect(restored.policy.contents().tokens).toEqual(source.policy.contents().tokens);
   });
+});
+
+describe('the appending graph', () => {
+  let inPlace: Model;
+  let copies: Model;
+  let tokens: number[];
+  beforeAll(async () => {
+    const dir = testModelDir({ graph: { layout: 'appending' } });
+    [inPlace, copies] = await Promise.all([Model.load(dir), Model.load(dir, { kvInPlace: false })]);
+    tokens = inPlace.tokenizer.encode(TEXT, true).slice(0, 60);
+  });
+  afterAll(() => Promise.all([inPlace.dispose(), copies.dispose()]));
+
+  it('returns only the new tokens\' KV, never the cache', async () => {
+    expect(inPlace.layout.appendsKv).toBe(true);
+    expect(inPlace.kvEditor?.createBuffer).toBeTypeOf('function');
+    expect(inPlace.session.outputNames.filter((n) => n.startsWith('present.'))).toEqual([]);
+    const out = await inPlace.session.run(
+      { input_ids: new ort.Tensor('int64', BigInt64Array.of(1n, 2n), [1, 2]), attention_mask: new ort.Tensor('int64', new BigInt64Array(2).fill(1n), [1, 2]), logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(1n), []), ...emptyPast(inPlace, 64) },
+    );
+    const { kvHeads, headDim } = inPlace.config;
+    expect(out['new_key_values.0.key'].dims).toEqual([1, kvHeads, 2, headDim]);
+    expect(out.logits.dims).toEqual([1, 1, inPlace.vocabSize]); // logits_to_keep = 1: the last row only
+  });
+
+  it('a dense cache appends into one buffer that doubles as it grows', async () => {
+    const engine = new Engine(inPlace, createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, inPlace.config, inPlace.kvEditor));
+    await engine.feed(tokens, { chunk: 7 });
+    const buffer = await bufferOf(engine);
+    expect([buffer.length, buffer.capacity]).toEqual([60, 64]);
+    await engine.feed(tokens.slice(0, 10));
+    const grown = await bufferOf(engine);
+    expect([grown.length, grown.capacity]).toEqual([70, 128]);
+    const reference = new Engine(copies, createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, copies.config));
+    await reference.feed([...tokens, ...tokens.slice(0, 10)]);
+    expect(maxAbsDiff(engine.logits!, reference.logits!)).toBeLessThan(1e-4);
+  });
+
+});
+
+describe('GroupQueryAttention graphs', () => {
+  let inPlace: Model;
+  let copies: Model;
+  beforeAll(async () => {
+    const dir = testModelDir({ graph: { layout: 'fused' } });
+    [inPlace, copies] = await Promise.all([Model.load(dir), Model.load(dir, { kvInPlace: false })]);
+  });
+  afterAll(() => Promise.all([inPlace.dispose(), copies.dispose()]));
+
+  it('is offered by graphs that share past and present, not by graphs that concatenate them', async () => {
+    expect(inPlace.kvEditor?.createBuffer).toBeTypeOf('function');
+    expect(copies.kvEditor).toBeUndefined();
+    // 4-bit weights (MatMulNBits) round one row differently than several: still the same computation per step
+    const q4 = await Model.load(testModelDir({ graph: { layout: 'fused', dtype: 'q4_0' } }));
+    expect(q4.kvEditor?.createBuffer).toBeTypeOf('function');
+    await q4.dispose();
+    const reference = await Model.load(testModelDir());
+    expect(reference.kvEditor).toBeUndefined(); // position_ids and Concat: every run returns new arrays
+    await reference.dispose();
+  });
+
 });

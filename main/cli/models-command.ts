@@ -54,7 +54,7 @@ export async function modelsCommand(args: string[]): Promise<void> {
         `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (${model.kvDtype}); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
         `graph ${model.variant.file}: ${describeLayout(model.layout)}`,
         `runs on ${model.provider}${model.providerFallbackReason ? ` (${model.providerFallbackReason})` : ''}; fingerprint ${model.fingerprint}`,
-        `threads: ${describeThreads(model.threads)}; positions ${model.takesPositions ? 'from position_ids' : 'at the cache length (GroupQueryAttention graph)'}`,
+        `threads: ${describeThreads(model.threads)}; positions ${model.takesPositions ? 'from position_ids' : 'at the cache length (no position_ids input)'}`,
         `variants:`,
         ...variants,
       ].join('\n'),
@@ -123,6 +123,7 @@ function parseWithDir(args: string[], count: number) {
 /** What the graph takes: the parts of its decoder interface that differ between exporters. */
 function describeLayout(l: DecoderLayout): string {
   return [
+    l.appendsKv ? 'attends to the cache buffer in place and returns only the new tokens\' KV (no per-step KV copies)' : null,
     l.cacheBranch ? 'merged decoder (use_cache_branch)' : null,
     l.logitsToKeep ? `${l.logitsToKeep} (1 row per decode step)` : null,
     `logits ${l.logitsDtype}`,
