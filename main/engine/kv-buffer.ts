@@ -39,14 +39,12 @@ export class KvBuffer {
     readonly geometry: Geometry,
     readonly capacity: number,
     readonly dtype: KvDtype,
-    /** in a WebAssembly memory, for the SIMD eviction (when it fits) */
-    simd = true,
   ) {
     const { layers, kvHeads, headDim } = geometry;
     const size = kvHeads * capacity * headDim;
     const arrayBytes = Math.ceil((size * bytesPerElement(dtype)) / 16) * 16; // 16-byte aligned for SIMD loads
     const total = 2 * layers * arrayBytes + 2 * headDim * 4;
-    this.memory = simd && total <= WASM_MEMORY_BYTES ? new wasm.Memory({ initial: Math.ceil(total / 2 ** 16) }) : null;
+    this.memory = total <= WASM_MEMORY_BYTES ? new wasm.Memory({ initial: Math.ceil(total / 2 ** 16) }) : null;
     const memory = this.memory?.buffer;
     const at = (i: number): HostKvArray =>
       !memory ? allocKv(dtype, size) : dtype === 'float16' ? new Uint16Array(memory, i * arrayBytes, size) : new Float32Array(memory, i * arrayBytes, size);
@@ -55,14 +53,6 @@ export class KvBuffer {
     this.scratch = memory ? new Float32Array(memory, 2 * layers * arrayBytes, 2 * headDim) : new Float32Array(2 * headDim);
     const dims = [1, kvHeads, capacity, headDim];
     this.tensors = this.keys.map((key, l) => ({ key: new ort.Tensor(dtype, key, dims), value: new ort.Tensor(dtype, this.values[l], dims) }));
-  }
-
-  /** A buffer of `capacity` tokens holding exact-size [kvHeads, length, headDim] arrays of `length` tokens. */
-  static holding(kv: LayerArrays[], length: number, capacity: number, geometry: Geometry, dtype: KvDtype): KvBuffer {
-    // one run's buffer: plain arrays, as every WebAssembly memory reserves gigabytes of address space until collected
-    const buffer = new KvBuffer(geometry, capacity, dtype, false);
-    if (length > 0) buffer.load(kv, length);
-    return buffer;
   }
 
   /** valid tokens per head */

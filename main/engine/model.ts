@@ -12,7 +12,7 @@ import { readJson, readModelFiles } from './model-files.js';
 import { modelFingerprint, WeightHashes, type HashProgress } from './model-fingerprint.js';
 import { pickVariant, type Variant } from './variants.js';
 import { GraphKvEditor } from './graph-kv-editor.js';
-import type { HostKvArray, KvDtype } from './kv-dtype.js';
+import { allocKv, allocLike, type HostKvArray, type KvDtype } from './kv-dtype.js';
 import { kvLength, type CacheKv, type KvEditor, type KvGeometry, type LayerKv, type PastKv } from './layer-kv.js';
 import { KvBuffer } from './kv-buffer.js';
 import { writesKvInPlace } from './kv-in-place.js';
@@ -241,25 +241,40 @@ export class Model {
   }
 
   /**
-   * A run of an appending graph: the past buffer goes in as it is and the new tokens' KV comes back, to be
-   * written after the valid tokens. Host arrays (dense and recompute caches, forks) are put in a buffer first.
+   * A run of an appending graph: the past goes in as it is and the new tokens' KV comes back. A buffer gets
+   * the new tokens written after its valid ones; host arrays (dense and recompute caches without a buffer, forks)
+   * come back as past ++ new, and an empty past goes in as one masked slot.
    */
   private async append(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, n: number, past: PastKv, pastLength: number): Promise<ForwardResult<PastKv>> {
-    const buffer = past instanceof KvBuffer ? past : KvBuffer.holding(past as LayerKv[], pastLength, pastLength + n, this.geometry, this.layout.kvDtype);
-    if (buffer.capacity < pastLength + n) throw new RangeError(`A KV buffer of ${buffer.capacity} tokens has no room for ${n} more after ${pastLength}.`);
-    if (!(past instanceof KvBuffer)) {
-      for (let l = 0; l < this.geometry.layers; l++) {
-        feeds[`past_key_values.${l}.key`] = buffer.tensor(l, 'key');
-        feeds[`past_key_values.${l}.value`] = buffer.tensor(l, 'value');
-      }
+    const { layers, kvHeads, headDim } = this.geometry;
+    if (past instanceof KvBuffer && past.capacity < pastLength + n) {
+      throw new RangeError(`A KV buffer of ${past.capacity} tokens has no room for ${n} more after ${pastLength}.`);
+    }
+    if (pastLength === 0 && !(past instanceof KvBuffer)) {
+      const slot = new ort.Tensor(this.layout.kvDtype, allocKv(this.layout.kvDtype, kvHeads * headDim), [1, kvHeads, 1, headDim]);
+      for (let l = 0; l < layers; l++) feeds[`past_key_values.${l}.key`] = feeds[`past_key_values.${l}.value`] = slot;
     }
     const out = await session.run(feeds, this.appendFetches);
-    const rows = Array.from({ length: this.geometry.layers }, (_, l) => ({
+    const rows = Array.from({ length: layers }, (_, l) => ({
       key: out[newKvName(l, 'key')].data as HostKvArray,
       value: out[newKvName(l, 'value')].data as HostKvArray,
     }));
-    buffer.append(rows, n);
-    return { logits: logitsOf(out.logits), present: past instanceof KvBuffer ? buffer : buffer.compact() };
+    if (past instanceof KvBuffer) {
+      past.append(rows, n);
+      return { logits: logitsOf(out.logits), present: past };
+    }
+    const joined = (a: HostKvArray | undefined, b: HostKvArray): HostKvArray => {
+      const [p, t] = [pastLength * headDim, (pastLength + n) * headDim];
+      const c = allocLike(b, kvHeads * t);
+      for (let h = 0; h < kvHeads; h++) {
+        if (a && p) c.set(a.subarray(h * p, (h + 1) * p), h * t);
+        c.set(b.subarray(h * n * headDim, (h + 1) * n * headDim), h * t + p);
+      }
+      return c;
+    };
+    const host = past as LayerKv[];
+    const present = rows.map((r, l) => ({ key: joined(host[l]?.key, r.key), value: joined(host[l]?.value, r.value) }));
+    return { logits: logitsOf(out.logits), present };
   }
 
   private get appendFetches(): string[] {
