@@ -8,6 +8,7 @@ import { DEFAULT_POLICY, type PolicySpec } from '../policy/policy.js';
 import { restoreContents } from './cache-snapshot.js';
 import { createPolicy } from './create-policy.js';
 import ort from 'onnxruntime-node';
+import { readOnnxContents } from '../engine/onnx-contents.js';
 
 /** every layer's past as an empty buffer of `capacity` tokens */
 function emptyPast(model: Model, capacity: number): Record<string, ort.Tensor> {
@@ -126,6 +127,10 @@ describe('the appending graph', () => {
     expect(inPlace.layout.appendsKv).toBe(true);
     expect(inPlace.kvEditor?.createBuffer).toBeTypeOf('function');
     expect(inPlace.session.outputNames.filter((n) => n.startsWith('present.'))).toEqual([]);
+    // read from the file before a session exists: a GPU session names on-device outputs only among these
+    const outputs = readOnnxContents(inPlace.onnxPath).outputs.map((o) => o.name);
+    expect(outputs).toEqual(inPlace.session.outputNames);
+    expect(outputs).toContain('new_key_values.0.key');
     const out = await inPlace.session.run(
       { input_ids: new ort.Tensor('int64', BigInt64Array.of(1n, 2n), [1, 2]), attention_mask: new ort.Tensor('int64', new BigInt64Array(2).fill(1n), [1, 2]), logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(1n), []), ...emptyPast(inPlace, 64) },
     );

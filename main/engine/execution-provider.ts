@@ -1,4 +1,5 @@
 import ort from 'onnxruntime-node';
+import { readOnnxContents } from './onnx-contents.js';
 
 // onnxruntime 1.30 on Linux starts a telemetry client with its first session. Besides phoning home from an
 // offline app, it matches the whole /proc/self/cmdline with a recursive std::regex, so a command line of
@@ -40,15 +41,14 @@ export async function openSession(
   const file = (p: ExecutionProvider) => (typeof fileFor === 'string' ? fileFor : fileFor(p));
   // A missing provider is reported to the user as one sentence; keep onnxruntime's own log out of the terminal.
   ort.env.logLevel = 'fatal';
-  // On a GPU the present KV outputs stay in GPU memory and are fed back as the next run's past.
-  const onDevice = (provider: ExecutionProvider) =>
-    provider === 'cpu' || kvLayersOnDevice === 0
-      ? undefined
-      : Object.fromEntries(
-          Array.from({ length: kvLayersOnDevice }, (_, l) => [`present.${l}.key`, `present.${l}.value`])
-            .flat()
-            .map((name) => [name, 'gpu-buffer' as const]),
-        );
+  // On a GPU the present KV outputs stay in GPU memory and are fed back as the next run's past. onnxruntime
+  // refuses a location for an output the graph lacks, and appending graphs have no present outputs.
+  const onDevice = (provider: ExecutionProvider) => {
+    if (provider === 'cpu' || kvLayersOnDevice === 0) return undefined;
+    const outputs = new Set(readOnnxContents(file(provider)).outputs.map((o) => o.name));
+    const present = Array.from({ length: kvLayersOnDevice }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
+    return Object.fromEntries(present.filter((name) => outputs.has(name)).map((name) => [name, 'gpu-buffer' as const]));
+  };
   const options = (provider: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
     ...extra,
     executionProviders: [provider],

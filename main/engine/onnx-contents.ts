@@ -19,25 +19,28 @@ export interface GraphInput {
 
 export interface OnnxContents {
   inputs: GraphInput[];
+  /** the graph's outputs (same fields as an input) */
+  outputs: GraphInput[];
   initializers: InitializerInfo[];
 }
 
 /**
- * Reads the main graph's inputs and initializers of an ONNX file by walking its protobuf fields with positioned
+ * Reads the main graph's inputs, outputs and initializers of an ONNX file by walking its protobuf fields with positioned
  * reads, so a graph of gigabytes is never loaded: weight bytes are skipped, only names, types, shapes and locations
- * are read. (ModelProto.graph = 7; GraphProto: initializer 5, input 11; TensorProto: dims 1, data_type 2, name 8,
+ * are read. (ModelProto.graph = 7; GraphProto: initializer 5, input 11, output 12; TensorProto: dims 1, data_type 2, name 8,
  * raw_data 9, external_data 13 of StringStringEntryProto key 1 / value 2; ValueInfoProto: name 1, type 2 →
  * TypeProto.tensor_type 1 → elem_type 1.)
  */
 export function readOnnxContents(file: string): OnnxContents {
   const r = new FileFields(file);
   try {
-    const found: OnnxContents = { inputs: [], initializers: [] };
+    const found: OnnxContents = { inputs: [], outputs: [], initializers: [] };
     r.fields(0, r.size, (field, at, length) => {
       if (field !== 7) return;
       r.fields(at, at + length, (gField, gAt, gLength) => {
         if (gField === 5) found.initializers.push(readTensor(r, gAt, gAt + gLength));
         if (gField === 11) found.inputs.push(readInput(r, gAt, gAt + gLength));
+        if (gField === 12) found.outputs.push(readInput(r, gAt, gAt + gLength));
       });
     });
     return found;
