@@ -131,8 +131,9 @@ export function buildFusedLlamaOnnx(
 
     const o = lin.matmul(attn, [`${a}.o_proj.weight`]);
     const [h2, afterAttn] = skipNorm(o, residual, `${p}.post_attention_layernorm.weight`);
-    const gate = lin.matmul(h2, [`${p}.mlp.gate_proj.weight`]);
-    const up = lin.matmul(h2, [`${p}.mlp.up_proj.weight`]);
+    // gate and up in one multiplication (one kernel call, one pass over the activations), then split
+    const gateUp = lin.matmul(h2, [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`], `${p}.mlp.gate_up_proj`);
+    const [gate, up] = g.opMulti('Split', [gateUp, g.ints([shape.intermediateSize, shape.intermediateSize])], 2, { axis: 2 });
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
     const down = lin.matmul(act, [`${p}.mlp.down_proj.weight`]);
     const next = l + 1 < shape.layers ? `model.layers.${l + 1}.input_layernorm.weight` : 'model.norm.weight';

@@ -6,6 +6,7 @@ import { convertHfModel } from './convert-hf.js';
 import { writeSafetensors } from './safetensors.js';
 import { writeGguf, type GgufType } from './gguf-writer.js';
 import type { GraphOptions } from './decoder-graph.js';
+import { GRAPH_BUILDER_HASH } from './builder-hash.js';
 
 /** A real model's architecture, rebuilt with seeded random weights for speed and memory benchmarks. */
 export interface ModelShape {
@@ -127,7 +128,7 @@ export function shapeModelDir(name: ShapeName, opts: ShapeModelOptions = {}): st
   const root = opts.root ?? join(tmpdir(), 'perpetua-shapes');
   const graph: GraphOptions = { layout: 'appending', dtype: 'fp32', ...opts.graph };
   const variant = [graph.layout, graph.dtype, graph.scales === 'fp32' ? 'f32scales' : ''].filter(Boolean).join('-');
-  const dir = join(root, `${shape.name}-seed${seed}-${variant}-v3`);
+  const dir = join(root, `${shape.name}-seed${seed}-${variant}-${GRAPH_BUILDER_HASH}`);
   if (existsSync(join(dir, 'onnx', 'model.onnx'))) return dir;
   const checkpoint = shapeCheckpointDir(name, opts);
   const gb = (onnxWeightBytes(shape.options) / 2 ** 30).toFixed(2);
