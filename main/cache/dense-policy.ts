@@ -3,13 +3,13 @@ import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy
 import { disposeKv, emptyKv, isHost, isKvBuffer, kvBytes, type CacheKv, type KvEditor, type KvGeometry, type LayerKv, type PastKv } from '../engine/layer-kv.js';
 import { ContextFullError } from '../policy/policy.js';
 
-/** Tokens a fresh buffer holds; it doubles as the cache grows. */
+/** Tokens a fresh buffer holds; it grows with the cache. */
 const FIRST_BUFFER_TOKENS = 64;
 
 /**
  * Keeps every token's KV at its absolute position: exact, but memory and per-token cost grow with the stream, and
  * it stops at `maxLength` (the model's context: positions past it were never trained for).
- * Where the model offers a KV buffer (`editor.createBuffer`), the KV lives in one that doubles as it fills, so a
+ * Where the model offers a KV buffer (`editor.createBuffer`), the KV lives in one that grows as it fills, so a
  * run appends to it instead of returning a copy of everything.
  */
 export class DensePolicy implements CachePolicy {

@@ -139,7 +139,7 @@ describe('the appending graph', () => {
     expect(out.logits.dims).toEqual([1, 1, inPlace.vocabSize]); // logits_to_keep = 1: the last row only
   });
 
-  it('a dense cache appends into one buffer that doubles as it grows', async () => {
+  it('a dense cache appends into one buffer that grows by a quarter, in steps of 64 tokens', async () => {
     const engine = new Engine(inPlace, createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, inPlace.config, inPlace.kvEditor));
     await engine.feed(tokens, { chunk: 7 });
     const buffer = await bufferOf(engine);
@@ -147,8 +147,11 @@ describe('the appending graph', () => {
     await engine.feed(tokens.slice(0, 10));
     const grown = await bufferOf(engine);
     expect([grown.length, grown.capacity]).toEqual([70, 128]);
+    await engine.feed(tokens);
+    const again = await bufferOf(engine);
+    expect([again.length, again.capacity]).toEqual([130, 192]); // 128 · 1.25 = 160, rounded up to 64s (doubling: 256)
     const reference = new Engine(copies, createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, copies.config));
-    await reference.feed([...tokens, ...tokens.slice(0, 10)]);
+    await reference.feed([...tokens, ...tokens.slice(0, 10), ...tokens]);
     expect(maxAbsDiff(engine.logits!, reference.logits!)).toBeLessThan(1e-4);
   });
 

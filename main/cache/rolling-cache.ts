@@ -6,7 +6,7 @@ import type { KvEditor } from '../engine/layer-kv.js';
 import type { KvBuffer } from '../engine/kv-buffer.js';
 import { evictInPlace, HostKvEditor } from './kv-editor.js';
 
-/** Tokens a fresh in-place buffer holds; it doubles as the cache fills, so a short chat copies little per step. */
+/** Tokens a fresh in-place buffer holds; it grows as the cache fills, so a short chat reads and copies little per step. */
 const FIRST_BUFFER_TOKENS = 64;
 
 /**

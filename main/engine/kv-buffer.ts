@@ -15,6 +15,9 @@ interface LayerArrays {
   value: HostKvArray;
 }
 
+/** Capacities a buffer grows to are multiples of this. */
+const GROWTH_STEP_TOKENS = 64;
+
 /** The most a WebAssembly memory holds (65,536 pages of 64 KiB); larger buffers live in plain ArrayBuffers. */
 const WASM_MEMORY_BYTES = 2 ** 32 - 2 ** 16;
 
@@ -75,11 +78,17 @@ export class KvBuffer {
     return this.tensors[layer][which];
   }
 
-  /** This buffer if it holds `needed` tokens, else a larger one (doubling, up to `max`) with the same contents. */
+  /**
+   * This buffer if it holds `needed` tokens, else a larger one (a quarter more, in steps of 64 tokens, up to `max`)
+   * with the same contents. Attention reads the whole capacity, so the unused rows are work too: growing by a
+   * quarter keeps them under a fifth of the buffer, and the copies a growth makes add up to a few times the last
+   * size.
+   */
   reserve(needed: number, max: number): KvBuffer {
     if (needed <= this.capacity) return this;
     if (needed > max) throw new RangeError(`A KV buffer of at most ${max} tokens cannot hold ${needed}.`);
-    const grown = new KvBuffer(this.geometry, Math.min(max, Math.max(needed, 2 * this.capacity)), this.dtype);
+    const step = GROWTH_STEP_TOKENS;
+    const grown = new KvBuffer(this.geometry, Math.min(max, Math.ceil(Math.max(needed, 1.25 * this.capacity) / step) * step), this.dtype);
     grown.load(this.compact(), this.filled);
     return grown;
   }
