@@ -27,7 +27,8 @@ const POLICIES = [
   ['window', '--window', '20', '--evict-chunk', '4'],
   ['recompute', '--window', '16'],
 ];
-const MODEL_DIRS = [testModelDir(), ...(fixtureAvailable(FIXTURES.tinystories) ? [FIXTURES.tinystories] : [])];
+// the reference graph, the appending graph (the engine appends each run's new KV itself), and a real model
+const MODEL_DIRS = [testModelDir(), testModelDir({ graph: { layout: 'appending' } }), ...(fixtureAvailable(FIXTURES.tinystories) ? [FIXTURES.tinystories] : [])];
 
 describe('resume across processes', () => {
   for (const model of MODEL_DIRS) {
