@@ -1,10 +1,8 @@
 import type { PolicySpec } from '../policy/policy.js';
 import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
-import { disposeKv, emptyKv, isHost, isKvBuffer, kvBytes, type CacheKv, type KvEditor, type KvGeometry, type LayerKv, type PastKv } from '../engine/layer-kv.js';
+import { disposeKv, isKvBuffer, kvBytes, type CacheKv, type KvEditor, type KvGeometry, type PastKv } from '../engine/layer-kv.js';
 import { ContextFullError } from '../policy/policy.js';
-
-/** Tokens a fresh buffer holds; it grows with the cache. */
-const FIRST_BUFFER_TOKENS = 64;
+import { freshCacheKv, restoredCacheKv } from './cache-kv.js';
 
 /**
  * Keeps every token's KV at its absolute position: exact, but memory and per-token cost grow with the stream, and
@@ -26,7 +24,7 @@ export class DensePolicy implements CachePolicy {
   }
 
   private emptyKv(): PastKv {
-    return this.editor?.createBuffer?.(Math.min(FIRST_BUFFER_TOKENS, this.maxLength)) ?? emptyKv(this.geometry);
+    return freshCacheKv(this.editor, this.geometry, this.maxLength);
   }
 
   get length(): number {
@@ -83,7 +81,7 @@ export class DensePolicy implements CachePolicy {
 
   restore(c: CacheContents): void {
     disposeKv(this.kv);
-    this.kv = this.editor?.createBuffer ? this.loaded(c.kv, c.tokens.length) : c.kv;
+    this.kv = restoredCacheKv(this.editor, c.kv, c.tokens.length, this.maxLength);
     this.tokens = [...c.tokens];
   }
 
@@ -95,13 +93,5 @@ export class DensePolicy implements CachePolicy {
     disposeKv(this.kv);
     this.kv = this.emptyKv();
     this.tokens = [];
-  }
-
-  private loaded(kv: CacheKv[], length: number) {
-    const host = kv.filter((l): l is LayerKv => isHost(l.key) && isHost(l.value));
-    if (host.length !== kv.length) throw new RangeError('A KV buffer takes host arrays only.');
-    const buffer = this.editor!.createBuffer!(Math.max(length, Math.min(FIRST_BUFFER_TOKENS, this.maxLength)));
-    buffer.load(host, length);
-    return buffer;
   }
 }

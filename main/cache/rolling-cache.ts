@@ -1,13 +1,10 @@
 import type { RopeSpec } from '../engine/model-config.js';
 import type { PolicySpec } from '../policy/policy.js';
 import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
-import { disposeKv, emptyKv, isHost, isKvBuffer, kvBytes, type CacheKv, type KvGeometry, type LayerKv, type PastKv } from '../engine/layer-kv.js';
+import { disposeKv, isKvBuffer, kvBytes, type CacheKv, type KvGeometry, type PastKv } from '../engine/layer-kv.js';
 import type { KvEditor } from '../engine/layer-kv.js';
-import type { KvBuffer } from '../engine/kv-buffer.js';
 import { evictInPlace, HostKvEditor } from './kv-editor.js';
-
-/** Tokens a fresh in-place buffer holds; it grows as the cache fills, so a short chat reads and copies little per step. */
-const FIRST_BUFFER_TOKENS = 64;
+import { freshCacheKv, restoredCacheKv } from './cache-kv.js';
 
 /**
  * A bounded cache of `sinks` first tokens plus the most recent `window` tokens, with positions assigned inside
@@ -38,7 +35,7 @@ export class RollingCache implements CachePolicy {
   }
 
   private emptyKv(): PastKv {
-    return this.editor.createBuffer?.(Math.min(FIRST_BUFFER_TOKENS, this.capacity)) ?? emptyKv(this.geometry);
+    return freshCacheKv(this.editor, this.geometry, this.capacity);
   }
 
   get length(): number {
@@ -123,7 +120,7 @@ export class RollingCache implements CachePolicy {
 
   restore(c: CacheContents): void {
     disposeKv(this.kv);
-    this.kv = this.editor.createBuffer ? this.loaded(c.kv, c.tokens.length) : c.kv;
+    this.kv = restoredCacheKv(this.editor, c.kv, c.tokens.length, this.capacity);
     this.tokens = [...c.tokens];
     this.original = [...c.originalPositions];
     this.seen = c.totalTokensSeen;
@@ -132,15 +129,6 @@ export class RollingCache implements CachePolicy {
 
   dispose(): void {
     this.reset();
-  }
-
-  /** host arrays of `length` tokens copied into a fresh buffer */
-  private loaded(kv: CacheKv[], length: number): KvBuffer {
-    const host = kv.filter((l): l is LayerKv => isHost(l.key) && isHost(l.value));
-    if (host.length !== kv.length) throw new RangeError('An in-place KV buffer takes host arrays only.');
-    const buffer = this.editor.createBuffer!(Math.max(length, Math.min(FIRST_BUFFER_TOKENS, this.capacity)));
-    buffer.load(host, length);
-    return buffer;
   }
 
   reset(): void {
