@@ -65,7 +65,7 @@ describe.each(PAIRS)('fused graph vs the reference graph: %s, %s layout', (_name
   });
   afterAll(() => Promise.all([ref.dispose(), fused.dispose()]));
 
-  it('uses the fused operators and takes no position_ids', () => {
+  it('uses the fused operators; only the appending graph takes position_ids', () => {
     const ops = opTypes(fused.onnxPath);
     expect(ops).toContain('SkipSimplifiedLayerNormalization');
     expect(ops).toContain('SimplifiedLayerNormalization');
@@ -80,7 +80,7 @@ describe.each(PAIRS)('fused graph vs the reference graph: %s, %s layout', (_name
       expect(fused.layout.appendsKv).toBe(true);
       expect(fused.layout.logitsToKeep).toBe('logits_to_keep');
     }
-    expect(fused.takesPositions).toBe(false);
+    expect(fused.takesPositions).toBe(layout === 'appending');
     expect(ref.takesPositions).toBe(true);
   });
 
@@ -96,7 +96,17 @@ describe.each(PAIRS)('fused graph vs the reference graph: %s, %s layout', (_name
     }
   });
 
-  it('refuses tokens that would not go at the cache length', async () => {
-    await expect(fused.forward([1, 2], [5, 6], [])).rejects.toThrow(/cache length 0/);
+  it(layout === 'fused' ? 'refuses tokens that would not go at the cache length' : 'takes its positions: RoPE scores depend on distances only', async () => {
+    if (layout === 'fused') {
+      await expect(fused.forward([1, 2], [5, 6], [])).rejects.toThrow(/cache length 0/);
+      return;
+    }
+    const ids = tokens.slice(0, 6);
+    const at = (start: number) => ids.map((_, i) => start + i);
+    const [base, shifted] = [await fused.forward(ids, at(0), []), await fused.forward(ids, at(37), [])];
+    expect(maxAbsDiff(shifted.logits, base.logits)).toBeLessThan(1e-4);
+    // the keys themselves are encoded where they were told (turned by 37 positions), so the positions were used
+    const [k0, k37] = [base.present as { key: Float32Array }[], shifted.present as { key: Float32Array }[]];
+    expect(maxAbsDiff(k0[0].key, k37[0].key)).toBeGreaterThan(1e-2);
   });
 });

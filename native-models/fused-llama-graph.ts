@@ -27,8 +27,8 @@ export function gqaRotates(shape: ModelConfig): boolean {
  * new tokens at the cache length (seqlens_k = mask sum − 1), which is right for every Perpetua cache policy
  * because each keeps cache index = position id.
  * With `attention: 'appending'` the same graph attends with AppendingAttention instead (the caller's KV buffer in,
- * only the new tokens' KV out, RotaryEmbedding before it) and takes `logits_to_keep` (0 = every row, k = the
- * last k), so a prefill computes one row of the output matrix instead of one per token.
+ * only the new tokens' KV out, RotaryEmbedding before it) and takes `position_ids` and `logits_to_keep` (0 = every
+ * row, k = the last k), so a prefill computes one row of the output matrix instead of one per token.
  */
 export function buildFusedLlamaOnnx(
   shape: ModelConfig,
@@ -61,13 +61,16 @@ export function buildFusedLlamaOnnx(
   const sin = g.op('Sin', [angles]);
   const interleaved = shape.rope.style === 'interleaved' ? 1 : 0;
 
-  // RotaryEmbedding needs explicit positions: past + 0…S−1, past = total − S (batch 1, as the engine runs)
+  // RotaryEmbedding needs explicit positions: the appending graph's input, else past + 0…S−1, past = total − S (batch 1)
   let positions = '';
   let appendingAttention: AppendingAttention | null = null;
   if (!inGqa) {
     const S = g.op('Gather', [g.op('Shape', [inputIds]), one], { axis: 0 });
     const start = g.op('Sub', [totalLength, S]);
-    positions = g.op('Unsqueeze', [g.op('Range', [start, totalLength, one]), g.ints([0])]);
+    // an appending graph takes its positions, so a cache may encode its keys one offset further (see RollingCache)
+    positions = appending
+      ? g.input('position_ids', 'int64', ['batch_size', 'sequence_length'])
+      : g.op('Unsqueeze', [g.op('Range', [start, totalLength, one]), g.ints([0])]);
     if (appending) appendingAttention = new AppendingAttention(g, shape, S, start);
   }
   const rotate = (t: string, heads: number): string =>

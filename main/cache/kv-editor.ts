@@ -25,34 +25,42 @@ export class HostKvEditor implements KvEditor {
 }
 
 /**
- * The same eviction inside a fixed-capacity buffer, without allocating: every head's tail moves down over the
- * dropped tokens (values by copyWithin, keys turned back by `drop` positions as they move: one RoPE delta for all,
- * four pairs at a time with WebAssembly SIMD where it applies, else in JavaScript).
+ * Turns the keys in rows [from, to) of every head and layer of a buffer by `delta` positions, where they are: four
+ * pairs at a time with WebAssembly SIMD where it applies, else in JavaScript. Dims beyond rotaryDim stay.
  */
-export function evictInPlace(buffer: KvBuffer, keep: number, drop: number, rope: RopeSpec): void {
+export function turnKeyRows(buffer: KvBuffer, from: number, to: number, delta: number, rope: RopeSpec): void {
+  if (delta === 0 || to <= from) return;
   const { kvHeads, headDim } = buffer.geometry;
-  const length = buffer.length;
   const stride = buffer.capacity * headDim;
-  const moveDown = (a: HostKvArray) => {
-    for (let h = 0; h < kvHeads; h++) a.copyWithin(h * stride + keep * headDim, h * stride + (keep + drop) * headDim, h * stride + length * headDim);
-  };
-  const simd = simdTurn(buffer, rope, -drop);
-  for (let l = 0; l < buffer.geometry.layers; l++) {
-    moveDown(buffer.values[l]);
+  const simd = simdTurn(buffer, rope, delta);
+  for (const key of buffer.keys) {
     if (!simd) {
-      rotateKeys(buffer.keys[l], kvHeads, headDim, keep, length - drop, -drop, rope, drop);
+      rotateKeys(key, kvHeads, headDim, from, to, delta, rope);
       continue;
     }
-    // whole rows turn while they move; with partial rotary the rows move first and their rotary dims turn in place
-    const key = buffer.keys[l];
-    const shift = rope.rotaryDim === headDim ? drop : 0;
-    if (!shift) moveDown(key);
     for (let h = 0; h < kvHeads; h++) {
-      const dst = key.byteOffset + (h * stride + keep * headDim) * 4;
-      simd(dst, dst + shift * headDim * 4, length - drop - keep, headDim * 4);
+      const at = key.byteOffset + (h * stride + from * headDim) * 4;
+      simd(at, at, to - from, headDim * 4);
     }
   }
-  buffer.setLength(length - drop);
+}
+
+/** Copies of the keys in rows [0, n) of every layer, [kvHeads, n, headDim] each (a cache's sinks, kept unturned). */
+export function copyKeyRows(buffer: KvBuffer, n: number): HostKvArray[] {
+  const { kvHeads, headDim } = buffer.geometry;
+  return buffer.keys.map((key) => {
+    const out = allocLike(key, kvHeads * n * headDim);
+    for (let h = 0; h < kvHeads; h++) out.set(key.subarray(h * buffer.capacity * headDim, (h * buffer.capacity + n) * headDim), h * n * headDim);
+    return out;
+  });
+}
+
+/** Writes copyKeyRows' arrays back into rows [0, n). */
+export function writeKeyRows(buffer: KvBuffer, rows: HostKvArray[], n: number): void {
+  const { kvHeads, headDim } = buffer.geometry;
+  rows.forEach((r, l) => {
+    for (let h = 0; h < kvHeads; h++) buffer.keys[l].set(r.subarray(h * n * headDim, (h + 1) * n * headDim), h * buffer.capacity * headDim);
+  });
 }
 
 /**

@@ -132,7 +132,7 @@ describe('the appending graph', () => {
     expect(outputs).toEqual(inPlace.session.outputNames);
     expect(outputs).toContain('new_key_values.0.key');
     const out = await inPlace.session.run(
-      { input_ids: new ort.Tensor('int64', BigInt64Array.of(1n, 2n), [1, 2]), attention_mask: new ort.Tensor('int64', new BigInt64Array(2).fill(1n), [1, 2]), logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(1n), []), ...emptyPast(inPlace, 64) },
+      { input_ids: new ort.Tensor('int64', BigInt64Array.of(1n, 2n), [1, 2]), attention_mask: new ort.Tensor('int64', new BigInt64Array(2).fill(1n), [1, 2]), position_ids: new ort.Tensor('int64', BigInt64Array.of(0n, 1n), [1, 2]), logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(1n), []), ...emptyPast(inPlace, 64) },
     );
     const { kvHeads, headDim } = inPlace.config;
     expect(out['new_key_values.0.key'].dims).toEqual([1, kvHeads, 2, headDim]);
@@ -155,6 +155,41 @@ describe('the appending graph', () => {
     expect(maxAbsDiff(engine.logits!, reference.logits!)).toBeLessThan(1e-4);
   });
 
+  it('evicts without turning the kept keys (one offset for all), and turns them back before positions pass the limit', async () => {
+    const dir = testModelDir({ maxPositions: 40, graph: { layout: 'appending' } });
+    const [offset, turned] = await Promise.all([Model.load(dir), Model.load(dir, { kvInPlace: false })]);
+    try {
+      expect(offset.kvEditor?.positionLimit).toBe(40);
+      const spec: PolicySpec = { ...DEFAULT_POLICY, name: 'sink', sink: 4, window: 12, evictChunk: 4 };
+      const stream = [...tokens, ...tokens].slice(0, 100);
+      const offsets: number[] = [];
+      let highest = 0;
+      const policy = createPolicy(spec, offset.config, offset.kvEditor);
+      const plan = policy.plan.bind(policy);
+      policy.plan = async (t) => {
+        const p = await plan(t);
+        offsets.push(p.positions[0] - policy.length); // how far past its cache index the next token goes
+        highest = Math.max(highest, ...p.positions);
+        return p;
+      };
+      const [a, b] = [new Engine(offset, policy), new Engine(turned, createPolicy(spec, turned.config))];
+      let worst = 0;
+      for (const [i, t] of stream.entries()) {
+        worst = Math.max(worst, maxAbsDiff(await a.feed([t]), await b.feed([t])));
+        if (i === 70) {
+          // a snapshot in the middle has its keys at their cache index, like the turning cache's
+          const [ka, kb] = [await toHostKv(a.policy.contents().kv), await toHostKv(b.policy.contents().kv)];
+          for (let l = 0; l < ka.length; l++) expect(maxAbsDiff(ka[l].key, kb[l].key)).toBeLessThan(1e-5);
+        }
+      }
+      expect(worst).toBeLessThan(1e-4);
+      expect(highest).toBe(39);
+      expect(Math.max(...offsets)).toBeGreaterThanOrEqual(20); // keys were encoded further instead of turned …
+      expect(offsets.slice(1).some((o, i) => o < offsets[i])).toBe(true); // … and turned back at the limit
+    } finally {
+      await Promise.all([offset.dispose(), turned.dispose()]);
+    }
+  });
 });
 
 describe('GroupQueryAttention graphs', () => {

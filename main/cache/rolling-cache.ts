@@ -2,9 +2,12 @@ import type { RopeSpec } from '../engine/model-config.js';
 import type { PolicySpec } from '../policy/policy.js';
 import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy.js';
 import { disposeKv, isKvBuffer, kvBytes, type CacheKv, type KvGeometry, type PastKv } from '../engine/layer-kv.js';
+import type { KvBuffer } from '../engine/kv-buffer.js';
 import type { KvEditor } from '../engine/layer-kv.js';
-import { evictInPlace, HostKvEditor } from './kv-editor.js';
+import { copyKeyRows, HostKvEditor, turnKeyRows, writeKeyRows } from './kv-editor.js';
 import { freshCacheKv, restoredCacheKv } from './cache-kv.js';
+import { rotateKeys } from './rope-rotation.js';
+import type { HostKvArray } from '../engine/kv-dtype.js';
 
 /**
  * A bounded cache of `sinks` first tokens plus the most recent `window` tokens, with positions assigned inside
@@ -13,6 +16,12 @@ import { freshCacheKv, restoredCacheKv } from './cache-kv.js';
  * With zero sinks this is the plain sliding window.
  * Where the model's graph writes its KV in place (`editor.createBuffer`), the cache keeps it in one fixed buffer
  * and evicts inside it; otherwise it holds each run's present arrays and the editor makes new ones on eviction.
+ * In a buffer the evicted rows are refilled from its end (attention is order-free over the past), and where the
+ * graph takes position ids (`editor.positionLimit`) no kept key turns either: RoPE scores depend only on the
+ * distance between query and key, so the cache encodes every token `offset` positions after its cache index and
+ * an eviction instead turns the sinks' keys forward (from an unturned copy, so no error piles up) and raises the
+ * offset. Before positions would pass the limit, every key turns back once (offset 0); snapshots and forks always
+ * get the keys at their cache index.
  */
 export class RollingCache implements CachePolicy {
   private kv: PastKv;
@@ -21,6 +30,10 @@ export class RollingCache implements CachePolicy {
   private original: number[] = [];
   private seen = 0;
   private sinks: number;
+  /** every key in the buffer is encoded this many positions after its cache index */
+  private offset = 0;
+  /** the sinks' keys at offset 0, while the offset is not */
+  private sinkKeys: HostKvArray[] | null = null;
 
   constructor(
     readonly spec: PolicySpec,
@@ -65,7 +78,9 @@ export class RollingCache implements CachePolicy {
     if (overflow > 0) await this.evict(Math.max(overflow, this.evictCount));
     const start = this.length;
     if (isKvBuffer(this.kv)) this.kv = this.kv.reserve(start + tokens.length, this.capacity);
-    return { ids: tokens, positions: tokens.map((_, i) => start + i), past: this.kv };
+    if (this.offset && start + tokens.length + this.offset > (this.editor.positionLimit ?? 0)) this.rebase();
+    const at = start + this.offset;
+    return { ids: tokens, positions: tokens.map((_, i) => at + i), past: this.kv };
   }
 
   commit(present: PastKv, tokens: number[]): void {
@@ -89,7 +104,15 @@ export class RollingCache implements CachePolicy {
     if (e <= 0) return;
     const old = this.kv;
     if (isKvBuffer(old)) {
-      evictInPlace(old, sinks, e, this.rope);
+      old.drop(sinks, e);
+      if (this.editor.positionLimit) {
+        this.sinkKeys ??= copyKeyRows(old, sinks);
+        this.offset += e;
+        writeKeyRows(old, this.sinkKeys, sinks);
+        turnKeyRows(old, 0, sinks, this.offset, this.rope);
+      } else {
+        turnKeyRows(old, sinks, old.length, -e, this.rope);
+      }
     } else {
       this.kv = await this.editor.evict!(old, sinks, e);
       disposeKv(old);
@@ -98,19 +121,33 @@ export class RollingCache implements CachePolicy {
     this.original.splice(sinks, e);
   }
 
+  /** Turns every key in the buffer back to its cache index (offset 0). */
+  private rebase(): void {
+    const buffer = this.kv as KvBuffer;
+    const sinks = Math.min(this.sinks, buffer.length);
+    turnKeyRows(buffer, sinks, buffer.length, -this.offset, this.rope);
+    if (this.sinkKeys) writeKeyRows(buffer, this.sinkKeys, sinks);
+    this.offset = 0;
+    this.sinkKeys = null;
+  }
+
   kvBytes(): number {
     return isKvBuffer(this.kv) ? this.kv.bytes : kvBytes(this.kv);
   }
 
   contents(): CacheContents {
     const kv = this.kv;
+    const { offset, geometry, rope } = this;
     return {
       tokens: [...this.tokens],
       originalPositions: [...this.original],
       cachePositions: this.tokens.map((_, i) => i),
       // a buffer's KV is copied out only when read (snapshots, forks), not for every look at the tokens
       get kv(): CacheKv[] {
-        return isKvBuffer(kv) ? kv.compact() : kv;
+        if (!isKvBuffer(kv)) return kv;
+        const layers = kv.compact();
+        for (const l of layers) rotateKeys(l.key, geometry.kvHeads, geometry.headDim, 0, kv.length, -offset, rope);
+        return layers;
       },
       totalTokensSeen: this.seen,
       history: [],
@@ -125,6 +162,8 @@ export class RollingCache implements CachePolicy {
     this.original = [...c.originalPositions];
     this.seen = c.totalTokensSeen;
     this.sinks = c.sinks;
+    this.offset = 0;
+    this.sinkKeys = null;
   }
 
   dispose(): void {
@@ -138,5 +177,7 @@ export class RollingCache implements CachePolicy {
     this.original = [];
     this.seen = 0;
     this.sinks = this.spec.name === 'sink' ? this.spec.sink : 0;
+    this.offset = 0;
+    this.sinkKeys = null;
   }
 }

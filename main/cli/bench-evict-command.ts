@@ -67,6 +67,12 @@ export async function benchEvictCommand(args: string[]): Promise<void> {
         `the in-place eviction alone, back to back (${b.samples}): p50 ${b.p50Ms.toFixed(2)} ms, p99 ${b.p99Ms.toFixed(2)} ms (CPU ${b.cpuP50Ms.toFixed(2)} / ${b.cpuP99Ms.toFixed(2)} ms)\n`,
       );
     }
+    const r = result.rebase;
+    if (r) {
+      process.stdout.write(
+        `turning every key back to its cache index, once per ${r.everyTokens} tokens (${r.samples}): p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms (CPU ${r.cpuP50Ms.toFixed(2)} / ${r.cpuP99Ms.toFixed(2)} ms)\n`,
+      );
+    }
     for (const m of result.modes) {
       process.stdout.write(
         `${m.mode}: an eviction step costs ${m.ratioP50.toFixed(2)}× a normal step at p50 (${m.cpuRatioP50.toFixed(2)}× in CPU time); the eviction alone p50 ${m.edit.p50Ms.toFixed(2)} ms, p99 ${m.edit.p99Ms.toFixed(2)} ms (CPU ${m.edit.cpuP50Ms.toFixed(2)} / ${m.edit.cpuP99Ms.toFixed(2)} ms)\n`,

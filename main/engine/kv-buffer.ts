@@ -25,7 +25,10 @@ const WASM_MEMORY_BYTES = 2 ** 32 - 2 ** 16;
  * A cache's KV in fixed-capacity host buffers that the model's graph writes into in place: every layer's key and
  * value is one [kvHeads, capacity, headDim] array, fed as both the past and the (preallocated) present of a run,
  * so GroupQueryAttention appends the new tokens' KV where it belongs (its shared past/present buffer) instead of
- * copying the whole past into a new present every step. Tokens [0, length) of each head are valid.
+ * copying the whole past into a new present every step. Rows [0, length) of each head are valid.
+ * Attention does not depend on the order of the past, so the rows need not stay in token order: `drop` fills the
+ * rows of dropped tokens with the last rows instead of moving every later token down, and `slotOf` says which row
+ * holds which token (in order again in `compact`).
  * All arrays are views of one WebAssembly memory (when it fits), so SIMD code can edit them where they are; its
  * `scratch` (2 × headDim float32 after them) holds what such an edit needs besides (RoPE cos/sin).
  */
@@ -37,6 +40,10 @@ export class KvBuffer {
   /** the buffers as onnxruntime tensors (the same memory), made once */
   private readonly tensors: { key: ort.Tensor; value: ort.Tensor }[];
   private filled = 0;
+  /** the row of each valid token, in token order */
+  private readonly slots: Int32Array;
+  /** slots[i] = i for every valid token (nothing dropped since the last load) */
+  private ordered = true;
 
   constructor(
     readonly geometry: Geometry,
@@ -56,6 +63,7 @@ export class KvBuffer {
     this.scratch = memory ? new Float32Array(memory, 2 * layers * arrayBytes, 2 * headDim) : new Float32Array(2 * headDim);
     const dims = [1, kvHeads, capacity, headDim];
     this.tensors = this.keys.map((key, l) => ({ key: new ort.Tensor(dtype, key, dims), value: new ort.Tensor(dtype, this.values[l], dims) }));
+    this.slots = Int32Array.from({ length: capacity }, (_, i) => i);
   }
 
   /** valid tokens per head */
@@ -63,10 +71,56 @@ export class KvBuffer {
     return this.filled;
   }
 
-  /** the model wrote `n` more tokens, or an eviction dropped some */
+  /** the model wrote `n − length` more tokens after the valid rows (GroupQueryAttention in place) */
   setLength(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > this.capacity) throw new RangeError(`A KV buffer of ${this.capacity} tokens cannot hold ${n}.`);
+    for (let i = this.filled; i < n; i++) this.slots[i] = i;
     this.filled = n;
+  }
+
+  /** the row that holds token `i` (in token order, 0 ≤ i < length) */
+  slotOf(i: number): number {
+    return this.slots[i];
+  }
+
+  /**
+   * Drops tokens [from, from + count): the valid tokens behind the new length move into the rows the dropped ones
+   * leave inside it, so at most `count` rows per head move, and rows [0, length − count) stay the valid ones.
+   * Returns the rows that moved ([source, destination] pairs), for tests and benches.
+   */
+  drop(from: number, count: number): [number, number][] {
+    const length = this.filled;
+    if (!Number.isInteger(from) || !Number.isInteger(count) || from < 0 || count < 0 || from + count > length) {
+      throw new RangeError(`Cannot drop tokens ${from}…${from + count - 1} of ${length}.`);
+    }
+    const kept = length - count;
+    const tokenIn = new Int32Array(length); // row → token
+    for (let i = 0; i < length; i++) tokenIn[this.slots[i]] = i;
+    const holes: number[] = [];
+    for (let i = from; i < from + count; i++) if (this.slots[i] < kept) holes.push(this.slots[i]);
+    const moves: [number, number][] = [];
+    for (let row = kept; row < length; row++) {
+      const t = tokenIn[row];
+      if (t >= from && t < from + count) continue;
+      const hole = holes.pop()!;
+      this.copyRow(row, hole);
+      this.slots[t] = hole;
+      moves.push([row, hole]);
+    }
+    this.slots.copyWithin(from, from + count, length);
+    this.filled = kept;
+    this.ordered &&= moves.length === 0;
+    return moves;
+  }
+
+  private copyRow(from: number, to: number): void {
+    const { kvHeads, headDim } = this.geometry;
+    for (const a of [...this.keys, ...this.values]) {
+      for (let h = 0; h < kvHeads; h++) {
+        const base = h * this.capacity * headDim;
+        a.copyWithin(base + to * headDim, base + from * headDim, base + (from + 1) * headDim);
+      }
+    }
   }
 
   /** bytes of KV allocated (the whole capacity, used or not) */
@@ -107,7 +161,7 @@ export class KvBuffer {
         for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * row, (h + 1) * row), (h * this.capacity + at) * headDim);
       }
     });
-    this.filled = at + n;
+    this.setLength(at + n);
   }
 
   /** The valid tokens as exact-size [kvHeads, length, headDim] copies (snapshots, forks, inspection). */
@@ -118,6 +172,8 @@ export class KvBuffer {
   /** Replaces the contents with exact-size [kvHeads, length, headDim] arrays of `length` tokens. */
   load(kv: LayerArrays[], length: number): void {
     const { kvHeads, headDim } = this.geometry;
+    this.filled = 0;
+    this.ordered = true;
     this.setLength(length);
     kv.forEach((layer, l) => {
       for (const [src, dst] of [[layer.key, this.keys[l]], [layer.value, this.values[l]]]) {
@@ -128,9 +184,23 @@ export class KvBuffer {
 
   private gather(a: HostKvArray): HostKvArray {
     const { kvHeads, headDim } = this.geometry;
-    const row = this.filled * headDim;
-    const out = allocKv(this.dtype, kvHeads * row);
-    for (let h = 0; h < kvHeads; h++) out.set(a.subarray(h * this.capacity * headDim, h * this.capacity * headDim + row), h * row);
+    const n = this.filled;
+    const out = allocKv(this.dtype, kvHeads * n * headDim);
+    for (let h = 0; h < kvHeads; h++) {
+      const src = h * this.capacity * headDim;
+      const dst = h * n * headDim;
+      if (this.ordered) {
+        out.set(a.subarray(src, src + n * headDim), dst);
+        continue;
+      }
+      // runs of tokens in consecutive rows go in one copy (after a drop, all but the moved rows)
+      for (let i = 0; i < n; ) {
+        let j = i + 1;
+        while (j < n && this.slots[j] === this.slots[j - 1] + 1) j++;
+        out.set(a.subarray(src + this.slots[i] * headDim, src + (this.slots[j - 1] + 1) * headDim), dst + i * headDim);
+        i = j;
+      }
+    }
     return out;
   }
 }

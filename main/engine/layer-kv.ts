@@ -45,6 +45,12 @@ export interface KvEditor {
    * shared past/present buffer on the CPU); absent where the graph cannot
    */
   createBuffer?(capacity: number): KvBuffer;
+  /**
+   * Where the graph takes position ids with a buffer: how many positions it encodes (the model's max positions).
+   * A cache may then encode every key one offset further than its cache index, so that an eviction turns only the
+   * sinks' keys instead of every kept one; absent: new tokens go at the cache length.
+   */
+  positionLimit?: number;
   /** releases what the editor holds (a graph session) */
   dispose?(): Promise<void>;
 }

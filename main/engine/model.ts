@@ -180,7 +180,10 @@ export class Model {
     const kvEditor = kvOnDevice
       ? await GraphKvEditor.create(config, config.rope, opened.provider, opened.provider !== 'cpu', layout.kvDtype)
       : inPlace
-        ? { createBuffer: (capacity: number) => new KvBuffer(geometry, capacity, layout.kvDtype) }
+        ? {
+            createBuffer: (capacity: number) => new KvBuffer(geometry, capacity, layout.kvDtype),
+            positionLimit: layout.positionIds ? config.maxPositions : undefined,
+          }
         : undefined;
     const onnxPath = join(dir, variant.file);
     let fingerprint: string;

@@ -1,6 +1,8 @@
 import { loadavg } from 'node:os';
 import { createPolicy } from '../cache/create-policy.js';
-import { evictInPlace } from '../cache/kv-editor.js';
+import { turnKeyRows } from '../cache/kv-editor.js';
+import type { CacheContents } from '../engine/cache-policy.js';
+import { allocKv } from '../engine/kv-dtype.js';
 import type { CachePolicy } from '../engine/cache-policy.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
@@ -41,10 +43,16 @@ export interface EvictBenchResult {
   load1m: [number, number];
   modes: EvictModeResult[];
   /**
-   * the in-place eviction of a full buffer of the same shape alone, back to back with no model run between (no
-   * cold caches from the weights, no collection of the binding's output copies): what the edit itself costs
+   * the in-place eviction of a full buffer of the same shape alone (the policy's plan on a full cache), back to
+   * back with no model run between (no cold caches from the weights, no collection of the binding's output
+   * copies): what the edit itself costs
    */
   backToBack: StepStats | null;
+  /**
+   * where the graph takes position ids: turning every key of a full buffer back to its cache index, which the
+   * cache does once every `everyTokens` tokens instead of turning the kept keys on each eviction
+   */
+  rebase: (StepStats & { everyTokens: number }) | null;
 }
 
 interface Samples {
@@ -130,7 +138,10 @@ export async function measureEvictions(
     o.onProgress?.(t + 1, o.steps);
   }
   for (const r of runs) r.engine.policy.dispose();
-  const backToBack = model.kvEditor?.createBuffer ? evictionsAlone(model, spec, runs[0].engine.policy.capacity, o.steps / 8) : null;
+  const alone = Math.max(8, o.steps / 8);
+  const backToBack = model.kvEditor?.createBuffer ? await evictionsAlone(model, spec, capacity, alone) : null;
+  const limit = model.kvEditor?.positionLimit;
+  const rebase = limit && backToBack ? { ...rebasesAlone(model, capacity, alone), everyTokens: limit - capacity } : null;
   return {
     spec,
     steps: o.steps,
@@ -148,18 +159,47 @@ export async function measureEvictions(
       };
     }),
     backToBack,
+    rebase,
   };
 }
 
-function evictionsAlone(model: Model, spec: PolicySpec, capacity: number, count: number): StepStats {
-  const buffer = model.kvEditor!.createBuffer!(capacity);
-  const drop = Math.min(spec.evictChunk, Math.max(1, Math.floor(spec.window / 2)));
+async function evictionsAlone(model: Model, spec: PolicySpec, capacity: number, count: number): Promise<StepStats> {
+  const policy = createPolicy(spec, model.config, model.kvEditor);
+  const { layers, kvHeads, headDim } = model.config;
+  const kv = model.kvDtype;
+  const full: CacheContents = {
+    tokens: new Array(capacity).fill(0),
+    originalPositions: Array.from({ length: capacity }, (_, i) => i),
+    cachePositions: Array.from({ length: capacity }, (_, i) => i),
+    kv: Array.from({ length: layers }, () => ({ key: allocKv(kv, kvHeads * capacity * headDim), value: allocKv(kv, kvHeads * capacity * headDim) })),
+    totalTokensSeen: capacity,
+    history: [],
+    sinks: spec.name === 'sink' ? spec.sink : 0,
+  };
   const s: Samples = { wall: [], cpu: [] };
-  for (let i = 0; i < Math.max(8, count); i++) {
-    buffer.setLength(capacity);
+  try {
+    for (let i = 0; i < count; i++) {
+      policy.restore(full);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await policy.plan([0]);
+      s.wall.push(performance.now() - t0);
+      s.cpu.push(cpuMs(c0));
+    }
+  } finally {
+    policy.dispose();
+  }
+  return stats(s);
+}
+
+function rebasesAlone(model: Model, capacity: number, count: number): StepStats {
+  const buffer = model.kvEditor!.createBuffer!(capacity);
+  buffer.setLength(capacity);
+  const s: Samples = { wall: [], cpu: [] };
+  for (let i = 0; i < count; i++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    evictInPlace(buffer, spec.name === 'sink' ? spec.sink : 0, drop, model.config.rope);
+    turnKeyRows(buffer, 0, capacity, -(i + 1), model.config.rope);
     s.wall.push(performance.now() - t0);
     s.cpu.push(cpuMs(c0));
   }
