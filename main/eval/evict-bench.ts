@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { createPolicy } from '../cache/create-policy.js';
 import { turnKeyRows } from '../cache/kv-editor.js';
-import type { CacheContents } from '../engine/cache-policy.js';
+import type { KvBuffer } from '../engine/kv-buffer.js';
 import { allocKv } from '../engine/kv-dtype.js';
 import type { CachePolicy } from '../engine/cache-policy.js';
 import { Engine } from '../engine/engine.js';
@@ -166,25 +166,29 @@ export async function measureEvictions(
 async function evictionsAlone(model: Model, spec: PolicySpec, capacity: number, count: number): Promise<StepStats> {
   const policy = createPolicy(spec, model.config, model.kvEditor);
   const { layers, kvHeads, headDim } = model.config;
-  const kv = model.kvDtype;
-  const full: CacheContents = {
+  const rows = (n: number) => Array.from({ length: layers }, () => ({ key: allocKv(model.kvDtype, kvHeads * n * headDim), value: allocKv(model.kvDtype, kvHeads * n * headDim) }));
+  policy.restore({
     tokens: new Array(capacity).fill(0),
     originalPositions: Array.from({ length: capacity }, (_, i) => i),
     cachePositions: Array.from({ length: capacity }, (_, i) => i),
-    kv: Array.from({ length: layers }, () => ({ key: allocKv(kv, kvHeads * capacity * headDim), value: allocKv(kv, kvHeads * capacity * headDim) })),
+    kv: rows(capacity),
     totalTokensSeen: capacity,
     history: [],
     sinks: spec.name === 'sink' ? spec.sink : 0,
-  };
+  });
   const s: Samples = { wall: [], cpu: [] };
   try {
     for (let i = 0; i < count; i++) {
-      policy.restore(full);
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      await policy.plan([0]);
+      const { past } = await policy.plan([0]);
       s.wall.push(performance.now() - t0);
       s.cpu.push(cpuMs(c0));
+      // fill the cache again as decoding would (zeros for the model's rows), so the next plan evicts too
+      const buffer = past as KvBuffer;
+      const refill = capacity - policy.length;
+      buffer.append(rows(refill), refill);
+      policy.commit(buffer, new Array(refill).fill(0));
     }
   } finally {
     policy.dispose();
