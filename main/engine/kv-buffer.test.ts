@@ -69,5 +69,6 @@ describe('KvBuffer.drop', () => {
     expect(b.drop(5, 3)).toEqual([]);
     expect(tokensOf(b)[0]).toEqual([0, 1, 2, 3, 4]);
     expect(() => b.drop(3, 3)).toThrow(RangeError);
+    expect(() => b.setLength(4)).toThrow(RangeError); // a shorter length would leave a moved row outside the valid ones
   });
 });

@@ -74,6 +74,7 @@ export class KvBuffer {
   /** the model wrote `n − length` more tokens after the valid rows (GroupQueryAttention in place) */
   setLength(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > this.capacity) throw new RangeError(`A KV buffer of ${this.capacity} tokens cannot hold ${n}.`);
+    if (n < this.filled) throw new RangeError(`A KV buffer's tokens go by drop, not by a shorter length (${n} < ${this.filled}).`);
     for (let i = this.filled; i < n; i++) this.slots[i] = i;
     this.filled = n;
   }
