@@ -100,16 +100,17 @@ export function buildFusedLlamaOnnx(
     const pastV = g.input(`past_key_values.${l}.value`, 'float32', ['batch_size', KV, 'past_sequence_length', D]);
     const names = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${a}.${n}`);
     const gqaAttrs = { num_heads: H, kv_num_heads: KV, do_rotary: inGqa ? 1 : 0, rotary_interleaved: interleaved };
+    /** q, k and v in one multiplication, [1, S, (H + 2·KV)·D] */
+    const packedQkv = (): string => {
+      const qkv = lin.matmul(h, names.map((n) => `${n}.weight`), `${a}.qkv_proj`);
+      return shape.attentionBias ? g.op('Add', [qkv, lin.vector(...names.map((n) => `${n}.bias`))]) : qkv;
+    };
     let qkvInputs: string[];
     if (appending) {
-      let qkv = lin.matmul(h, names.map((n) => `${n}.weight`), `${a}.qkv_proj`);
-      if (shape.attentionBias) qkv = g.op('Add', [qkv, lin.vector(...names.map((n) => `${n}.bias`))]);
-      const [q, k, v] = g.opMulti('Split', [qkv, g.ints([H * D, KV * D, KV * D])], 3, { axis: 2 });
+      const [q, k, v] = g.opMulti('Split', [packedQkv(), g.ints([H * D, KV * D, KV * D])], 3, { axis: 2 });
       qkvInputs = [rotate(q, H), rotate(k, KV), v];
     } else if (inGqa) {
-      let qkv = lin.matmul(h, names.map((n) => `${n}.weight`), `${a}.qkv_proj`);
-      if (shape.attentionBias) qkv = g.op('Add', [qkv, lin.vector(...names.map((n) => `${n}.bias`))]);
-      qkvInputs = [qkv, '', ''];
+      qkvInputs = [packedQkv(), '', ''];
     } else {
       const [q, k, v] = names.map((n) => {
         const y = lin.matmul(h, [`${n}.weight`]);

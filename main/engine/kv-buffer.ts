@@ -63,7 +63,7 @@ export class KvBuffer {
     this.scratch = memory ? new Float32Array(memory, 2 * layers * arrayBytes, 2 * headDim) : new Float32Array(2 * headDim);
     const dims = [1, kvHeads, capacity, headDim];
     this.tensors = this.keys.map((key, l) => ({ key: new ort.Tensor(dtype, key, dims), value: new ort.Tensor(dtype, this.values[l], dims) }));
-    this.slots = Int32Array.from({ length: capacity }, (_, i) => i);
+    this.slots = new Int32Array(capacity); // filled as tokens arrive (setLength)
   }
 
   /** valid tokens per head */
