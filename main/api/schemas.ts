@@ -89,6 +89,8 @@ export const ModelInfoSchema = z.object({
   defaultPolicy: PolicyConfigSchema.optional(),
   /** Why the chosen provider is not the one that runs (it fell back, usually to CPU): a sentence. */
   providerFallbackReason: z.string().optional(),
+  /** The GPU adapter it runs on, where the provider says (WebGPU): vendor and architecture, or "software adapter: …". */
+  gpuAdapter: z.string().max(300).optional(),
   /** Set only when the model cannot be used at all (e.g. positions cannot be shifted): a sentence. */
   error: z.string().optional(),
 });
@@ -103,6 +105,8 @@ export const SessionSchema = z.object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
   messageCount: z.number().int().nonnegative(),
+  /** 'api': written through the OpenAI-compatible server (`perpetua serve`); absent: the app or the CLI */
+  origin: z.enum(['app', 'api']).optional(),
 });
 export type Session = z.infer<typeof SessionSchema>;
 
@@ -174,6 +178,8 @@ export const StatsSchema = z.object({
   executionProvider: ExecutionProviderSchema,
   /** Why the chosen provider was not used, when it fell back (a sentence). */
   providerFallbackReason: z.string().optional(),
+  /** The GPU adapter the session runs on (WebGPU): vendor and architecture, or "software adapter: …". */
+  gpuAdapter: z.string().max(300).optional(),
   /** Tokens the model has seen in this session (prompt + generated), evicted ones included. */
   totalTokensSeen: z.number().int().nonnegative(),
   policy: PolicyConfigSchema,
@@ -190,7 +196,7 @@ export const SearchHitSchema = z.object({
   messageId: Id.nullable(),
   seq: Seq.nullable(),
   role: RoleSchema.nullable(),
-  /** Excerpt around the match (plain text). */
+  /** Excerpt around the match; matches wrapped in \u0002…\u0003 (control characters, never in stored text). */
   snippet: z.string(),
   /** false: the message lies on a branch the chat does not show now (opening it shows that branch) */
   onShownBranch: z.boolean().optional(),

@@ -2,7 +2,7 @@ import { encodePolicy } from '../policy/policy-store.js';
 import type { PolicySpec } from '../policy/policy.js';
 import type { Engine } from '../engine/engine.js';
 import type { CacheContents, CachePolicy } from '../engine/cache-policy.js';
-import { emptyKv, toHostKv, type KvGeometry, type LayerKv } from '../engine/layer-kv.js';
+import { emptyKv, toHostKv, type KvEditor, type KvGeometry, type LayerKv } from '../engine/layer-kv.js';
 import { allocLike, dtypeOf, type HostKvArray, type KvDtype } from '../engine/kv-dtype.js';
 import type { Snapshot } from './snapshot-codec.js';
 import { PerpetuaError } from '../shared/errors.js';
@@ -13,17 +13,19 @@ export class SnapshotPolicyError extends PerpetuaError {
 }
 
 /**
- * The policy's cache as a snapshot (the codec serializes it); KV on the GPU is downloaded once, here. `dtype` is
- * the model's KV dtype (a cache that holds no KV yet, or a recompute one, has no arrays to tell it).
+ * The policy's cache as a snapshot (the codec serializes it); KV on the GPU is downloaded once, here, through the
+ * model's editor. `dtype` is the model's KV dtype (a cache that holds no KV yet, or a recompute one, has no arrays to
+ * tell it).
  */
 export async function snapshotOf(
   policy: CachePolicy,
   modelFingerprint: string,
   geometry: KvGeometry,
   dtype: KvDtype = 'float32',
+  editor?: KvEditor,
 ): Promise<Snapshot> {
   const c = policy.contents();
-  const kv = await toHostKv(c.kv);
+  const kv = await toHostKv(c.kv, editor);
   const held = kv.find((l) => l.key.length > 0);
   if (held && dtypeOf(held.key) !== dtype) throw new RangeError(`The cache holds ${dtypeOf(held.key)} KV, not ${dtype}.`);
   const stored = encodePolicy(policy.spec);

@@ -20,6 +20,7 @@ import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
 import { BENCH_SESSION_HELP, benchBranchesCommand, benchCrashCommand, benchPasteCommand, benchResumeCommand } from './bench-session-commands.js';
 import { BENCH_PEERS_HELP, benchPeersCommand } from './bench-peers-command.js';
 import { BENCH_EVICT_HELP, benchEvictCommand } from './bench-evict-command.js';
+import { BENCH_SEARCH_HELP, benchSearchCommand } from './bench-search-command.js';
 
 export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--policies dense,window,recompute,sink]
     [--window L] [--sink S] [--tokens N] [--points K] [--samples M] [--text FILE] [--json OUT.json] [--plot OUT.svg]
@@ -30,7 +31,8 @@ export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE
   [--dtype fp32|fp16|q4|q4_0].
 ${BENCH_PEERS_HELP}
 ${BENCH_EVICT_HELP}
-${BENCH_SESSION_HELP}`;
+${BENCH_SESSION_HELP}
+${BENCH_SEARCH_HELP}`;
 
 const BENCH_OPTIONS = {
   model: { type: 'string' },
@@ -61,8 +63,9 @@ export async function benchCommand(args: string[]): Promise<void> {
   if (sub === 'evict') return benchEvictCommand(rest);
   if (sub === 'paste') return benchPasteCommand(rest);
   if (sub === 'branches') return benchBranchesCommand(rest);
+  if (sub === 'search') return benchSearchCommand(rest);
   if (sub !== 'latency') {
-    throw new UsageError(`bench needs a subcommand: latency, peers, evict, resume, crash, paste or branches (perpetua bench latency …), not "${sub ?? ''}".`);
+    throw new UsageError(`bench needs a subcommand: latency, peers, evict, resume, crash, paste, branches or search (perpetua bench latency …), not "${sub ?? ''}".`);
   }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');

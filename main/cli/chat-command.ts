@@ -47,7 +47,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       answering?.abort();
       return answering !== null;
     });
-    process.stderr.write(`Chatting with ${model.name} (${model.provider}, ${session.engine.policy.spec.name} cache). /exit quits.\n`);
+    process.stderr.write(`Chatting with ${model.name} (${model.runsOn}, ${session.engine.policy.spec.name} cache). /exit quits.\n`);
     for (let text = await input.next(); text !== null && text.trim() !== '/exit'; text = await input.next()) {
       answering = new AbortController();
       try {

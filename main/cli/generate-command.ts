@@ -75,7 +75,7 @@ export async function generateCommand(args: string[]): Promise<void> {
       process.stdout.write('\n');
       process.stderr.write(
         `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, prefill ${prompt.length} tokens in ${prefillMs.toFixed(0)} ms, ` +
-          `stop: ${ev.reason}, ${model.provider}, ${engine.policy.spec.name} cache ${engine.policy.length} tokens]\n`,
+          `stop: ${ev.reason}, ${model.runsOn}, ${engine.policy.spec.name} cache ${engine.policy.length} tokens]\n`,
       );
       if (ev.reason === 'context') process.stderr.write(`${contextFullSentence(engine.policy.capacity)}\n`);
     }

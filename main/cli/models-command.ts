@@ -53,7 +53,7 @@ export async function modelsCommand(args: string[]): Promise<void> {
         `pretrained context ${c.maxPositions} tokens; RoPE ${c.rope.style}, theta ${c.rope.theta}, ${c.rope.rotaryDim}/${c.headDim} dims rotated, scaling ${c.rope.scaling}`,
         `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (${model.kvDtype}); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
         `graph ${model.variant.file}: ${describeLayout(model.layout)}`,
-        `runs on ${model.provider}${model.providerFallbackReason ? ` (${model.providerFallbackReason})` : ''}; fingerprint ${model.fingerprint}`,
+        `runs on ${model.runsOn}${model.providerFallbackReason ? ` (${model.providerFallbackReason})` : ''}; fingerprint ${model.fingerprint}`,
         `threads: ${describeThreads(model.threads)}; positions ${model.takesPositions ? 'from position_ids' : 'at the cache length (no position_ids input)'}`,
         `variants:`,
         ...variants,

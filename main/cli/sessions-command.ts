@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { searchSessions } from '../core/session-queries.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START } from '../store/types.js';
@@ -16,11 +17,12 @@ export async function sessionsCommand(args: string[]): Promise<void> {
   try {
     const store = new Store(db);
     if (values.search !== undefined) {
-      const hits = store.search(values.search);
+      // the app's search, word for word: same query, same order, same highlights (in [brackets] here)
+      const hits = searchSessions(store, values.search);
       if (hits.length === 0) console.log(terminalSafe(`No message matches "${values.search}".`));
       for (const h of hits) {
         const snippet = h.snippet.replaceAll(SNIPPET_MARK_START, '[').replaceAll(SNIPPET_MARK_END, ']');
-        console.log(terminalSafe(`${h.sessionName} #${h.seq} (${h.role}): ${snippet}`));
+        console.log(terminalSafe(h.seq === null ? `${h.sessionName} (name): ${snippet}` : `${h.sessionName} #${h.seq} (${h.role}): ${snippet}`));
       }
       return;
     }

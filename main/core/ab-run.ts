@@ -57,7 +57,7 @@ export class AbBranch {
     const source = session.engine;
     const engine = new Engine(source.model, createPolicy(spec, source.model.config, source.model.kvEditor));
     const contents = source.policy.contents();
-    const host = { ...contents, kv: await toHostKv(contents.kv) };
+    const host = { ...contents, kv: await toHostKv(contents.kv, source.model.kvEditor) };
     const forked = forkCache(host, spec, source.model.geometry, source.model.config.rope);
     if (forked) {
       await restoreContents(engine, forked);

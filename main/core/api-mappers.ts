@@ -1,4 +1,5 @@
 /** The core's plain data as the API carries it (ids as strings, the user's part of a policy). */
+import { describeAdapter } from '../engine/gpu-adapter.js';
 import { MessageStatsSchema, type Message as ApiMessage, type Session as ApiSession, type Stats } from '../api/schemas.js';
 import { toConfig } from '../policy/policy.js';
 import type { Message, Session } from '../store/types.js';
@@ -15,6 +16,7 @@ export function toApiSession(s: Session, messageCount: number): ApiSession {
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     messageCount,
+    ...(s.origin === 'api' ? { origin: 'api' as const } : {}),
   };
 }
 
@@ -46,6 +48,7 @@ export function toStats(chat: PersistentChat, tokensPerSecond: number, streaming
     kvBytes: policy.kvBytes(),
     executionProvider: engine.model.provider,
     providerFallbackReason: engine.model.providerFallbackReason ?? undefined,
+    gpuAdapter: engine.model.adapter ? describeAdapter(engine.model.adapter) : undefined,
     // the store counts a turn when it ends (a rebuilt cache re-reads tokens, it does not see new ones); a turn in
     // flight adds what it has fed so far
     totalTokensSeen: chat.session.totalTokensSeen + (streaming ? Math.max(0, policy.totalTokensSeen - streaming.seenAtStart) : 0),

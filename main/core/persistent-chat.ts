@@ -151,6 +151,21 @@ export class PersistentChat {
     yield* this.answerTurn(user, writer, opts);
   }
 
+  /**
+   * A new turn after messages the chat did not hold (an API client's own history): `extras` are stored after `forkAfter`
+   * (undefined: the head; null: the start, a new first message), so a fork becomes a branch; the cache is brought to
+   * them (from a snapshot where one fits), then the turn is answered.
+   */
+  async *sendAfter(forkAfter: number | null | undefined, extras: { role: Message['role']; text: string }[], text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
+    let parentId = forkAfter;
+    for (const m of extras) parentId = this.store.appendMessage(this.session.id, { role: m.role, text: m.text, parentId }).id;
+    const user = this.store.appendMessage(this.session.id, { role: 'user', text, parentId });
+    const writer = this.startAnswer();
+    yield { type: 'started', user: this.store.getMessage(user.id)!, assistant: this.store.getMessage(writer.messageId)!, replaced: null };
+    await this.restoreToForkPoint(user.parentId, writer);
+    yield* this.answerTurn(user, writer, opts);
+  }
+
   private async *answerTurn(user: Message, writer: StreamingMessageWriter, opts: SendOptions): AsyncGenerator<SessionEvent> {
     try {
       yield* this.stream(this.chat.send(user.text, opts), writer, user.id);
@@ -317,7 +332,7 @@ export class PersistentChat {
   /** Writes the cache after a turn (one download from the GPU); the store keeps the newest few per session. */
   async saveSnapshot(messageId: number | null): Promise<void> {
     const model = this.engine.model;
-    const bytes = encodeSnapshot(await snapshotOf(this.engine.policy, model.fingerprint, model.geometry, model.kvDtype));
+    const bytes = encodeSnapshot(await snapshotOf(this.engine.policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
     this.store.saveSnapshot(this.session.id, messageId, bytes, this.opts.keepSnapshots ?? 3);
   }
 }

@@ -3,7 +3,8 @@ import type { MessagesPageResult, SearchHit } from '../api/schemas.js';
 import { describePolicy } from '../policy/policy-text.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
-import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Message } from '../store/types.js';
+import { matchRanges, searchSnippet } from '../store/search-snippet.js';
+import type { Message } from '../store/types.js';
 import { toApiMessage } from './api-mappers.js';
 import { sessionPolicy } from './persistent-chat.js';
 
@@ -18,15 +19,27 @@ export function messageCount(store: Store, sessionId: number): number {
   return store.listSessions().find((s) => s.id === sessionId)?.messageCount ?? 0;
 }
 
-/** Sessions whose name holds the text, then messages that match it (full-text search). */
+/**
+ * Sessions whose name holds every word of the text, then messages that hold them (store/search.ts): any substring,
+ * any script. Matches in names and snippets are wrapped in SNIPPET_MARK_START/END. The app and
+ * `perpetua sessions --search` both answer with this.
+ */
 export function searchSessions(store: Store, text: string, limit = 50): SearchHit[] {
-  const q = text.trim().toLowerCase();
-  const byName: SearchHit[] = q
-    ? store
-        .listSessions()
-        .filter((s) => s.name.toLowerCase().includes(q))
-        .map((s) => ({ sessionId: String(s.id), sessionName: s.name, messageId: null, seq: null, role: null, snippet: s.name }))
-    : [];
+  const words = text.split(/\s+/u).filter((w) => w.length > 0);
+  const byName: SearchHit[] =
+    words.length > 0
+      ? store
+          .listSessions()
+          .filter((s) => words.every((w) => matchRanges(s.name, [w]).length > 0))
+          .map((s) => ({
+            sessionId: String(s.id),
+            sessionName: s.name,
+            messageId: null,
+            seq: null,
+            role: null,
+            snippet: searchSnippet(s.name, words),
+          }))
+      : [];
   const shown = new Map<number, Set<number>>();
   const onShownBranch = (sessionId: number, id: number) => {
     if (!shown.has(sessionId)) shown.set(sessionId, new Set(store.branches.pathIds(sessionId)));
@@ -38,7 +51,7 @@ export function searchSessions(store: Store, text: string, limit = 50): SearchHi
     messageId: String(h.messageId),
     seq: h.seq,
     role: h.role,
-    snippet: h.snippet.replaceAll(SNIPPET_MARK_START, '').replaceAll(SNIPPET_MARK_END, ''),
+    snippet: h.snippet,
     onShownBranch: onShownBranch(h.sessionId, h.messageId),
   }));
   return [...byName, ...inText].slice(0, limit);

@@ -1,5 +1,6 @@
 import ort from 'onnxruntime-node';
 import { readOnnxContents } from './onnx-contents.js';
+import { describeAdapter, probeWebGpuAdapter, type GpuAdapter } from './gpu-adapter.js';
 
 // onnxruntime 1.30 on Linux starts a telemetry client with its first session. Besides phoning home from an
 // offline app, it matches the whole /proc/self/cmdline with a recursive std::regex, so a command line of
@@ -26,6 +27,8 @@ export interface OpenedSession {
   provider: ExecutionProvider;
   /** why the requested provider is not the one in use, if it is not */
   fallbackReason: string | null;
+  /** the WebGPU adapter the model runs on (null on other providers) */
+  adapter: GpuAdapter | null;
 }
 
 /**
@@ -61,15 +64,21 @@ export async function openSession(
   });
   const failures: string[] = [];
   for (const provider of requested === 'auto' ? autoProviders() : requested === 'cpu' ? [] : [requested]) {
+    const adapter = provider === 'webgpu' ? await probeWebGpuAdapter() : null;
+    // WebGPU over a CPU implementation (Mesa's lavapipe) runs, ~40x slower than the CPU provider: never chosen for the user
+    if (requested === 'auto' && adapter?.software) {
+      failures.push(`webgpu would run on a ${describeAdapter(adapter)}, slower than the CPU`);
+      continue;
+    }
     try {
       const session = await ort.InferenceSession.create(file(provider), options(provider));
-      return { session, file: file(provider), provider, fallbackReason: failures.length ? `${failures.join('; ')}; using ${provider}.` : null };
+      return { session, file: file(provider), provider, adapter, fallbackReason: failures.length ? `${failures.join('; ')}; using ${provider}.` : null };
     } catch (err) {
-      failures.push(`${provider} is not available here (${firstLine(err)})`);
+      failures.push(provider === 'webgpu' && !adapter ? 'webgpu found no GPU adapter here (no GPU, or no Vulkan, Metal or Direct3D 12 driver)' : `${provider} is not available here (${firstLine(err)})`);
     }
   }
   const session = await ort.InferenceSession.create(file('cpu'), options('cpu'));
-  return { session, file: file('cpu'), provider: 'cpu', fallbackReason: failures.length ? `${failures.join('; ')}, so the model runs on the CPU.` : null };
+  return { session, file: file('cpu'), provider: 'cpu', adapter: null, fallbackReason: failures.length ? `${failures.join('; ')}, so the model runs on the CPU.` : null };
 }
 
 export function firstLine(err: unknown): string {

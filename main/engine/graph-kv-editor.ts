@@ -1,7 +1,8 @@
 import ort from 'onnxruntime-node';
-import { buildEvictGraph } from './kv-edit-graph.js';
+import { buildDownloadGraph, buildEvictGraph } from './kv-edit-graph.js';
 import type { KvDtype } from './kv-dtype.js';
-import { isHost, kvLength, type CacheKv, type KvEditor, type KvGeometry } from './layer-kv.js';
+import { isHost, kvLength, type CacheKv, type KvEditor, type KvGeometry, type LayerKv } from './layer-kv.js';
+import type { HostKvArray } from './kv-dtype.js';
 import type { RopeSpec } from './model-config.js';
 
 /**
@@ -11,6 +12,8 @@ import type { RopeSpec } from './model-config.js';
 export class GraphKvEditor implements KvEditor {
   private constructor(
     private readonly session: ort.InferenceSession,
+    /** Identity per KV array on the same provider, outputs in host memory: how device KV is read */
+    private readonly download: ort.InferenceSession | null,
     private readonly g: KvGeometry,
     private readonly rope: RopeSpec,
     private readonly dtype: KvDtype,
@@ -24,7 +27,13 @@ export class GraphKvEditor implements KvEditor {
       preferredOutputLocation: onDevice ? Object.fromEntries(outputs.map((o) => [o, 'gpu-buffer' as const])) : undefined,
       logSeverityLevel: 3,
     });
-    return new GraphKvEditor(session, g, rope, dtype);
+    const download = onDevice
+      ? await ort.InferenceSession.create(buildDownloadGraph(g, dtype), { executionProviders: [provider], logSeverityLevel: 3 }).catch(async (err) => {
+          await session.release();
+          throw err;
+        })
+      : null;
+    return new GraphKvEditor(session, download, g, rope, dtype);
   }
 
   async evict(kv: CacheKv[], keep: number, drop: number): Promise<CacheKv[]> {
@@ -50,7 +59,27 @@ export class GraphKvEditor implements KvEditor {
     return kv.map((_, l) => ({ key: out[`key_out.${l}`], value: out[`value_out.${l}`] }));
   }
 
-  async dispose(): Promise<void> {
-    await this.session.release();
+  /** KV in host memory: device tensors come down through the download graph, host ones are read as they are. */
+  async toHost(kv: CacheKv[]): Promise<LayerKv[]> {
+    const onDevice = kv.some((l) => !isHost(l.key) && l.key.location !== 'cpu');
+    if (!onDevice || !this.download) return kv.map((l) => ({ key: hostData(l.key), value: hostData(l.value) }));
+    if (kv.length !== this.g.layers) throw new RangeError(`The download graph reads ${this.g.layers} layers, not ${kv.length}.`);
+    const dims = (l: CacheKv) => [1, this.g.kvHeads, kvLength(l, this.g), this.g.headDim];
+    const feeds: Record<string, ort.Tensor> = {};
+    kv.forEach((layer, l) => {
+      feeds[`key.${l}`] = isHost(layer.key) ? new ort.Tensor(this.dtype, layer.key, dims(layer)) : layer.key;
+      feeds[`value.${l}`] = isHost(layer.value) ? new ort.Tensor(this.dtype, layer.value, dims(layer)) : layer.value;
+    });
+    const out = await this.download.run(feeds);
+    return kv.map((_, l) => ({ key: out[`key_host.${l}`].data as HostKvArray, value: out[`value_host.${l}`].data as HostKvArray }));
   }
+
+  async dispose(): Promise<void> {
+    await Promise.all([this.session.release(), this.download?.release()]);
+  }
+}
+
+/** A host array, or the data of a tensor in host memory (never called on a device tensor). */
+function hostData(d: CacheKv['key']): HostKvArray {
+  return isHost(d) ? d : (d.data as HostKvArray);
 }

@@ -63,3 +63,20 @@ export function buildEvictGraph(g: KvGeometry, rotaryDim: number, style: RopeSty
   }
   return b.toBytes();
 }
+
+/**
+ * Every layer's KV through Identity, for a session on the model's provider whose outputs live in host memory: the
+ * one way to read a GPU tensor that cannot abort the process (onnxruntime-node 1.30's `getData()` on a
+ * 'gpu-buffer' tensor throws a C++ exception JavaScript cannot catch). onnxruntime copies each output down once.
+ * Inputs key.N, value.N [1, kvHeads, T, headDim] in the KV dtype; outputs key_host.N, value_host.N, the same.
+ */
+export function buildDownloadGraph(g: KvGeometry, dtype: KvDtype = 'float32'): Uint8Array {
+  const b = new GraphBuilder('perpetua-kv-download');
+  const shape = ['batch', g.kvHeads, 'total', g.headDim];
+  for (let l = 0; l < g.layers; l++) {
+    for (const part of ['key', 'value']) {
+      b.output(`${part}_host.${l}`, dtype, shape, b.op('Identity', [b.input(`${part}.${l}`, dtype, shape)]));
+    }
+  }
+  return b.toBytes();
+}

@@ -51,6 +51,11 @@ export interface KvEditor {
    * sinks' keys instead of every kept one; absent: new tokens go at the cache length.
    */
   positionLimit?: number;
+  /**
+   * brings KV to host memory where it lives on a device (a graph whose outputs are on the host); absent where the
+   * KV never leaves host memory
+   */
+  toHost?(kv: CacheKv[]): Promise<LayerKv[]>;
   /** releases what the editor holds (a graph session) */
   dispose?(): Promise<void>;
 }
@@ -79,14 +84,19 @@ export function emptyKv(g: KvGeometry): LayerKv[] {
   return Array.from({ length: g.layers }, () => ({ key: new Float32Array(0), value: new Float32Array(0) }));
 }
 
-/** Brings a cache's KV to host memory (one download per array for GPU tensors). */
-export async function toHostKv(kv: CacheKv[]): Promise<LayerKv[]> {
-  const host = async (d: KvData): Promise<HostKvArray> => {
-    if (isHost(d)) return d;
-    const data = d.location === 'cpu' ? d.data : await d.getData();
-    return data as HostKvArray;
-  };
-  return Promise.all(kv.map(async (l) => ({ key: await host(l.key), value: await host(l.value) })));
+/**
+ * Brings a cache's KV to host memory: device tensors through the editor's download graph (one copy per array), host
+ * ones as they are. A device tensor is never read with `getData()`: in onnxruntime-node 1.30 that aborts the process
+ * on a 'gpu-buffer' tensor. Without an editor that can download, device KV is refused with an error instead.
+ */
+export async function toHostKv(kv: CacheKv[], editor?: KvEditor): Promise<LayerKv[]> {
+  const onDevice = kv.some((l) => !isHost(l.key) && l.key.location !== 'cpu');
+  if (onDevice) {
+    if (!editor?.toHost) throw new RangeError('KV on a device can only be read through the model that computed it.');
+    return editor.toHost(kv);
+  }
+  const host = (d: KvData): HostKvArray => (isHost(d) ? d : (d.data as HostKvArray));
+  return kv.map((l) => ({ key: host(l.key), value: host(l.value) }));
 }
 
 /** Frees GPU memory held by KV tensors that were replaced (host arrays and buffers are left to the garbage collector). */

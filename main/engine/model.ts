@@ -1,22 +1,25 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ModelLoadError, TokenizerMismatchError } from './errors.js';
 import { parseModelConfig, type ModelConfig } from './model-config.js';
 import { TextTokenizer } from './text-tokenizer.js';
-import { MAX_METADATA_BYTES, unreadableReason } from '../shared/regular-file.js';
+import { MODEL_FILE_LIMITS } from './model-file-limits.js';
 import { ChatTemplate } from './chat-template.js';
 import { firstLine, openSession, type ExecutionProvider, type ProviderRequest } from './execution-provider.js';
 import { decoderFeeds, decoderFetches, logitsOf, newKvName, readLayout, type DecoderLayout } from './decoder-layout.js';
-import { readJson, readModelFiles } from './model-files.js';
+import { checkModelFile, readJson, readModelFile, readModelFiles } from './model-files.js';
 import { modelFingerprint, WeightHashes, type HashProgress } from './model-fingerprint.js';
 import { pickVariant, type Variant } from './variants.js';
 import { GraphKvEditor } from './graph-kv-editor.js';
 import { allocKv, allocLike, type HostKvArray, type KvDtype } from './kv-dtype.js';
-import { kvLength, type CacheKv, type KvEditor, type KvGeometry, type LayerKv, type PastKv } from './layer-kv.js';
+import { disposeKv, kvLength, type CacheKv, type KvEditor, type KvGeometry, type LayerKv, type PastKv } from './layer-kv.js';
 import { KvBuffer } from './kv-buffer.js';
 import { writesKvInPlace } from './kv-in-place.js';
 import { resolveThreads, threadOptions, type ThreadPolicy } from './thread-policy.js';
+import { describeAdapter, type GpuAdapter } from './gpu-adapter.js';
+import { attentionRunLimit } from './attention-run-limit.js';
+import { readOnnxContents } from './onnx-contents.js';
 
 export interface LoadOptions {
   /** default cpu; 'auto' picks the best GPU provider this machine has */
@@ -65,6 +68,8 @@ export class Model {
     readonly session: ort.InferenceSession,
     readonly provider: ExecutionProvider,
     readonly providerFallbackReason: string | null,
+    /** the WebGPU adapter it runs on (null on other providers) */
+    readonly adapter: GpuAdapter | null,
     readonly fingerprint: string,
     readonly onnxPath: string,
     /** the export variant loaded */
@@ -81,7 +86,14 @@ export class Model {
     readonly threads: ThreadPolicy,
     /** runs multi-token feeds when prefill has its own thread count (else the decode session) */
     private readonly prefillSession: ort.InferenceSession,
+    /** most new tokens in one run of the graph where its attention op is wrong beyond (see attentionRunLimit) */
+    readonly maxRunTokens: number,
   ) {}
+
+  /** The provider, and on WebGPU its adapter: "cpu", "webgpu on NVIDIA hopper (…)", "webgpu on a software adapter: …". */
+  get runsOn(): string {
+    return this.adapter ? `${this.provider} on ${this.adapter.software ? 'a ' : ''}${describeAdapter(this.adapter)}` : this.provider;
+  }
 
   get geometry(): KvGeometry {
     return { layers: this.config.layers, kvHeads: this.config.kvHeads, headDim: this.config.headDim };
@@ -143,8 +155,7 @@ export class Model {
     }
     const variantFor = (provider: ExecutionProvider): Variant => {
       const v = pickVariant(files.variants, provider, opts.variant);
-      const problem = v && unreadableReason(join(dir, v.file), Number.MAX_SAFE_INTEGER);
-      if (problem) throw new ModelLoadError(`The ${v.file} in ${dirArg} ${problem}.`);
+      if (v) checkModelFile(dir, join(dir, v.file), dirArg); // regular, inside the folder: never a FIFO or a link out
       if (v) return v;
       if (opts.variant !== undefined && files.variants.length > 0) {
         throw new ModelLoadError(
@@ -202,6 +213,7 @@ export class Model {
       opened.session,
       opened.provider,
       opened.fallbackReason,
+      opened.adapter,
       fingerprint,
       onnxPath,
       variant,
@@ -210,6 +222,7 @@ export class Model {
       kvEditor,
       threads,
       prefill.session,
+      attentionRunLimit(opened.provider, readOnnxContents(onnxPath).ops),
     );
   }
 
@@ -221,6 +234,7 @@ export class Model {
   async forward(ids: number[], positions: number[], past: CacheKv[], opts?: { allLogits?: boolean }): Promise<ForwardResult>;
   async forward(ids: number[], positions: number[], past: PastKv, opts?: { allLogits?: boolean }): Promise<ForwardResult<PastKv>>;
   async forward(ids: number[], positions: number[], past: PastKv, opts: { allLogits?: boolean } = {}): Promise<ForwardResult<PastKv>> {
+    if (ids.length > this.maxRunTokens && !(past instanceof KvBuffer)) return this.forwardInRuns(ids, positions, past, opts);
     const pastLength = past instanceof KvBuffer ? past.length : past.length ? kvLength(past[0], this.geometry) : 0;
     const allLogits = opts.allLogits ?? true;
     const feeds = decoderFeeds(this.layout, this.geometry, { ids, positions, past, pastLength, allLogits });
@@ -241,6 +255,27 @@ export class Model {
       present.push(this.kvOnDevice ? { key, value } : { key: key.data as Float32Array | Uint16Array, value: value.data as Float32Array | Uint16Array });
     }
     return { logits: logitsOf(out.logits), present };
+  }
+
+  /**
+   * A long run as several of at most maxRunTokens, each attending to the KV the previous one returned: the same
+   * logits and KV as one run, where one run would be wrong. The KV between runs is the model's own and is released
+   * here; the caller's past stays the caller's.
+   */
+  private async forwardInRuns(ids: number[], positions: number[], past: CacheKv[], opts: { allLogits?: boolean }): Promise<ForwardResult> {
+    const rows: Float32Array[] = [];
+    let kv = past;
+    for (let at = 0; at < ids.length; at += this.maxRunTokens) {
+      const end = Math.min(ids.length, at + this.maxRunTokens);
+      const out = await this.forward(ids.slice(at, end), positions.slice(at, end), kv, { allLogits: opts.allLogits ?? true });
+      if (kv !== past) disposeKv(kv);
+      kv = out.present;
+      rows.push(out.logits);
+    }
+    if (!(opts.allLogits ?? true)) return { logits: rows[rows.length - 1], present: kv };
+    const logits = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
+    rows.reduce((at, r) => (logits.set(r, at), at + r.length), 0);
+    return { logits, present: kv };
   }
 
   /**
@@ -286,6 +321,7 @@ export class Model {
 
   /** Releases the model's sessions: the decoder's and the KV edit graph's. */
   async dispose(): Promise<void> {
+    this.template.dispose();
     await this.kvEditor?.dispose?.();
     if (this.prefillSession !== this.session) await this.prefillSession.release();
     await this.session.release();
@@ -305,7 +341,5 @@ function chatTemplateSource(metaDir: string, tokenizerConfig: Record<string, any
   }
   const file = join(metaDir, 'chat_template.jinja');
   if (!existsSync(file)) return null;
-  const reason = unreadableReason(file, MAX_METADATA_BYTES);
-  if (reason) throw new ModelLoadError(`The chat_template.jinja in ${metaDir} ${reason}.`);
-  return readFileSync(file, 'utf8');
+  return readModelFile(metaDir, file, 'chat_template.jinja', metaDir, MODEL_FILE_LIMITS['chat_template.jinja']).toString('utf8');
 }

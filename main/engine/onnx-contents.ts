@@ -1,4 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import { openRegularFile } from '../shared/folder-file.js';
 
 /** Where one initializer's bytes are: inline in the graph file, or in an external data file beside it. */
 export interface InitializerInfo {
@@ -22,31 +24,45 @@ export interface OnnxContents {
   /** the graph's outputs (same fields as an input) */
   outputs: GraphInput[];
   initializers: InitializerInfo[];
+  /** the op type of every node of the main graph, "domain:op" for contrib ops (com.microsoft:GroupQueryAttention) */
+  ops: string[];
 }
 
 /**
  * Reads the main graph's inputs, outputs and initializers of an ONNX file by walking its protobuf fields with positioned
  * reads, so a graph of gigabytes is never loaded: weight bytes are skipped, only names, types, shapes and locations
- * are read. (ModelProto.graph = 7; GraphProto: initializer 5, input 11, output 12; TensorProto: dims 1, data_type 2, name 8,
+ * are read. (ModelProto.graph = 7; GraphProto: node 1, initializer 5, input 11, output 12; TensorProto: dims 1, data_type 2, name 8,
  * raw_data 9, external_data 13 of StringStringEntryProto key 1 / value 2; ValueInfoProto: name 1, type 2 →
  * TypeProto.tensor_type 1 → elem_type 1.)
  */
 export function readOnnxContents(file: string): OnnxContents {
   const r = new FileFields(file);
   try {
-    const found: OnnxContents = { inputs: [], outputs: [], initializers: [] };
+    const found: OnnxContents = { inputs: [], outputs: [], initializers: [], ops: [] };
     r.fields(0, r.size, (field, at, length) => {
       if (field !== 7) return;
       r.fields(at, at + length, (gField, gAt, gLength) => {
         if (gField === 5) found.initializers.push(readTensor(r, gAt, gAt + gLength));
         if (gField === 11) found.inputs.push(readInput(r, gAt, gAt + gLength));
         if (gField === 12) found.outputs.push(readInput(r, gAt, gAt + gLength));
+        if (gField === 1) found.ops.push(readOp(r, gAt, gAt + gLength));
       });
     });
     return found;
   } finally {
     r.close();
   }
+}
+
+/** NodeProto: op_type 4, domain 7. */
+function readOp(r: FileFields, start: number, end: number): string {
+  let op = '';
+  let domain = '';
+  r.fields(start, end, (field, at, length) => {
+    if (field === 4) op = r.text(at, length);
+    if (field === 7) domain = r.text(at, length);
+  });
+  return domain && domain !== 'ai.onnx' ? `${domain}:${op}` : op;
 }
 
 function readInput(r: FileFields, start: number, end: number): GraphInput {
@@ -98,8 +114,8 @@ class FileFields {
   private bufLength = 0;
 
   constructor(file: string) {
-    this.fd = openSync(file, 'r');
-    this.size = fstatSync(this.fd).size;
+    // a FIFO or a folder named like a graph is refused, not waited on
+    ({ fd: this.fd, size: this.size } = openRegularFile(file, Number.MAX_SAFE_INTEGER, basename(file)));
   }
 
   fields(start: number, end: number, visit: (field: number, at: number, length: number, value: number) => void): void {

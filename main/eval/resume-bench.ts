@@ -42,7 +42,7 @@ export async function benchResume(model: Model, textFile: string, windows: numbe
       const source = new Engine(model, createPolicy(spec, model.config, model.kvEditor));
       await source.feed(tokens, { chunk: 256 });
       const expected = argmax(source.logits!);
-      const bytes = encodeSnapshot(await snapshotOf(source.policy, model.fingerprint, model.geometry, model.kvDtype));
+      const bytes = encodeSnapshot(await snapshotOf(source.policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
       store.saveSnapshot(session.id, null, bytes);
       const kept = source.policy.contents().tokens;
 

@@ -1,3 +1,4 @@
+import { describeAdapter } from '../engine/gpu-adapter.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ExecutionProvider, ModelInfo, ModelVariant } from '../api/schemas.js';
@@ -62,7 +63,7 @@ export class ModelLibrary {
   /** Chooses the provider a model runs on; returns it loaded there (it may have fallen back to the CPU). */
   async setProvider(id: string, provider: ExecutionProvider): Promise<{ info: ModelInfo; model: Model }> {
     const { row, model } = await this.change(id, { provider });
-    return { info: { ...toModelInfo(row), provider: model.provider, error: model.providerFallbackReason ?? undefined }, model };
+    return { info: { ...toModelInfo(row), provider: model.provider, error: model.providerFallbackReason ?? undefined, gpuAdapter: model.adapter ? describeAdapter(model.adapter) : undefined }, model };
   }
 
   /** Chooses the export variant a model runs (null: the best one for its provider); it loads before it is kept. */

@@ -16,6 +16,8 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /** Only read (listing, search, export): works on a read-only file, never migrates or writes. */
   readOnly?: boolean;
+  /** Told how a long migration goes (building the search index over many messages), to show its progress. */
+  onMigrationProgress?: (p: { step: string; done: number; total: number }) => void;
   /** The better-sqlite3 addon file (default: the build for the running runtime, see native-binding.ts). */
   nativeBinding?: string;
 }
@@ -54,7 +56,7 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     db.pragma('synchronous = NORMAL');
-    migrate(db, file, migrations);
+    migrate(db, file, migrations, options.onMigrationProgress);
     return db;
   } catch (error) {
     db.close();
@@ -159,13 +161,19 @@ function probeExisting(file: string, supported: number, nativeBinding: string): 
 }
 
 /** Applies pending migrations, each with its version bump in one IMMEDIATE transaction. */
-function migrate(db: Db, file: string, migrations: readonly Migration[]): void {
+function migrate(
+  db: Db,
+  file: string,
+  migrations: readonly Migration[],
+  onProgress?: OpenDatabaseOptions['onMigrationProgress'],
+): void {
   const step = db.transaction((): boolean => {
     // Re-read under the write lock: another process may have migrated since we looked.
     const version = schemaVersion(db);
     if (version > migrations.length) throw new DatabaseVersionError(file, version, migrations.length);
     if (version === migrations.length) return false;
-    migrations[version].up(db);
+    const { name, up } = migrations[version]!;
+    up(db, onProgress && ((done, total) => onProgress({ step: name, done, total })));
     db.pragma(`user_version = ${version + 1}`);
     return true;
   });

@@ -7,8 +7,11 @@ import type Database from 'better-sqlite3';
  */
 export interface Migration {
   readonly name: string;
-  readonly up: (db: Database.Database) => void;
+  /** `progress`: called as a long migration goes (rows done of rows to do), so the caller can show it */
+  readonly up: (db: Database.Database, progress?: MigrationProgress) => void;
 }
+
+export type MigrationProgress = (done: number, total: number) => void;
 
 /** Written to the SQLite header so we can tell our files from other programs' SQLite files. */
 export const APPLICATION_ID = 0x50525054; // "PRPT"
@@ -145,11 +148,60 @@ UPDATE sessions SET head_message_id =
   (SELECT m.id FROM messages m WHERE m.session_id = sessions.id ORDER BY m.seq DESC LIMIT 1);
 `;
 
+// Search inside words and CJK sentences: FTS5's unicode61 tokenizer made a whole run of Han characters one token, so
+// 窗口 was not found in 我们今天讨论滑动窗口, nor "erman" in "Germans". The trigram tokenizer indexes every 3 characters
+// (case and diacritics folded), so any substring of 3+ characters is an index query; shorter ones are LIKE scans
+// (search.ts). Same table and trigger names, so everything that reads the index (salvage.ts) stays as it is.
+const V5_TRIGRAM_INDEX = /* sql */ `
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+DROP TABLE messages_fts;
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+  text,
+  content = 'messages',
+  content_rowid = 'id',
+  tokenize = 'trigram case_sensitive 0 remove_diacritics 1'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+`;
+
+/** Rows indexed between two progress reports while the trigram index is built. */
+const INDEX_BATCH = 2000;
+
+/** Builds the trigram index over the messages already stored, in batches so that progress can be reported. */
+function trigramIndex(db: Database.Database, progress?: MigrationProgress): void {
+  db.exec(V5_TRIGRAM_INDEX);
+  const total = db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+  const batchEnd = db.prepare<[number, number], number | null>(
+    'SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)').pluck();
+  const index = db.prepare<[number, number]>('INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id > ? AND id <= ?');
+  let done = 0;
+  progress?.(0, total);
+  for (let after = 0; ; ) {
+    const end = batchEnd.get(after, INDEX_BATCH);
+    if (end === null || end === undefined) break;
+    done += index.run(after, end).changes;
+    after = end;
+    progress?.(Math.min(done, total), total);
+  }
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
   { name: 'generation settings', up: (db) => void db.exec(V3_GENERATION_SETTINGS) },
   { name: 'branches', up: (db) => void db.exec(V4_BRANCHES) },
+  { name: 'search inside words (trigram index)', up: trigramIndex },
 ];
 
 /** The schema version this build writes and understands. */

@@ -16,7 +16,7 @@ export interface MessageRow {
   /** present where a statement reads the message with its versions (statements.ts) */
   sibling_index?: number; sibling_count?: number;
 }
-export interface SearchRow { session_id: number; session_name: string; message_id: number; seq: number; role: string; snippet: string; created_at: number }
+export interface SearchRow { session_id: number; session_name: string; message_id: number; seq: number; role: string; text: string; created_at: number }
 export interface SnapshotRow { id: number; session_id: number; message_id: number | null; created_at: number; size: number; bytes?: Buffer }
 export interface AbRunRow {
   id: number; session_id: number | null; created_at: number; prompt: string; branch_a: string; branch_b: string;

@@ -1,11 +1,9 @@
 import type { Db } from './database.js';
 import { prepareTyped } from './typed-statements.js';
 import type { AbRunRow, EvalRunRow, MessageRow, ModelRow, SearchRow, SessionRow, SnapshotRow, SummaryRow } from './rows.js';
-import { SNIPPET_MARK_END, SNIPPET_MARK_START } from './types.js';
 
 /** Characters of the last message kept for session lists (twice that is read, to cut at a whole character). */
 const PREVIEW_READ_CHARS = 320;
-const SEARCH_SNIPPET_TOKENS = 16;
 
 /** A message with its place among its versions (the messages with the same parent). */
 export const WITH_SIBLINGS = /* sql */ `m.*,
@@ -89,14 +87,25 @@ return {
     markInterrupted: p(
       "UPDATE messages SET state = 'stopped', updated_at = ? WHERE state = 'streaming' AND session_id NOT IN (SELECT value FROM json_each(?))"),
 
-    search: named<SearchRow>(`
-      SELECT m.session_id, s.name AS session_name, m.id AS message_id, m.seq, m.role, m.created_at,
-             snippet(messages_fts, 0, '${SNIPPET_MARK_START}', '${SNIPPET_MARK_END}', '…', ${SEARCH_SNIPPET_TOKENS}) AS snippet
+    // Search (search.ts): through the trigram index when a word has 3+ characters, best match (bm25) first;
+    // words of 1-2 characters are LIKE filters on the rows the index found, or on every row, newest first,
+    // where no word is long enough for the index.
+    searchIndex: named<SearchRow>(`
+      SELECT m.session_id, s.name AS session_name, m.id AS message_id, m.seq, m.role, m.created_at, m.text
       FROM messages_fts
       JOIN messages m ON m.id = messages_fts.rowid
       JOIN sessions s ON s.id = m.session_id
-      WHERE messages_fts MATCH @query AND (@sessionId IS NULL OR m.session_id = @sessionId)
-      ORDER BY rank
+      WHERE messages_fts MATCH @match AND (@sessionId IS NULL OR m.session_id = @sessionId)
+        AND NOT EXISTS (SELECT 1 FROM json_each(@likes) j WHERE m.text NOT LIKE j.value ESCAPE '\\')
+      ORDER BY rank, m.id DESC
+      LIMIT @limit`),
+    searchScan: named<SearchRow>(`
+      SELECT m.session_id, s.name AS session_name, m.id AS message_id, m.seq, m.role, m.created_at, m.text
+      FROM messages m
+      JOIN sessions s ON s.id = m.session_id
+      WHERE (@sessionId IS NULL OR m.session_id = @sessionId)
+        AND NOT EXISTS (SELECT 1 FROM json_each(@likes) j WHERE m.text NOT LIKE j.value ESCAPE '\\')
+      ORDER BY m.id DESC
       LIMIT @limit`),
 
     insertSnapshot: p<SnapshotRow>(`

@@ -5,11 +5,9 @@ import { toAbRun, toEvalRun, toMessage, toModel, toSession, toSnapshotInfo, type
 import { SessionLocks } from './session-locks.js';
 import { Branches } from './branches.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
-import { toFtsQuery } from './fts-query.js';
+import { searchMessages } from './search.js';
 import { isShowableName, toWellFormed } from './text.js';
 import {
-  SNIPPET_MARK_END,
-  SNIPPET_MARK_START,
   type AbRun,
   type AbVote,
   type EvalRun,
@@ -226,22 +224,11 @@ export class Store {
   }
 
   /**
-   * Full-text search over all transcripts (or one session), best matches first. Any input is safe:
-   * it is searched as words, never parsed as FTS5 syntax (see fts-query.ts).
+   * Search over all transcripts (or one session): any substring of 1+ characters, in any script (search.ts).
+   * Any input is safe: it is searched as text, never parsed as FTS5 syntax (see fts-query.ts).
    */
   search(text: string, options: { sessionId?: number; limit?: number } = {}): SearchHit[] {
-    const query = toFtsQuery(text);
-    if (query === null) return [];
-    const rows = this.s.search.all({ query, sessionId: options.sessionId ?? null, limit: options.limit ?? 50 });
-    return rows.map((r) => ({
-      sessionId: r.session_id,
-      sessionName: r.session_name,
-      messageId: r.message_id,
-      seq: r.seq,
-      role: r.role as Message['role'],
-      snippet: r.snippet,
-      createdAt: r.created_at,
-    }));
+    return searchMessages(this.s, text, options);
   }
 
   // ── KV snapshots ────────────────────────────────────────────────────────────────────────────────
