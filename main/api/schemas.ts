@@ -13,6 +13,7 @@ import {
   messageTooLargeError,
 } from './limits.js';
 import { PolicyConfigSchema } from '../policy/policy-schema.js';
+import { SCRIPTS, type Script } from '../shared/token-estimate.js';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
@@ -164,6 +165,11 @@ export const SinkReportSchema = z.object({
 });
 export type SinkReport = z.infer<typeof SinkReportSchema>;
 
+/** Tokens per character of each script class, measured on the model's tokenizer (shared/token-estimate.ts). */
+export const TokenRatesSchema = z.strictObject(
+  Object.fromEntries(SCRIPTS.map((s) => [s, z.number().nonnegative().max(64)])) as Record<Script, z.ZodNumber>,
+);
+
 export const StatsSchema = z.object({
   sessionId: Id,
   /** Decode speed of the answer in flight (so far), else of the last one; 0 when nothing was measured. */
@@ -183,6 +189,8 @@ export const StatsSchema = z.object({
   /** Tokens the model has seen in this session (prompt + generated), evicted ones included. */
   totalTokensSeen: z.number().int().nonnegative(),
   policy: PolicyConfigSchema,
+  /** The model's tokens per character by script (shared/token-estimate.ts), for estimates before sending. */
+  tokenRates: TokenRatesSchema.optional(),
   view: CacheViewSchema.optional(),
   /** The answer in flight, measured so far. */
   answer: MessageStatsSchema.optional(),

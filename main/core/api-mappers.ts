@@ -5,6 +5,7 @@ import { toConfig } from '../policy/policy.js';
 import type { Message, Session } from '../store/types.js';
 import type { CacheView, StreamingTurn } from './cache-view.js';
 import { sessionPolicy, type PersistentChat } from './persistent-chat.js';
+import { tokenRatesOf } from './token-rates.js';
 
 export function toApiSession(s: Session, messageCount: number): ApiSession {
   return {
@@ -54,5 +55,6 @@ export function toStats(chat: PersistentChat, tokensPerSecond: number, streaming
     totalTokensSeen: chat.session.totalTokensSeen + (streaming ? Math.max(0, policy.totalTokensSeen - streaming.seenAtStart) : 0),
     policy: toConfig(policy.spec),
     view,
+    tokenRates: tokenRatesOf(engine.model.tokenizer),
   };
 }
