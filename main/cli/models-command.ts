@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Model } from '../engine/model.js';
 import type { DecoderLayout } from '../engine/decoder-layout.js';
+import { measureDeviceTraffic, type DeviceTraffic, type RunTraffic } from '../eval/device-traffic.js';
 import { folderVariants } from '../engine/model-files.js';
 import { bytesPerElement } from '../engine/kv-dtype.js';
 import { HubClient, hubOptionsFromEnv } from '../models/hub-client.js';
@@ -21,9 +22,10 @@ export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda
   Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider,
   threads (default: PERPETUA_THREADS, else 1 on machines with up to 2 cores, else half the cores up to 4), and
   every export variant in it (dtype, KV dtype, size); by default the best variant for the provider is loaded.
-perpetua models convert HF_DIR OUT_DIR [--dtype fp32|fp16|q4] [--scales fp16|fp32] [--layout appending|fused|reference]
+perpetua models convert HF_DIR OUT_DIR [--ep cpu|webgpu|cuda|dml|coreml] [--dtype fp32|fp16|q4] [--scales fp16|fp32] [--layout appending|fused|reference]
   Converts a Hugging Face Llama, Mistral or Qwen2 checkpoint (safetensors) into a Perpetua model folder (ONNX):
-  onnxruntime's fused operators by default; weights in float32, float16, or 4-bit blocks of 32 (MatMulNBits,
+  for the CPU (default) the appending graph, which reads the KV from the cache's own buffer; for a GPU provider
+  the reference graph, whose KV stays on the GPU between steps (the appending graph does not run on a GPU); weights in float32, float16, or 4-bit blocks of 32 (MatMulNBits,
   the Q4_0 numbers) with float16 (default) or float32 scales.
 perpetua models list --db FILE
   Lists the models a chat database knows.
@@ -54,6 +56,7 @@ export async function modelsCommand(args: string[]): Promise<void> {
         `KV cache ${(kvPerToken / 1024).toFixed(1)} KiB per token (${model.kvDtype}); sink token ${c.sinkTokenId ?? 'none'}; chat template ${model.template.hasTemplate ? 'yes' : 'none (raw text)'}`,
         `graph ${model.variant.file}: ${describeLayout(model.layout)}`,
         `runs on ${model.runsOn}${model.providerFallbackReason ? ` (${model.providerFallbackReason})` : ''}; fingerprint ${model.fingerprint}`,
+        ...(model.provider === 'cpu' ? [] : describeTraffic(await measureDeviceTraffic(model))),
         `threads: ${describeThreads(model.threads)}; positions ${model.takesPositions ? 'from position_ids' : 'at the cache length (no position_ids input)'}`,
         `variants:`,
         ...variants,
@@ -67,7 +70,8 @@ export async function modelsCommand(args: string[]): Promise<void> {
     const graph = {
       dtype: oneOf(values.dtype ?? 'fp32', WEIGHT_DTYPES, 'dtype'),
       scales: oneOf(values.scales ?? 'fp16', ['fp16', 'fp32'] as const, 'scales'),
-      layout: oneOf(values.layout ?? 'appending', GRAPH_LAYOUTS, 'layout'),
+      // the CPU runs the appending graph fastest; a GPU needs a graph whose KV stays on it (present outputs, plain ops)
+      layout: oneOf(values.layout ?? (values.ep && values.ep !== 'cpu' ? 'reference' : 'appending'), GRAPH_LAYOUTS, 'layout'),
     };
     try {
       convertHfModel(resolve(positionals[0]), resolve(positionals[1]), graph);
@@ -121,9 +125,23 @@ function parseWithDir(args: string[], count: number) {
 
 
 /** What the graph takes: the parts of its decoder interface that differ between exporters. */
+/** Node placement and host↔device bytes, measured from onnxruntime's profile of one decode step and one eviction. */
+function describeTraffic(t: DeviceTraffic): string[] {
+  const nodes = (r: RunTraffic) => {
+    const total = Object.values(r.placement).reduce((a, b) => a + b, 0);
+    const cpu = r.placement.CPUExecutionProvider ?? 0;
+    return `${total - cpu} of ${total} nodes on ${t.provider}${cpu ? `, on the CPU: ${r.cpuOps.join(' ')}` : ''}`;
+  };
+  const bytes = (r: RunTraffic) => `${r.upBytes} B up, ${r.downBytes} B down, ${r.copies} copies inside the graph`;
+  return [
+    `decode step on ${t.provider} (measured, ${t.pastTokens} tokens cached): ${nodes(t.decode)}; ${bytes(t.decode)}`,
+    t.eviction ? `eviction on ${t.provider} (measured): ${nodes(t.eviction)}; ${bytes(t.eviction)}` : 'evictions edit the KV in host memory',
+  ];
+}
+
 function describeLayout(l: DecoderLayout): string {
   return [
-    l.appendsKv ? 'attends to the cache buffer in place and returns only the new tokens\' KV (no per-step KV copies)' : null,
+    l.appendsKv ? 'attends to the cache buffer in place and returns only the new tokens\' KV (no per-step KV copies on the CPU; a CPU graph)' : null,
     l.cacheBranch ? 'merged decoder (use_cache_branch)' : null,
     l.logitsToKeep ? `${l.logitsToKeep} (1 row per decode step)` : null,
     `logits ${l.logitsDtype}`,

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import ort from 'onnxruntime-node';
 import { readOnnxContents } from './onnx-contents.js';
 import { describeAdapter, probeWebGpuAdapter, type GpuAdapter } from './gpu-adapter.js';
@@ -64,6 +65,12 @@ export async function openSession(
   });
   const failures: string[] = [];
   for (const provider of requested === 'auto' ? autoProviders() : requested === 'cpu' ? [] : [requested]) {
+    // Perpetua's appending graph reads the past from a host buffer the cache writes: on a GPU its attention would run
+    // on the CPU (no FusedMatMul kernel there) and the whole buffer would be uploaded every step
+    if (appendsKv(file(provider))) {
+      failures.push(`${provider} is not used for ${basename(file(provider))}, Perpetua's CPU graph (convert with --ep ${provider} for a graph that keeps the KV on the GPU)`);
+      continue;
+    }
     const adapter = provider === 'webgpu' ? await probeWebGpuAdapter() : null;
     // WebGPU over a CPU implementation (Mesa's lavapipe) runs, ~40x slower than the CPU provider: never chosen for the user
     if (requested === 'auto' && adapter?.software) {
@@ -84,4 +91,9 @@ export async function openSession(
 export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.split('\n')[0].replace(/\s+/g, ' ').trim().slice(0, 200);
+}
+
+/** Whether the graph is Perpetua's appending layout (it returns only the new tokens' KV). */
+function appendsKv(file: string): boolean {
+  return readOnnxContents(file).outputs.some((o) => o.name === 'new_key_values.0.key');
 }
