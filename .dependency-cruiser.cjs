@@ -75,6 +75,20 @@ const forbidden = [
     to: { path: layer('app') },
   },
   {
+    name: 'nothing-imports-server',
+    comment: 'The OpenAI-compatible server is a surface, like the shell: nothing imports it.',
+    severity: 'error',
+    from: { pathNot: `${notTest}|${layer('server', 'cli', 'app')}` },
+    to: { path: layer('server') },
+  },
+  {
+    name: 'server-is-a-surface',
+    comment: 'main/server speaks to the core through the API only: it imports api, policy and shared.',
+    severity: 'error',
+    from: { path: layer('server'), pathNot: notTest },
+    to: { path: ours, pathNot: layer('server', 'api', 'policy', 'shared') },
+  },
+  {
     name: 'runtime-layers-leave-the-toolkit-alone',
     comment: 'native-models is a toolkit (graphs, converters, training): the layers the app runs never import it.',
     severity: 'error',

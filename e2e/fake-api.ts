@@ -2,6 +2,7 @@
  * A small in-memory PerpetuaApi for UI iteration only (screenshots, renderer development).
  * The e2e tests run against the real CoreService.
  */
+import type { CompletionPacket } from '../main/api/completion-schemas.js';
 import type { PerpetuaApi, PerpetuaEventListener } from '../main/api/perpetua-api.js';
 import type { AbMetrics, AbRun, AbVote } from '../main/api/ab-schemas.js';
 import type { AbPacket, ChatPacket, ModelJobPacket, PolicyPacket } from '../main/api/packets.js';
@@ -241,6 +242,15 @@ export class FakeApi implements PerpetuaApi {
     signal.addEventListener('abort', () => (running.stop = true));
     return { s, running };
   }
+  // the OpenAI-compatible server's completions are tested against the real core (main/server), not this fake
+  async *chatComplete(): AsyncGenerator<CompletionPacket> {
+    yield { type: 'failed', error: { code: 'failed', message: 'Completions are not part of the fake core.' } };
+  }
+
+  async *textComplete(): AsyncGenerator<CompletionPacket> {
+    yield { type: 'failed', error: { code: 'failed', message: 'Completions are not part of the fake core.' } };
+  }
+
   async inspectSinks({ sessionId }: { sessionId: string }) {
     this.get(sessionId);
     // a plausible Figure 2: the first layers spread their attention, later ones pour it into the first tokens

@@ -35,6 +35,7 @@ import {
   VoidResult,
 } from './schemas.js';
 import { ChatSettingsSchema, SessionsSetGenerationParams, SessionsSetSystemPromptParams, SystemPromptSetResult } from './generation-schemas.js';
+import { ChatCompleteParams, CompletionPacketSchema, TextCompleteParams } from './completion-schemas.js';
 import { CatalogItemSchema, CatalogListParams, DownloadIdParams, DownloadInfoSchema, DownloadsStartParams, ModelsConvertParams } from './download-schemas.js';
 
 function call<H extends string, P extends z.ZodType, R extends z.ZodType>(handler: H, params: P, result: R) {
@@ -97,6 +98,14 @@ export const methods = {
   'chat.edit': channel('chatEdit', ChatEditParams, ChatPacketSchema),
   /** Shows another branch (a version of a message and the newest messages under it); the cache is rebuilt for it. */
   'chat.switchBranch': call('chatSwitchBranch', ChatSwitchBranchParams, ChatSwitchBranchResult),
+
+  /**
+   * A whole conversation, as OpenAI-style clients send it: matched to the stored chat whose transcript starts it (only
+   * the rest is read), else a new chat (or a branch of the one it shares a start with); the answer streams and is stored.
+   */
+  'chat.complete': channel('chatComplete', ChatCompleteParams, CompletionPacketSchema),
+  /** A plain-text continuation of a prompt (OpenAI's /v1/completions): streamed, not stored. */
+  'text.complete': channel('textComplete', TextCompleteParams, CompletionPacketSchema),
 
   /**
    * Switches the cache policy mid-session: progress while the transcript is re-read, then the statement of what

@@ -20,6 +20,7 @@ import { NotFoundError } from '../store/errors.js';
 import type { Session } from '../store/types.js';
 import { generationValues, modelSampling, storedGeneration } from './generation-settings.js';
 import { AbCoordinator } from './ab-coordinator.js';
+import { ApiChats } from './api-chats.js';
 import { abHistory } from './ab-history.js';
 import { toApiSession } from './api-mappers.js';
 import { SessionDirectory } from './session-directory.js';
@@ -56,6 +57,7 @@ export class CoreService implements PerpetuaApi {
   private readonly sessions: SessionDirectory;
   private readonly ab: AbCoordinator;
   private readonly downloads: ModelDownloads;
+  private readonly apiChats: ApiChats;
   private readonly maxAnswerTokens: number;
 
   constructor(opts: CoreServiceOptions) {
@@ -79,6 +81,8 @@ export class CoreService implements PerpetuaApi {
         if (report.refused) this.emit({ event: 'error', payload: { sessionId: String(sessionId), message: report.refused.reason } });
       },
     });
+    const movedOn = (id: number) => this.ab.forget(id);
+    this.apiChats = new ApiChats(this.store, this.library, this.sessions, { chunk: PREFILL_CHUNK, maxTokens: this.maxAnswerTokens, movedOn });
   }
 
   subscribe(listener: PerpetuaEventListener): () => void {
@@ -203,6 +207,10 @@ export class CoreService implements PerpetuaApi {
     if (statement !== null) this.ab.forget(runner.sessionId);
     return { switched: statement !== null, statement };
   }
+
+  // whole conversations from OpenAI-style clients (main/server), matched to the stored chat they continue
+  chatComplete = (p: P<'chat.complete'>, signal: AbortSignal) => this.apiChats.complete(p, signal);
+  textComplete = (p: P<'text.complete'>, signal: AbortSignal) => this.apiChats.completeText(p, signal);
 
   /** Stops what the session runs (an answer, an A/B run); a no-op when idle. */
   async chatStop(p: P<'chat.stop'>) {

@@ -6,6 +6,8 @@ export interface RestoreReport {
   kind: 'empty' | 'resumed' | 'rebuilt';
   /** messages read into the cache (beyond the snapshot when resumed) */
   reread: number;
+  /** tokens read into the cache (beyond the snapshot when resumed) */
+  rereadTokens?: number;
   ms: number;
   /** why the newest snapshot was not used; null when there was none or it was used */
   refused: { code: ErrorCode; reason: string } | null;

@@ -3,6 +3,7 @@ import type { CachePolicy } from '../engine/cache-policy.js';
 import type { SinkReport, Stats } from '../api/schemas.js';
 import { DEFAULT_FIRST_TOKENS, inspectSinks, inspectTokens } from '../eval/sink-inspector.js';
 import type { SamplingOptions } from '../engine/sampler.js';
+import type { GenerationSettings } from '../api/generation-schemas.js';
 import { contextFullSentence, toConfig, type PolicySpec } from '../policy/policy.js';
 import { describePolicy } from '../policy/policy-text.js';
 import { emitting } from '../shared/emitting.js';
@@ -81,9 +82,9 @@ export class SessionRunner {
     return { ...toStats(this.chat, answer?.tokensPerSecond ?? this.tokensPerSecond, this.streaming, view), ...(answer ? { answer } : {}) };
   }
 
-  /** What the next answer is written with: the model's defaults overlaid by the chat's stored settings. */
-  answerSettings(): AnswerSettings {
-    return answerSettings(this.defaults.sampling, this.defaults.maxTokens, storedGeneration(this.chat.session.generation));
+  /** What the next answer is written with: the model's defaults overlaid by the chat's stored settings (and `overrides`). */
+  answerSettings(overrides: GenerationSettings = {}): AnswerSettings {
+    return answerSettings(this.defaults.sampling, this.defaults.maxTokens, { ...storedGeneration(this.chat.session.generation), ...overrides });
   }
 
   /**
@@ -134,9 +135,12 @@ export class SessionRunner {
     }
   }
 
-  /** An answer: `started` first, then progress, tokens and stats, then one final packet. */
-  answer(start: (opts: SendOptions) => AsyncGenerator<SessionEvent>, signal?: AbortSignal): AsyncGenerator<ChatPacket> {
-    return this.stream('still answering', (job, push) => this.answerJob(job, start, push), signal);
+  /**
+   * An answer: `started` first, then progress, tokens and stats, then one final packet. `overrides`: this answer's
+   * settings over the chat's (an API request's temperature, max tokens, …); the chat keeps its own.
+   */
+  answer(start: (opts: SendOptions) => AsyncGenerator<SessionEvent>, signal?: AbortSignal, overrides: GenerationSettings = {}): AsyncGenerator<ChatPacket> {
+    return this.stream('still answering', (job, push) => this.answerJob(job, start, push, overrides), signal);
   }
 
   /**
@@ -246,9 +250,14 @@ export class SessionRunner {
   }
 
   /** Streams one answer into `push`; returns its final packet. */
-  private async answerJob(job: Job, start: (opts: SendOptions) => AsyncGenerator<SessionEvent>, push: (p: ChatPacket) => void): Promise<ChatPacket> {
+  private async answerJob(
+    job: Job,
+    start: (opts: SendOptions) => AsyncGenerator<SessionEvent>,
+    push: (p: ChatPacket) => void,
+    overrides: GenerationSettings,
+  ): Promise<ChatPacket> {
     const { chunk } = this.defaults;
-    const { maxTokens, sampling, stop } = this.answerSettings();
+    const { maxTokens, sampling, stop } = this.answerSettings(overrides);
     let assistant: number | null = null;
     let lastStats = performance.now();
     const rate = new TransferRate(); // of a long paste being read, for its time left

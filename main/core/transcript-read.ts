@@ -42,12 +42,15 @@ export async function readTranscript(
     ? { coveredId: null, refused: null }
     : await restoreNewestSnapshot(store, chat.engine, sessionId, { context, fork: opts.fork, deleteRefused: !opts.keepRefused });
   const covered = coveredId === undefined || coveredId === null ? 0 : context.indexOf(coveredId) + 1;
+  let rereadTokens = 0;
   for await (const ev of chat.resume(transcript, covered, { maxTokens: 0, chunk: opts.chunk, signal: opts.signal })) {
-    if (ev.type === 'prefill') opts.onProgress?.(ev.done, ev.total);
+    if (ev.type !== 'prefill') continue;
+    opts.onProgress?.(ev.done, ev.total);
+    rereadTokens = ev.done;
   }
   const ms = performance.now() - started;
   const kind = covered > 0 ? 'resumed' : 'rebuilt';
-  return { report: { kind, reread: messages.length - covered, ms, refused }, lastId: messages[messages.length - 1].id };
+  return { report: { kind, reread: messages.length - covered, rereadTokens, ms, refused }, lastId: messages[messages.length - 1].id };
 }
 
 /** Error turns, and user turns stopped while they were read, are kept but are not part of the model's context. */

@@ -196,12 +196,19 @@ function trigramIndex(db: Database.Database, progress?: MigrationProgress): void
   }
 }
 
+// Where a chat came from: the app (and the CLI), or the OpenAI-compatible server (`perpetua serve`), whose chats are
+// matched to requests by their transcript and shown in the app with a mark.
+const V6_SESSION_ORIGIN = /* sql */ `
+ALTER TABLE sessions ADD COLUMN origin TEXT NOT NULL DEFAULT 'app' CHECK (origin IN ('app', 'api'));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
   { name: 'generation settings', up: (db) => void db.exec(V3_GENERATION_SETTINGS) },
   { name: 'branches', up: (db) => void db.exec(V4_BRANCHES) },
   { name: 'search inside words (trigram index)', up: trigramIndex },
+  { name: 'session origin', up: (db) => void db.exec(V6_SESSION_ORIGIN) },
 ];
 
 /** The schema version this build writes and understands. */

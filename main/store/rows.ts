@@ -4,7 +4,7 @@ import type { AbRun, AbVote, EvalRun, Message, MessageState, Model, PolicyName, 
 export interface ModelRow { id: number; name: string; dir: string; fingerprint: string; config: string; created_at: number }
 export interface SessionRow {
   id: number; name: string; model_id: number; policy: string; policy_params: string; system_prompt: string;
-  generation: string; total_tokens_seen: number; created_at: number; updated_at: number;
+  generation: string; total_tokens_seen: number; created_at: number; updated_at: number; origin: string;
 }
 export interface SummaryRow extends SessionRow {
   message_count: number; last_id: number | null; last_role: string | null; last_state: string | null;
@@ -41,6 +41,7 @@ export function toSession(r: SessionRow): Session {
     totalTokensSeen: r.total_tokens_seen,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    origin: r.origin === 'api' ? 'api' : 'app',
   };
 }
 

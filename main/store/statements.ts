@@ -41,8 +41,8 @@ return {
     listModels: p<ModelRow>('SELECT * FROM models ORDER BY name, id'),
 
     createSession: p<SessionRow>(`
-      INSERT INTO sessions (name, model_id, policy, policy_params, system_prompt, total_tokens_seen, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, 0, ?, ?) RETURNING *`),
+      INSERT INTO sessions (name, model_id, policy, policy_params, system_prompt, total_tokens_seen, created_at, updated_at, origin)
+      VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING *`),
     getSession: p<SessionRow>('SELECT * FROM sessions WHERE id = ?'),
     getSessionByName: p<SessionRow>('SELECT * FROM sessions WHERE name = ?'),
     listSessions: p<SummaryRow>(`

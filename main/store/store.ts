@@ -70,7 +70,7 @@ export class Store {
     try {
       return toSession(
         this.s.createSession.get(
-          toWellFormed(n.name), n.modelId, n.policy, json(n.policyParams), toWellFormed(n.systemPrompt ?? ''), now, now,
+          toWellFormed(n.name), n.modelId, n.policy, json(n.policyParams), toWellFormed(n.systemPrompt ?? ''), now, now, n.origin ?? 'app',
         )!,
       );
     } catch (error) {

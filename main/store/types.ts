@@ -13,6 +13,8 @@ export type Role = 'system' | 'user' | 'assistant';
 export type MessageState = 'streaming' | 'done' | 'stopped' | 'error';
 export type FinalMessageState = Exclude<MessageState, 'streaming'>;
 export type AbVote = 'a' | 'b' | 'tie';
+/** Where a chat came from: the app or the CLI, or the OpenAI-compatible server. */
+export type SessionOrigin = 'app' | 'api';
 
 export interface Model {
   id: number;
@@ -42,6 +44,7 @@ export interface Session {
   totalTokensSeen: number;
   createdAt: number;
   updatedAt: number;
+  origin: SessionOrigin;
 }
 
 export interface NewSession {
@@ -50,6 +53,8 @@ export interface NewSession {
   policy: PolicyName;
   policyParams: PolicyParams;
   systemPrompt?: string;
+  /** default 'app' */
+  origin?: SessionOrigin;
 }
 
 /** The start of a message, for lists; whitespace collapsed. */
