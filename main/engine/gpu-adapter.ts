@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 /** The WebGPU adapter this machine offers, as Dawn (the WebGPU implementation onnxruntime bundles) sees it. */
 export interface GpuAdapter {
@@ -26,9 +27,19 @@ export function describeAdapter(a: GpuAdapter): string {
  */
 export async function probeWebGpuAdapter(): Promise<GpuAdapter | null> {
   if (process.versions.electron) return requestAdapter();
-  const script = fileURLToPath(new URL('./gpu-adapter-probe.js', import.meta.url));
+  let dawn: string;
+  try {
+    dawn = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+  } catch {
+    return null;
+  }
+  const script = `const { create } = await import(${JSON.stringify(dawn)});
+const a = await create([]).requestAdapter({ powerPreference: 'high-performance' });
+const i = a && a.info;
+process.stdout.write(JSON.stringify(i && { vendor: i.vendor, architecture: i.architecture, description: i.description, device: i.device,
+  isFallbackAdapter: i.isFallbackAdapter, subgroupMinSize: i.subgroupMinSize }));`;
   return new Promise((resolve) => {
-    execFile(process.execPath, [script], { timeout: 30_000, maxBuffer: 64 * 1024 }, (err, stdout) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000, maxBuffer: 64 * 1024 }, (err, stdout) => {
       if (err) return resolve(null);
       try {
         resolve(parseAdapter(JSON.parse(stdout)));
@@ -40,7 +51,7 @@ export async function probeWebGpuAdapter(): Promise<GpuAdapter | null> {
 }
 
 /** In this process: Dawn through the `webgpu` package (dawn.node). */
-export async function requestAdapter(): Promise<GpuAdapter | null> {
+async function requestAdapter(): Promise<GpuAdapter | null> {
   try {
     const { create } = (await import('webgpu')) as { create: (flags: string[]) => { requestAdapter(o?: object): Promise<any> } };
     const adapter = await create([]).requestAdapter({ powerPreference: 'high-performance' });
