@@ -72,15 +72,17 @@ export class ApiChats {
     const match: CompletionMatch = { kind: created ? 'new' : plan.kind, reusedMessages: plan.reused, named };
     let fed = 0;
     let lastDone = 0;
+    let lastTotal = -1;
     let promptTokens: number | null = null;
     let tokens = 0;
     for await (const packet of packets) {
       if (packet.type === 'started') this.opts.movedOn?.(session.id);
       if (packet.type === 'started') yield { type: 'started', session: { id: String(session.id), name: runner.chat.session.name }, match };
       else if (packet.type === 'progress') {
-        if (packet.done < lastDone) lastDone = 0; // the system prompt is read on its own, then the turn
+        // a new chat reads its system prompt on its own, then the turn: each counts from 0 to its own total
+        if (packet.done <= lastDone || lastDone === lastTotal) lastDone = 0;
         fed += packet.done - lastDone;
-        lastDone = packet.done;
+        [lastDone, lastTotal] = [packet.done, packet.total];
       } else if (packet.type === 'stats' && tokens === 0) promptTokens = packet.stats.totalTokensSeen;
       else if (packet.type === 'token') {
         tokens++;
