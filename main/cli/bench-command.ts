@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { BENCH_SERVE_HELP, benchServeCommand } from './bench-serve-command.js';
 import { dirname, resolve } from 'node:path';
 import { DEFAULT_POLICY } from '../policy/policy.js';
 import { Model } from '../engine/model.js';
@@ -21,8 +22,10 @@ import { BENCH_SESSION_HELP, benchBranchesCommand, benchCrashCommand, benchPaste
 import { BENCH_PEERS_HELP, benchPeersCommand } from './bench-peers-command.js';
 import { BENCH_EVICT_HELP, benchEvictCommand } from './bench-evict-command.js';
 import { BENCH_SEARCH_HELP, benchSearchCommand } from './bench-search-command.js';
+import { BENCH_GPU_HELP, benchGpuCommand } from './bench-gpu-command.js';
 
-export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--policies dense,window,recompute,sink]
+export const BENCH_HELP = `${BENCH_SERVE_HELP}
+perpetua bench latency [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--policies dense,window,recompute,sink]
     [--window L] [--sink S] [--tokens N] [--points K] [--samples M] [--text FILE] [--json OUT.json] [--plot OUT.svg]
     [--in-process] [--ep cpu|...]
   Per-token decode latency (p50, p90) at K positions along an N-token stream and peak RSS for each policy (each in
@@ -32,7 +35,8 @@ export const BENCH_HELP = `perpetua bench latency [--model DIR | --shape ${SHAPE
 ${BENCH_PEERS_HELP}
 ${BENCH_EVICT_HELP}
 ${BENCH_SESSION_HELP}
-${BENCH_SEARCH_HELP}`;
+${BENCH_SEARCH_HELP}
+${BENCH_GPU_HELP}`;
 
 const BENCH_OPTIONS = {
   model: { type: 'string' },
@@ -57,6 +61,7 @@ const BENCH_OPTIONS = {
 
 export async function benchCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
+  if (sub === 'serve') return benchServeCommand(rest);
   if (sub === 'resume') return benchResumeCommand(rest);
   if (sub === 'crash') return benchCrashCommand(rest);
   if (sub === 'peers') return benchPeersCommand(rest);
@@ -64,8 +69,9 @@ export async function benchCommand(args: string[]): Promise<void> {
   if (sub === 'paste') return benchPasteCommand(rest);
   if (sub === 'branches') return benchBranchesCommand(rest);
   if (sub === 'search') return benchSearchCommand(rest);
+  if (sub === 'gpu') return benchGpuCommand(rest);
   if (sub !== 'latency') {
-    throw new UsageError(`bench needs a subcommand: latency, peers, evict, resume, crash, paste, branches or search (perpetua bench latency …), not "${sub ?? ''}".`);
+    throw new UsageError(`bench needs a subcommand: latency, peers, evict, resume, crash, paste, branches, search or gpu (perpetua bench latency …), not "${sub ?? ''}".`);
   }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');
