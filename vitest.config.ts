@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['main/**/*.test.ts', 'native-models/**/*.test.ts', 'e2e/**/*.test.ts', 'build/**/*.test.ts'],
+    include: ['main/**/*.test.ts', 'native-models/**/*.test.ts', 'e2e/**/*.test.ts', 'build/**/*.test.ts', 'renderer/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

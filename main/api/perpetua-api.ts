@@ -58,6 +58,8 @@ export type PerpetuaClientBridge = {
 export interface ShellBridge {
   /** Opens the system's folder picker; null when cancelled. */
   pickFolder(): Promise<string | null>;
+  /** The OS's preferred languages, most preferred first (Electron); absent where only the browser's are known. */
+  readonly systemLanguages?: readonly string[];
 }
 
 /** `window.perpetua` in the renderer. */

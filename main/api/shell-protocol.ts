@@ -56,6 +56,24 @@ export function parseCoreArgv(argv: readonly string[]): CoreArgs {
   return downloadDir ? { dbFile, modelsDir, downloadDir } : { dbFile, modelsDir };
 }
 
+/**
+ * Main → preload, as a command-line switch of the renderer process (webPreferences.additionalArguments): the OS's
+ * preferred languages (app.getPreferredSystemLanguages()), so the page knows its language before the first paint.
+ */
+const LANGUAGES_SWITCH = '--perpetua-languages=';
+/** BCP 47 tags as the OS gives them ("zh-Hans-CN", "en-US"); anything else is dropped. */
+const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$/;
+
+export function languagesSwitch(languages: readonly string[]): string {
+  return LANGUAGES_SWITCH + languages.filter((l) => LANGUAGE_TAG.test(l)).slice(0, 16).join(',');
+}
+
+export function parseLanguagesSwitch(argv: readonly string[]): string[] {
+  const arg = argv.find((a) => a.startsWith(LANGUAGES_SWITCH));
+  if (!arg) return [];
+  return arg.slice(LANGUAGES_SWITCH.length).split(',').filter((l) => LANGUAGE_TAG.test(l)).slice(0, 16);
+}
+
 /** Renderer → main (invoke): open the system folder picker; answers a path or null (cancelled). */
 export const IPC_PICK_FOLDER = 'perpetua:pick-folder';
 export const PickedFolderSchema = z.string().min(1).max(4096).nullable();

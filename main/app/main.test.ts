@@ -24,6 +24,7 @@ const h = await vi.hoisted(async () => {
     requestSingleInstanceLock: () => true,
     setPath: () => {},
     getPath: () => userData,
+    getPreferredSystemLanguages: () => ['zh-Hant-TW', 'en-US'],
     whenReady: () => Promise.resolve(),
     quit: () => {},
   });
@@ -155,6 +156,8 @@ describe('Electron shell (stand-in electron)', () => {
     const prefs = win.options.webPreferences;
     expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webviewTag: false });
     expect(String(prefs.preload)).toMatch(/preload[\\/]preload\.cjs$/);
+    // the OS's languages reach the page (the preload reads them off this switch)
+    expect(prefs.additionalArguments).toEqual(['--perpetua-languages=zh-Hant-TW,en-US']);
     // served from app://perpetua/, in the saved theme's background (not the system's dark one)
     expect(win.url).toBe('app://perpetua/index.html');
     expect(h.protocolCalls.privileged).toEqual([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);

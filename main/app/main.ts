@@ -18,7 +18,7 @@ import {
   type MessagePortMain,
 } from 'electron';
 import { join } from 'node:path';
-import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME, ThemeSchema } from '../api/shell-protocol.js';
+import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME, languagesSwitch, ThemeSchema } from '../api/shell-protocol.js';
 import { appMenuTemplate } from './app-menu.js';
 import { APP_PAGE_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './app-protocol.js';
 import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
@@ -154,6 +154,8 @@ async function main(): Promise<void> {
         webviewTag: false,
         spellcheck: false,
         devTools: !app.isPackaged,
+        // the interface follows the OS's languages from the first paint (renderer/src/i18n)
+        additionalArguments: [languagesSwitch(app.getPreferredSystemLanguages())],
       },
     });
     win.once('ready-to-show', () => win.show());

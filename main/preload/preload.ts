@@ -16,6 +16,7 @@ import {
   IPC_PICK_FOLDER,
   IPC_PORT,
   IPC_THEME,
+  parseLanguagesSwitch,
   PickedFolderSchema,
 } from '../api/shell-protocol.js';
 import type { PerpetuaBridge } from '../api/perpetua-api.js';
@@ -72,4 +73,7 @@ async function pickFolder(): Promise<string | null> {
   return picked.success ? picked.data : null;
 }
 
-contextBridge.exposeInMainWorld('perpetua', { ...client.bridge, pickFolder } satisfies PerpetuaBridge);
+// the OS's languages, passed by the shell as a switch of this process (main/app/main.ts)
+const systemLanguages = Object.freeze(parseLanguagesSwitch(process.argv));
+
+contextBridge.exposeInMainWorld('perpetua', { ...client.bridge, pickFolder, systemLanguages } satisfies PerpetuaBridge);

@@ -1,5 +1,4 @@
 import type { AbHistoryResult, AbMetrics, AbPacket, AbVote, Channel, PerpetuaBridge, PolicyConfig } from './api.js';
-import { errorMessage } from './transport.js';
 import { frameBatcher } from './frame-batch.js';
 import { progressOf, type Progress } from './progress.js';
 
@@ -21,6 +20,8 @@ export interface AbColumn {
 export interface AbHost {
   readonly api: PerpetuaBridge;
   toast(kind: 'info' | 'error', text: string): void;
+  /** the sentence for an error, in the interface language (i18n) */
+  error(err: unknown): string;
   /** The session continued from a branch: reload it. */
   afterContinue(sessionId: string): Promise<void>;
 }
@@ -105,7 +106,7 @@ export class AbState {
     } else {
       this.flush();
       this.phase = p.type === 'stopped' ? 'stopped' : 'error';
-      this.error = p.type === 'failed' ? p.error.message : null;
+      this.error = p.type === 'failed' ? this.host.error(p.error) : null;
       const status = p.type === 'stopped' ? 'Stopped.' : 'Failed.';
       this.columns = { a: { ...this.columns.a, status, progress: null }, b: { ...this.columns.b, status, progress: null } };
       if (this.error) this.host.toast('error', this.error);
@@ -144,7 +145,7 @@ export class AbState {
       return true;
     } catch (err) {
       this.phase = 'error';
-      this.error = errorMessage(err);
+      this.error = this.host.error(err);
       this.columns = { a: emptyColumn(), b: emptyColumn() };
       this.host.toast('error', this.error);
       return false;
@@ -162,7 +163,7 @@ export class AbState {
     try {
       await this.host.api.abStop({ sessionId: this.sessionId });
     } catch (err) {
-      this.host.toast('error', errorMessage(err));
+      this.host.toast('error', this.host.error(err));
     }
   }
 
@@ -181,7 +182,7 @@ export class AbState {
       void this.loadHistory();
       return true;
     } catch (err) {
-      this.host.toast('error', errorMessage(err));
+      this.host.toast('error', this.host.error(err));
       return false;
     } finally {
       this.voting = false;
@@ -196,7 +197,7 @@ export class AbState {
       const r = await this.host.api.abHistory(this.historyScope === 'session' && sessionId ? { sessionId } : {});
       if (token === this.historyToken) this.history = r;
     } catch (err) {
-      if (token === this.historyToken) this.host.toast('error', errorMessage(err));
+      if (token === this.historyToken) this.host.toast('error', this.host.error(err));
     } finally {
       if (token === this.historyToken) this.loadingHistory = false;
     }

@@ -4,7 +4,7 @@ import { BranchState } from './branch-state.svelte.js';
 import { ChatSettingsState } from './chat-settings-state.svelte.js';
 import { PolicySwitchState } from './policy-state.svelte.js';
 import { progressOf, type Progress } from './progress.js';
-import { errorMessage } from './transport.js';
+import type { I18n } from '../i18n/i18n.svelte.js';
 import { frameBatcher } from './frame-batch.js';
 
 export interface Toast {
@@ -61,7 +61,10 @@ export class AppState {
   private searchToken = 0;
   private toastId = 0;
 
-  constructor(readonly api: PerpetuaBridge) {
+  constructor(
+    readonly api: PerpetuaBridge,
+    readonly i18n: I18n,
+  ) {
     const app = this;
     this.branches = new BranchState({
       api,
@@ -77,10 +80,12 @@ export class AppState {
       },
       reload: (sessionId) => this.open(sessionId),
       toast: (kind, text) => this.toast(kind, text),
+      error: (err) => i18n.error(err),
     });
     this.abHost = {
       api,
       toast: (kind, text) => this.toast(kind, text),
+      error: (err) => i18n.error(err),
       afterContinue: async (sessionId) => {
         this.touchSession(sessionId);
         if (this.current?.id === sessionId) await this.open(sessionId);
@@ -90,6 +95,7 @@ export class AppState {
     this.policy = new PolicySwitchState({
       api,
       toast: (kind, text) => this.toast(kind, text),
+      error: (err) => i18n.error(err),
       switched: (sessionId, policy, stats, statement) => {
         this.sessions = this.sessions.map((s) => (s.id === sessionId ? { ...s, policy } : s));
         if (this.current?.id !== sessionId) return;
@@ -103,6 +109,7 @@ export class AppState {
     });
     this.chatSettings = new ChatSettingsState({
       api,
+      error: (err) => i18n.error(err),
       onSystemPrompt: (r) => {
         this.sessions = this.sessions.map((s) => (s.id === r.session.id ? r.session : s));
         if (this.current?.id === r.session.id) {
@@ -112,7 +119,7 @@ export class AppState {
       },
     });
     api.on('coreRestarted', (e) => {
-      this.banner = `The engine stopped unexpectedly and was restarted (${e.reason}). Your chats are saved.`;
+      this.banner = i18n.t('app.coreRestarted', { reason: e.reason });
       this.streamingId = null;
       this.prefill = null;
       this.sending = false;
@@ -188,7 +195,7 @@ export class AppState {
       localStorage.setItem('perpetua.lastSession', id);
       return true;
     } catch (err) {
-      if (token === this.openToken) this.toast('error', errorMessage(err));
+      if (token === this.openToken) this.toast('error', this.i18n.error(err));
       return false;
     }
   }
@@ -238,7 +245,7 @@ export class AppState {
       this.hasMore = r.hasMore;
       return r.messages.length;
     } catch (err) {
-      this.toast('error', errorMessage(err));
+      this.toast('error', this.i18n.error(err));
       return 0;
     } finally {
       this.loadingOlder = false;
@@ -250,7 +257,7 @@ export class AppState {
     try {
       return await this.api.sessionsExportMarkdown({ id: this.current.id });
     } catch (err) {
-      this.toast('error', errorMessage(err));
+      this.toast('error', this.i18n.error(err));
       return null;
     }
   }
@@ -270,7 +277,7 @@ export class AppState {
       const hits = await this.api.sessionsSearch({ text, limit: 100 });
       if (token === this.searchToken) this.hits = hits;
     } catch (err) {
-      if (token === this.searchToken) this.toast('error', errorMessage(err));
+      if (token === this.searchToken) this.toast('error', this.i18n.error(err));
     } finally {
       if (token === this.searchToken) this.searching = false;
     }
@@ -336,7 +343,7 @@ export class AppState {
       this.channels.set(sessionId, channel);
       channel.closed
         .catch((err) => {
-          this.toast('error', errorMessage(err));
+          this.toast('error', this.i18n.error(err));
           accepted(false);
         })
         .finally(() => {
@@ -377,7 +384,7 @@ export class AppState {
       if (p.type !== 'failed') this.stats = p.stats;
       this.prefill = null;
       this.touchSession(sessionId);
-      if (p.type === 'failed') this.toast('error', p.error.message);
+      if (p.type === 'failed') this.toast('error', this.i18n.error(p.error));
       if (p.type === 'done' && p.notice) this.toast('error', p.notice);
     }
   }
@@ -431,7 +438,7 @@ export class AppState {
       await fn();
       return true;
     } catch (err) {
-      this.toast('error', errorMessage(err));
+      this.toast('error', this.i18n.error(err));
       return false;
     }
   }

@@ -1,5 +1,4 @@
 import type { Channel, ChatPacket, PerpetuaBridge, SearchHit, Session } from './api.js';
-import { errorMessage } from './transport.js';
 
 export interface BranchHost {
   readonly api: PerpetuaBridge;
@@ -10,6 +9,8 @@ export interface BranchHost {
   /** The session's transcript changed branch: load it again. */
   reload(sessionId: string): Promise<boolean>;
   toast(kind: 'info' | 'error', text: string): void;
+  /** the sentence for an error, in the interface language (i18n) */
+  error(err: unknown): string;
 }
 
 /**
@@ -70,7 +71,7 @@ export class BranchState {
       if (r.statement) this.host.toast('info', r.statement);
       return true;
     } catch (err) {
-      this.host.toast('error', errorMessage(err));
+      this.host.toast('error', this.host.error(err));
       return false;
     } finally {
       this.switching = false;

@@ -1,10 +1,11 @@
 import type { ChatSettings, GenerationSettings, PerpetuaBridge, SystemPromptSetResult } from './api.js';
-import { errorMessage } from './transport.js';
 
 export interface ChatSettingsDeps {
   api: PerpetuaBridge;
   /** a new system prompt was applied: the session and its stats changed */
   onSystemPrompt: (result: SystemPromptSetResult) => void;
+  /** the sentence for an error, in the interface language (i18n) */
+  error(err: unknown): string;
 }
 
 /**
@@ -33,7 +34,7 @@ export class ChatSettingsState {
       const settings = await this.deps.api.sessionsSettings({ id: sessionId });
       if (this.sessionId === sessionId) this.settings = settings;
     } catch (err) {
-      if (this.sessionId === sessionId) this.error = errorMessage(err);
+      if (this.sessionId === sessionId) this.error = this.deps.error(err);
     }
   }
 
@@ -46,7 +47,7 @@ export class ChatSettingsState {
       if (this.sessionId === sessionId) this.settings = settings;
       return true;
     } catch (err) {
-      this.error = errorMessage(err);
+      this.error = this.deps.error(err);
       return false;
     } finally {
       this.saving = false;
@@ -66,7 +67,7 @@ export class ChatSettingsState {
       this.deps.onSystemPrompt(result);
       return true;
     } catch (err) {
-      this.error = errorMessage(err);
+      this.error = this.deps.error(err);
       return false;
     } finally {
       this.applyingFor = null;

@@ -59,11 +59,13 @@ export function formatPpl(ppl: number | null): string {
   return ppl >= 1000 ? formatInt(ppl) : ppl.toFixed(2);
 }
 
-/** "45 s", "3 min", "1 h 20 min" for a time left; "…" while unknown. */
-export function formatEta(seconds: number | null): string {
+/** "45 s", "3 min", "1 h 20 min" for a time left (other locales: Intl's units, "45秒", "3分钟"); "…" while unknown. */
+export function formatEta(seconds: number | null, locale = 'en'): string {
   if (seconds === null || !Number.isFinite(seconds)) return '…';
   const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  const unit = (n: number, u: 'second' | 'minute' | 'hour') =>
+    locale === 'en' ? `${n} ${{ second: 's', minute: 'min', hour: 'h' }[u]}` : new Intl.NumberFormat(locale, { style: 'unit', unit: u }).format(n);
+  if (s < 60) return unit(s, 'second');
+  if (s < 3600) return unit(Math.round(s / 60), 'minute');
+  return `${unit(Math.floor(s / 3600), 'hour')} ${unit(Math.round((s % 3600) / 60), 'minute')}`;
 }

@@ -1,11 +1,14 @@
 import type { CatalogItem, Channel, DownloadInfo, ExecutionProvider, ModelJobPacket, PerpetuaBridge } from './api.js';
 import { progressOf, type Progress } from './progress.js';
-import { errorMessage } from './transport.js';
 
 /** What the model manager needs from the app: the toast line and a fresh model list. */
 export interface ModelsHost {
   api: PerpetuaBridge;
   toast(kind: 'info' | 'error', text: string): void;
+  /** the sentence for an error, in the interface language (i18n) */
+  error(err: unknown): string;
+  /** a message of the interface language (i18n) */
+  t(key: string, options?: Record<string, unknown>): string;
   loadModels(): Promise<void>;
 }
 
@@ -33,7 +36,7 @@ export class ModelsState {
       const known = this.downloads.some((x) => x.id === d.id);
       this.downloads = known ? this.downloads.map((x) => (x.id === d.id ? d : x)) : [...this.downloads, d];
       if (d.state === 'done') {
-        this.host.toast('info', `Downloaded ${d.repo} (${d.variant}); it is in your models.`);
+        this.host.toast('info', this.host.t('models.downloaded', { repo: d.repo, variant: d.variant }));
         void this.host.loadModels();
         void this.loadCatalog();
       }
@@ -86,17 +89,17 @@ export class ModelsState {
     try {
       const end = await channel.closed;
       if (end.type === 'done') {
-        this.host.toast('info', `Imported ${end.model.name}.`);
+        this.host.toast('info', this.host.t('models.imported', { name: end.model.name }));
         await this.host.loadModels();
       } else if (end.type === 'stopped') {
-        this.host.toast('info', 'Import cancelled; nothing was added.');
+        this.host.toast('info', this.host.t('models.importCancelled'));
       } else if (end.type === 'failed') {
         if (end.error.code === 'needs_conversion') this.convertible = dir;
-        this.importError = end.error.message;
+        this.importError = this.host.error(end.error);
       }
       return end.type === 'done';
     } catch (err) {
-      this.importError = errorMessage(err);
+      this.importError = this.host.error(err);
       return false;
     } finally {
       this.importChannel = null;
@@ -132,10 +135,10 @@ export class ModelsState {
       const end = await channel.closed;
       if (end.type === 'failed') throw new Error(end.error.message);
       if (end.type === 'stopped') {
-        this.host.toast('info', 'Conversion cancelled; nothing was written.');
+        this.host.toast('info', this.host.t('models.convertCancelled'));
         return;
       }
-      if (end.type === 'done') this.host.toast('info', `Converted and imported ${end.model.name}.`);
+      if (end.type === 'done') this.host.toast('info', this.host.t('models.converted', { name: end.model.name }));
       this.convertible = this.importError = null;
       await this.host.loadModels();
     });
@@ -160,7 +163,7 @@ export class ModelsState {
       await fn();
       return true;
     } catch (err) {
-      this.host.toast('error', errorMessage(err));
+      this.host.toast('error', this.host.error(err));
       return false;
     }
   }

@@ -1,10 +1,11 @@
 import type { Channel, PerpetuaBridge, PolicyConfig, PolicyPacket, Stats } from './api.js';
 import { progressOf, type Progress } from './progress.js';
-import { errorMessage } from './transport.js';
 
 export interface PolicyHost {
   readonly api: PerpetuaBridge;
   toast(kind: 'info' | 'error', text: string): void;
+  /** the sentence for an error, in the interface language (i18n) */
+  error(err: unknown): string;
   /** The switch took effect: the session runs `policy` now. */
   switched(sessionId: string, policy: PolicyConfig, stats: Stats, statement: string): void;
   /** The switch was cancelled: the session kept its policy and cache. */
@@ -43,10 +44,10 @@ export class PolicySwitchState {
       const end = await channel.closed;
       if (end.type === 'done') this.host.switched(sessionId, end.policy, end.stats, end.statement);
       else if (end.type === 'stopped') this.host.kept(sessionId, end.stats);
-      else if (end.type === 'failed') this.host.toast('error', end.error.message);
+      else if (end.type === 'failed') this.host.toast('error', this.host.error(end.error));
       return end.type === 'done';
     } catch (err) {
-      this.host.toast('error', errorMessage(err));
+      this.host.toast('error', this.host.error(err));
       return false;
     } finally {
       this.channel = null;
