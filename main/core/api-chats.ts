@@ -73,7 +73,6 @@ export class ApiChats {
     let fed = 0;
     let lastDone = 0;
     let lastTotal = -1;
-    let promptTokens: number | null = null;
     let tokens = 0;
     for await (const packet of packets) {
       if (packet.type === 'started') this.opts.movedOn?.(session.id);
@@ -83,8 +82,7 @@ export class ApiChats {
         if (packet.done <= lastDone || lastDone === lastTotal) lastDone = 0;
         fed += packet.done - lastDone;
         [lastDone, lastTotal] = [packet.done, packet.total];
-      } else if (packet.type === 'stats' && tokens === 0) promptTokens = packet.stats.totalTokensSeen;
-      else if (packet.type === 'token') {
+      } else if (packet.type === 'token') {
         tokens++;
         yield { type: 'token', delta: packet.delta };
       } else if (packet.type === 'failed') {
@@ -93,7 +91,8 @@ export class ApiChats {
       } else if (packet.type === 'done' || packet.type === 'stopped') {
         if (plan.kind !== 'continued') reread += runner.chat.restored.rereadTokens ?? 0;
         const completion = packet.message.stats?.tokens ?? tokens;
-        const prompt = promptTokens ?? Math.max(0, packet.stats.totalTokensSeen - completion);
+        // every generated token was fed back: what the cache has seen beyond them is the conversation it answered
+        const prompt = Math.max(0, runner.chat.engine.policy.totalTokensSeen - completion);
         yield {
           type: packet.type,
           text: packet.message.text,

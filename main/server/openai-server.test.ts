@@ -103,7 +103,14 @@ describe('perpetua serve (OpenAI-compatible)', () => {
     expect(second.perpetua.session?.id).toBe(first.perpetua.session?.id);
     expect(second.perpetua.match).toEqual({ kind: 'continued', reused_messages: 2, named: false });
     const usage = second.res.usage!;
-    expect(usage.prompt_tokens_details!.cached_tokens).toBeGreaterThanOrEqual(first.res.usage!.total_tokens - 1);
+    expect(usage.prompt_tokens_details!.cached_tokens).toBe(first.res.usage!.total_tokens);
+    // the same request to a new chat (named by the client) reads all of it: the same prompt, nothing cached
+    const fresh = await ask(r, [...history, { role: 'user', content: 'And their keepers?' }], 8, { 'X-Perpetua-Session': 'fresh' });
+    expect(fresh.perpetua).toMatchObject({ session: { name: 'fresh' }, match: { kind: 'new', named: true } });
+    expect(fresh.res.usage!.prompt_tokens_details!.cached_tokens).toBe(0);
+    // less by at most the first answer's tokens that print nothing (the tiny model's favourites): text re-read is text
+    expect(fresh.res.usage!.prompt_tokens).toBeGreaterThanOrEqual(usage.prompt_tokens - 8);
+    expect(fresh.res.usage!.prompt_tokens).toBeLessThanOrEqual(usage.prompt_tokens);
 
     // an API chat is an ordinary chat: listed (marked), searchable, exportable
     const sessions = await r.core.sessionsList();
