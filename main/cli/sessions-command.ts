@@ -32,7 +32,7 @@ export async function sessionsCommand(args: string[]): Promise<void> {
       const p = s.policyParams;
       const policy = s.policy === 'dense' ? 'dense' : `${s.policy}:${s.policy === 'sink' ? p.sink : 0}:${p.window}`;
       console.log(
-        `${terminalSafe(s.name)}\t${policy}\t${s.messageCount} messages\t${s.totalTokensSeen} tokens seen\tupdated ${new Date(s.updatedAt).toISOString()}`,
+        `${terminalSafe(s.name)}\t${policy}\t${s.messageCount} messages\t${s.totalTokensSeen} tokens seen\tupdated ${new Date(s.updatedAt).toISOString()}${s.origin === 'api' ? '\tfrom the API' : ''}`,
       );
     }
   } finally {
