@@ -41,8 +41,19 @@ export function themeColors(el: Element = document.documentElement): ChartColors
   };
 }
 
+/** The charts' words, in the interface language (abChart.* in the locale files). */
+export interface ChartText {
+  votes: string;
+  medians: string;
+  won: string;
+  tied: string;
+  lost: string;
+  latency: string;
+  ppl: string;
+}
+
 export interface AbCharts {
-  update(policies: AbPolicySummary[], labels: string[], colors: ChartColors): void;
+  update(policies: AbPolicySummary[], labels: string[], colors: ChartColors, text: ChartText): void;
   resize(): void;
   dispose(): void;
 }
@@ -52,7 +63,7 @@ export function mountAbCharts(votesEl: HTMLElement, mediansEl: HTMLElement): AbC
   const votes = echarts.init(votesEl, null, { renderer: 'svg' });
   const medians = echarts.init(mediansEl, null, { renderer: 'svg' });
   return {
-    update(policies, labels, c) {
+    update(policies, labels, c, text) {
       const axisLabel = { color: c.muted, fontFamily: c.font, fontSize: 11, interval: 0, width: 96, overflow: 'truncate' as const };
       const base = {
         animation: false,
@@ -72,14 +83,14 @@ export function mountAbCharts(votesEl: HTMLElement, mediansEl: HTMLElement): AbC
       votes.setOption(
         {
           ...base,
-          title: title('Votes per policy'),
+          title: title(text.votes),
           grid: { left: 36, right: 12, top: 52, bottom: 28 },
           xAxis,
           yAxis: { ...yAxis('runs'), minInterval: 1 },
           series: [
-            { name: 'won', type: 'bar', stack: 'votes', data: policies.map((p) => p.wins), itemStyle: { color: c.wins }, barMaxWidth: 44 },
-            { name: 'tied', type: 'bar', stack: 'votes', data: policies.map((p) => p.ties), itemStyle: { color: c.ties }, barMaxWidth: 44 },
-            { name: 'lost', type: 'bar', stack: 'votes', data: policies.map((p) => p.losses), itemStyle: { color: c.losses }, barMaxWidth: 44 },
+            { name: text.won, type: 'bar', stack: 'votes', data: policies.map((p) => p.wins), itemStyle: { color: c.wins }, barMaxWidth: 44 },
+            { name: text.tied, type: 'bar', stack: 'votes', data: policies.map((p) => p.ties), itemStyle: { color: c.ties }, barMaxWidth: 44 },
+            { name: text.lost, type: 'bar', stack: 'votes', data: policies.map((p) => p.losses), itemStyle: { color: c.losses }, barMaxWidth: 44 },
           ],
         },
         true,
@@ -87,13 +98,13 @@ export function mountAbCharts(votesEl: HTMLElement, mediansEl: HTMLElement): AbC
       medians.setOption(
         {
           ...base,
-          title: title('Median per policy'),
+          title: title(text.medians),
           grid: { left: 44, right: 44, top: 52, bottom: 28 },
           xAxis,
-          yAxis: [yAxis('latency p50 (ms)'), { ...yAxis('conversation PPL'), nameTextStyle: { color: c.muted, fontSize: 11, align: 'right' as const }, splitLine: { show: false } }],
+          yAxis: [yAxis(text.latency), { ...yAxis(text.ppl), nameTextStyle: { color: c.muted, fontSize: 11, align: 'right' as const }, splitLine: { show: false } }],
           series: [
             {
-              name: 'latency p50 (ms)',
+              name: text.latency,
               type: 'bar',
               yAxisIndex: 0,
               data: policies.map((p) => round(p.medianLatencyP50Ms)),
@@ -101,7 +112,7 @@ export function mountAbCharts(votesEl: HTMLElement, mediansEl: HTMLElement): AbC
               barMaxWidth: 32,
             },
             {
-              name: 'conversation PPL',
+              name: text.ppl,
               type: 'bar',
               yAxisIndex: 1,
               data: policies.map((p) => (p.medianTranscriptPpl === null ? null : round(p.medianTranscriptPpl))),

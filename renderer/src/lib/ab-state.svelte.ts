@@ -9,8 +9,10 @@ export type AbPhase = 'idle' | 'starting' | 'running' | 'done' | 'stopped' | 'er
 
 export interface AbColumn {
   text: string;
-  /** What the branch is doing now, for the user ("Reading the prompt… 40%", "Writing…", "Scoring…"). */
-  status: string;
+  /** what the branch is doing, as a key of abStatus.* in the locale files ('' before a run) */
+  status: AbStatus;
+  /** of the prompt read so far, while status is 'reading' */
+  percent: number;
   fork: 'forked' | 'rebuilt' | null;
   metrics: AbMetrics | null;
   /** The prompt being read or the conversation being measured: tokens done of total, time left. */
@@ -26,7 +28,8 @@ export interface AbHost {
   afterContinue(sessionId: string): Promise<void>;
 }
 
-const emptyColumn = (): AbColumn => ({ text: '', status: '', fork: null, metrics: null, progress: null });
+export type AbStatus = '' | 'forking' | 'waiting' | 'reading' | 'writing' | 'measuring' | 'writtenScoring' | 'scored' | 'done' | 'stopped' | 'failed';
+const emptyColumn = (): AbColumn => ({ text: '', status: '', percent: 0, fork: null, metrics: null, progress: null });
 
 /**
  * One chat's A/B comparison: whether it is shown, the form, the run being streamed (one at a time), its vote, and
@@ -80,25 +83,27 @@ export class AbState {
     } else if (p.type === 'progress') {
       const col = this.columns[p.branch];
       let status = col.status;
+      let percent = col.percent;
       let fork = col.fork;
       const progress = p.phase !== 'fork' && p.done < p.total ? progressOf(p) : null;
       if (p.phase === 'fork') {
         fork = p.fork ?? null;
-        status = 'Waiting for the prompt…';
+        status = 'waiting';
       } else if (p.phase === 'prefill') {
-        status = p.done >= p.total ? 'Writing…' : `Reading the prompt… ${p.total ? Math.floor((p.done / p.total) * 100) : 0}%`;
+        status = p.done >= p.total ? 'writing' : 'reading';
+        percent = p.total ? Math.floor((p.done / p.total) * 100) / 100 : 0;
       } else {
-        status = p.done >= p.total && p.total > 0 ? 'Scored.' : 'Measuring the conversation’s perplexity…';
+        status = p.done >= p.total && p.total > 0 ? 'scored' : 'measuring';
         // both answers are written once scoring starts; the other branch waits for its turn
         const other = p.branch === 'a' ? 'b' : 'a';
-        if (this.columns[other].status === 'Writing…') this.setColumn(other, { status: 'Written; scoring next…' });
+        if (this.columns[other].status === 'writing') this.setColumn(other, { status: 'writtenScoring' });
       }
-      this.setColumn(p.branch, { status, fork, progress });
+      this.setColumn(p.branch, { status, percent, fork, progress });
     } else if (p.type === 'done') {
       this.flush();
       this.columns = {
-        a: { ...this.columns.a, text: p.a.answer, status: 'Done.', metrics: p.a, progress: null },
-        b: { ...this.columns.b, text: p.b.answer, status: 'Done.', metrics: p.b, progress: null },
+        a: { ...this.columns.a, text: p.a.answer, status: 'done', metrics: p.a, progress: null },
+        b: { ...this.columns.b, text: p.b.answer, status: 'done', metrics: p.b, progress: null },
       };
       this.runId = p.runId;
       this.phase = 'done';
@@ -107,7 +112,7 @@ export class AbState {
       this.flush();
       this.phase = p.type === 'stopped' ? 'stopped' : 'error';
       this.error = p.type === 'failed' ? this.host.error(p.error) : null;
-      const status = p.type === 'stopped' ? 'Stopped.' : 'Failed.';
+      const status = p.type === 'stopped' ? 'stopped' : 'failed';
       this.columns = { a: { ...this.columns.a, status, progress: null }, b: { ...this.columns.b, status, progress: null } };
       if (this.error) this.host.toast('error', this.error);
     }
@@ -127,7 +132,7 @@ export class AbState {
     const sessionId = this.sessionId;
     this.abId = null;
     this.runPrompt = this.prompt;
-    this.columns = { a: { ...emptyColumn(), status: 'Forking the cache…' }, b: { ...emptyColumn(), status: 'Forking the cache…' } };
+    this.columns = { a: { ...emptyColumn(), status: 'forking' }, b: { ...emptyColumn(), status: 'forking' } };
     this.pending = { a: '', b: '' };
     this.runId = null;
     this.vote = null;
@@ -215,7 +220,7 @@ export class AbState {
     for (const [label, delta] of [['a', a], ['b', b]] as const) {
       if (!delta) continue;
       const col = next[label];
-      next[label] = { ...col, text: col.text + delta, status: col.metrics ? col.status : 'Writing…' };
+      next[label] = { ...col, text: col.text + delta, status: col.metrics ? col.status : 'writing' };
     }
     this.columns = next;
   }
