@@ -67,6 +67,16 @@ describe('perpetua on webgpu', () => {
     expect(stdout).toMatch(/eviction on webgpu \(measured\): .*; \d+ B up, 0 B down/);
   });
 
+  it("keeps Dawn's warnings out of the terminal and passes the exit code through (the installed bin)", () => {
+    const ok = spawnSync(process.execPath, ['bin/perpetua.js', 'generate', '--ep', 'webgpu', '--max-tokens', '3', '--prompt', 'Once'], { encoding: 'utf8', timeout: 120_000 });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/\[3 tokens, .*webgpu on /);
+    expect(ok.stderr).not.toMatch(/artificially reduced/);
+    const bad = spawnSync(process.execPath, ['bin/perpetua.js', 'generate', '--ep', 'webgpu', '--model', join(tmp(), 'missing'), '--prompt', 'hi'], { encoding: 'utf8', timeout: 120_000 });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/does not exist/);
+  });
+
   it('auto never settles on a software adapter: it runs on the CPU and says why', () => {
     const { stderr } = perpetua('generate', '--ep', 'auto', '--max-tokens', '3', '--prompt', 'Once');
     if (adapter.software) {
