@@ -4,7 +4,7 @@
 # `npm ci` then builds the project (prepare script).
 set -e
 cd "$(dirname "$0")/.."
-# Debian packages: Chromium for the UI tests, PyTorch for the training pipeline (native-models/train) with
+# Debian packages: Chromium (and a CJK font) for the UI tests, PyTorch for the training pipeline (native-models/train) with
 # OpenBLAS: Debian's torch links libblas.so.3, which is the reference BLAS (~9x slower) until
 # libopenblas0-pthread takes over that alternative.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -12,6 +12,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   [ -x /usr/bin/chromium ] || missing="$missing chromium"
   /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || missing="$missing python3-torch python3-numpy"
   dpkg -s libopenblas0-pthread >/dev/null 2>&1 || missing="$missing libopenblas0-pthread"
+  # a CJK font, so the e2e screenshots of the Chinese interface show characters, not empty boxes
+  dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$missing fonts-noto-cjk"
   if [ -n "$missing" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
   fi
