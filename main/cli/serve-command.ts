@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { CoreService } from '../core/core-service.js';
 import { inProcessClient } from '../core/in-process-client.js';
-import { startOpenAiServer } from '../server/openai-server.js';
+import { checkBind, startOpenAiServer } from '../server/openai-server.js';
 import { defaultModelDir } from './default-model.js';
 import { number, parse } from './options.js';
 import { terminalSafe } from './terminal-text.js';
@@ -35,6 +35,8 @@ export async function serveCommand(args: string[]): Promise<void> {
   const queued = number(v.queue, 'queue', { integer: true, min: 0, max: 10_000 });
   const maxBodyMb = number(v['max-body-mb'], 'max-body-mb', { min: 0.001, max: 1024 });
   const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const apiKey = v['api-key'] ?? process.env.PERPETUA_API_KEY;
+  checkBind(v.host, apiKey); // before the model loads
   const dbFile = resolve(v.db);
   const core = new CoreService({ dbFile, maxAnswerTokens: maxTokens });
   const client = inProcessClient(core);
@@ -44,7 +46,7 @@ export async function serveCommand(args: string[]): Promise<void> {
       api: client.bridge,
       host: v.host,
       port,
-      apiKey: v['api-key'] ?? process.env.PERPETUA_API_KEY,
+      apiKey,
       cors: list(v.cors),
       allowedHosts: list(v['allow-host']),
       maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),

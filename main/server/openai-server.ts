@@ -59,10 +59,15 @@ export interface OpenAiServer {
 type Ended = Extract<CompletionPacket, { type: 'done' | 'stopped' }>;
 type Started = Extract<CompletionPacket, { type: 'started' }>;
 
-export async function startOpenAiServer(o: OpenAiServerOptions): Promise<OpenAiServer> {
-  if (!isLoopback(o.host) && !o.apiKey) {
-    throw new PerpetuaError(`Refusing to serve on ${o.host} without an API key: anyone on the network could use it. Add --api-key KEY, or serve on 127.0.0.1.`, { code: 'invalid_input' });
+/** Any address but loopback needs a key: anyone on the network could use the models (and read the chats it continues). */
+export function checkBind(host: string, apiKey: string | undefined): void {
+  if (!isLoopback(host) && !apiKey) {
+    throw new PerpetuaError(`Refusing to serve on ${host} without an API key: anyone on the network could use it. Add --api-key KEY, or serve on 127.0.0.1.`, { code: 'invalid_input' });
   }
+}
+
+export async function startOpenAiServer(o: OpenAiServerOptions): Promise<OpenAiServer> {
+  checkBind(o.host, o.apiKey);
   const key = o.apiKey ? new ApiKey(o.apiKey) : null;
   const cors = new Cors(o.cors ?? []);
   const hosts = allowedHostNames(o.host, o.allowedHosts);
