@@ -1,7 +1,8 @@
-import { closeSync, openSync, readSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, readSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { FolderFileError, openFolderFile } from '../shared/folder-file.js';
 import { getFloat16 } from '@petamoriken/float16';
-import { UnsupportedModelError } from './errors.js';
+import { ModelLoadError, UnsupportedModelError } from './errors.js';
 import { readOnnxContents, type InitializerInfo } from './onnx-contents.js';
 
 /**
@@ -49,6 +50,9 @@ function ropeFromTables(graph: string, dirArg: string): { invFreq: Float32Array;
     );
   }
   const [rows, half] = cos.dims;
+  if (!(rows >= 2 && rows <= 1 << 24 && half >= 1 && half <= 1024)) {
+    throw new UnsupportedModelError(`The cos_cache table of the onnxruntime-genai model in ${dirArg} has the shape [${cos.dims.join(', ')}], which is not a RoPE table.`);
+  }
   const at = (t: InitializerInfo, row: number) => readRow(graph, t, row, half);
   const invFreq = new Float32Array(half);
   const c1 = at(cos, 1);
@@ -64,6 +68,9 @@ function ropeFromTables(graph: string, dirArg: string): { invFreq: Float32Array;
     }
   }
   invFreq.set(freq);
+  if (!invFreq.every((f) => Number.isFinite(f) && f > 0)) {
+    throw new UnsupportedModelError(`The cos_cache/sin_cache tables of the onnxruntime-genai model in ${dirArg} do not hold RoPE angles.`);
+  }
   return { invFreq, rotaryDim: 2 * half };
 }
 
@@ -73,11 +80,24 @@ function readRow(graph: string, t: InitializerInfo, row: number, width: number):
   const place = t.external ? { file: join(dirname(graph), t.external.location), offset: t.external.offset } : t.inline && { file: graph, offset: t.inline.offset };
   if (!bytesPer || !place) throw new UnsupportedModelError(`The RoPE table ${t.name} in ${graph} is not stored as float32 or float16 data.`);
   const buf = Buffer.alloc(width * bytesPer);
-  const fd = openSync(place.file, 'r');
+  const at = place.offset + row * width * bytesPer;
+  const stored = t.external?.length ?? t.inline?.length ?? 0;
+  if (row * width * bytesPer + buf.length > stored && stored > 0) {
+    throw new UnsupportedModelError(`The RoPE table ${t.name} in ${graph} is shorter than its shape says.`);
+  }
+  // the location is untrusted (it arrives with a Hub download): beside the graph, a regular file, long enough
+  let f;
   try {
-    readSync(fd, buf, 0, buf.length, place.offset + row * width * bytesPer);
+    f = openFolderFile(dirname(graph), place.file, Number.MAX_SAFE_INTEGER);
+  } catch (err) {
+    if (err instanceof FolderFileError) throw new ModelLoadError(`The RoPE table ${t.name} of ${basename(graph)} is kept in ${t.external?.location ?? basename(graph)}, which ${err.reason}.`);
+    throw err;
+  }
+  try {
+    if (at + buf.length > f.size) throw new UnsupportedModelError(`The RoPE table ${t.name} of ${basename(graph)} lies past the end of ${basename(f.path)}.`);
+    readSync(f.fd, buf, 0, buf.length, at);
   } finally {
-    closeSync(fd);
+    closeSync(f.fd);
   }
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   return Array.from({ length: width }, (_, i) => (bytesPer === 2 ? getFloat16(view, 2 * i, true) : view.getFloat32(4 * i, true)));

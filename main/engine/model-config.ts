@@ -64,7 +64,9 @@ const STATIC_SCALINGS = new Set(['default', 'linear', 'llama3']);
 
 type Json = Record<string, unknown>;
 
-export function parseModelConfig(raw: Json): ModelConfig {
+/** `source` names the file in refusals (config.json, or genai_config.json for onnxruntime-genai folders). */
+export function parseModelConfig(raw: Json, source = 'config.json'): ModelConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UnsupportedModelError(`${source} does not hold a JSON object.`);
   const textConfig = (raw.text_config as Json | undefined) ?? raw;
   const modelType = String(textConfig.model_type ?? raw.model_type ?? '');
   if (NOT_SHIFTABLE.has(modelType)) {
@@ -78,45 +80,72 @@ export function parseModelConfig(raw: Json): ModelConfig {
       `Unsupported architecture "${modelType || 'unknown'}": Perpetua runs RoPE decoders such as Llama, Mistral, Qwen2 and Phi-3.`,
     );
   }
-  const num = (key: string, fallback?: number): number => {
-    const v = textConfig[key] ?? raw[key] ?? fallback;
+  // every size is bounded before anything is allocated from it: a head_dim of 1e9 or a context of −100 is refused
+  // here, naming the file and field, not met later as gigabytes or NaN angles
+  const num = (key: string, bound: Bound, fallback?: number): number => {
+    const given = textConfig[key] ?? raw[key];
+    const v = given ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new UnsupportedModelError(`config.json has no valid "${key}".`);
+      throw new UnsupportedModelError(
+        given === undefined ? `${source} has no "${key}".` : `${source} has "${key}": ${JSON.stringify(given) ?? String(given)}, which is not a number.`,
+      );
     }
-    return v;
+    return inBound(source, key, v, bound);
   };
-  const heads = num('num_attention_heads');
-  const hiddenSize = num('hidden_size');
-  const headDim = num('head_dim', hiddenSize / heads);
-  const partial = num('partial_rotary_factor', 1);
-  const rotaryDim = typeof raw.rotary_dim === 'number' ? raw.rotary_dim : Math.floor(headDim * partial);
+  const heads = num('num_attention_heads', { min: 1, max: 1024, integer: true });
+  const hiddenSize = num('hidden_size', { min: 1, max: 65_536, integer: true });
+  const headDim = num('head_dim', { min: 2, max: 1024, integer: true }, hiddenSize / heads);
+  const partial = num('partial_rotary_factor', { min: Number.MIN_VALUE, max: 1 }, 1);
+  const rotaryDim = typeof raw.rotary_dim === 'number' ? inBound(source, 'rotary_dim', raw.rotary_dim, { min: 2, max: headDim, integer: true }) : Math.floor(headDim * partial);
   const eos = textConfig.eos_token_id ?? raw.eos_token_id;
-  const rope = ropeSpec(raw, num('rope_theta', 10000), headDim, rotaryDim, style);
+  const vocabSize = num('vocab_size', { min: 1, max: MAX_VOCAB, integer: true });
+  const tokenId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < vocabSize;
+  const rope = ropeSpec(raw, num('rope_theta', { min: 1 + 1e-9, max: 1e12 }, 10000), headDim, rotaryDim, style, source);
+  const kvHeads = num('num_key_value_heads', { min: 1, max: heads, integer: true }, heads);
+  if (heads % kvHeads !== 0) throw new UnsupportedModelError(`${source} has ${heads} attention heads, which ${kvHeads} key/value heads do not divide.`);
   return {
     modelType,
-    vocabSize: num('vocab_size'),
+    vocabSize,
     hiddenSize,
-    intermediateSize: num('intermediate_size', 4 * hiddenSize),
-    layers: num('num_hidden_layers'),
+    intermediateSize: num('intermediate_size', { min: 1, max: 1 << 20, integer: true }, 4 * hiddenSize),
+    layers: num('num_hidden_layers', { min: 1, max: 1024, integer: true }),
     heads,
-    kvHeads: num('num_key_value_heads', heads),
+    kvHeads,
     headDim,
-    rmsNormEps: num('rms_norm_eps', 1e-6),
-    maxPositions: num('max_position_embeddings', 2048),
-    bosTokenId: typeof raw.bos_token_id === 'number' ? raw.bos_token_id : null,
-    eosTokenIds: Array.isArray(eos) ? eos.map(Number) : typeof eos === 'number' ? [eos] : [],
+    rmsNormEps: num('rms_norm_eps', { min: 0, max: 1 }, 1e-6),
+    maxPositions: num('max_position_embeddings', { min: 16, max: 1 << 24, integer: true }, 2048),
+    bosTokenId: tokenId(raw.bos_token_id) ? raw.bos_token_id : null,
+    eosTokenIds: (Array.isArray(eos) ? eos : [eos]).filter(tokenId),
     tieWordEmbeddings: raw.tie_word_embeddings !== false,
     attentionBias: raw.attention_bias === true || modelType === 'qwen2',
     rope,
-    sinkTokenId: typeof raw.perpetua_sink_token_id === 'number' ? raw.perpetua_sink_token_id : null,
+    sinkTokenId: tokenId(raw.perpetua_sink_token_id) ? raw.perpetua_sink_token_id : null,
   };
 }
 
-function ropeSpec(raw: Json, theta: number, headDim: number, rotaryDim: number, style: RopeStyle): RopeSpec {
+/** The largest vocabulary accepted (the largest real ones are ~260K); more is a hostile or broken file. */
+export const MAX_VOCAB = 1 << 20;
+
+interface Bound {
+  min: number;
+  max: number;
+  integer?: boolean;
+}
+
+function inBound(source: string, key: string, v: number, b: Bound): number {
+  if (!Number.isFinite(v) || v < b.min || v > b.max || (b.integer && !Number.isInteger(v))) {
+    const range = b.min === Number.MIN_VALUE ? `above 0 and at most ${b.max}` : `${b.integer ? 'a whole number ' : ''}from ${+b.min.toPrecision(6)} to ${b.max}`;
+    throw new UnsupportedModelError(`${source} has "${key}": ${v}, but it must be ${range}.`);
+  }
+  return v;
+}
+
+function ropeSpec(raw: Json, theta: number, headDim: number, rotaryDim: number, style: RopeStyle, source: string): RopeSpec {
   if (rotaryDim <= 0 || rotaryDim % 2 !== 0 || rotaryDim > headDim) {
     throw new UnsupportedModelError(`RoPE rotary dimension ${rotaryDim} does not fit head size ${headDim}.`);
   }
   const scaling = (raw.rope_scaling ?? null) as Json | null;
+  if (scaling !== null && (typeof scaling !== 'object' || Array.isArray(scaling))) throw new UnsupportedModelError(`${source} has a "rope_scaling" that is not an object.`);
   const type = String(scaling?.rope_type ?? scaling?.type ?? 'default');
   if (!STATIC_SCALINGS.has(type)) {
     throw new UnsupportedModelError(
@@ -125,12 +154,24 @@ function ropeSpec(raw: Json, theta: number, headDim: number, rotaryDim: number, 
   }
   const invFreq = new Float32Array(rotaryDim / 2);
   for (let i = 0; i < invFreq.length; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / rotaryDim);
+  const factorOf = (key: string, fallback?: number): number => {
+    const v = scaling![key] ?? fallback;
+    if (typeof v !== 'number') throw new UnsupportedModelError(`${source} has "rope_scaling.${key}": ${JSON.stringify(v) ?? 'nothing'}, which is not a number.`);
+    return inBound(source, `rope_scaling.${key}`, v, { min: Number.MIN_VALUE, max: 1e6 });
+  };
   if (type === 'linear') {
-    const factor = Number(scaling!.factor);
+    const factor = factorOf('factor');
     for (let i = 0; i < invFreq.length; i++) invFreq[i] /= factor;
   } else if (type === 'llama3') {
+    factorOf('factor');
+    factorOf('original_max_position_embeddings', 8192);
+    if (factorOf('high_freq_factor', 4) <= factorOf('low_freq_factor', 1)) {
+      throw new UnsupportedModelError(`${source} has a llama3 "rope_scaling" whose high_freq_factor is not above its low_freq_factor.`);
+    }
     applyLlama3Scaling(invFreq, scaling!);
   }
+  // the last guard: angles used at every eviction must be real numbers
+  if (!invFreq.every((f) => Number.isFinite(f) && f > 0)) throw new UnsupportedModelError(`${source} gives RoPE frequencies that are not positive numbers.`);
   return { theta, headDim, rotaryDim, style, invFreq, scaling: type };
 }
 

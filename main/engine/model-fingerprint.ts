@@ -4,6 +4,8 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelLoadError } from './errors.js';
 import { readOnnxContents } from './onnx-contents.js';
+import { checkFolderFile, FolderFileError } from '../shared/folder-file.js';
+import { MODEL_FILE_LIMITS } from './model-file-limits.js';
 
 /**
  * The identity of a model for snapshots and the library: SHA-256 over config, tokenizer and every byte of the
@@ -40,7 +42,13 @@ export function externalDataFiles(graph: string): string[] {
     if (!existsSync(file)) {
       throw new ModelLoadError(`${basename(graph)} keeps weights in ${location}, which is missing from ${dirname(graph)}.`);
     }
-    return file;
+    // a location is untrusted: it must stay beside the graph and be a regular file (not a FIFO, not /dev/zero)
+    try {
+      return checkFolderFile(dirname(graph), location, MODEL_FILE_LIMITS.weights).path;
+    } catch (err) {
+      if (err instanceof FolderFileError) throw new ModelLoadError(`${basename(graph)} keeps weights in ${location}, which ${err.reason}.`);
+      throw err;
+    }
   });
 }
 

@@ -1,4 +1,5 @@
 import { Tokenizer } from '@huggingface/tokenizers';
+import { vetTokenizerRegexes } from './tokenizer-regex-vet.js';
 
 /** The model's tokenizer (tokenizer.json + tokenizer_config.json) with the few operations the engine needs. */
 export class TextTokenizer {
@@ -12,6 +13,7 @@ export class TextTokenizer {
   private readonly prependsSpace: boolean;
 
   constructor(tokenizerJson: Record<string, any>, tokenizerConfig: Record<string, any>) {
+    vetTokenizerRegexes(tokenizerJson); // a pattern that backtracks would freeze the core on some prompt
     this.tok = new Tokenizer(tokenizerJson as any, tokenizerConfig as any);
     this.bosToken = tokenText(tokenizerConfig.bos_token);
     this.eosToken = tokenText(tokenizerConfig.eos_token);

@@ -110,13 +110,31 @@ export class ModelLibrary {
   private async importFolders(dir: string): Promise<void> {
     if (!existsSync(dir)) return;
     const known = new Set(this.store.listModels().map((m) => resolve(m.dir)));
-    for (const name of readdirSync(dir)) {
-      if (name.startsWith('.')) continue; // .downloads and other unfinished work is never a model
+    for (const name of modelFolderNames(dir)) {
       const sub = resolve(join(dir, name));
-      if (known.has(sub) || this.unusableDirs.has(sub) || !statSync(sub).isDirectory()) continue;
+      if (known.has(sub) || this.unusableDirs.has(sub)) continue;
+      // a dangling link or a file where a folder is expected is passed over, never a failure of the whole list
+      if (statSync(sub, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
       await this.import(sub).catch(() => this.unusableDirs.add(sub));
     }
   }
+}
+
+/**
+ * The entries of a models folder that may hold a model: not hidden (.downloads and other unfinished work), and named
+ * in UTF-8 — a name in another encoding (a Latin-1 folder) cannot be spelled back as a path, so it is skipped.
+ */
+export function modelFolderNames(dir: string): string[] {
+  let names: Buffer[];
+  try {
+    names = readdirSync(dir, { encoding: 'buffer' });
+  } catch {
+    return []; // unreadable: nothing to import, the models already known stay listed
+  }
+  return names.flatMap((raw) => {
+    const name = raw.toString('utf8');
+    return name.startsWith('.') || !Buffer.from(name, 'utf8').equals(raw) ? [] : [name];
+  });
 }
 
 function providerOf(row: ModelRow): ExecutionProvider {
