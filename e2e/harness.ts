@@ -24,11 +24,12 @@ export interface Harness {
 export async function startHarness(
   api: PerpetuaApi,
   viewport = { width: 1280, height: 800 },
-  shell: { pickFolder?: () => Promise<string | null> } = {},
+  shell: { pickFolder?: () => Promise<string | null>; locale?: string } = {},
 ): Promise<Harness> {
   const host = await startWebHost({ api, pickFolder: shell.pickFolder });
   const browser = await launchBrowser();
-  const context = await browser.newContext({ viewport, colorScheme: 'light' });
+  // locale: the browser's language (navigator.languages), which the interface follows at first start
+  const context = await browser.newContext({ viewport, colorScheme: 'light', ...(shell.locale ? { locale: shell.locale } : {}) });
   // Runs before the page's scripts, outside its CSP.
   await context.addInitScript(`
     window.__cspViolations = [];
