@@ -17,6 +17,7 @@ import type {
   ResultOf,
   ValidParamsOf,
 } from './methods.js';
+import type { LocalServerRequest, LocalServerStatus } from './shell-protocol.js';
 
 /** What a call resolves to: `undefined` results are plain `void`. */
 type Answer<R> = [R] extends [undefined] ? void : R;
@@ -60,6 +61,8 @@ export interface ShellBridge {
   pickFolder(): Promise<string | null>;
   /** The OS's preferred languages, most preferred first (Electron); absent where only the browser's are known. */
   readonly systemLanguages?: readonly string[];
+  /** The OpenAI-compatible server's switch (the desktop app only: absent in the web test host). */
+  localServer?(request: LocalServerRequest): Promise<LocalServerStatus>;
 }
 
 /** `window.perpetua` in the renderer. */

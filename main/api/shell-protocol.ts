@@ -77,3 +77,33 @@ export function parseLanguagesSwitch(argv: readonly string[]): string[] {
 /** Renderer → main (invoke): open the system folder picker; answers a path or null (cancelled). */
 export const IPC_PICK_FOLDER = 'perpetua:pick-folder';
 export const PickedFolderSchema = z.string().min(1).max(4096).nullable();
+
+/**
+ * Renderer → main (invoke): the app's switch for the OpenAI-compatible server (main/server), which runs in the shell
+ * on 127.0.0.1 over the same API as the window. `status` only reads; `apply` stores the settings and starts or stops it.
+ */
+export const IPC_LOCAL_SERVER = 'perpetua:local-server';
+export const LocalServerRequestSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('status') }),
+  z.object({
+    action: z.literal('apply'),
+    enabled: z.boolean(),
+    port: z.number().int().min(1).max(65535),
+    /** null: no key (loopback only, so any local program may use it) */
+    apiKey: z.string().min(1).max(500).nullable(),
+  }),
+]);
+export type LocalServerRequest = z.infer<typeof LocalServerRequestSchema>;
+export const LocalServerStatusSchema = z.object({
+  enabled: z.boolean(),
+  running: z.boolean(),
+  port: z.number().int(),
+  apiKey: z.string().nullable(),
+  /** what clients take as their base URL, e.g. http://127.0.0.1:1234/v1 */
+  baseUrl: z.string(),
+  /** requests answered since it started */
+  requestsSeen: z.number().int().nonnegative(),
+  /** why it is not running although enabled (the port is taken, …): a sentence */
+  error: z.string().nullable(),
+});
+export type LocalServerStatus = z.infer<typeof LocalServerStatusSchema>;

@@ -18,10 +18,24 @@ import {
   type MessagePortMain,
 } from 'electron';
 import { join } from 'node:path';
-import { coreArgv, IPC_CORE_FAILED, IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME, languagesSwitch, ThemeSchema } from '../api/shell-protocol.js';
+import {
+  coreArgv,
+  IPC_CORE_FAILED,
+  IPC_CORE_RESTARTED,
+  IPC_HELLO,
+  IPC_LOCAL_SERVER,
+  IPC_PICK_FOLDER,
+  IPC_PORT,
+  IPC_THEME,
+  languagesSwitch,
+  LocalServerRequestSchema,
+  ThemeSchema,
+} from '../api/shell-protocol.js';
 import { appMenuTemplate } from './app-menu.js';
 import { APP_PAGE_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './app-protocol.js';
 import { CoreSupervisor, type CoreClient } from './core-supervisor.js';
+import { LocalServer } from './local-server.js';
+import { createPortClient } from './port-client.js';
 import { installBuiltinModel } from '../models/builtin-model.js';
 import { builtinModelSource, coreEntry, preloadScript, rendererDir } from './paths.js';
 import { sandboxNotice } from './sandbox-notice.js';
@@ -105,6 +119,22 @@ async function main(): Promise<void> {
     return picked.canceled ? null : (picked.filePaths[0] ?? null);
   });
 
+  // The OpenAI-compatible server runs here, a client of the core like the window (connected when first switched on).
+  let serverClient: ReturnType<typeof createPortClient<MessagePortMain>> | null = null;
+  const serverApi = () => {
+    if (!serverClient) {
+      serverClient = createPortClient<MessagePortMain>(-1);
+      supervisor.attach(serverClient.coreClient);
+    }
+    return serverClient.bridge;
+  };
+  const localServer = new LocalServer(serverApi, join(userData, 'local-server.json'), (line) => console.log(`[serve] ${line}`));
+  ipcMain.handle(IPC_LOCAL_SERVER, async (event, payload: unknown) => {
+    const request = LocalServerRequestSchema.safeParse(payload);
+    if (!fromOurWindow(event) || !request.success) return null;
+    return localServer.handle(request.data);
+  });
+
   ipcMain.on(IPC_HELLO, (event) => {
     if (!fromOurWindow(event)) {
       console.warn(`[main] Ignored ${IPC_HELLO} from an untrusted sender (${event.senderFrame?.url ?? 'no frame'}).`);
@@ -132,6 +162,7 @@ async function main(): Promise<void> {
     ),
   );
   supervisor.start();
+  void localServer.restore();
 
   const createWindow = () => {
     const win = new BrowserWindow({
@@ -175,5 +206,8 @@ async function main(): Promise<void> {
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
-  app.on('before-quit', () => supervisor.stop());
+  app.on('before-quit', () => {
+    void localServer.close();
+    supervisor.stop();
+  });
 }

@@ -13,11 +13,16 @@ import {
   IPC_CORE_FAILED,
   IPC_CORE_RESTARTED,
   IPC_HELLO,
+  IPC_LOCAL_SERVER,
   IPC_PICK_FOLDER,
   IPC_PORT,
   IPC_THEME,
+  LocalServerRequestSchema,
+  LocalServerStatusSchema,
   parseLanguagesSwitch,
   PickedFolderSchema,
+  type LocalServerRequest,
+  type LocalServerStatus,
 } from '../api/shell-protocol.js';
 import type { PerpetuaBridge } from '../api/perpetua-api.js';
 import { reportThemeChanges, type ThemePage } from './theme-report.js';
@@ -73,7 +78,14 @@ async function pickFolder(): Promise<string | null> {
   return picked.success ? picked.data : null;
 }
 
+/** The OpenAI-compatible server's switch; both ways validated. */
+async function localServer(request: LocalServerRequest): Promise<LocalServerStatus> {
+  const status = LocalServerStatusSchema.safeParse(await ipcRenderer.invoke(IPC_LOCAL_SERVER, LocalServerRequestSchema.parse(request)));
+  if (!status.success) throw new Error('The local server answered something unexpected.');
+  return status.data;
+}
+
 // the OS's languages, passed by the shell as a switch of this process (main/app/main.ts)
 const systemLanguages = Object.freeze(parseLanguagesSwitch(process.argv));
 
-contextBridge.exposeInMainWorld('perpetua', { ...client.bridge, pickFolder, systemLanguages } satisfies PerpetuaBridge);
+contextBridge.exposeInMainWorld('perpetua', { ...client.bridge, pickFolder, localServer, systemLanguages } satisfies PerpetuaBridge);

@@ -93,8 +93,8 @@ export async function startOpenAiServer(o: OpenAiServerOptions): Promise<OpenAiS
       res.writeHead(204, cors.preflight(req)).end();
       return;
     }
+    seen++; // refused ones too: the app shows whether anything is knocking
     key?.check(req);
-    seen++;
     const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '');
     const route = `${req.method} ${path}`;
     if (route === 'GET /v1/models') return sendJson(res, 200, { object: 'list', data: (await o.api.modelsList()).map((m) => modelObject(m.name, started)) });
