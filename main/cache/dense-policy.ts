@@ -3,6 +3,7 @@ import type { CacheContents, CachePolicy, RunPlan } from '../engine/cache-policy
 import { disposeKv, isKvBuffer, kvBytes, type CacheKv, type KvEditor, type KvGeometry, type PastKv } from '../engine/layer-kv.js';
 import { ContextFullError } from '../policy/policy.js';
 import { freshCacheKv, restoredCacheKv } from './cache-kv.js';
+import { keepFirstTokens, truncatableKv } from './kv-truncate.js';
 
 /**
  * Keeps every token's KV at its absolute position: exact, but memory and per-token cost grow with the stream, and
@@ -54,6 +55,18 @@ export class DensePolicy implements CachePolicy {
     if (present !== this.kv) disposeKv(this.kv);
     this.kv = present;
     this.tokens.push(...tokens);
+  }
+
+  /** a dense cache never evicts: any run that fits can be taken back, where its KV is on the host */
+  draftRoom(): number {
+    return isKvBuffer(this.kv) || truncatableKv(this.kv) ? this.room() : Math.min(1, this.room());
+  }
+
+  rollback(n: number): void {
+    if (n <= 0) return;
+    if (isKvBuffer(this.kv)) this.kv.truncate(n);
+    else this.kv = keepFirstTokens(this.kv, this.length - n, this.geometry);
+    this.tokens.length -= n;
   }
 
   pinPrefix(): void {}

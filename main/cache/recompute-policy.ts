@@ -45,6 +45,21 @@ export class RecomputePolicy implements CachePolicy {
     this.seen += tokens.length;
   }
 
+  /**
+   * Until the window is full a run of several tokens gives each the logits of its own prefill; once it slides,
+   * each token would see a different window, so a run holds one.
+   */
+  draftRoom(): number {
+    return Math.max(1, this.spec.window - this.recent.length);
+  }
+
+  /** Only tokens are kept, so taking drafts back is forgetting them. */
+  rollback(n: number): void {
+    if (n <= 0) return;
+    this.recent.length -= n;
+    this.seen -= n;
+  }
+
   pinPrefix(): void {}
 
   /** The KV is rebuilt for every token and dropped after it; this is the size of that transient cache. */

@@ -7,6 +7,7 @@ import type { KvEditor } from '../engine/layer-kv.js';
 import { copyKeyRows, HostKvEditor, turnKeyRows, writeKeyRows } from './kv-editor.js';
 import { freshCacheKv, restoredCacheKv } from './cache-kv.js';
 import { rotateKeys } from './rope-rotation.js';
+import { keepFirstTokens, truncatableKv } from './kv-truncate.js';
 import type { HostKvArray } from '../engine/kv-dtype.js';
 
 /**
@@ -90,6 +91,29 @@ export class RollingCache implements CachePolicy {
       this.tokens.push(t);
       this.original.push(this.seen++);
     }
+  }
+
+  /**
+   * A run of up to room() tokens evicts exactly what the first of them alone would (nothing, or evictCount when
+   * full), so a verify run never crosses an eviction the plain decode would make later. Near a rebase (once per
+   * positionLimit − capacity tokens) a run holds one token, so keys turn back where plain decoding turns them.
+   */
+  draftRoom(): number {
+    const room = this.room();
+    if (!isKvBuffer(this.kv) && !truncatableKv(this.kv)) return 1;
+    if (this.offset && this.length + this.offset + room + 1 > (this.editor.positionLimit ?? 0)) return 1;
+    return room;
+  }
+
+  /** Takes back the last run's last `n` tokens: they were appended after any eviction of that run's plan. */
+  rollback(n: number): void {
+    if (n <= 0) return;
+    if (n > this.length - Math.min(this.sinks, this.length)) throw new RangeError(`Cannot take back ${n} tokens.`);
+    if (isKvBuffer(this.kv)) this.kv.truncate(n);
+    else this.kv = keepFirstTokens(this.kv, this.length - n, this.geometry);
+    this.tokens.length -= n;
+    this.original.length -= n;
+    this.seen -= n;
   }
 
   pinPrefix(n: number): void {

@@ -44,6 +44,14 @@ export interface CachePolicy {
   room(): number;
   plan(tokens: number[]): Promise<RunPlan>;
   commit(present: PastKv, tokens: number[]): void;
+  /**
+   * Tokens one run may feed that leave the cache as feeding them one at a time would (the same evictions), and of
+   * which any last ones can be taken back after it: the room of a lookup verify run. 1 where nothing can be taken
+   * back (KV on a device).
+   */
+  draftRoom(): number;
+  /** takes back the last `n` tokens of the last run (rejected drafts), their KV included */
+  rollback(n: number): void;
   /** pin the first `n` tokens of the stream as sinks (pin-system option); no-op where it means nothing */
   pinPrefix(n: number): void;
   kvBytes(): number;

@@ -79,6 +79,18 @@ export class KvBuffer {
     this.filled = n;
   }
 
+  /**
+   * Takes back the last `n` tokens, which the last run appended (rejected drafts of a lookup verify run). Appended
+   * tokens sit in rows equal to their index, so the valid rows stay [0, length − n) without moving anything.
+   */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.filled) throw new RangeError(`Cannot take back ${n} of ${this.filled} tokens.`);
+    for (let i = this.filled - n; i < this.filled; i++) {
+      if (this.slots[i] !== i) throw new RangeError(`Token ${i} was not appended by the last run; only those are taken back.`);
+    }
+    this.filled -= n;
+  }
+
   /** the row that holds token `i` (in token order, 0 ≤ i < length) */
   slotOf(i: number): number {
     return this.slots[i];
