@@ -21,6 +21,7 @@ import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
 import { BENCH_SESSION_HELP, benchBranchesCommand, benchCrashCommand, benchPasteCommand, benchResumeCommand } from './bench-session-commands.js';
 import { BENCH_PEERS_HELP, benchPeersCommand } from './bench-peers-command.js';
 import { BENCH_EVICT_HELP, benchEvictCommand } from './bench-evict-command.js';
+import { BENCH_LOOKUP_HELP, benchLookupCommand } from './bench-lookup-command.js';
 import { BENCH_SEARCH_HELP, benchSearchCommand } from './bench-search-command.js';
 import { BENCH_GPU_HELP, benchGpuCommand } from './bench-gpu-command.js';
 
@@ -34,6 +35,7 @@ perpetua bench latency [--model DIR | --shape ${SHAPE_NAMES.join('|')}] [--polic
   [--dtype fp32|fp16|q4|q4_0].
 ${BENCH_PEERS_HELP}
 ${BENCH_EVICT_HELP}
+${BENCH_LOOKUP_HELP}
 ${BENCH_SESSION_HELP}
 ${BENCH_SEARCH_HELP}
 ${BENCH_GPU_HELP}`;
@@ -66,12 +68,13 @@ export async function benchCommand(args: string[]): Promise<void> {
   if (sub === 'crash') return benchCrashCommand(rest);
   if (sub === 'peers') return benchPeersCommand(rest);
   if (sub === 'evict') return benchEvictCommand(rest);
+  if (sub === 'lookup') return benchLookupCommand(rest);
   if (sub === 'paste') return benchPasteCommand(rest);
   if (sub === 'branches') return benchBranchesCommand(rest);
   if (sub === 'search') return benchSearchCommand(rest);
   if (sub === 'gpu') return benchGpuCommand(rest);
   if (sub !== 'latency') {
-    throw new UsageError(`bench needs a subcommand: latency, peers, evict, resume, crash, paste, branches, search or gpu (perpetua bench latency …), not "${sub ?? ''}".`);
+    throw new UsageError(`bench needs a subcommand: latency, peers, evict, lookup, resume, crash, paste, branches, search or gpu (perpetua bench latency …), not "${sub ?? ''}".`);
   }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');
