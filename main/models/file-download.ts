@@ -87,8 +87,12 @@ async function fetchPart(client: HubClient, t: FileTarget, part: string, signal:
   if (!res.body) throw new DownloadError('network', `The server sent no body for ${basename(t.dest)}.`);
 
   let received = have;
+  // a body that stops arriving is dropped after timeoutMs without a byte, then resumed like a dropped connection
+  const idle = new AbortController();
+  const watchdog = setTimeout(() => idle.abort(), client.timeoutMs);
   const tee = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      watchdog.refresh();
       received += chunk.length;
       if (received > t.size) return cb(new DownloadError('checksum_mismatch', `${basename(t.dest)} is longer than the Hub announced.`));
       hash.update(chunk);
@@ -97,10 +101,14 @@ async function fetchPart(client: HubClient, t: FileTarget, part: string, signal:
     },
   });
   try {
-    await pipeline(Readable.fromWeb(res.body as ReadableStream), tee, createWriteStream(part, { flags: 'a' }), { signal });
+    await pipeline(Readable.fromWeb(res.body as ReadableStream), tee, createWriteStream(part, { flags: 'a' }), {
+      signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
+    });
   } catch (err) {
     const e = classify(err, signal);
     throw e instanceof TransientError ? short(t, received) : e;
+  } finally {
+    clearTimeout(watchdog);
   }
   if (received < t.size) throw short(t, received);
   return hash.digest('hex');

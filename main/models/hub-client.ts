@@ -10,6 +10,9 @@ import { DownloadError, type DownloadErrorCode } from './download-error.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 const MAX_REDIRECTS = 10;
+/** A repo listing is bounded: real ones are a few KB and a few hundred files. */
+export const MAX_LISTING_BYTES = 16 * 2 ** 20;
+export const MAX_LISTING_FILES = 20_000;
 
 export interface HubClientOptions {
   /** default https://huggingface.co */
@@ -20,6 +23,10 @@ export interface HubClientOptions {
   retries?: number;
   /** First backoff delay in ms, doubled on every retry (default 1000; a Retry-After header wins, up to 60 s). */
   backoffMs?: number;
+  /** How long one request may wait for the server's answer (its headers), and a body may go without a byte (default 30 s). */
+  timeoutMs?: number;
+  /** How long a repo listing may take to arrive whole (default 60 s). */
+  listingTimeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -63,6 +70,8 @@ export class HubClient {
   private readonly token: string | undefined;
   private readonly retries: number;
   private readonly backoffMs: number;
+  readonly timeoutMs: number;
+  private readonly listingTimeoutMs: number;
   private readonly fetchFn: typeof fetch;
 
   constructor(opts: HubClientOptions = {}) {
@@ -70,6 +79,8 @@ export class HubClient {
     this.token = opts.token;
     this.retries = opts.retries ?? 5;
     this.backoffMs = opts.backoffMs ?? 1000;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.listingTimeoutMs = opts.listingTimeoutMs ?? 60_000;
     this.fetchFn = opts.fetch ?? fetch;
   }
 
@@ -81,14 +92,33 @@ export class HubClient {
   async revision(repo: string, revision: string, signal?: AbortSignal): Promise<RepoRevision> {
     const url = `${this.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
     const body = await this.retrying(async () => {
-      const res = await this.request(url, { method: 'GET', signal }, true);
-      this.check(res, repo, null, revision);
-      return (await res.json()) as { sha?: unknown; siblings?: { rfilename?: unknown }[] };
+      // the whole listing, not only its headers, arrives within its own time and byte bounds
+      const whole = withTimeout(signal, this.listingTimeoutMs);
+      try {
+        const res = await this.request(url, { method: 'GET', signal: whole.signal }, true);
+        this.check(res, repo, null, revision);
+        const text = await readBounded(res, MAX_LISTING_BYTES, `The listing of ${repo} on ${this.endpoint}`, whole.signal);
+        try {
+          return JSON.parse(text) as { sha?: unknown; siblings?: { rfilename?: unknown }[] };
+        } catch {
+          throw new DownloadError('network', `${this.endpoint} answered something that is not a Hub model listing for ${repo}.`);
+        }
+      } catch (err) {
+        if (whole.timedOut() && !signal?.aborted) {
+          throw new TransientError(new DownloadError('network', `The listing of ${repo} did not arrive within ${this.listingTimeoutMs / 1000} s; check the connection and try again.`));
+        }
+        throw err;
+      } finally {
+        whole.clear();
+      }
     }, signal);
-    if (typeof body.sha !== 'string' || !Array.isArray(body.siblings)) {
+    if (typeof body !== 'object' || body === null || typeof body.sha !== 'string' || !Array.isArray(body.siblings)) {
       throw new DownloadError('network', `${this.endpoint} answered something that is not a Hub model listing for ${repo}.`);
     }
-    return { commit: body.sha, files: body.siblings.map((s) => String(s.rfilename)) };
+    if (body.siblings.length > MAX_LISTING_FILES) {
+      throw new DownloadError('network', `${repo} lists ${body.siblings.length} files, more than the ${MAX_LISTING_FILES} a model repo may have for Perpetua.`);
+    }
+    return { commit: body.sha, files: body.siblings.map((s) => String(s?.rfilename)) };
   }
 
   /** Size, hash and commit of one file, from the Hub's answer before any redirect to its storage. */
@@ -148,17 +178,34 @@ export class HubClient {
     if (this.token && current.origin === new URL(this.endpoint).origin) headers.authorization = `Bearer ${this.token}`;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       let res: Response;
+      // each request waits at most timeoutMs for its answer; the body then runs on the caller's signal only
+      const answer = withTimeout(init.signal, this.timeoutMs);
       try {
-        res = await this.fetchFn(current, { method: init.method, headers, redirect: 'manual', signal: init.signal });
+        res = await this.fetchFn(current, { method: init.method, headers, redirect: 'manual', signal: answer.signal });
       } catch (err) {
+        if (answer.timedOut() && !init.signal?.aborted) {
+          throw new TransientError(new DownloadError('network', `${current.origin} did not answer within ${this.timeoutMs / 1000} s; check the connection and try again.`));
+        }
         throw classify(err, init.signal, current.origin);
+      } finally {
+        answer.clear();
       }
       const location = res.headers.get('location');
       if (res.status < 300 || res.status >= 400 || res.status === 304 || !location) return res;
+      // an LFS answer carries the size and sha256 on the redirect itself, wherever it points: that is the answer
+      if (!followAbsolute && (res.headers.has('x-linked-etag') || res.headers.has('x-linked-size'))) return res;
       const relative = !/^[a-z][a-z0-9+.-]*:/i.test(location);
       if (!relative && !followAbsolute) return res;
       await res.body?.cancel();
-      const next = new URL(location, current);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new DownloadError('network', `${current.origin} redirected to an address that is not one (${JSON.stringify(location.slice(0, 80))}).`);
+      }
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw new DownloadError('network', `${current.origin} redirected to a ${next.protocol.replace(/:$/, '')} address, which Perpetua does not follow.`);
+      }
       if (next.origin !== current.origin) delete headers.authorization;
       current = next;
     }
@@ -210,6 +257,59 @@ export function classify(err: unknown, signal?: AbortSignal, origin?: string): D
   const cause = (err as { cause?: { code?: string } })?.cause?.code ?? (err as { code?: string })?.code;
   const where = origin ? ` ${origin}` : ' the Hub';
   return new TransientError(new DownloadError('network', `Could not reach${where}${cause ? ` (${cause})` : ''}; check the connection and try again.`, { cause: err }));
+}
+
+/** A signal that aborts with `parent` or after `ms`; `clear` stops the clock once it is no longer needed. */
+function withTimeout(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; timedOut(): boolean; clear(): void } {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onAbort = () => controller.abort(parent?.reason);
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException('timed out', 'TimeoutError'));
+  }, ms);
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    clear: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** A body read whole up to `max` bytes, or until `signal` stops it; more is refused without reading further. */
+async function readBounded(res: Response, max: number, what: string, signal: AbortSignal): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel();
+    throw new DownloadError('network', `${what} is ${declared} bytes, more than the ${max} Perpetua reads.`);
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  const stop = () => void reader.cancel().catch(() => {});
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) {
+        stop();
+        throw new DownloadError('network', `${what} is longer than the ${max} bytes Perpetua reads.`);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+  if (signal.aborted) throw signal.reason;
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function normalizeEtag(v: string | null): string | null {

@@ -14,19 +14,26 @@ import { DownloadError } from './download-error.js';
 import { fetchFile, partFile, sizeOf } from './file-download.js';
 import type { HubClient } from './hub-client.js';
 import { chooseVariant } from './variant-files.js';
+import { checkFileNames, unsafeNameReason } from './safe-file-name.js';
 
 export const DOWNLOADS_DIR = '.downloads';
 export const MANIFEST_FILE = 'perpetua-download.json';
 /** Free space kept beyond what the files need (the OS, the database, snapshots). */
 const DISK_MARGIN = 256 * 1024 * 1024;
 
+// a manifest read back from disk is checked like a fresh plan: safe names, and a checksum for every file
 const PlannedFileSchema = z.object({
-  remote: z.string(),
-  local: z.string().refine((p) => !p.split('/').includes('..') && !p.startsWith('/'), 'a file path leaves the model folder'),
+  remote: z.string().refine((p) => unsafeNameReason(p) === null, 'a file name is not safe to fetch'),
+  local: z.string().refine((p) => unsafeNameReason(p) === null, 'a file path leaves the model folder'),
   size: z.number().int().nonnegative(),
-  check: z.object({ algorithm: z.enum(['sha256', 'git-sha1']), digest: z.string() }).nullable(),
+  check: z.object({ algorithm: z.enum(['sha256', 'git-sha1']), digest: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/) }),
   etag: z.string().nullable(),
 });
+
+/** Files one variant may have (real ones: a graph, a few data chunks and the tokenizer files). */
+export const MAX_PLANNED_FILES = 256;
+/** HEAD requests in flight at once while a download is planned. */
+const PLAN_CONCURRENCY = 4;
 
 export const DownloadPlanSchema = z.object({
   repo: z.string(),
@@ -82,14 +89,32 @@ export async function planDownload(client: HubClient, modelsDir: string, req: Do
   // a download of the same thing started before keeps its commit, so its parts stay valid
   const started = readManifest(stagingDir(modelsDir, folder));
   const commit = started && started.repo === req.repo && started.revision === revision ? started.commit : rev.commit;
-  const files = [];
-  for (const f of variant.files) {
-    const meta = await client.fileMeta(req.repo, commit, f.remote, signal);
-    if (meta.commit && meta.commit !== commit) {
-      throw new DownloadError('network', `The Hub served ${f.remote} from commit ${meta.commit}, not the pinned ${commit}.`);
-    }
-    files.push({ ...f, size: meta.size, check: meta.check, etag: meta.etag });
+  if (variant.files.length > MAX_PLANNED_FILES) {
+    throw new DownloadError('network', `${req.repo} has ${variant.files.length} files for the ${variant.name} variant, more than the ${MAX_PLANNED_FILES} Perpetua fetches for one model.`);
   }
+  // every name is written into the models folder: it must mean the same path inside it on every system
+  checkFileNames(req.repo, variant.files.map((f) => f.local));
+  checkFileNames(req.repo, variant.files.map((f) => f.remote));
+  const files: z.infer<typeof PlannedFileSchema>[] = new Array(variant.files.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < variant.files.length; i = next++) {
+      const f = variant.files[i];
+      const meta = await client.fileMeta(req.repo, commit, f.remote, signal);
+      if (meta.commit && meta.commit !== commit) {
+        throw new DownloadError('network', `The Hub served ${f.remote} from commit ${meta.commit}, not the pinned ${commit}.`);
+      }
+      // a file whose hash the Hub does not announce could be anything: it is not fetched, rather than fetched unchecked
+      if (!meta.check) {
+        throw new DownloadError(
+          'network',
+          `${client.endpoint} did not announce a checksum for ${f.remote} of ${req.repo}, so Perpetua cannot check it and does not download it; try again, or use the Hub itself if this is a mirror.`,
+        );
+      }
+      files[i] = { ...f, size: meta.size, check: meta.check, etag: meta.etag };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PLAN_CONCURRENCY, variant.files.length) }, worker));
   return DownloadPlanSchema.parse({ repo: req.repo, revision, commit, variant: variant.name, folder, files });
 }
 

@@ -17,6 +17,8 @@ export interface VariantDownload {
 }
 
 const META_FILE = /^[^/]+\.(json|txt|jinja|model|tiktoken)$/;
+/** What an onnxruntime-genai folder holds that a model needs; anything else there (scripts, binaries) is not fetched. */
+const GENAI_FILE = /\.(json|txt|jinja|model|tiktoken|onnx|onnx\.data|onnx_data(_\d+)?|data)$/;
 
 /** Every variant of a repo listing with the files its download fetches. */
 export function listVariants(repoFiles: readonly string[]): VariantDownload[] {
@@ -24,7 +26,7 @@ export function listVariants(repoFiles: readonly string[]): VariantDownload[] {
   const meta = files.filter((f) => META_FILE.test(f) && f !== 'genai_config.json');
   return engineVariants(files).map((v) => {
     if (v.genaiDir !== null) {
-      const inDir = files.filter((f) => posix.dirname(f) === (v.genaiDir || '.'));
+      const inDir = files.filter((f) => posix.dirname(f) === (v.genaiDir || '.') && GENAI_FILE.test(f));
       return { name: v.name, files: inDir.map((f) => ({ remote: f, local: posix.basename(f) })) };
     }
     return { name: v.name, files: [...meta, ...variantFiles(v)].map((f) => ({ remote: f, local: f })) };
