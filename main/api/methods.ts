@@ -15,6 +15,7 @@ import {
   ChatSwitchBranchResult,
   CoreRestartedEventSchema,
   ErrorEventSchema,
+  MigrationEventSchema,
   MessagesPageParams,
   MessagesPageResult,
   ModelInfoSchema,
@@ -159,6 +160,8 @@ export const events = {
   error: ErrorEventSchema,
   /** A download moved on (progress, at most a few times a second) or changed state. */
   download: DownloadInfoSchema,
+  /** The core upgrades the database before it answers (sent by the shell, from the core's start-up). */
+  migration: MigrationEventSchema,
 } as const;
 
 export type EventTable = typeof events;

@@ -297,6 +297,9 @@ export type PolicySetResult = z.infer<typeof PolicySetResult>;
 // Events (core → renderer) that belong to no request; answers stream on channels (packets.ts)
 
 export const CoreRestartedEventSchema = z.object({ reason: z.string() });
+/** The core is upgrading the chat database before it starts (e.g. building the search index): rows done of total. */
+export const MigrationEventSchema = z.object({ step: z.string().max(200), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() });
+export type MigrationEvent = z.infer<typeof MigrationEventSchema>;
 /** A failure not tied to a request, e.g. a session's KV snapshot that could not be used. */
 export const ErrorEventSchema = z.object({ sessionId: Id.optional(), message: z.string() });
 export type CoreRestartedEvent = z.infer<typeof CoreRestartedEventSchema>;

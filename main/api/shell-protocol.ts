@@ -4,7 +4,7 @@
  * MessagePort whose other end is in the core.
  */
 import { z } from 'zod';
-import { CoreRestartedEventSchema } from './schemas.js';
+import { CoreRestartedEventSchema, MigrationEventSchema } from './schemas.js';
 
 /** Renderer → main: "give me a port to the core" (sent by the preload on every page load). */
 export const IPC_HELLO = 'perpetua:hello';
@@ -12,6 +12,9 @@ export const IPC_HELLO = 'perpetua:hello';
 export const IPC_PORT = 'perpetua:port';
 /** Main → renderer: the core died and was restarted; a new port follows. */
 export const IPC_CORE_RESTARTED = 'perpetua:core-restarted';
+/** Main → renderer: the core is upgrading the database before it starts (progress of the step). */
+export const IPC_CORE_MIGRATING = 'perpetua:core-migrating';
+export const CoreMigratingPayloadSchema = MigrationEventSchema;
 /** Main → renderer: the core cannot be (re)started; a sentence for the user. */
 export const IPC_CORE_FAILED = 'perpetua:core-failed';
 
@@ -31,6 +34,8 @@ export type CoreConnectMessage = z.infer<typeof CoreConnectMessageSchema>;
 export const CoreStatusMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('fatal'), message: z.string() }),
+  /** upgrading the database before serving (a new search index over every message can take seconds) */
+  z.object({ type: z.literal('migrating'), step: z.string(), done: z.number().int(), total: z.number().int() }),
 ]);
 export type CoreStatusMessage = z.infer<typeof CoreStatusMessageSchema>;
 

@@ -114,6 +114,17 @@ describe('CoreSupervisor', () => {
     expect(children).toHaveLength(1);
   });
 
+  it('passes the progress of a database upgrade on to every window', () => {
+    const { sup, children, events, client } = setup();
+    const migrating: string[] = [];
+    sup.attach({ ...client, notifyMigrating: (p) => migrating.push(`${p.step}:${p.done}/${p.total}`) });
+    children[0].send({ type: 'migrating', step: 'search index', done: 2000, total: 5000 });
+    children[0].send({ type: 'migrating', step: 'search index', done: 'lots', total: 5000 }); // malformed: dropped
+    children[0].send({ type: 'migrating', step: 'search index', done: 5000, total: 5000 });
+    expect(migrating).toEqual(['search index:2000/5000', 'search index:5000/5000']);
+    expect(events).toEqual(['port:win-1']);
+  });
+
   it('ignores malformed status messages from the core', () => {
     const { sup, children, timers, events, client } = setup();
     sup.attach(client);

@@ -28,6 +28,8 @@ export interface CoreClient<P> {
   sendPort(port: P): void;
   notifyRestarted(reason: string): void;
   notifyFailed(message: string): void;
+  /** the core upgrades the database before it starts (rows done of total) */
+  notifyMigrating?(progress: { step: string; done: number; total: number }): void;
 }
 
 export interface CoreSupervisorDeps<P> {
@@ -86,6 +88,11 @@ export class CoreSupervisor<P> {
       if (msg.success && msg.data.type === 'fatal') {
         this.log(`core reported a fatal error: ${msg.data.message}`);
         this.lastFatal = msg.data.message;
+      }
+      if (msg.success && msg.data.type === 'migrating') {
+        const { step, done, total } = msg.data;
+        if (done === 0 || done === total) this.log(`upgrading the database (${step}): ${done}/${total}`);
+        for (const c of this.clients.values()) c.notifyMigrating?.({ step, done, total });
       }
     });
     for (const c of this.clients.values()) this.connect(c);

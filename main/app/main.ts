@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import {
   coreArgv,
   IPC_CORE_FAILED,
+  IPC_CORE_MIGRATING,
   IPC_CORE_RESTARTED,
   IPC_HELLO,
   IPC_LOCAL_SERVER,
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
       sendPort: (port) => contents.postMessage(IPC_PORT, null, [port]),
       notifyRestarted: (reason) => contents.send(IPC_CORE_RESTARTED, { reason }),
       notifyFailed: (message) => contents.send(IPC_CORE_FAILED, { message }),
+      notifyMigrating: (progress) => contents.send(IPC_CORE_MIGRATING, progress),
     };
   }
 

@@ -7,6 +7,7 @@ import type { Model } from '../engine/model.js';
 import { openDatabase } from '../store/database.js';
 import { SessionLocks } from '../store/session-locks.js';
 import { Store } from '../store/store.js';
+import { migrationProgressOnStderr } from './migration-progress.js';
 import { policyFlagsGiven } from './options.js';
 import { UsageError } from './usage-error.js';
 
@@ -23,7 +24,7 @@ export async function openCliSession(
 ): Promise<{ chat: PersistentChat; close: () => void } | null> {
   if (!values.db && !values.session) return null;
   if (!values.db || !values.session) throw new UsageError('--db FILE and --session NAME go together.');
-  const db = openDatabase(resolve(values.db));
+  const db = openDatabase(resolve(values.db), { onMigrationProgress: migrationProgressOnStderr() });
   try {
     const store = new Store(db);
     const notice = (text: string) => process.stderr.write(`${text}\n`);

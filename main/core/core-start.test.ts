@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CoreStatusMessage } from '../api/shell-protocol.js';
+import { openDatabase } from '../store/database.js';
+import { MIGRATIONS } from '../store/migrations.js';
 import { NativeModuleError } from '../store/native-binding.js';
 import { startCore, type CoreLoader } from './core-start.js';
 import type { ParentPortLike } from './message-port-host.js';
@@ -43,6 +45,29 @@ describe('core start-up', () => {
     const { port, posted } = fakeParentPort();
     expect(await startCore(port, ['--db=x'])).toBeNull();
     expect(posted[0]).toMatchObject({ type: 'fatal', message: expect.stringContaining('--models=DIR') });
+  });
+
+  it('upgrades an older database first and tells the shell how far the new search index is', async () => {
+    const old = join(dir, 'old.db');
+    const v4 = openDatabase(old, { migrations: MIGRATIONS.slice(0, 4) });
+    v4.exec(`INSERT INTO models (id, name, dir, fingerprint, created_at) VALUES (1, 'm', '/m', 'fp', 0);
+             INSERT INTO sessions (id, name, model_id, policy, created_at, updated_at) VALUES (1, 'old', 1, 'sink', 0, 0);`);
+    const insert = v4.prepare("INSERT INTO messages (session_id, seq, role, text, state, created_at, updated_at) VALUES (1, ?, 'user', ?, 'done', 0, 0)");
+    v4.transaction(() => {
+      for (let i = 1; i <= 3000; i++) insert.run(i, `第${i}条消息 message ${i}`);
+    })();
+    v4.close();
+    const { port, posted } = fakeParentPort();
+    const core = await startCore(port, [`--db=${old}`, `--models=${join(dir, 'models')}`]);
+    expect(core).not.toBeNull();
+    const step = MIGRATIONS[4]!.name;
+    expect(posted).toEqual([
+      { type: 'migrating', step, done: 0, total: 3000 },
+      { type: 'migrating', step, done: 2000, total: 3000 },
+      { type: 'migrating', step, done: 3000, total: 3000 },
+      { type: 'ready' },
+    ]);
+    await core!.close();
   });
 
   it('starts the real core, says ready, and closes', async () => {

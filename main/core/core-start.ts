@@ -25,6 +25,11 @@ export async function startCore(
   try {
     const args = parseCoreArgv(argv);
     const [{ CoreService }, { hostApiOnParentPort }] = await Promise.all([load(), import('./message-port-host.js')]);
+    // upgrade the database first, telling the shell how it goes: a new search index over every message takes seconds
+    const { openDatabase } = await import('../store/database.js');
+    openDatabase(args.dbFile, {
+      onMigrationProgress: (p) => parentPort.postMessage({ type: 'migrating', ...p } satisfies CoreStatusMessage),
+    }).close();
     const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir, downloadDir: args.downloadDir });
     const host = hostApiOnParentPort(core, parentPort);
     return {

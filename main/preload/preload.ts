@@ -9,8 +9,10 @@ import { createApiClient } from '../api/api-client.js';
 import type { ClientEnvelope } from '../api/envelope.js';
 import {
   CoreFailedPayloadSchema,
+  CoreMigratingPayloadSchema,
   CoreRestartedPayloadSchema,
   IPC_CORE_FAILED,
+  IPC_CORE_MIGRATING,
   IPC_CORE_RESTARTED,
   IPC_HELLO,
   IPC_LOCAL_SERVER,
@@ -67,6 +69,11 @@ ipcRenderer.on(IPC_CORE_FAILED, (_event, payload: unknown) => {
   if (!p.success) return;
   client.failPending(p.data.message);
   client.emit('error', { message: p.data.message });
+});
+
+ipcRenderer.on(IPC_CORE_MIGRATING, (_event, payload: unknown) => {
+  const p = CoreMigratingPayloadSchema.safeParse(payload);
+  if (p.success) client.emit('migration', p.data);
 });
 
 ipcRenderer.send(IPC_HELLO);

@@ -182,6 +182,7 @@ const INDEX_BATCH = 2000;
 function trigramIndex(db: Database.Database, progress?: MigrationProgress): void {
   db.exec(V5_TRIGRAM_INDEX);
   const total = db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+  if (total === 0) return; // a new or empty database: nothing to index, nothing to report
   const batchEnd = db.prepare<[number, number], number | null>(
     'SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)').pluck();
   const index = db.prepare<[number, number]>('INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id > ? AND id <= ?');

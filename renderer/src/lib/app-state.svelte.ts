@@ -34,6 +34,8 @@ export class AppState {
   streamingId = $state<string | null>(null);
   statement = $state<string | null>(null);
   banner = $state<string | null>(null);
+  /** The core upgrading the database before it starts (a new search index): rows done of total, null when done. */
+  migration = $state.raw<{ done: number; total: number } | null>(null);
   toasts = $state.raw<Toast[]>([]);
   searchText = $state('');
   hits = $state.raw<SearchHit[]>([]);
@@ -124,6 +126,9 @@ export class AppState {
       this.prefill = null;
       this.sending = false;
       void this.refreshAll();
+    });
+    api.on('migration', (p) => {
+      this.migration = p.done < p.total ? { done: p.done, total: p.total } : null;
     });
     api.on('error', (e) => {
       if (e.sessionId && e.sessionId !== this.current?.id) return;
