@@ -22,7 +22,8 @@ import { PerpetuaError } from '../shared/errors.js';
  *           (f32, or f16 as IEEE half-precision bit patterns)
  *   32 bytes SHA-256 of everything before it
  * The trailing SHA-256 is fixed for every format version, so corruption is told apart from a newer
- * format: the checksum is verified before the version is judged.
+ * format: the checksum is verified before the version is judged. Version 2 (snapshot-manifest.ts) is the chunked
+ * format: the same frame holding a manifest whose KV lives in separate chunks (snapshot-chunk.ts).
  */
 
 export interface Snapshot {
@@ -49,9 +50,9 @@ export interface Snapshot {
 }
 
 export const FORMAT_VERSION = 1;
-const MAGIC = Buffer.from('PRPKV\0', 'latin1');
-const PREFIX = MAGIC.length + 2 + 4;
-const CHECKSUM_BYTES = 32;
+export const MAGIC = Buffer.from('PRPKV\0', 'latin1');
+export const PREFIX = MAGIC.length + 2 + 4;
+export const CHECKSUM_BYTES = 32;
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
 /** What the JSON header holds (format version 1). */
@@ -261,7 +262,7 @@ export function decodeSnapshot(bytes: Uint8Array, expect: { modelFingerprint: st
   return snapshot;
 }
 
-function isCount(v: unknown): v is number {
+export function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
@@ -290,12 +291,12 @@ function checkHeader(h: SnapshotHeader, corrupt: (reason: string) => never): voi
   if (!ok) corrupt('malformed header');
 }
 
-function elementDtype(a: HostKvArray): KvDtype | null {
+export function elementDtype(a: HostKvArray): KvDtype | null {
   return a instanceof Float32Array ? 'float32' : a instanceof Uint16Array ? 'float16' : null;
 }
 
 /** One copy of the values into `out` at `at` (little-endian); returns the offset after them. */
-function writeFloats(out: Buffer, at: number, values: HostKvArray): number {
+export function writeFloats(out: Buffer, at: number, values: HostKvArray): number {
   if (LITTLE_ENDIAN_HOST) {
     out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
     return at + values.byteLength;
@@ -306,7 +307,7 @@ function writeFloats(out: Buffer, at: number, values: HostKvArray): number {
 }
 
 /** One copy of `count` values at `at` into a new, aligned array of `dtype` (the source may be unaligned). */
-function readFloats(buf: Buffer, at: number, count: number, dtype: KvDtype): HostKvArray {
+export function readFloats(buf: Buffer, at: number, count: number, dtype: KvDtype): HostKvArray {
   const values = allocKv(dtype, count);
   if (LITTLE_ENDIAN_HOST) {
     new Uint8Array(values.buffer).set(buf.subarray(at, at + values.byteLength));

@@ -106,7 +106,7 @@ describe('branches of a chat (real model, real SQLite)', () => {
     const window: PolicySpec = { name: 'window', sink: 0, window: 64, evictChunk: 16, pinSystem: false };
     const engine = new Engine(model, createPolicy(window, model.config, model.kvEditor));
     const forked = await restoreNewestSnapshot(store, engine, chat.session.id, { context, fork: true });
-    expect(forked).toEqual({ coveredId: context[1], refused: null });
+    expect(forked).toEqual({ coveredId: context[1], refused: null, base: null });
     expect(engine.policy.length).toBe(store.getSession(chat.session.id)!.totalTokensSeen);
     // without fork, the same snapshot is refused (and, unusable for good, dropped)
     const again = new Engine(model, createPolicy(window, model.config, model.kvEditor));

@@ -2,15 +2,17 @@ import { snapshotOf } from '../cache/cache-snapshot.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { defaultPolicyFor, type PolicySpec } from '../policy/policy.js';
 import { decodePolicy, encodePolicy } from '../policy/policy-store.js';
-import { encodeSnapshot } from '../cache/snapshot-codec.js';
+import { ChunkLedger } from '../cache/chunk-ledger.js';
+import type { SnapshotManifest } from '../cache/snapshot-manifest.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
 import { StreamingMessageWriter } from '../store/message-writer.js';
 import { SessionLocks } from '../store/session-locks.js';
+import { MissingChunkError } from '../store/snapshot-chunks.js';
 import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
-import { isInContext, readTranscript, type ReadOptions, type RebuildOptions } from './transcript-read.js';
+import { isInContext, readTranscript, type ReadOptions, type RebuildOptions, type TranscriptRead } from './transcript-read.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { RestoreReport } from './restore-report.js';
 
@@ -50,6 +52,8 @@ export type SessionEvent = ChatEvent | { type: 'started'; user: Message | null; 
 export class PersistentChat {
   /** how the cache came back when the session was last opened or rebuilt */
   restored: RestoreReport = { kind: 'empty', reread: 0, ms: 0, refused: null };
+  /** what of the cache is stored in snapshot chunks already (a save appends only the rest) */
+  private ledger: ChunkLedger | null = null;
 
   private constructor(
     readonly store: Store,
@@ -104,7 +108,9 @@ export class PersistentChat {
   private async restoreTo(branch: Message[], fork: boolean): Promise<RestoreReport> {
     const messages = branch.filter(isInContext);
     if (messages.length === 0) this.chat = new ChatSession(this.engine, this.session.systemPrompt || null, { raw: this.opts.raw });
-    return (this.restored = (await readTranscript(this.store, this.session.id, this.chat, messages, { fork, chunk: this.opts.chunk })).report);
+    const read = await readTranscript(this.store, this.session.id, this.chat, messages, { fork, chunk: this.opts.chunk });
+    this.followCache(read.base);
+    return (this.restored = read.report);
   }
 
   /**
@@ -281,7 +287,7 @@ export class PersistentChat {
   private async rebuild(spec: PolicySpec, systemPrompt: string, opts: ReadOptions, commit: () => void): Promise<RestoreReport> {
     const model = this.engine.model;
     const chat = new ChatSession(new Engine(model, createPolicy(spec, model.config, model.kvEditor)), systemPrompt || null, { raw: this.opts.raw });
-    let read: { report: RestoreReport; lastId: number | null };
+    let read: TranscriptRead;
     try {
       const messages = this.store.listMessages(this.session.id).filter(isInContext);
       read = await readTranscript(this.store, this.session.id, chat, messages, { ...opts, chunk: this.opts.chunk });
@@ -293,6 +299,7 @@ export class PersistentChat {
     const old = this.chat;
     this.chat = chat;
     old.engine.policy.dispose();
+    this.followCache(read.base);
     if (read.report.kind !== 'empty') await this.saveSnapshot(read.lastId);
     return (this.restored = read.report);
   }
@@ -329,11 +336,35 @@ export class PersistentChat {
     this.session = this.store.addTokensSeen(this.session.id, Math.max(0, this.engine.policy.totalTokensSeen - seenBefore));
   }
 
-  /** Writes the cache after a turn (one download from the GPU); the store keeps the newest few per session. */
+  /** A cache just read anew (from `base`, a chunked snapshot, or from nothing): what is stored of it. */
+  private followCache(base: SnapshotManifest | null): void {
+    const policy = this.engine.policy;
+    this.ledger = base ? ChunkLedger.fromManifest(policy, base) : new ChunkLedger(policy);
+  }
+
+  /**
+   * Writes the cache after a turn (one download from the GPU) as a chunked snapshot: a manifest, and a chunk with the
+   * KV of the tokens not stored yet (the turn's, and the live rows of mostly dead chunks). The store keeps the newest
+   * few manifests per session, and the chunks they name.
+   */
   async saveSnapshot(messageId: number | null): Promise<void> {
     const model = this.engine.model;
-    const bytes = encodeSnapshot(await snapshotOf(this.engine.policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
-    this.store.saveSnapshot(this.session.id, messageId, bytes, this.opts.keepSnapshots ?? 3);
+    const policy = this.engine.policy;
+    const snapshot = await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor);
+    // another cache than the ledger follows (an adopted A/B branch): nothing of it is stored yet
+    if (this.ledger?.owner !== policy) this.ledger = new ChunkLedger(policy);
+    const keep = this.opts.keepSnapshots ?? 3;
+    let save = this.ledger.plan(snapshot);
+    try {
+      this.store.chunks.save(this.session.id, messageId, save, keep);
+    } catch (err) {
+      if (!(err instanceof MissingChunkError)) throw err;
+      // a chunk it builds on was dropped meanwhile: this save writes the whole cache
+      this.ledger = new ChunkLedger(policy);
+      save = this.ledger.plan(snapshot);
+      this.store.chunks.save(this.session.id, messageId, save, keep);
+    }
+    this.ledger.commit(save);
   }
 }
 

@@ -1,7 +1,9 @@
 import { isSnapshotOf, restoreContents, restoreSnapshot, snapshotContents } from '../cache/cache-snapshot.js';
 import { forkCache } from '../cache/fork-cache.js';
 import { checkSnapshot } from '../cache/snapshot-check.js';
-import { decodeSnapshot, type Snapshot } from '../cache/snapshot-codec.js';
+import type { Snapshot } from '../cache/snapshot-codec.js';
+import type { SnapshotManifest } from '../cache/snapshot-manifest.js';
+import { readStoredSnapshot } from '../cache/stored-snapshot.js';
 import type { Engine } from '../engine/engine.js';
 import { errorCode, PerpetuaError, type ErrorCode } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
@@ -16,7 +18,7 @@ export interface SnapshotChoice {
 }
 
 /**
- * Restores the snapshot that covers the most of `context` (a branch of the transcript) and passes every check into
+ * Restores the snapshot (full, or a chunked one's manifest and chunks) that covers the most of `context` (a branch of the transcript) and passes every check into
  * the engine's policy, and returns the id of the last message it covers (null: only the system prompt), or undefined
  * when none could be used. Snapshots of other branches are left for when those are shown again. Each refused
  * snapshot is deleted (unless `deleteRefused` is false) — it can never stand in a session's way again — and the first refusal is returned as a
@@ -27,7 +29,7 @@ export async function restoreNewestSnapshot(
   engine: Engine,
   sessionId: number,
   choice: SnapshotChoice,
-): Promise<{ coveredId: number | null | undefined; refused: { code: ErrorCode; reason: string } | null }> {
+): Promise<{ coveredId: number | null | undefined; refused: { code: ErrorCode; reason: string } | null; base: SnapshotManifest | null }> {
   let refused: { code: ErrorCode; reason: string } | null = null;
   const depth = new Map(choice.context.map((id, i) => [id, i + 1]));
   const fitting = store
@@ -38,9 +40,11 @@ export async function restoreNewestSnapshot(
     const stored = store.getSnapshot(info.id);
     if (!stored) continue;
     try {
-      const snapshot = decodeSnapshot(stored.bytes, { modelFingerprint: engine.model.fingerprint });
-      await restoreInto(engine, snapshot, choice.fork === true);
-      return { coveredId: stored.messageId, refused };
+      const { fingerprint, config } = engine.model;
+      const read = readStoredSnapshot(stored.bytes, { modelFingerprint: fingerprint, rope: config.rope }, (h) => store.chunks.load(sessionId, h));
+      const forked = await restoreInto(engine, read.snapshot, choice.fork === true);
+      // the cache holds the manifest's rows as they are only when it was not derived into another policy's
+      return { coveredId: stored.messageId, refused, base: forked ? null : read.manifest };
     } catch (err) {
       engine.policy.reset();
       if (choice.deleteRefused !== false) store.deleteSnapshot(info.id);
@@ -48,19 +52,26 @@ export async function restoreNewestSnapshot(
       refused ??= { code: errorCode(err) === 'failed' ? 'snapshot_mismatch' : errorCode(err), reason: refusal(err) };
     }
   }
-  return { coveredId: undefined, refused };
+  return { coveredId: undefined, refused, base: null };
 }
 
-/** The snapshot into the engine's cache; one of another policy derived into the session's when `fork` (else refused). */
-async function restoreInto(engine: Engine, snapshot: Snapshot, fork: boolean): Promise<void> {
+/**
+ * The snapshot into the engine's cache; one of another policy derived into the session's when `fork` (else refused).
+ * True when it was derived.
+ */
+async function restoreInto(engine: Engine, snapshot: Snapshot, fork: boolean): Promise<boolean> {
   const { geometry, config, vocabSize } = engine.model;
   const spec = engine.policy.spec;
   const forking = fork && !isSnapshotOf(snapshot, spec);
   // another policy's cache may be larger than this one's: forkCache keeps what this one holds
   checkSnapshot(snapshot, { geometry, vocabSize, capacity: forking ? Number.MAX_SAFE_INTEGER : engine.policy.capacity });
   const forked = forking ? forkCache(snapshotContents(snapshot), spec, geometry, config.rope) : null;
-  if (forked) return restoreContents(engine, forked);
+  if (forked) {
+    await restoreContents(engine, forked);
+    return true;
+  }
   await restoreSnapshot(engine, snapshot); // refuses another policy's cache
+  return false;
 }
 
 /** A sentence for the user, whatever failed: our own refusals say why; anything else is named without its log text. */

@@ -4,6 +4,7 @@ import type { Message } from '../store/types.js';
 import type { ChatSession } from './chat-session.js';
 import type { RestoreReport } from './restore-report.js';
 import { restoreNewestSnapshot } from './snapshot-restore.js';
+import type { SnapshotManifest } from '../cache/snapshot-manifest.js';
 
 /** A cache rebuilt from the transcript reports its progress (tokens read of the total) and can be stopped. */
 export interface RebuildOptions {
@@ -22,6 +23,14 @@ export interface ReadOptions extends RebuildOptions {
   noSnapshot?: boolean;
 }
 
+/** How a cache was brought to a transcript, the last message it holds, and the chunked snapshot it started from. */
+export interface TranscriptRead {
+  report: RestoreReport;
+  lastId: number | null;
+  /** the manifest the cache was restored from (its rows are stored already); null when none or a full snapshot */
+  base: SnapshotManifest | null;
+}
+
 /**
  * Brings `chat`'s cache to `messages` (in context, in order) of a session: the snapshot that covers most of them,
  * then a re-read of the rest. Returns how, and the last message the cache now holds.
@@ -32,14 +41,14 @@ export async function readTranscript(
   chat: ChatSession,
   messages: Message[],
   opts: ReadOptions,
-): Promise<{ report: RestoreReport; lastId: number | null }> {
+): Promise<TranscriptRead> {
   chat.engine.policy.reset();
-  if (messages.length === 0) return { report: { kind: 'empty', reread: 0, ms: 0, refused: null }, lastId: null };
+  if (messages.length === 0) return { report: { kind: 'empty', reread: 0, ms: 0, refused: null }, lastId: null, base: null };
   const transcript = messages.map(toChatMessage);
   const started = performance.now();
   const context = messages.map((m) => m.id);
-  const { coveredId, refused } = opts.noSnapshot
-    ? { coveredId: null, refused: null }
+  const { coveredId, refused, base } = opts.noSnapshot
+    ? { coveredId: null, refused: null, base: null }
     : await restoreNewestSnapshot(store, chat.engine, sessionId, { context, fork: opts.fork, deleteRefused: !opts.keepRefused });
   const covered = coveredId === undefined || coveredId === null ? 0 : context.indexOf(coveredId) + 1;
   let rereadTokens = 0;
@@ -50,7 +59,7 @@ export async function readTranscript(
   }
   const ms = performance.now() - started;
   const kind = covered > 0 ? 'resumed' : 'rebuilt';
-  return { report: { kind, reread: messages.length - covered, rereadTokens, ms, refused }, lastId: messages[messages.length - 1].id };
+  return { report: { kind, reread: messages.length - covered, rereadTokens, ms, refused }, lastId: messages[messages.length - 1].id, base };
 }
 
 /** Error turns, and user turns stopped while they were read, are kept but are not part of the model's context. */

@@ -203,6 +203,32 @@ const V6_SESSION_ORIGIN = /* sql */ `
 ALTER TABLE sessions ADD COLUMN origin TEXT NOT NULL DEFAULT 'app' CHECK (origin IN ('app', 'api'));
 `;
 
+// Chunked KV snapshots: a snapshot row may hold a manifest (format version 2) whose KV lives in chunks, each written
+// once and shared by the session's manifests that name it (refs). A chunk goes when the last manifest naming it goes
+// (pruned, refused, its message deleted): the trigger, which FK cascades fire too.
+const V7_SNAPSHOT_CHUNKS = /* sql */ `
+CREATE TABLE snapshot_chunks (
+  id         INTEGER PRIMARY KEY,
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  hash       TEXT    NOT NULL,
+  created_at INTEGER NOT NULL,
+  bytes      BLOB    NOT NULL,
+  size       INTEGER NOT NULL,
+  UNIQUE (session_id, hash)
+);
+CREATE TABLE snapshot_chunk_refs (
+  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+  chunk_id    INTEGER NOT NULL REFERENCES snapshot_chunks(id) ON DELETE CASCADE,
+  PRIMARY KEY (snapshot_id, chunk_id)
+) WITHOUT ROWID;
+CREATE INDEX snapshot_chunk_refs_chunk ON snapshot_chunk_refs(chunk_id);
+CREATE TRIGGER snapshot_chunks_unused AFTER DELETE ON snapshot_chunk_refs
+WHEN NOT EXISTS (SELECT 1 FROM snapshot_chunk_refs WHERE chunk_id = old.chunk_id)
+BEGIN
+  DELETE FROM snapshot_chunks WHERE id = old.chunk_id;
+END;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
@@ -210,6 +236,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: 'branches', up: (db) => void db.exec(V4_BRANCHES) },
   { name: 'search inside words (trigram index)', up: trigramIndex },
   { name: 'session origin', up: (db) => void db.exec(V6_SESSION_ORIGIN) },
+  { name: 'snapshot chunks', up: (db) => void db.exec(V7_SNAPSHOT_CHUNKS) },
 ];
 
 /** The schema version this build writes and understands. */

@@ -4,6 +4,7 @@ import { prepareStatements, type Statements } from './statements.js';
 import { toAbRun, toEvalRun, toMessage, toModel, toSession, toSnapshotInfo, type SessionRow } from './rows.js';
 import { SessionLocks } from './session-locks.js';
 import { Branches } from './branches.js';
+import { SnapshotChunks } from './snapshot-chunks.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { searchMessages } from './search.js';
 import { isShowableName, toWellFormed } from './text.js';
@@ -39,10 +40,13 @@ export class Store {
   private readonly s: Statements;
   /** the message tree: versions, the active branch, switching it */
   readonly branches: Branches;
+  /** the chunks of chunked KV snapshots */
+  readonly chunks: SnapshotChunks;
 
   constructor(readonly db: Db) {
     this.s = prepareStatements(db);
     this.branches = new Branches(db);
+    this.chunks = new SnapshotChunks(db);
   }
 
   // ── models ──────────────────────────────────────────────────────────────────────────────────────
