@@ -14,6 +14,7 @@ import { readTextFile } from '../eval/text-stream.js';
 import { isShapeName, parameterCount, SHAPE_NAMES, SHAPES, shapeModelDir } from '../../native-models/shapes.js';
 import { defaultModelDir } from './default-model.js';
 import { EvalInterrupted, shellQuote } from './eval-command.js';
+import { BENCH_SNAPSHOT_BYTES_HELP, benchSnapshotBytesCommand } from './bench-snapshot-bytes-command.js';
 import { number, oneOf, parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { GRAPH_LAYOUTS } from '../../native-models/decoder-graph.js';
@@ -37,6 +38,7 @@ ${BENCH_PEERS_HELP}
 ${BENCH_EVICT_HELP}
 ${BENCH_LOOKUP_HELP}
 ${BENCH_SESSION_HELP}
+${BENCH_SNAPSHOT_BYTES_HELP}
 ${BENCH_SEARCH_HELP}
 ${BENCH_GPU_HELP}`;
 
@@ -65,6 +67,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
   if (sub === 'serve') return benchServeCommand(rest);
   if (sub === 'resume') return benchResumeCommand(rest);
+  if (sub === 'snapshot-bytes') return benchSnapshotBytesCommand(rest);
   if (sub === 'crash') return benchCrashCommand(rest);
   if (sub === 'peers') return benchPeersCommand(rest);
   if (sub === 'evict') return benchEvictCommand(rest);
@@ -74,7 +77,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   if (sub === 'search') return benchSearchCommand(rest);
   if (sub === 'gpu') return benchGpuCommand(rest);
   if (sub !== 'latency') {
-    throw new UsageError(`bench needs a subcommand: latency, peers, evict, lookup, resume, crash, paste, branches, search or gpu (perpetua bench latency …), not "${sub ?? ''}".`);
+    throw new UsageError(`bench needs a subcommand: latency, peers, evict, lookup, resume, snapshot-bytes, crash, paste, branches, search or gpu (perpetua bench latency …), not "${sub ?? ''}".`);
   }
   const { values: v } = parse(rest, BENCH_OPTIONS);
   if (v.model !== undefined && v.shape !== undefined) throw new UsageError('Give either --model or --shape, not both.');

@@ -3,6 +3,7 @@ import { createPolicy } from '../cache/create-policy.js';
 import { defaultPolicyFor, type PolicySpec } from '../policy/policy.js';
 import { decodePolicy, encodePolicy } from '../policy/policy-store.js';
 import { ChunkLedger } from '../cache/chunk-ledger.js';
+import { encodeSnapshot } from '../cache/snapshot-codec.js';
 import type { SnapshotManifest } from '../cache/snapshot-manifest.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
@@ -33,6 +34,21 @@ export interface OpenChatOptions {
   keepSnapshots?: number;
   /** what holds the session's lock, as another process is told (e.g. "perpetua chat") */
   holder?: string;
+  /**
+   * 'full': every save writes the whole cache (format version 1), as before chunked snapshots; 'none': no snapshots
+   * (reopening re-reads the transcript). Benchmarks compare them.
+   */
+  snapshotFormat?: 'chunked' | 'full' | 'none';
+}
+
+/** What the last snapshot save cost: bytes handed to the store, KV rows written, and time on the calling thread. */
+export interface SaveCost {
+  bytes: number;
+  rows: number;
+  /** building the bytes (download from the GPU excluded) */
+  encodeMs: number;
+  /** the store's transaction */
+  storeMs: number;
 }
 
 /** Policy spec stored with a session, back as a PolicySpec. */
@@ -54,6 +70,8 @@ export class PersistentChat {
   restored: RestoreReport = { kind: 'empty', reread: 0, ms: 0, refused: null };
   /** what of the cache is stored in snapshot chunks already (a save appends only the rest) */
   private ledger: ChunkLedger | null = null;
+  /** what the last save cost (null before the first) */
+  lastSave: SaveCost | null = null;
 
   private constructor(
     readonly store: Store,
@@ -348,13 +366,23 @@ export class PersistentChat {
    * few manifests per session, and the chunks they name.
    */
   async saveSnapshot(messageId: number | null): Promise<void> {
+    if (this.opts.snapshotFormat === 'none') return;
     const model = this.engine.model;
     const policy = this.engine.policy;
     const snapshot = await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor);
+    const keep = this.opts.keepSnapshots ?? 3;
+    const started = performance.now();
+    if (this.opts.snapshotFormat === 'full') {
+      const bytes = encodeSnapshot(snapshot);
+      const encoded = performance.now();
+      this.store.saveSnapshot(this.session.id, messageId, bytes, keep);
+      this.lastSave = { bytes: bytes.byteLength, rows: snapshot.tokens.length, encodeMs: encoded - started, storeMs: performance.now() - encoded };
+      return;
+    }
     // another cache than the ledger follows (an adopted A/B branch): nothing of it is stored yet
     if (this.ledger?.owner !== policy) this.ledger = new ChunkLedger(policy);
-    const keep = this.opts.keepSnapshots ?? 3;
     let save = this.ledger.plan(snapshot);
+    let encoded = performance.now();
     try {
       this.store.chunks.save(this.session.id, messageId, save, keep);
     } catch (err) {
@@ -362,9 +390,12 @@ export class PersistentChat {
       // a chunk it builds on was dropped meanwhile: this save writes the whole cache
       this.ledger = new ChunkLedger(policy);
       save = this.ledger.plan(snapshot);
+      encoded = performance.now();
       this.store.chunks.save(this.session.id, messageId, save, keep);
     }
     this.ledger.commit(save);
+    const bytes = save.manifest.byteLength + save.added.reduce((n, c) => n + c.bytes.byteLength, 0);
+    this.lastSave = { bytes, rows: save.rowsWritten, encodeMs: encoded - started, storeMs: performance.now() - encoded };
   }
 }
 

@@ -1,0 +1,114 @@
+import { readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PersistentChat } from '../core/persistent-chat.js';
+import type { Model } from '../engine/model.js';
+import type { PolicySpec } from '../policy/policy.js';
+import { openDatabase } from '../store/database.js';
+import { Store } from '../store/store.js';
+
+export type SnapshotFormat = 'full' | 'chunked' | 'none';
+
+export interface SnapshotBytesRow {
+  format: SnapshotFormat;
+  /** tokens each measured turn adds (about: a user turn and an answer of half each) */
+  turnTokens: number;
+  cacheTokens: number;
+  /** mean per turn (checkpoints included): bytes the process caused to be written to storage (/proc/self/io write_bytes: database + WAL) */
+  writeBytes: number;
+  /** mean per turn: bytes passed to write calls (wchar) */
+  wchar: number;
+  /** median per turn: bytes the save handed to the store */
+  savedBytes: number;
+  /** median and max of the save's time on the core's thread (encode + store transaction), ms */
+  saveMs: number;
+  saveMaxMs: number;
+  /** what the session's snapshots take in the database at the end */
+  storedBytes: number;
+  /** each measured turn's start and end (seconds since the epoch), to count fsyncs from a trace */
+  turns: { start: number; end: number }[];
+  fsyncs?: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** write_bytes and wchar of this process (Linux). */
+function processIo(): { writeBytes: number; wchar: number } {
+  const io = readFileSync('/proc/self/io', 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+  return { writeBytes: field('write_bytes'), wchar: field('wchar') };
+}
+
+/**
+ * Bytes written per turn by a chat whose cache is full (every turn evicts), with the full snapshot format (the whole
+ * cache after every answer) and the chunked one (the turn's tokens and a manifest); 'none' saves no snapshot (what the
+ * transcript alone costs). The database lives on `dir`'s disk.
+ */
+export async function benchSnapshotBytes(
+  model: Model,
+  opts: { text: string; policy: PolicySpec; turnTokens: number[]; turns: number; formats: SnapshotFormat[]; dir?: string },
+): Promise<SnapshotBytesRow[]> {
+  const rows: SnapshotBytesRow[] = [];
+  const words = opts.text.split(/\s+/).filter(Boolean);
+  let cursor = 0;
+  const nextText = (tokens: number) => {
+    // about 1.3 tokens a word for English prose; the answer makes up the rest of the turn
+    const n = Math.max(1, Math.round(tokens / 1.3));
+    const out = words.slice(cursor % words.length, (cursor % words.length) + n).join(' ');
+    cursor += n;
+    return out;
+  };
+  for (const format of opts.formats) {
+    for (const turnTokens of opts.turnTokens) {
+      const dir = mkdtempSync(join(opts.dir ?? tmpdir(), 'perpetua-snapshot-bytes-'));
+      const store = new Store(openDatabase(join(dir, 'chat.db')));
+      try {
+        const chat = await PersistentChat.open(store, model, { name: 'bench', policy: opts.policy, raw: true, snapshotFormat: format });
+        // fill the cache past its capacity: every measured turn evicts
+        const capacity = opts.policy.sink + opts.policy.window;
+        for await (const ev of chat.send(nextText(Math.round(capacity * 1.2)), { maxTokens: 1, ignoreEos: true, chunk: 256 })) void ev;
+        const writes: number[] = [];
+        const chars: number[] = [];
+        const saved: number[] = [];
+        const saveMs: number[] = [];
+        const turns: { start: number; end: number }[] = [];
+        for (let t = 0; t < opts.turns; t++) {
+          const before = processIo();
+          const start = Date.now() / 1000;
+          const half = Math.round(turnTokens / 2);
+          for await (const ev of chat.send(nextText(half), { maxTokens: turnTokens - half, ignoreEos: true, sampling: { temperature: 0 } })) void ev;
+          const after = processIo();
+          turns.push({ start, end: Date.now() / 1000 });
+          writes.push(after.writeBytes - before.writeBytes);
+          chars.push(after.wchar - before.wchar);
+          saved.push(chat.lastSave?.bytes ?? 0);
+          saveMs.push(chat.lastSave ? chat.lastSave.encodeMs + chat.lastSave.storeMs : 0);
+        }
+        rows.push({
+          format,
+          turnTokens,
+          cacheTokens: chat.engine.policy.length,
+          writeBytes: mean(writes),
+          wchar: mean(chars),
+          savedBytes: median(saved),
+          saveMs: median(saveMs),
+          saveMaxMs: Math.max(...saveMs),
+          storedBytes: store.chunks.bytesUsed(chat.session.id),
+          turns,
+        });
+        chat.close();
+      } finally {
+        store.db.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return rows;
+}
+
+/** fsync and fdatasync calls inside each row's turns, per turn (mean: checkpoints come every few turns), from an `strace -f -ttt` log. */
+export function countFsyncs(trace: string, rows: SnapshotBytesRow[]): void {
+  const calls = [...trace.matchAll(/(\d+\.\d+) f(?:data)?sync\(/g)].map((m) => Number(m[1]));
+  for (const r of rows) r.fsyncs = mean(r.turns.map((t) => calls.filter((c) => c >= t.start && c <= t.end).length));
+}
