@@ -49,7 +49,7 @@ describe('concurrency suite', () => {
     const store = new Store(openDatabase(join(dir, 'units.db')));
     const modelId = store.upsertModel({ name: 'm', dir: 'm', fingerprint: 'f' }).id;
     const locks = new SessionLocks(store.db);
-    const put = store.db.prepare('INSERT OR REPLACE INTO session_locks VALUES (?, ?, ?, ?, ?, ?)');
+    const put = store.db.prepare('INSERT OR REPLACE INTO session_locks (session_id, pid, host, process_start, holder, acquired_at) VALUES (?, ?, ?, ?, ?, ?)');
     const host = (await import('node:os')).hostname();
     for (let round = 0; round < Math.round(12 * reliabilityScale()); round++) {
       const kind = (['live', 'dead', 'reused pid', 'other host'] as const)[Math.floor(rand() * 4)];
@@ -90,7 +90,7 @@ describe('concurrency suite', () => {
     await tally.check('second writer refused', async () => {
       const b = await runMain(['generate', ...model, '--db', db, '--session', 's', '--prompt', 'me too']);
       expect(b.code).toBe(1);
-      expect(b.stderr.trim()).toMatch(new RegExp(`^perpetua: The chat "s" is open in another Perpetua process \\(perpetua generate, pid ${a.child.pid} on .*\\); close it there first\\.$`));
+      expect(b.stderr.trim()).toMatch(new RegExp(`^perpetua: The chat "s" is open in another Perpetua process \\(perpetua generate, pid ${a.child.pid} on .*\\); close it there first\\. If that process is gone, the chat can be opened here within 90 s of its last sign of life\\.$`));
     });
     await tally.check('another session beside a live answer', async () => {
       const b = await runMain(['generate', ...model, '--db', db, '--session', 't', '--prompt', 'hello', '--max-tokens', '3']);

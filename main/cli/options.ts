@@ -1,3 +1,4 @@
+import { isCommaDecimal } from '../shared/decimal-text.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { boundsProblem, DEFAULT_POLICY, defaultPolicyFor, isPolicyName, POLICY_BOUNDS, POLICY_NAMES, type PolicySpec } from '../policy/policy.js';
 import { EXECUTION_PROVIDERS, type ProviderRequest } from '../engine/execution-provider.js';
@@ -51,7 +52,9 @@ export function number(value: string | undefined, name: string, opts: NumberBoun
   const plain = opts.integer ? /^[+-]?\d+$/ : /^[+-]?(?:\d+\.?\d*|\.\d+)$/;
   const n = Number(value);
   if (value === undefined || !plain.test(value) || !Number.isFinite(n)) {
-    throw new UsageError(`--${name} must be ${opts.integer ? 'a whole number' : 'a number'}, not "${value}".`);
+    // "0,7" from a comma-decimal locale is refused with what to type, never read as 7
+    const hint = value !== undefined && !opts.integer && isCommaDecimal(value) ? ` (decimals take a point: ${value.trim().replace(',', '.')})` : '';
+    throw new UsageError(`--${name} must be ${opts.integer ? 'a whole number' : 'a number'}, not "${value}"${hint}.`);
   }
   if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, not ${value}.`);
   if (opts.above !== undefined && n <= opts.above) throw new UsageError(`--${name} must be greater than ${opts.above}, not ${value}.`);

@@ -6,6 +6,7 @@ import { DatabaseError, DatabaseReadOnlyError, DatabaseVersionError } from './er
 import { fromSqliteError } from './sqlite-errors.js';
 import { APPLICATION_ID, MIGRATIONS, type Migration } from './migrations.js';
 import { sqliteBinding } from './native-binding.js';
+import { prepareAutoVacuum, reclaimSpace } from './space.js';
 
 export type Db = Database.Database;
 
@@ -56,7 +57,9 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     db.pragma('synchronous = NORMAL');
+    prepareAutoVacuum(db); // deleted chats give their space back (space.ts)
     migrate(db, file, migrations, options.onMigrationProgress);
+    reclaimSpace(db);
     return db;
   } catch (error) {
     db.close();
@@ -72,6 +75,10 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
  * device would be read forever) and, for writing, a file or folder that cannot be written.
  */
 function checkPath(file: string, readOnly: boolean): void {
+  // a path given in another encoding arrives with U+FFFD for its bytes: opened as it reads, it would name another file
+  if (file.includes('\uFFFD')) {
+    throw new DatabaseError(`The chat database path ${file} is not valid UTF-8 (a character shows as \uFFFD), so Perpetua cannot name that file; rename it or its folder.`, file);
+  }
   const reason = unreadableReason(file, Number.MAX_SAFE_INTEGER);
   const missing = reason === 'does not exist';
   if (reason && !missing) throw new DatabaseError(`The chat database ${file} ${reason}.`, file);

@@ -128,10 +128,13 @@ export class SessionLockedError extends StoreError {
   constructor(
     readonly sessionName: string,
     readonly heldBy: { holder: string; pid: number; host: string; since: number },
+    /** how long the holder's lease lasts without renewal: a holder that is gone lets go within it */
+    leaseMs?: number,
   ) {
     const since = new Date(heldBy.since).toISOString().replace('T', ' ').slice(0, 19);
+    const gone = leaseMs ? ` If that process is gone, the chat can be opened here within ${Math.ceil(leaseMs / 1000)} s of its last sign of life.` : '';
     super(
-      `The chat ${JSON.stringify(sessionName)} is open in another Perpetua process (${heldBy.holder}, pid ${heldBy.pid} on ${heldBy.host}, since ${since} UTC); close it there first.`,
+      `The chat ${JSON.stringify(sessionName)} is open in another Perpetua process (${heldBy.holder}, pid ${heldBy.pid} on ${heldBy.host}, since ${since} UTC); close it there first.${gone}`,
     );
   }
 }

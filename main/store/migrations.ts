@@ -229,6 +229,13 @@ BEGIN
 END;
 `;
 
+// Session lock leases (session-locks.ts): the holder renews `renewed_at` while it runs, so a lock whose holder is gone
+// goes stale after the lease whatever the host is called now; `boot_id` tells a lock from before a reboot on this machine.
+const V8_LOCK_LEASE = /* sql */ `
+ALTER TABLE session_locks ADD COLUMN renewed_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE session_locks ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
@@ -237,6 +244,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: 'search inside words (trigram index)', up: trigramIndex },
   { name: 'session origin', up: (db) => void db.exec(V6_SESSION_ORIGIN) },
   { name: 'snapshot chunks', up: (db) => void db.exec(V7_SNAPSHOT_CHUNKS) },
+  { name: 'session lock leases', up: (db) => void db.exec(V8_LOCK_LEASE) },
 ];
 
 /** The schema version this build writes and understands. */

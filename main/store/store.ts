@@ -3,6 +3,7 @@ import { inTransaction } from './typed-statements.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { toAbRun, toEvalRun, toMessage, toModel, toSession, toSnapshotInfo, type SessionRow } from './rows.js';
 import { SessionLocks } from './session-locks.js';
+import { reclaimSpace } from './space.js';
 import { Branches } from './branches.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
@@ -140,7 +141,9 @@ export class Store {
 
   /** Deletes a session with its messages and snapshots; its A/B runs stay. False if it did not exist. */
   deleteSession(sessionId: number): boolean {
-    return this.s.deleteSession.run(sessionId).changes > 0;
+    const deleted = this.s.deleteSession.run(sessionId).changes > 0;
+    if (deleted) reclaimSpace(this.db); // its messages and snapshots give their pages back to the disk
+    return deleted;
   }
 
   addTokensSeen(sessionId: number, tokens: number): Session {
