@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { PerpetuaApi } from '../main/api/perpetua-api.js';
 import { launchBrowser } from './browser.js';
-import { startWebHost, type WebHost } from './web-host.js';
+import { startWebHost, type WebHost, type WebHostOptions } from './web-host.js';
 
 export interface Harness {
   host: WebHost;
@@ -24,9 +24,9 @@ export interface Harness {
 export async function startHarness(
   api: PerpetuaApi,
   viewport = { width: 1280, height: 800 },
-  shell: { pickFolder?: () => Promise<string | null>; locale?: string } = {},
+  shell: { pickFolder?: () => Promise<string | null>; locale?: string; localServer?: WebHostOptions['localServer'] } = {},
 ): Promise<Harness> {
-  const host = await startWebHost({ api, pickFolder: shell.pickFolder });
+  const host = await startWebHost({ api, pickFolder: shell.pickFolder, localServer: shell.localServer });
   const browser = await launchBrowser();
   // locale: the browser's language (navigator.languages), which the interface follows at first start
   const context = await browser.newContext({ viewport, colorScheme: 'light', ...(shell.locale ? { locale: shell.locale } : {}) });

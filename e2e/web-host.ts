@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PerpetuaApi } from '../main/api/perpetua-api.js';
 import { createApiRouter } from '../main/core/api-router.js';
+import { LocalServerRequestSchema, type LocalServerRequest, type LocalServerStatus } from '../main/api/shell-protocol.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -26,6 +27,8 @@ export interface WebHostOptions {
   onProtocolError?: (message: string) => void;
   /** What the shell's folder picker answers (default: cancelled). */
   pickFolder?: () => Promise<string | null>;
+  /** The app's local server switch (Electron: main/app/local-server.ts); absent, the page has none, as in a browser. */
+  localServer?: (request: LocalServerRequest) => Promise<LocalServerStatus>;
 }
 
 export interface WebHost {
@@ -41,6 +44,8 @@ export interface WebHost {
 const SHIM_PATH = '/__perpetua/shim.js';
 /** The shell's folder picker (Electron: a dialog in the main process), answered by `opts.pickFolder`. */
 const PICK_PATH = '/__perpetua/pick-folder';
+/** The app's local server switch (Electron: IPC to the main process), answered by `opts.localServer`. */
+const LOCAL_SERVER_PATH = '/__perpetua/local-server';
 const WS_PATH = '/__perpetua/ws';
 /** A 10 MB message can double in size once JSON-escaped (newlines, quotes). */
 const MAX_WS_PAYLOAD = 64 * 1024 * 1024;
@@ -115,6 +120,14 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       res.end(ok ? JSON.stringify(await (opts.pickFolder?.() ?? null)) : 'null');
       return;
     }
+    if (url.pathname === LOCAL_SERVER_PATH && opts.localServer) {
+      const given = Buffer.from(url.searchParams.get('token') ?? '');
+      const ok = given.length === token.length && timingSafeEqual(given, Buffer.from(token));
+      const request = LocalServerRequestSchema.safeParse(JSON.parse(url.searchParams.get('request') ?? 'null'));
+      res.writeHead(ok && request.success ? 200 : 401, { ...headers, 'content-type': MIME['.json'] });
+      res.end(ok && request.success ? JSON.stringify(await opts.localServer(request.data)) : 'null');
+      return;
+    }
     if (url.pathname === SHIM_PATH) {
       res.writeHead(200, { ...headers, 'content-type': MIME['.js'] });
       res.end(await readFile(shimFile));
@@ -135,7 +148,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       return;
     }
     const type = MIME[extname(file)] ?? 'application/octet-stream';
-    if (file.endsWith('index.html')) body = Buffer.from(injectShim(body.toString('utf8'), port, token));
+    if (file.endsWith('index.html')) body = Buffer.from(injectShim(body.toString('utf8'), port, token, opts.localServer !== undefined));
     res.writeHead(200, { ...headers, 'content-type': type });
     res.end(req.method === 'HEAD' ? undefined : body);
   }
@@ -221,12 +234,12 @@ export function isOwnHost(hostHeader: string | undefined, port: number): boolean
 }
 
 /** Point the page's CSP at this host's WebSocket and load the shim before the app. */
-export function injectShim(html: string, port: number, token: string): string {
+export function injectShim(html: string, port: number, token: string, localServer = false): string {
   const csp = hostCsp(port);
   let out = html.replace(
     /<meta\s+http-equiv="Content-Security-Policy"\s+content="[^"]*"\s*\/?>/i,
     `<meta http-equiv="Content-Security-Policy" content="${csp}" />`,
   );
   if (out === html) out = out.replace(/<head>/i, `<head>\n    <meta http-equiv="Content-Security-Policy" content="${csp}" />`);
-  return out.replace(/<\/head>/i, `    <script src="${SHIM_PATH}?token=${token}"></script>\n  </head>`);
+  return out.replace(/<\/head>/i, `    <script src="${SHIM_PATH}?token=${token}${localServer ? '&local-server=1' : ''}"></script>\n  </head>`);
 }

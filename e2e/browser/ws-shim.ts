@@ -7,7 +7,7 @@ import '../../main/api/zod-no-eval.js';
 import { createApiClient } from '../../main/api/api-client.js';
 import type { ClientEnvelope } from '../../main/api/envelope.js';
 import type { PerpetuaBridge } from '../../main/api/perpetua-api.js';
-import { PickedFolderSchema } from '../../main/api/shell-protocol.js';
+import { LocalServerStatusSchema, PickedFolderSchema, type LocalServerRequest, type LocalServerStatus } from '../../main/api/shell-protocol.js';
 
 // Minimal browser globals (this file is type-checked with the Node project, without the DOM lib).
 interface BrowserSocket {
@@ -27,6 +27,8 @@ const g = globalThis as unknown as BrowserGlobals;
 
 const script = g.document.currentScript;
 const token = script ? new URL(script.src).searchParams.get('token') ?? '' : '';
+/** the host answers the app's local server switch (a test asked for it) */
+const hasLocalServer = script ? new URL(script.src).searchParams.get('local-server') === '1' : false;
 const wsUrl = `${g.location.protocol === 'https:' ? 'wss' : 'ws'}://${g.location.host}/__perpetua/ws?token=${encodeURIComponent(token)}`;
 
 let socket: BrowserSocket | null = null;
@@ -78,8 +80,14 @@ async function pickFolder(): Promise<string | null> {
   return picked.success ? picked.data : null;
 }
 
+/** The app's local server switch, answered by the host as the Electron shell does, validated like the preload does. */
+async function localServer(request: LocalServerRequest): Promise<LocalServerStatus> {
+  const url = `/__perpetua/local-server?token=${encodeURIComponent(token)}&request=${encodeURIComponent(JSON.stringify(request))}`;
+  return LocalServerStatusSchema.parse(await (await g.fetch(url)).json());
+}
+
 Object.defineProperty(globalThis, 'perpetua', {
-  value: Object.freeze({ ...client.bridge, pickFolder } satisfies PerpetuaBridge),
+  value: Object.freeze({ ...client.bridge, pickFolder, ...(hasLocalServer ? { localServer } : {}) } satisfies PerpetuaBridge),
   writable: false,
   configurable: false,
   enumerable: true,
