@@ -147,6 +147,20 @@ describe('perpetua serve (OpenAI-compatible)', () => {
     expect(again.choices[0].message.content).toBe(text);
   });
 
+  it('ends an answer before a stop string, which is neither sent nor stored', async () => {
+    const r = await serve();
+    const messages = [{ role: 'user' as const, content: 'Stop somewhere.' }];
+    const body = { model: r.model, messages, max_tokens: 24, temperature: 1, top_p: 0.95, seed: 5 };
+    const full = (await r.client.chat.completions.create(body)).choices[0].message.content ?? '';
+    const cut = [...full].findIndex((ch, i) => i > 0 && ch.trim().length > 0);
+    expect(cut).toBeGreaterThan(0);
+    const stop = [...full][cut];
+    const res = await r.client.chat.completions.create({ ...body, stop: [stop] });
+    expect(res.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: full.slice(0, full.indexOf(stop)) } });
+    const p = report(res);
+    expect((await storedAnswer(r, p.session!.id, p.message_id!))?.text).toBe(full.slice(0, full.indexOf(stop)));
+  });
+
   it('serves /v1/completions, streamed and not', async () => {
     const r = await serve();
     const whole = await r.client.completions.create({ model: r.model, prompt: 'Once upon a time', max_tokens: 6, temperature: 0.8, seed: 3 });
