@@ -89,6 +89,8 @@ const Ended = {
 export const CompletionPacketSchema = z.discriminatedUnion('type', [
   /** `session` is null for a text completion (not stored as a chat) */
   z.object({ type: z.literal('started'), session: z.object({ id: Id, name: z.string() }).nullable(), match: CompletionMatchSchema }),
+  /** the request's new text is read into the cache: `done` of `total` tokens (a long paste takes a while) */
+  z.object({ type: z.literal('progress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
   z.object({ type: z.literal('token'), delta: z.string() }),
   z.object({ type: z.literal('done'), ...Ended }),
   z.object({ type: z.literal('stopped'), ...Ended }),

@@ -82,6 +82,7 @@ export class ApiChats {
         if (packet.done <= lastDone || lastDone === lastTotal) lastDone = 0;
         fed += packet.done - lastDone;
         [lastDone, lastTotal] = [packet.done, packet.total];
+        yield { type: 'progress', done: packet.done, total: packet.total };
       } else if (packet.type === 'token') {
         tokens++;
         yield { type: 'token', delta: packet.delta };

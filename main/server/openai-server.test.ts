@@ -299,7 +299,10 @@ describe('perpetua serve (OpenAI-compatible)', () => {
       curl.on('error', reject);
       curl.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`curl exited ${code}`))));
     });
-    const events = out.split('\n\n').filter(Boolean);
+    const all = out.split('\n\n').filter(Boolean);
+    // comments (which clients skip) say how far the prompt is read; everything else is data
+    expect(all.filter((e) => e.startsWith(':'))[0]).toMatch(/^: reading \d+\/\d+ tokens$/);
+    const events = all.filter((e) => !e.startsWith(':'));
     expect(events.every((e) => e.startsWith('data: '))).toBe(true);
     expect(events.at(-1)).toBe('data: [DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));

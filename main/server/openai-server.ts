@@ -212,6 +212,8 @@ async function streamAnswer(res: ServerResponse, packets: AsyncIterable<Completi
       });
       if (kind === 'chat') send(piece('', null, true));
     } else if (p.type === 'token') send(piece(p.delta, null));
+    // an SSE comment (clients skip it): a long paste being read keeps the connection visibly alive
+    else if (p.type === 'progress' && res.headersSent && !res.destroyed) res.write(`: reading ${p.done}/${p.total} tokens\n\n`);
     else if (p.type === 'failed') {
       if (!res.headersSent) throw fromCoreError(p.error);
       send(fromCoreError(p.error).body()); // the openai clients raise this as an APIError mid-stream
