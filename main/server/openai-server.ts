@@ -99,7 +99,7 @@ export async function startOpenAiServer(o: OpenAiServerOptions): Promise<OpenAiS
     const route = `${req.method} ${path}`;
     if (route === 'GET /v1/models') return sendJson(res, 200, { object: 'list', data: (await o.api.modelsList()).map((m) => modelObject(m.name, started)) });
     if (req.method === 'GET' && path.startsWith('/v1/models/')) {
-      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      const id = decodeOr(path.slice('/v1/models/'.length));
       const model = (await o.api.modelsList()).find((m) => m.name === id || m.id === id);
       if (!model) throw new OpenAiError(404, `The model "${id}" does not exist here.`, 'not_found_error', 'model_not_found', 'model');
       return sendJson(res, 200, modelObject(model.name, started));
@@ -255,6 +255,15 @@ function sendError(res: ServerResponse, err: OpenAiError): void {
     return;
   }
   sendJson(res, err.status, err.body());
+}
+
+/** A path segment decoded; a malformed escape stays as it was (and names no model). */
+function decodeOr(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
