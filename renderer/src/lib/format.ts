@@ -18,13 +18,6 @@ export function formatRate(tps: number): string {
   return tps >= 100 ? `${Math.round(tps)}` : tps.toFixed(1);
 }
 
-export function formatTime(ms: number): string {
-  const d = new Date(ms);
-  const now = new Date();
-  if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
-}
-
 export function utf8Bytes(s: string): number {
   return new Blob([s]).size;
 }
@@ -36,9 +29,6 @@ export const providerLabel: Record<string, string> = {
   dml: 'DirectML',
   coreml: 'Core ML',
 };
-
-/** Policies are labelled where they are defined. */
-export { policyLabel } from '../../../main/policy/policy-text.js';
 
 /** Milliseconds with sensible precision: 0.42 ms, 3.1 ms, 120 ms. */
 export function formatMs(ms: number): string {
