@@ -127,6 +127,20 @@ describe('chat settings (web host + real core, 720×480)', () => {
     await closeSettings();
   });
 
+  it('reads a comma decimal as the decimal it is (0,7 is 0.7, never 7) and refuses an ambiguous number before saving', async () => {
+    await openSettings();
+    await page.fill('[data-testid=gen-temperature]', '0,7');
+    await saveSettings();
+    await page.waitForFunction(`document.querySelector('[data-testid=gen-temperature]').value === '0.7'`);
+    await page.fill('[data-testid=gen-temperature]', '1.000,5');
+    await page.waitForSelector('[data-testid=chat-settings] [role=status]:has-text("type a number")');
+    expect(await page.getAttribute('[data-testid=gen-temperature]', 'aria-invalid')).toBe('true');
+    expect(await page.isDisabled('[data-testid=gen-save]')).toBe(true);
+    await page.fill('[data-testid=gen-temperature]', '3');
+    await saveSettings();
+    await closeSettings();
+  });
+
   it('states what a new system prompt does to the cache, rebuilds it with sending held, and says what it did', async () => {
     await page.fill('[data-testid=composer-input]', 'What did the keeper see?');
     await openSettings();
