@@ -36,7 +36,13 @@ export const CoreStatusMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('fatal'), message: z.string() }),
   /** upgrading the database before serving (a new search index over every message can take seconds) */
   z.object({ type: z.literal('migrating'), step: z.string(), done: z.number().int(), total: z.number().int() }),
+  /** the core's main loop is turning: sent every HEARTBEAT_MS once it serves; the shell restarts a core that stops */
+  z.object({ type: z.literal('heartbeat') }),
 ]);
+
+/** How often the core says it is alive, and how long the shell waits without a word before it restarts the core. */
+export const HEARTBEAT_MS = 2000;
+export const HEARTBEAT_TIMEOUT_MS = 30_000;
 export type CoreStatusMessage = z.infer<typeof CoreStatusMessageSchema>;
 
 /** Command-line flags the shell passes to the core process. */

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CoreSupervisor, type CoreChildLike, type CoreClient } from './core-supervisor.js';
 
@@ -134,6 +135,38 @@ describe('CoreSupervisor', () => {
     expect(events.at(-1)).toBe('restarted:the core process exited with code 139');
   });
 
+  it('kills a core that stops answering (its heartbeats stop) and restarts it, saying why', () => {
+    const { sup, children, timers, events, client, tick } = setup();
+    sup.attach(client);
+    children[0].send({ type: 'heartbeat' });
+    // beats keep it alive, however long it runs
+    for (let i = 0; i < 4; i++) {
+      tick(10_000);
+      children[0].send({ type: 'heartbeat' });
+      timers.shift()!();
+    }
+    expect(children[0].killed).toBe(false);
+    // then silence: its main loop froze (an endless template, a backtracking regex)
+    tick(16_000);
+    timers.shift()!();
+    expect(children[0].killed).toBe(false);
+    tick(16_000);
+    timers.shift()!();
+    expect(children[0].killed).toBe(true);
+    children[0].exit(137);
+    timers.shift()!();
+    expect(children).toHaveLength(2);
+    expect(events.at(-1)).toBe('restarted:the engine stopped answering for 32 s and was restarted');
+  });
+
+  it('never takes a core that is still starting (no heartbeat yet: a long database upgrade) for a frozen one', () => {
+    const { sup, children, timers, client, tick } = setup();
+    sup.attach(client);
+    tick(10 * 60_000);
+    expect(timers).toHaveLength(0);
+    expect(children[0].killed).toBe(false);
+  });
+
   it('does not restart after stop()', () => {
     const { sup, children, timers, client } = setup();
     sup.attach(client);
@@ -141,5 +174,40 @@ describe('CoreSupervisor', () => {
     expect(children[0].killed).toBe(true);
     children[0].exit(0);
     expect(timers).toHaveLength(0);
+  });
+
+  it('a real core process whose main loop freezes (SIGTERM cannot reach it) is SIGKILLed and a new one forked', async () => {
+    // beats every 50 ms, then spins forever with a SIGTERM handler it can never run, as a frozen core would
+    const code = `process.on('SIGTERM', () => process.exit(0)); const t = setInterval(() => process.send({ type: 'heartbeat' }), 50);
+      setTimeout(() => { clearInterval(t); for (;;) {} }, 300);`;
+    const spawned: ChildProcess[] = [];
+    const restarted: string[] = [];
+    const sup = new CoreSupervisor<string>(
+      {
+        fork: () => {
+          const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+          spawned.push(child);
+          return {
+            pid: child.pid,
+            postMessage: () => {},
+            on: (event: 'exit' | 'message', listener: (x: never) => void) => child.on(event, listener as () => void),
+            kill: () => child.kill(),
+          } as CoreChildLike;
+        },
+        createChannel: () => ({ core: 'c', window: 'w' }),
+        log: () => {},
+      },
+      { heartbeatTimeoutMs: 1000 },
+    );
+    sup.attach({ id: 1, isAlive: () => true, sendPort: () => {}, notifyRestarted: (r) => restarted.push(r), notifyFailed: () => {} });
+    try {
+      while (restarted.length === 0) await new Promise((r) => setTimeout(r, 20));
+      expect(restarted[0]).toMatch(/^the engine stopped answering for \d+ s and was restarted$/);
+      expect(spawned[0].signalCode).toBe('SIGKILL');
+      expect(spawned).toHaveLength(2);
+    } finally {
+      sup.stop();
+      for (const c of spawned) c.kill('SIGKILL');
+    }
   });
 });

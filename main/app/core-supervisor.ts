@@ -1,10 +1,11 @@
 /**
  * Keeps the core process alive: forks it, connects every window to it with a fresh MessageChannel, and
  * when it dies unexpectedly forks a new one, tells each window (coreRestarted) and reconnects it. A core that
- * reported a fatal start-up error is not restarted (it would fail the same way): its sentence is shown.
+ * reported a fatal start-up error is not restarted (it would fail the same way): its sentence is shown. A core
+ * that stops answering (its heartbeats stop: a frozen main loop) is killed hard and restarted like a crashed one.
  * Electron-free (the fork and channel are injected) so the restart logic is unit-tested.
  */
-import { CoreStatusMessageSchema } from '../api/shell-protocol.js';
+import { CoreStatusMessageSchema, HEARTBEAT_TIMEOUT_MS } from '../api/shell-protocol.js';
 
 
 export interface CoreChildLike {
@@ -12,6 +13,8 @@ export interface CoreChildLike {
   on(event: 'exit', listener: (code: number) => void): unknown;
   on(event: 'message', listener: (message: unknown) => void): unknown;
   kill(): boolean;
+  /** the OS process, for a hard kill of a core whose main loop is frozen (it cannot run a SIGTERM handler) */
+  readonly pid?: number;
 }
 
 export interface ChannelLike<P> {
@@ -38,6 +41,8 @@ export interface CoreSupervisorDeps<P> {
   log?(message: string): void;
   now?(): number;
   setTimer?(fn: () => void, ms: number): unknown;
+  /** ends a frozen core at once (default: SIGKILL to its pid, else kill()) */
+  killHard?(child: CoreChildLike): void;
 }
 
 export interface CoreSupervisorOptions {
@@ -46,6 +51,8 @@ export interface CoreSupervisorOptions {
   crashWindowMs?: number;
   /** Delay before the n-th consecutive restart: backoff[min(n, len-1)]. */
   backoffMs?: number[];
+  /** Restart a core that sent no heartbeat for this long once it sent its first (0: never). */
+  heartbeatTimeoutMs?: number;
 }
 
 export class CoreSupervisor<P> {
@@ -61,6 +68,11 @@ export class CoreSupervisor<P> {
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly log: (m: string) => void;
+  private readonly heartbeatTimeoutMs: number;
+  /** when the running core last said it is alive (null: not yet, it is still starting) */
+  private lastBeat: number | null = null;
+  /** why the running core was killed on purpose (it froze), for the restart sentence */
+  private killedBecause: string | null = null;
 
   constructor(
     private readonly deps: CoreSupervisorDeps<P>,
@@ -72,6 +84,7 @@ export class CoreSupervisor<P> {
     this.now = deps.now ?? Date.now;
     this.setTimer = deps.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.log = deps.log ?? ((m) => console.log(`[core-supervisor] ${m}`));
+    this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   }
 
   get running(): boolean {
@@ -82,9 +95,16 @@ export class CoreSupervisor<P> {
     if (this.child || this.stopping) return;
     const child = this.deps.fork();
     this.child = child;
+    this.lastBeat = null;
+    this.killedBecause = null;
     child.on('exit', (code) => this.onExit(child, code));
     child.on('message', (m) => {
       const msg = CoreStatusMessageSchema.safeParse(m);
+      if (msg.success && msg.data.type === 'heartbeat' && child === this.child) {
+        // the watch starts with the first beat: a start-up (a long migration) is never taken for a freeze
+        if (this.lastBeat === null && this.heartbeatTimeoutMs > 0) this.watch(child);
+        this.lastBeat = this.now();
+      }
       if (msg.success && msg.data.type === 'fatal') {
         this.log(`core reported a fatal error: ${msg.data.message}`);
         this.lastFatal = msg.data.message;
@@ -128,6 +148,18 @@ export class CoreSupervisor<P> {
     this.child?.kill();
   }
 
+  /** Checks the heartbeat of `child` every half timeout; a silent core is killed hard and then restarted as crashed. */
+  private watch(child: CoreChildLike): void {
+    this.setTimer(() => {
+      if (child !== this.child || this.stopping) return;
+      const silent = this.now() - (this.lastBeat ?? this.now());
+      if (silent < this.heartbeatTimeoutMs) return this.watch(child);
+      this.killedBecause = `the engine stopped answering for ${Math.round(silent / 1000)} s and was restarted`;
+      this.log(`${this.killedBecause}: killing it`);
+      (this.deps.killHard ?? hardKill)(child);
+    }, this.heartbeatTimeoutMs / 2);
+  }
+
   private connect(client: CoreClient<P>): void {
     if (!this.child || !client.isAlive()) return;
     const { core, window } = this.deps.createChannel();
@@ -153,7 +185,8 @@ export class CoreSupervisor<P> {
       this.fail(fatal);
       return;
     }
-    const reason = `the core process exited with code ${code}`;
+    const reason = this.killedBecause ?? `the core process exited with code ${code}`;
+    this.killedBecause = null;
     const t = this.now();
     this.crashes = [...this.crashes.filter((x) => t - x < this.crashWindowMs), t];
     if (this.crashes.length > this.maxCrashes) {
@@ -168,5 +201,18 @@ export class CoreSupervisor<P> {
       this.start();
       for (const c of this.clients.values()) if (c.isAlive()) c.notifyRestarted(reason);
     }, delay);
+  }
+}
+
+/** SIGKILL: a frozen main loop cannot run the core's SIGTERM handler. */
+function hardKill(child: CoreChildLike): void {
+  if (child.pid === undefined) {
+    child.kill();
+    return;
+  }
+  try {
+    process.kill(child.pid, 'SIGKILL');
+  } catch {
+    child.kill(); // already gone, or not ours to signal
   }
 }

@@ -1,9 +1,11 @@
 /**
  * Entry of the core process (Electron utilityProcess, forked by main/app): starts the core (core-start.ts)
- * and exits with 1 shortly after reporting a fatal start-up error. Args: --db=FILE --models=DIR.
+ * and exits with 1 shortly after reporting a fatal start-up error; once serving, it sends a heartbeat every
+ * HEARTBEAT_MS. Args: --db=FILE --models=DIR.
  */
 import type { ParentPortLike } from './message-port-host.js';
 import { startCore } from './core-start.js';
+import { HEARTBEAT_MS } from '../api/shell-protocol.js';
 
 const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 if (!parentPort) {
@@ -12,6 +14,10 @@ if (!parentPort) {
 }
 
 const core = await startCore(parentPort, process.argv.slice(2));
-if (core) process.on('SIGTERM', () => void core.close().finally(() => process.exit(0)));
+if (core) {
+  process.on('SIGTERM', () => void core.close().finally(() => process.exit(0)));
+  // a heartbeat from the main loop: if anything freezes it, the shell sees the silence and restarts the core
+  setInterval(() => parentPort.postMessage({ type: 'heartbeat' }), HEARTBEAT_MS).unref();
+}
 // postMessage is asynchronous: give the fatal message a moment to leave before the process ends.
 else setTimeout(() => process.exit(1), 250);
