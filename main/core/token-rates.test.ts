@@ -24,7 +24,7 @@ function builtinTokenizer(): TextTokenizer {
 describe('token estimates per script', () => {
   it('counts characters by script, emoji and surrogate pairs as one character each', () => {
     expect(countScripts('滑动窗口 KV缓存，ひらがな한국어 12 🎉')).toEqual({
-      han: 6, kana: 4, hangul: 3, latin: 2, digit: 2, space: 3, punct: 1, other: 1,
+      han: 6, kana: 4, hangul: 3, latin: 2, digit: 2, space: 3, punct: 0, widePunct: 1, other: 1,
     });
   });
 
@@ -35,7 +35,8 @@ describe('token estimates per script', () => {
     for (const text of texts) {
       const real = tok.encode(text).length;
       const estimate = estimateTokens(text, rates);
-      expect(Math.abs(estimate - real) / real, `${estimate} estimated, ${real} real`).toBeLessThan(0.2);
+      // the issue asks for 20 %; measured: about 2 % on 红楼梦 (full-width punctuation counted as the 3-byte characters it is)
+      expect(Math.abs(estimate - real) / real, `${estimate} estimated, ${real} real`).toBeLessThan(0.1);
       // the old estimate (characters ÷ 4) was off by an order of magnitude for Chinese
       expect(Math.abs(Math.ceil(text.length / 4) - real) / real).toBeGreaterThan(0.5);
     }

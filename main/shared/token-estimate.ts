@@ -7,7 +7,7 @@
  */
 
 /** Character classes that tokenizers treat differently. */
-export const SCRIPTS = ['han', 'kana', 'hangul', 'latin', 'digit', 'space', 'punct', 'other'] as const;
+export const SCRIPTS = ['han', 'kana', 'hangul', 'latin', 'digit', 'space', 'punct', 'widePunct', 'other'] as const;
 export type Script = (typeof SCRIPTS)[number];
 export type ScriptCounts = Record<Script, number>;
 /** Tokens per character of each class. Whitespace costs 0: every BPE and SentencePiece vocabulary folds it into the next word. */
@@ -25,6 +25,7 @@ export const DEFAULT_TOKEN_RATES: TokenRates = {
   digit: 0.5,
   space: 0,
   punct: 0.7,
+  widePunct: 1.0,
   other: 1.5,
 };
 
@@ -53,13 +54,14 @@ export function scriptOf(ch: string): Script {
   if (SPACE.test(ch)) return 'space';
   // emoji are symbols too, but tokenizers spend several byte tokens on each
   if (c >= 0x1f000) return 'other';
-  if (PUNCT.test(ch)) return 'punct';
+  // CJK and full-width punctuation (，。「」…) is three UTF-8 bytes: byte-level vocabularies pay more for it than for ASCII's
+  if (PUNCT.test(ch)) return 'widePunct';
   return 'other';
 }
 
 /** How many characters (code points) of each class the text holds. */
 export function countScripts(text: string): ScriptCounts {
-  const counts: ScriptCounts = { han: 0, kana: 0, hangul: 0, latin: 0, digit: 0, space: 0, punct: 0, other: 0 };
+  const counts: ScriptCounts = { han: 0, kana: 0, hangul: 0, latin: 0, digit: 0, space: 0, punct: 0, widePunct: 0, other: 0 };
   for (const ch of text) counts[scriptOf(ch)]++;
   return counts;
 }
@@ -98,7 +100,8 @@ export const CALIBRATION_TEXTS: Record<Script, string> = {
     'children flew their kites over the meadow while an old man sat by the door drinking tea and watching the river',
   digit: '3141592653589793238462643383279502884197169399375105820974944592307816406286208998628034825342117067982148086513282306647',
   space: '',
-  punct: '，。！？、；：“”（）《》…—,.;:!?()[]{}<>"\'-_/\\|@#$%^&*+=~`，。！？、；：“”（）《》…—,.;:!?()[]{}<>"\'-_/\\|@#$%^&*+=~`',
+  punct: ',.;:!?()[]{}<>"\'-_/\\|@#$%^&*+=~`,.;:!?()[]{}<>"\'-_/\\|@#$%^&*+=~`',
+  widePunct: '，。！？、；：“”（）《》「」『』…—，。！？、；：“”（）《》「」『』…—',
   other: '🎉🙂👍🚀🌸🍵📚💡🔥✨🎵🌙⭐🍎🐱🐶🌈🎈🧠🤖📝🗂️⏳🔍🧩🎯🏔️🌊🍜🥟',
 };
 
