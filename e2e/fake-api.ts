@@ -157,6 +157,11 @@ export class FakeApi implements PerpetuaApi {
     const messages = s.messages.slice(-limit);
     return { session: s.session, messages, hasMore: s.messages.length > messages.length, stats: this.stats(s) };
   }
+  async sessionsSetModel({ id, modelId }: { id: string; modelId: string }) {
+    const s = this.get(id);
+    s.session = { ...s.session, modelId, updatedAt: Date.now() };
+    return this.sessionsOpen({ id });
+  }
   async sessionsRename({ id, name }: { id: string; name: string }) {
     const s = this.get(id);
     s.session = { ...s.session, name, updatedAt: Date.now() };

@@ -30,6 +30,7 @@ import {
   SessionsCreateParams,
   SessionsOpenParams,
   SessionsOpenResult,
+  SessionsSetModelParams,
   SessionsRenameParams,
   SessionsSearchParams,
   SinkReportSchema,
@@ -73,6 +74,8 @@ export const methods = {
   'sessions.create': call('sessionsCreate', SessionsCreateParams, SessionSchema),
   'sessions.open': call('sessionsOpen', SessionsOpenParams, SessionsOpenResult),
   'sessions.rename': call('sessionsRename', SessionsRenameParams, SessionSchema),
+  /** Moves a chat to another model (e.g. its own is missing): the transcript is re-read with it; refused (busy) while it works. */
+  'sessions.setModel': call('sessionsSetModel', SessionsSetModelParams, SessionsOpenResult),
   'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),
   'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
   /** The chat as Markdown: the branch shown, then each other branch ("Other branches") headed with where it forks. */

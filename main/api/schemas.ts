@@ -94,6 +94,8 @@ export const ModelInfoSchema = z.object({
   gpuAdapter: z.string().max(300).optional(),
   /** Set only when the model cannot be used at all (e.g. positions cannot be shifted): a sentence. */
   error: z.string().optional(),
+  /** true: its folder is gone (deleted or moved); its chats open read-only until it is located or they switch model */
+  missing: z.boolean().optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfoSchema>;
 
@@ -238,6 +240,15 @@ export const SessionsOpenParams = z.strictObject({
   /** How many of the most recent messages to return (default DEFAULT_OPEN_LIMIT). */
   limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).optional(),
 });
+/** Why an opened chat is read-only: `model_missing`, its model's folder is gone (locate it, or switch the chat's model). */
+export const ReadOnlyReasonSchema = z.object({
+  code: z.literal('model_missing'),
+  modelId: Id,
+  modelName: z.string(),
+  /** where the folder was */
+  path: z.string(),
+});
+export type ReadOnlyReason = z.infer<typeof ReadOnlyReasonSchema>;
 export const SessionsOpenResult = z.object({
   session: SessionSchema,
   /** The last `limit` messages, oldest first. */
@@ -245,9 +256,13 @@ export const SessionsOpenResult = z.object({
   /** True when older messages exist (fetch them with messages.page). */
   hasMore: z.boolean(),
   stats: StatsSchema,
+  /** Set when the chat can be read but not run (nothing is loaded, stats are empty); absent: the chat runs. */
+  readOnly: ReadOnlyReasonSchema.optional(),
 });
 export type SessionsOpenResult = z.infer<typeof SessionsOpenResult>;
 
+/** Moves a chat to another model: its transcript is re-read with that model (the old model's snapshots go). */
+export const SessionsSetModelParams = z.strictObject({ id: Id, modelId: Id });
 export const SessionsRenameParams = z.strictObject({ id: Id, name: Name });
 export const SessionIdParams = z.strictObject({ id: Id });
 export const SessionsSearchParams = z.strictObject({

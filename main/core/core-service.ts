@@ -81,6 +81,7 @@ export class CoreService implements PerpetuaApi {
   sessionsCreate = (p: P<'sessions.create'>) => this.parts.admin.create(p);
   sessionsOpen = (p: P<'sessions.open'>) => this.parts.admin.open(p);
   sessionsRename = (p: P<'sessions.rename'>) => this.parts.admin.rename(p);
+  sessionsSetModel = (p: P<'sessions.setModel'>) => this.parts.admin.setModel(p);
   sessionsDelete = (p: P<'sessions.delete'>) => this.parts.admin.delete(p);
   // generation settings and the system prompt
   sessionsSettings = (p: P<'sessions.settings'>) => this.parts.admin.settings(p);

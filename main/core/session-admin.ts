@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
 import { DEFAULT_OPEN_LIMIT } from '../api/limits.js';
 import type { ValidParamsOf as P } from '../api/methods.js';
 import type { ModelLibrary } from '../models/model-library.js';
+import { modelMissingError } from '../models/model-missing.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { toSpec } from '../policy/policy.js';
 import { encodePolicy } from '../policy/policy-store.js';
 import { NotFoundError } from '../store/errors.js';
@@ -11,6 +14,7 @@ import type { AbCoordinator } from './ab-coordinator.js';
 import { toApiSession } from './api-mappers.js';
 import { generationValues, modelSampling, storedGeneration } from './generation-settings.js';
 import type { SessionDirectory } from './session-directory.js';
+import { idleStats, readOnlyReason } from './read-only-chat.js';
 import { messageCount, messagePage } from './session-queries.js';
 
 /**
@@ -35,10 +39,36 @@ export class SessionAdmin {
   }
 
   async open(p: P<'sessions.open'>) {
+    const sessionId = parseRowId(p.id, 'session');
+    const session = this.store.getSession(sessionId);
+    if (!session) throw new NotFoundError('session', sessionId);
+    // one already running keeps its loaded model; any other opens read-only while its model folder is gone
+    const readOnly = (await this.sessions.ifOpen(sessionId)) ? null : readOnlyReason(this.library, session);
+    if (readOnly) {
+      const page = messagePage(this.store, sessionId, Number.MAX_SAFE_INTEGER, p.limit ?? DEFAULT_OPEN_LIMIT);
+      return { session: toApiSession(session, messageCount(this.store, sessionId)), ...page, stats: idleStats(session), readOnly };
+    }
     const runner = await this.sessions.runner(p.id);
     const id = runner.sessionId;
     const page = messagePage(this.store, id, Number.MAX_SAFE_INTEGER, p.limit ?? DEFAULT_OPEN_LIMIT);
     return { session: toApiSession(runner.chat.session, messageCount(this.store, id)), ...page, stats: runner.stats() };
+  }
+
+  /**
+   * Moves a chat to another model (its own may be missing): what it ran is stopped, the old model's snapshots go, and
+   * it reopens on the new model, which re-reads the transcript. Refused (busy) while the chat works.
+   */
+  async setModel(p: P<'sessions.setModel'>) {
+    const sessionId = parseRowId(p.id, 'session');
+    const model = this.library.row(p.modelId);
+    if (!existsSync(model.dir)) throw modelMissingError(model.name, model.dir);
+    const open = await this.sessions.ifOpen(sessionId);
+    if (open && open.state !== 'idle') throw new PerpetuaError('This chat is busy; stop it or wait for it to finish, then switch its model.', { code: 'busy' });
+    this.ab.forget(sessionId);
+    await this.sessions.close(sessionId);
+    this.store.updateSessionModel(sessionId, model.id);
+    this.store.deleteSnapshots(sessionId);
+    return this.open({ id: p.id });
   }
 
   async rename(p: P<'sessions.rename'>) {

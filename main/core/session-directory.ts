@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { modelMissingError } from '../models/model-missing.js';
 import type { ModelLibrary } from '../models/model-library.js';
 import { PerpetuaError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
@@ -71,7 +73,10 @@ export class SessionDirectory {
   private async openSession(sessionId: number): Promise<SessionRunner> {
     const row = this.store.getSession(sessionId);
     if (!row) throw new PerpetuaError('That session does not exist any more.', { code: 'not_found' });
-    const model = await this.library.load(this.library.row(row.modelId));
+    const modelRow = this.library.row(row.modelId);
+    // a chat never runs on a model that is not there: typed, so the app opens it read-only instead
+    if (!existsSync(modelRow.dir)) throw modelMissingError(modelRow.name, modelRow.dir);
+    const model = await this.library.load(modelRow);
     const chat = await PersistentChat.open(this.store, model, { id: row.id, name: row.name });
     this.opts.onRestore?.(row.id, chat.restored);
     return new SessionRunner(chat, { ...this.opts.defaults, sampling: modelSampling(model.dir) });

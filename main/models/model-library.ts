@@ -159,6 +159,8 @@ function toModelInfo(m: ModelRow): ModelInfo {
     variant: c.variant,
     variants: variantsOf(m.dir),
     defaultPolicy: toConfig(defaultPolicyFor(c.maxPositions)),
+    // a folder deleted or moved since: marked, so it is not offered for new chats and its chats open read-only
+    ...(existsSync(m.dir) ? {} : { missing: true }),
   };
 }
 

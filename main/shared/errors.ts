@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'name_taken',
   /** The model folder cannot be used (missing files, an unsupported graph, a tokenizer that does not fit). */
   'model_unusable',
+  /** A chat's model folder is gone (deleted or moved): the chat reads but does not run until it is located or moved to another model. */
+  'model_missing',
   /** A GGUF file (llama.cpp) was offered; Perpetua runs ONNX models. */
   'gguf_unsupported',
   /** A Hugging Face checkpoint (safetensors) was offered: it must be converted first. */

@@ -59,6 +59,7 @@ return {
     updateSessionGeneration: p<SessionRow>('UPDATE sessions SET generation = ?, updated_at = ? WHERE id = ? RETURNING *'),
     updateSessionSystemPrompt: p<SessionRow>('UPDATE sessions SET system_prompt = ?, updated_at = ? WHERE id = ? RETURNING *'),
     renameSession: p<SessionRow>('UPDATE sessions SET name = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    updateSessionModel: p<SessionRow>('UPDATE sessions SET model_id = ?, updated_at = ? WHERE id = ? RETURNING *'),
     deleteSession: p('DELETE FROM sessions WHERE id = ?'),
     addTokensSeen: p<SessionRow>(
       'UPDATE sessions SET total_tokens_seen = total_tokens_seen + ?, updated_at = ? WHERE id = ? RETURNING *'),

@@ -127,6 +127,11 @@ export class Store {
     return this.sessionRow(this.s.updateSessionSystemPrompt.get(toWellFormed(systemPrompt), Date.now(), sessionId), sessionId);
   }
 
+  /** Moves a chat to another model; the caller drops its snapshots (they hold the old model's KV). */
+  updateSessionModel(sessionId: number, modelId: number): Session {
+    return this.sessionRow(this.s.updateSessionModel.get(modelId, Date.now(), sessionId), sessionId);
+  }
+
   renameSession(sessionId: number, name: string): Session {
     if (!isShowableName(name)) throw new InvalidNameError(name);
     let row: SessionRow | undefined;

@@ -1,0 +1,67 @@
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ChatPacket } from '../api/packets.js';
+import { testModelDir } from '../../native-models/test-models.js';
+import { CoreService } from './core-service.js';
+import { readChannel } from './read-channel.js';
+
+/** A copy of the test model that is another model (its own fingerprint): a key in config.json makes it differ. */
+function otherModel(dir: string): string {
+  const copy = join(dir, 'other-model');
+  cpSync(testModelDir(), copy, { recursive: true });
+  const config = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(copy, 'config.json'), JSON.stringify({ ...config, perpetua_test_copy: true }));
+  return copy;
+}
+
+const sink = { name: 'sink', sink: 4, window: 60, pinSystem: false } as const;
+
+async function answer(core: CoreService, sessionId: string, text: string) {
+  const channel = readChannel<ChatPacket>((signal) => core.chatSend({ sessionId, text }, signal));
+  channel.started.catch(() => {}); // a refusal is read from `closed`
+  return channel.closed;
+}
+
+describe('a chat whose model folder is gone', () => {
+  it('opens read-only with a typed reason, refuses to run with model_missing, and runs again once located or moved to another model', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'perpetua-missing-'));
+    const dbFile = join(dir, 'perpetua.db');
+    const other = otherModel(dir);
+    let core = new CoreService({ dbFile, maxAnswerTokens: 8 });
+    const gone = await core.modelsImport({ dir: other });
+    const kept = await core.modelsImport({ dir: testModelDir() });
+    expect(gone.id).not.toBe(kept.id);
+    const chat = await core.sessionsCreate({ name: 'On the other model', modelId: gone.id, policy: sink });
+    expect(await answer(core, chat.id, 'Once upon a time')).toMatchObject({ type: 'done' });
+    await core.close();
+
+    const moved = join(dir, 'moved-model');
+    renameSync(other, moved);
+    core = new CoreService({ dbFile, maxAnswerTokens: 8 });
+    expect((await core.modelsList()).find((m) => m.id === gone.id)).toMatchObject({ missing: true });
+    expect((await core.modelsList()).find((m) => m.id === kept.id)?.missing).toBeUndefined();
+
+    const opened = await core.sessionsOpen({ id: chat.id });
+    expect(opened.readOnly).toEqual({ code: 'model_missing', modelId: gone.id, modelName: gone.name, path: other });
+    expect(opened.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(opened.stats.policy).toEqual(sink);
+    await expect(answer(core, chat.id, 'more')).rejects.toMatchObject({ code: 'model_missing' });
+    await expect(core.sessionsSetModel({ id: chat.id, modelId: gone.id })).rejects.toMatchObject({ code: 'model_missing' });
+
+    // located: importing the folder where it is now points the model there (same fingerprint)
+    expect(await core.modelsImport({ dir: moved })).toMatchObject({ id: gone.id, path: moved });
+    expect((await core.sessionsOpen({ id: chat.id })).readOnly).toBeUndefined();
+
+    // moved to another model: the transcript is re-read with it, and it answers
+    const switched = await core.sessionsSetModel({ id: chat.id, modelId: kept.id });
+    expect(switched.session.modelId).toBe(kept.id);
+    expect(switched.readOnly).toBeUndefined();
+    expect(switched.messages).toHaveLength(2);
+    expect(switched.stats.cacheFill).toBeGreaterThan(0);
+    expect(await answer(core, chat.id, 'and then')).toMatchObject({ type: 'done' });
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
