@@ -50,12 +50,7 @@ export class GraphKvEditor implements KvEditor {
       cos: new ort.Tensor('float32', cos, [half]),
       sin: new ort.Tensor('float32', sin, [half]),
     };
-    const dims = (l: CacheKv) => [1, this.g.kvHeads, kvLength(l, this.g), this.g.headDim];
-    kv.forEach((layer, l) => {
-      feeds[`key.${l}`] = isHost(layer.key) ? new ort.Tensor(this.dtype, layer.key, dims(layer)) : layer.key;
-      feeds[`value.${l}`] = isHost(layer.value) ? new ort.Tensor(this.dtype, layer.value, dims(layer)) : layer.value;
-    });
-    const out = await this.session.run(feeds);
+    const out = await this.session.run(this.withKv(feeds, kv));
     return kv.map((_, l) => ({ key: out[`key_out.${l}`], value: out[`value_out.${l}`] }));
   }
 
@@ -64,14 +59,18 @@ export class GraphKvEditor implements KvEditor {
     const onDevice = kv.some((l) => !isHost(l.key) && l.key.location !== 'cpu');
     if (!onDevice || !this.download) return kv.map((l) => ({ key: hostData(l.key), value: hostData(l.value) }));
     if (kv.length !== this.g.layers) throw new RangeError(`The download graph reads ${this.g.layers} layers, not ${kv.length}.`);
+    const out = await this.download.run(this.withKv({}, kv));
+    return kv.map((_, l) => ({ key: out[`key_host.${l}`].data as HostKvArray, value: out[`value_host.${l}`].data as HostKvArray }));
+  }
+
+  /** `feeds` plus every layer's KV as key.N / value.N: device tensors as they are, host arrays wrapped. */
+  private withKv(feeds: Record<string, ort.Tensor>, kv: CacheKv[]): Record<string, ort.Tensor> {
     const dims = (l: CacheKv) => [1, this.g.kvHeads, kvLength(l, this.g), this.g.headDim];
-    const feeds: Record<string, ort.Tensor> = {};
     kv.forEach((layer, l) => {
       feeds[`key.${l}`] = isHost(layer.key) ? new ort.Tensor(this.dtype, layer.key, dims(layer)) : layer.key;
       feeds[`value.${l}`] = isHost(layer.value) ? new ort.Tensor(this.dtype, layer.value, dims(layer)) : layer.value;
     });
-    const out = await this.download.run(feeds);
-    return kv.map((_, l) => ({ key: out[`key_host.${l}`].data as HostKvArray, value: out[`value_host.${l}`].data as HostKvArray }));
+    return feeds;
   }
 
   async dispose(): Promise<void> {

@@ -43,24 +43,26 @@ export async function measureDeviceTraffic(model: Model, pastTokens = 16): Promi
     const present = model.layout.appendsKv
       ? []
       : Array.from({ length: model.config.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
-    const session = await ort.InferenceSession.create(model.onnxPath, {
+    // the engine's own session options for where outputs live; profiled where asked
+    const options = (profile?: string, outputs: string[] = present): ort.InferenceSession.SessionOptions => ({
       executionProviders: [model.provider],
-      enableProfiling: true,
-      profileFilePrefix: join(dir, 'decoder'),
       logSeverityLevel: 3,
-      preferredOutputLocation: onDevice ? Object.fromEntries(present.map((n) => [n, 'gpu-buffer' as const])) : undefined,
+      preferredOutputLocation: onDevice ? Object.fromEntries(outputs.map((n) => [n, 'gpu-buffer' as const])) : undefined,
+      ...(profile ? { enableProfiling: true, profileFilePrefix: join(dir, profile) } : {}),
     });
+    const session = await ort.InferenceSession.create(model.onnxPath, options('decoder'));
     const g = model.geometry;
     const ids = Array.from({ length: pastTokens }, (_, i) => 5 + i);
+    const prefill = (past: KvBuffer | CacheKv[]) => decoderFeeds(model.layout, g, { ids, positions: ids.map((_, i) => i), past, pastLength: 0, allLogits: false });
     let decodeFeeds: Record<string, ort.Tensor>;
     let kv: CacheKv[] = [];
     if (model.layout.appendsKv) {
       const buffer = new KvBuffer(g, pastTokens + 64, model.kvDtype);
-      const first = await session.run(decoderFeeds(model.layout, g, { ids, positions: ids.map((_, i) => i), past: buffer, pastLength: 0, allLogits: false }));
+      const first = await session.run(prefill(buffer));
       buffer.append(Array.from({ length: g.layers }, (_, l) => ({ key: first[newKvName(l, 'key')].data as Float32Array, value: first[newKvName(l, 'value')].data as Float32Array })), pastTokens);
       decodeFeeds = decoderFeeds(model.layout, g, { ids: [7], positions: [pastTokens], past: buffer, pastLength: pastTokens, allLogits: false });
     } else {
-      const first = await session.run(decoderFeeds(model.layout, g, { ids, positions: ids.map((_, i) => i), past: [], pastLength: 0, allLogits: false }));
+      const first = await session.run(prefill([]));
       kv = Array.from({ length: g.layers }, (_, l) => ({ key: first[`present.${l}.key`], value: first[`present.${l}.value`] }));
       decodeFeeds = decoderFeeds(model.layout, g, { ids: [7], positions: [pastTokens], past: kv, pastLength: pastTokens, allLogits: false });
     }
@@ -72,13 +74,8 @@ export async function measureDeviceTraffic(model: Model, pastTokens = 16): Promi
 
     let eviction: RunTraffic | null = null;
     if (model.kvOnDevice) {
-      const edit = await ort.InferenceSession.create(buildEvictGraph(g, model.config.rope.rotaryDim, model.config.rope.style, model.kvDtype), {
-        executionProviders: [model.provider],
-        enableProfiling: true,
-        profileFilePrefix: join(dir, 'evict'),
-        logSeverityLevel: 3,
-        preferredOutputLocation: onDevice ? 'gpu-buffer' : undefined,
-      });
+      const edited = Array.from({ length: g.layers }, (_, l) => [`key_out.${l}`, `value_out.${l}`]).flat();
+      const edit = await ort.InferenceSession.create(buildEvictGraph(g, model.config.rope.rotaryDim, model.config.rope.style, model.kvDtype), options('evict', edited));
       const half = model.config.rope.rotaryDim / 2;
       const feeds: Record<string, ort.Tensor> = {
         keep: new ort.Tensor('int64', BigInt64Array.of(4n), [1]),
@@ -87,12 +84,8 @@ export async function measureDeviceTraffic(model: Model, pastTokens = 16): Promi
         sin: new ort.Tensor('float32', new Float32Array(half), [half]),
       };
       // device KV as the cache holds it: a fresh prefill's present outputs
-      const again = await ort.InferenceSession.create(model.onnxPath, {
-        executionProviders: [model.provider],
-        logSeverityLevel: 3,
-        preferredOutputLocation: onDevice ? Object.fromEntries(present.map((n) => [n, 'gpu-buffer' as const])) : undefined,
-      });
-      const filled = await again.run(decoderFeeds(model.layout, g, { ids, positions: ids.map((_, i) => i), past: [], pastLength: 0, allLogits: false }));
+      const again = await ort.InferenceSession.create(model.onnxPath, options());
+      const filled = await again.run(prefill([]));
       for (let l = 0; l < g.layers; l++) {
         feeds[`key.${l}`] = filled[`present.${l}.key`];
         feeds[`value.${l}`] = filled[`present.${l}.value`];
