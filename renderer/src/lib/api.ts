@@ -25,6 +25,7 @@ export type {
   PolicyConfig,
   PolicyName,
   PolicyPacket,
+  ReadOnlyReason,
   ModelJobPacket,
   SearchHit,
   Session,

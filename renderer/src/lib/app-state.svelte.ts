@@ -1,4 +1,4 @@
-import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, SearchHit, Session, Stats } from './api.js';
+import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
 import { AbState, type AbHost } from './ab-state.svelte.js';
 import { BranchState } from './branch-state.svelte.js';
 import { ChatSettingsState } from './chat-settings-state.svelte.js';
@@ -23,6 +23,10 @@ export class AppState {
   sessions = $state.raw<Session[]>([]);
   models = $state.raw<ModelInfo[]>([]);
   current = $state.raw<Session | null>(null);
+  /** Why the open chat can be read but not run (its model folder is gone); null: it runs. */
+  readOnly = $state.raw<ReadOnlyReason | null>(null);
+  /** Moving the open chat to another model or re-locating its folder (the transcript is re-read). */
+  relocating = $state(false);
   messages = $state.raw<Message[]>([]);
   hasMore = $state(false);
   loadingOlder = $state(false);
@@ -188,20 +192,82 @@ export class AppState {
     try {
       const r = await this.api.sessionsOpen({ id, limit: PAGE });
       if (token !== this.openToken) return false;
-      this.pendingDeltas.clear();
-      this.current = r.session;
-      this.messages = r.messages;
-      this.hasMore = r.hasMore;
-      this.stats = r.stats;
-      this.prefill = null;
-      this.statement = null;
-      const last = r.messages[r.messages.length - 1];
-      this.streamingId = last && last.state === 'streaming' ? last.id : null;
-      localStorage.setItem('perpetua.lastSession', id);
+      this.show(r);
       return true;
     } catch (err) {
-      if (token === this.openToken) this.toast('error', this.i18n.error(err));
+      if (token !== this.openToken) return false;
+      // the chat asked for is not shown, so the one before must not stay the target of the next message
+      this.showNothing();
+      this.toast('error', this.i18n.error(err));
       return false;
+    }
+  }
+
+  /** Shows an opened chat: its newest messages, figures, and whether it can run. */
+  private show(r: Awaited<ReturnType<PerpetuaBridge['sessionsOpen']>>): void {
+    this.pendingDeltas.clear();
+    this.current = r.session;
+    this.readOnly = r.readOnly ?? null;
+    this.messages = r.messages;
+    this.hasMore = r.hasMore;
+    this.stats = r.stats;
+    this.prefill = null;
+    this.statement = null;
+    const last = r.messages[r.messages.length - 1];
+    this.streamingId = last && last.state === 'streaming' ? last.id : null;
+    localStorage.setItem('perpetua.lastSession', r.session.id);
+  }
+
+  private showNothing(): void {
+    this.current = null;
+    this.readOnly = null;
+    this.messages = [];
+    this.hasMore = false;
+    this.stats = null;
+    this.prefill = null;
+    this.statement = null;
+    this.streamingId = null;
+  }
+
+  /** Moves the open (read-only) chat to another model: the core re-reads its transcript with it. */
+  async switchModel(modelId: string): Promise<boolean> {
+    const session = this.current;
+    if (!session || this.relocating) return false;
+    this.relocating = true;
+    try {
+      const r = await this.api.sessionsSetModel({ id: session.id, modelId });
+      this.sessions = this.sessions.map((s) => (s.id === r.session.id ? r.session : s));
+      if (this.current?.id === session.id) this.show(r);
+      const name = this.models.find((m) => m.id === modelId)?.name ?? '';
+      this.toast('info', this.i18n.t('readOnly.switched', { name }));
+      return true;
+    } catch (err) {
+      this.toast('error', this.i18n.error(err));
+      return false;
+    } finally {
+      this.relocating = false;
+    }
+  }
+
+  /** Imports the open chat's model from where its folder is now (the same model points there), then reopens the chat. */
+  async locateModel(dir: string): Promise<boolean> {
+    const session = this.current;
+    if (!session || this.relocating) return false;
+    this.relocating = true;
+    try {
+      await this.api.modelsImport({ dir });
+      await this.loadModels();
+      if (this.current?.id !== session.id) return true;
+      const r = await this.api.sessionsOpen({ id: session.id, limit: PAGE });
+      if (this.current?.id === session.id) this.show(r);
+      // another model's folder: the chat still misses its own
+      if (r.readOnly) this.toast('error', this.i18n.t('readOnly.notThisModel', { name: r.readOnly.modelName }));
+      return !r.readOnly;
+    } catch (err) {
+      this.toast('error', this.i18n.error(err));
+      return false;
+    } finally {
+      this.relocating = false;
     }
   }
 
@@ -227,10 +293,7 @@ export class AppState {
       this.abs.delete(id);
       this.sessions = this.sessions.filter((x) => x.id !== id);
       if (this.current?.id === id) {
-        this.current = null;
-        this.messages = [];
-        this.stats = null;
-        this.streamingId = null;
+        this.showNothing();
         const next = this.sessions[0];
         if (next) await this.open(next.id);
       }
@@ -310,6 +373,7 @@ export class AppState {
   get busy(): boolean {
     return (
       this.sending ||
+      this.relocating ||
       this.streamingId !== null ||
       this.ab.running ||
       this.policy.switchingFor(this.current?.id) ||
@@ -321,7 +385,7 @@ export class AppState {
   /** Sends a message; resolves true once the core stored it (the answer streams on), false when it was refused. */
   send(text: string): Promise<boolean> {
     const session = this.current;
-    if (!session || this.busy) return Promise.resolve(false);
+    if (!session || this.busy || this.readOnly) return Promise.resolve(false);
     this.statement = null;
     this.bottomTick++;
     return this.stream(session.id, (receive) => this.api.chatSend({ sessionId: session.id, text }, receive));
