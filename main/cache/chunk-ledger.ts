@@ -56,8 +56,11 @@ export class ChunkLedger {
     return [...this.rows.keys()];
   }
 
-  /** The save of `s` (the same cache the ledger follows): its manifest, and a chunk with the rows not yet stored. */
-  plan(s: Snapshot): ChunkedSave {
+  /**
+   * The save of `s` (the same cache the ledger follows): its manifest, and a chunk with the rows not yet stored.
+   * `coveredChars`: a checkpoint mid-answer holds that many characters of its message.
+   */
+  plan(s: Snapshot, coveredChars?: number): ChunkedSave {
     const n = s.tokens.length;
     const kvTokens = s.kv.length > 0 && s.kv[0].key.length > 0 ? n : 0;
     // a cache that went back (reset and read anew) may hold other tokens at the same stream positions
@@ -108,7 +111,7 @@ export class ChunkLedger {
       held.set(s.originalPositions[i], row);
     }
     const { kv: _kv, ...rest } = s;
-    const manifest = encodeManifest({ ...rest, chunks, chunkOf, rowOf });
+    const manifest = encodeManifest({ ...rest, chunks, chunkOf, rowOf, ...(coveredChars !== undefined ? { coveredChars } : {}) });
     return {
       manifest,
       added,

@@ -9,9 +9,10 @@ import { encodeFrame, openFrame } from './snapshot-frame.js';
  * each held token's KV lives — a row of a chunk (snapshot-chunk.ts), named by the chunk's SHA-256. It is small
  * (a few bytes per token), so a turn writes it whole and appends only its new tokens' chunk.
  *
- * Frame (snapshot-frame.ts, the full format's magic): "PRPKV\0", version 2, JSON header, i32 tokens[n],
- * originalPositions[n], cachePositions[n], history[h], then runs of held rows as i32 triples (chunk index, first
- * row, count) that cover the kvTokens tokens in cache order.
+ * Frame (snapshot-frame.ts, the full format's magic): "PRPKV\0", version 2, JSON header, i32 tokens[n], the
+ * original and the cache positions each as runs of consecutive positions (i32 pairs: first, count; a sink cache has
+ * two or three), history[h], then runs of held rows as i32 triples (chunk index, first row, count) that cover the
+ * kvTokens tokens in cache order. Small enough (about 4 bytes a token) to sit in its row's page, with no overflow.
  */
 export interface ChunkRef {
   /** SHA-256 of the chunk's bytes, hex */
@@ -24,6 +25,11 @@ export interface SnapshotManifest extends Omit<Snapshot, 'kv'> {
   /** for each token with KV (all tokens, or none for a tokens-only cache), in cache order: its chunk index and row */
   chunkOf: number[];
   rowOf: number[];
+  /**
+   * A checkpoint taken while its message streamed: the cache holds that message's first `coveredChars` characters
+   * only (absent: all of it).
+   */
+  coveredChars?: number;
 }
 
 export const MANIFEST_VERSION = 2;
@@ -39,6 +45,10 @@ interface ManifestHeader {
   kvTokens: number;
   chunks: ChunkRef[];
   runs: number;
+  /** pairs in the original and cache position runs */
+  originalRuns: number;
+  cacheRuns: number;
+  coveredChars?: number;
 }
 
 export function encodeManifest(m: SnapshotManifest): Uint8Array {
@@ -65,10 +75,17 @@ export function encodeManifest(m: SnapshotManifest): Uint8Array {
     kvTokens,
     chunks: m.chunks.map((c) => ({ hash: c.hash, rows: c.rows })),
     runs: runs.length / 3,
+    originalRuns: 0,
+    cacheRuns: 0,
+    ...(m.coveredChars !== undefined ? { coveredChars: m.coveredChars } : {}),
   };
+  const original = positionRuns(m.originalPositions);
+  const cache = positionRuns(m.cachePositions);
+  header.originalRuns = original.length / 2;
+  header.cacheRuns = cache.length / 2;
   return encodeFrame(MAGIC, MANIFEST_VERSION, {
     header,
-    ints: [m.tokens, m.originalPositions, m.cachePositions, m.history ?? [], runs],
+    ints: [m.tokens, original, cache, m.history ?? [], runs],
     floats: [],
   });
 }
@@ -93,8 +110,8 @@ export function decodeManifest(bytes: Uint8Array, expect: { modelFingerprint: st
   if (h.modelFingerprint !== expect.modelFingerprint) throw new SnapshotMismatchError(expect.modelFingerprint, h.modelFingerprint);
   const n = h.tokenCount;
   const tokens = f.ints(n);
-  const originalPositions = f.ints(n);
-  const cachePositions = f.ints(n);
+  const originalPositions = fromRuns(f.ints(2 * h.originalRuns), n, corrupt);
+  const cachePositions = fromRuns(f.ints(2 * h.cacheRuns), n, corrupt);
   const history = f.ints(h.historyCount ?? 0);
   const runs = f.ints(3 * h.runs);
   if (f.left() !== 0) corrupt('the manifest is longer than its header says');
@@ -124,6 +141,7 @@ export function decodeManifest(bytes: Uint8Array, expect: { modelFingerprint: st
     rowOf,
   };
   if (h.historyCount !== null) m.history = history;
+  if (h.coveredChars !== undefined) m.coveredChars = h.coveredChars;
   return m;
 }
 
@@ -151,7 +169,32 @@ function wellFormed(h: ManifestHeader): boolean {
     (h.historyCount === null || isCount(h.historyCount)) &&
     (h.kvTokens === 0 || h.kvTokens === h.tokenCount) &&
     isCount(h.runs) &&
+    isCount(h.originalRuns) &&
+    isCount(h.cacheRuns) &&
+    (h.coveredChars === undefined || isCount(h.coveredChars)) &&
     Array.isArray(h.chunks) &&
     h.chunks.every((c) => typeof c === 'object' && c !== null && typeof c.hash === 'string' && HASH.test(c.hash) && isCount(c.rows))
   );
+}
+
+/** Positions as (first, count) pairs of consecutive runs. */
+function positionRuns(positions: readonly number[]): number[] {
+  const runs: number[] = [];
+  for (const p of positions) {
+    const last = runs.length - 2;
+    if (last >= 0 && runs[last] + runs[last + 1] === p) runs[last + 1]++;
+    else runs.push(p, 1);
+  }
+  return runs;
+}
+
+function fromRuns(runs: number[], n: number, corrupt: (reason: string) => never): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < runs.length; r += 2) {
+    const [first, count] = [runs[r], runs[r + 1]];
+    if (count < 1 || out.length + count > n) corrupt('its position runs do not fit its tokens');
+    for (let i = 0; i < count; i++) out.push(first + i);
+  }
+  if (out.length !== n) corrupt('its position runs do not fit its tokens');
+  return out;
 }

@@ -13,9 +13,10 @@ import { UsageError } from './usage-error.js';
 
 export const BENCH_SESSION_HELP = `perpetua bench resume [--model DIR] [--text FILE] [--windows 256,1024] [--repeats N]
   Time to the first new token after resuming a session from its KV snapshot in SQLite vs re-prefilling the same cache.
-perpetua bench crash [--model DIR] [--runs N]
-  SIGKILLs a streaming session N times at random moments and checks every database (integrity, finished turns,
-  stored text a prefix of what was shown) and how much shown text had not been committed yet.
+perpetua bench crash [--model DIR] [--runs N] [--max-wait S]
+  SIGKILLs a streaming session N times at random moments (up to S seconds into the answer, default 3) and checks every
+  database (integrity, finished turns, stored text a prefix of what was shown), how much shown text had not been
+  committed yet, and how many tokens each reopen read again (an answer is checkpointed every 256 tokens).
 perpetua bench branches [--model DIR] [--turns N] [--repeats N] [--text FILE]
   A chat of N turns (paragraphs of a book) whose last turn is edited: going between the two branches from each one's
   KV snapshot vs re-reading the branch (medians).
@@ -45,17 +46,20 @@ export async function benchResumeCommand(args: string[]): Promise<void> {
 }
 
 export async function benchCrashCommand(args: string[]): Promise<void> {
-  const { values } = parse(args, { model: { type: 'string' }, runs: { type: 'string', default: '100' } });
+  const { values } = parse(args, { model: { type: 'string' }, runs: { type: 'string', default: '100' }, 'max-wait': { type: 'string', default: '3' } });
   const runs = number(values.runs, 'runs', { integer: true, min: 1 });
+  const maxWaitMs = 1000 * number(values['max-wait'], 'max-wait', { above: 0 });
   const entry = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'perpetua.js');
   const cliEntry = existsSync(entry) ? entry : join(packageRoot(), 'bin', 'perpetua.js');
   const r = await benchCrash(cliEntry, resolve(values.model ?? defaultModelDir()), runs, (i) => {
     if (i % 10 === 0 || i === runs) process.stderr.write(`[${i}/${runs} kills]\n`);
-  });
+  }, { maxWaitMs });
   console.log(`${r.runs} SIGKILLs during streaming: ${r.corrupt} unreadable or corrupt databases, ${r.lostFinishedTurn} damaged finished turns, ` +
     `${r.notPrefix} stored answers that were not a prefix of the shown text.`);
   console.log(`Shown but not yet committed at the kill: p50 ${Math.round(r.lostChars.p50)} chars (${r.lostSeconds.p50.toFixed(2)} s), ` +
     `p90 ${Math.round(r.lostChars.p90)} chars (${r.lostSeconds.p90.toFixed(2)} s), max ${r.lostChars.max} chars (${r.lostSeconds.max.toFixed(2)} s).`);
+  console.log(`Reopens: ${r.resumed} of ${r.runs} resumed from a snapshot; tokens re-read per reopen p50 ${r.rereadTokens.p50}, ` +
+    `p90 ${r.rereadTokens.p90}, max ${r.rereadTokens.max}.`);
 }
 
 export async function benchPasteCommand(args: string[]): Promise<void> {

@@ -42,7 +42,7 @@ export async function benchSnapshotBytesCommand(args: string[]): Promise<void> {
     try {
       const rowsFile = join(out, 'rows.json');
       const traceFile = join(out, 'trace.txt');
-      const run = spawnSync(strace, ['-f', '-ttt', '-e', 'trace=fsync,fdatasync', '-o', traceFile, process.execPath, ...process.execArgv, process.argv[1], 'bench', 'snapshot-bytes', ...args, '--child', rowsFile], { stdio: 'inherit' });
+      const run = spawnSync(strace, ['-f', '--seccomp-bpf', '-ttt', '-e', 'trace=fsync,fdatasync', '-o', traceFile, process.execPath, ...process.execArgv, process.argv[1], 'bench', 'snapshot-bytes', ...args, '--child', rowsFile], { stdio: 'inherit' });
       if (run.status === 0 && existsSync(rowsFile)) {
         const rows = JSON.parse(readFileSync(rowsFile, 'utf8')) as SnapshotBytesRow[];
         countFsyncs(readFileSync(traceFile, 'utf8'), rows);

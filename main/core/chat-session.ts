@@ -70,13 +70,18 @@ export class ChatSession {
   /**
    * Brings a fresh or snapshot-restored cache up to date with a stored transcript: `covered` messages are
    * already in the restored cache, the rest are fed now (the session is rebuilt by re-prefilling them).
+   * `coveredChars`: the cache holds only that many characters of the last covered message (an answer's checkpoint).
    */
-  async *resume(transcript: ChatMessage[], covered: number, opts: SendOptions): AsyncGenerator<ChatEvent> {
+  async *resume(transcript: ChatMessage[], covered: number, opts: SendOptions, coveredChars?: number): AsyncGenerator<ChatEvent> {
     const system: ChatMessage[] = this.systemPrompt ? [{ role: 'system', content: this.systemPrompt }] : [];
     const all = [...system, ...transcript];
     const start = covered > 0 ? covered + system.length : 0;
     this.messages.splice(0, this.messages.length, ...all.slice(0, start));
+    // a checkpoint taken mid-answer holds the first `coveredChars` of its answer: the rest of it is read first
+    const partial = start > 0 && coveredChars !== undefined && all[start - 1].role === 'assistant' ? all[start - 1] : null;
+    if (partial) this.messages[start - 1] = { ...partial, content: partial.content.slice(0, coveredChars) };
     this.consumed = this.render(this.messages);
+    if (partial) this.messages[start - 1] = partial;
     this.fedTokens = this.engine.policy.totalTokensSeen;
     let i = start;
     // the first turn (the system prompt when there is one) is fed alone: it becomes the pinned sink region
@@ -87,7 +92,8 @@ export class ChatSession {
       i = 1;
     }
     // the rest is fed as one text, in full-size chunks, however many messages it spans
-    let text = '';
+    let text = partial ? partial.content.slice(coveredChars) : '';
+    this.consumed += text;
     for (; i < all.length; i++) {
       const piece = all[i].role === 'assistant' ? all[i].content : this.turnText(all[i]);
       this.pushMessage(all[i]);

@@ -12,6 +12,7 @@ import { SessionLocks } from '../store/session-locks.js';
 import { MissingChunkError } from '../store/snapshot-chunks.js';
 import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';
+import { AnswerCheckpoints } from './answer-checkpoints.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
 import { isInContext, readTranscript, type ReadOptions, type RebuildOptions, type TranscriptRead } from './transcript-read.js';
 import { PerpetuaError } from '../shared/errors.js';
@@ -39,6 +40,8 @@ export interface OpenChatOptions {
    * (reopening re-reads the transcript). Benchmarks compare them.
    */
   snapshotFormat?: 'chunked' | 'full' | 'none';
+  /** an answer's KV is checkpointed every this many tokens while it streams (chunked snapshots; 0: never) */
+  checkpointTokens?: number;
 }
 
 /** What the last snapshot save cost: bytes handed to the store, KV rows written, and time on the calling thread. */
@@ -322,13 +325,25 @@ export class PersistentChat {
     return (this.restored = read.report);
   }
 
-  /** `readTurn`: the user message being read; after a long one the cache is saved before the answer starts. */
+  /**
+   * `readTurn`: the user message being read; after a long one the cache is saved before the answer starts. A long
+   * answer is checkpointed as it streams (every `checkpointTokens` tokens): its text so far is committed, then a
+   * snapshot that covers that much of it, so a crash mid-answer resumes from there instead of re-reading the transcript.
+   */
   private async *stream(events: AsyncGenerator<ChatEvent>, writer: StreamingMessageWriter, readTurn?: number): AsyncGenerator<SessionEvent> {
     const seenBefore = this.engine.policy.totalTokensSeen;
+    const every = this.opts.checkpointTokens ?? CHECKPOINT_TOKENS;
+    const checkpoints = every > 0 && (this.opts.snapshotFormat ?? 'chunked') === 'chunked';
+    const follow = () => (checkpoints ? new AnswerCheckpoints(this.engine.policy, this.engine.model.tokenizer, every) : null);
+    let answer = follow();
+    let shown = '';
     let read = 0;
     try {
       for await (const ev of events) {
-        if (ev.type === 'prefill') read = ev.total;
+        if (ev.type === 'prefill') {
+          read = ev.total;
+          answer = follow(); // the answer starts after the turn is read
+        }
         // The first token is not fed yet: the cache holds exactly the transcript up to the user's turn, so a
         // reopen before this answer completes does not read a long paste again.
         else if (ev.type === 'token' && readTurn !== undefined && read >= SNAPSHOT_AFTER_READING) {
@@ -337,7 +352,17 @@ export class PersistentChat {
         }
         // shown first, stored right after: what the database holds is always a prefix of what the user saw
         yield ev;
-        if (ev.type === 'token') writer.append(ev.text, 1);
+        if (ev.type === 'token') {
+          writer.append(ev.text, 1);
+          shown += ev.text;
+          answer?.observe();
+          const covered = answer?.due(shown) ?? null;
+          if (covered !== null) {
+            writer.flush(); // the checkpoint never covers more than the transcript holds
+            await this.saveSnapshot(writer.messageId, covered);
+            answer!.taken();
+          }
+        }
         if (ev.type === 'done') writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
       }
     } catch (err) {
@@ -365,7 +390,7 @@ export class PersistentChat {
    * KV of the tokens not stored yet (the turn's, and the live rows of mostly dead chunks). The store keeps the newest
    * few manifests per session, and the chunks they name.
    */
-  async saveSnapshot(messageId: number | null): Promise<void> {
+  async saveSnapshot(messageId: number | null, coveredChars?: number): Promise<void> {
     if (this.opts.snapshotFormat === 'none') return;
     const model = this.engine.model;
     const policy = this.engine.policy;
@@ -381,7 +406,7 @@ export class PersistentChat {
     }
     // another cache than the ledger follows (an adopted A/B branch): nothing of it is stored yet
     if (this.ledger?.owner !== policy) this.ledger = new ChunkLedger(policy);
-    let save = this.ledger.plan(snapshot);
+    let save = this.ledger.plan(snapshot, coveredChars);
     let encoded = performance.now();
     try {
       this.store.chunks.save(this.session.id, messageId, save, keep);
@@ -389,7 +414,7 @@ export class PersistentChat {
       if (!(err instanceof MissingChunkError)) throw err;
       // a chunk it builds on was dropped meanwhile: this save writes the whole cache
       this.ledger = new ChunkLedger(policy);
-      save = this.ledger.plan(snapshot);
+      save = this.ledger.plan(snapshot, coveredChars);
       encoded = performance.now();
       this.store.chunks.save(this.session.id, messageId, save, keep);
     }
@@ -398,6 +423,9 @@ export class PersistentChat {
     this.lastSave = { bytes, rows: save.rowsWritten, encodeMs: encoded - started, storeMs: performance.now() - encoded };
   }
 }
+
+/** An answer is checkpointed every this many tokens (a few hundred: a crash re-reads at most that much of it). */
+const CHECKPOINT_TOKENS = 256;
 
 /** Reading a user turn of at least this many tokens is worth a snapshot before the answer starts. */
 const SNAPSHOT_AFTER_READING = 2048;

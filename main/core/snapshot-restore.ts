@@ -15,6 +15,8 @@ export interface SnapshotChoice {
   fork?: boolean;
   /** false: refused snapshots stay in the store (a policy switch that may still be cancelled keeps what the old policy resumes from) */
   deleteRefused?: boolean;
+  /** the characters of each context message: a checkpoint taken mid-answer fits only while its message holds what it covers */
+  lengths?: ReadonlyMap<number, number>;
 }
 
 /**
@@ -29,7 +31,7 @@ export async function restoreNewestSnapshot(
   engine: Engine,
   sessionId: number,
   choice: SnapshotChoice,
-): Promise<{ coveredId: number | null | undefined; refused: { code: ErrorCode; reason: string } | null; base: SnapshotManifest | null }> {
+): Promise<RestoredSnapshot> {
   let refused: { code: ErrorCode; reason: string } | null = null;
   const depth = new Map(choice.context.map((id, i) => [id, i + 1]));
   const fitting = store
@@ -42,9 +44,12 @@ export async function restoreNewestSnapshot(
     try {
       const { fingerprint, config } = engine.model;
       const read = readStoredSnapshot(stored.bytes, { modelFingerprint: fingerprint, rope: config.rope }, (h) => store.chunks.load(sessionId, h));
+      const coveredChars = read.manifest?.coveredChars;
+      // a checkpoint of more of its answer than the transcript kept (a crash before the text was committed): an older one
+      if (coveredChars !== undefined && (stored.messageId === null || coveredChars > (choice.lengths?.get(stored.messageId) ?? -1))) continue;
       const forked = await restoreInto(engine, read.snapshot, choice.fork === true);
       // the cache holds the manifest's rows as they are only when it was not derived into another policy's
-      return { coveredId: stored.messageId, refused, base: forked ? null : read.manifest };
+      return { coveredId: stored.messageId, refused, base: forked ? null : read.manifest, coveredChars };
     } catch (err) {
       engine.policy.reset();
       if (choice.deleteRefused !== false) store.deleteSnapshot(info.id);
@@ -53,6 +58,16 @@ export async function restoreNewestSnapshot(
     }
   }
   return { coveredId: undefined, refused, base: null };
+}
+
+export interface RestoredSnapshot {
+  /** the last message the restored cache covers (null: only the system prompt); undefined: none restored */
+  coveredId: number | null | undefined;
+  refused: { code: ErrorCode; reason: string } | null;
+  /** the chunked snapshot's manifest the cache now holds (null: none, a full one, or one derived into another policy) */
+  base: SnapshotManifest | null;
+  /** a mid-answer checkpoint: the characters of the covered message the cache holds */
+  coveredChars?: number;
 }
 
 /**

@@ -47,12 +47,13 @@ export async function readTranscript(
   const transcript = messages.map(toChatMessage);
   const started = performance.now();
   const context = messages.map((m) => m.id);
-  const { coveredId, refused, base } = opts.noSnapshot
-    ? { coveredId: null, refused: null, base: null }
-    : await restoreNewestSnapshot(store, chat.engine, sessionId, { context, fork: opts.fork, deleteRefused: !opts.keepRefused });
+  const lengths = new Map(messages.map((m) => [m.id, m.text.length]));
+  const { coveredId, refused, base, coveredChars } = opts.noSnapshot
+    ? { coveredId: null, refused: null, base: null, coveredChars: undefined }
+    : await restoreNewestSnapshot(store, chat.engine, sessionId, { context, fork: opts.fork, deleteRefused: !opts.keepRefused, lengths });
   const covered = coveredId === undefined || coveredId === null ? 0 : context.indexOf(coveredId) + 1;
   let rereadTokens = 0;
-  for await (const ev of chat.resume(transcript, covered, { maxTokens: 0, chunk: opts.chunk, signal: opts.signal })) {
+  for await (const ev of chat.resume(transcript, covered, { maxTokens: 0, chunk: opts.chunk, signal: opts.signal }, coveredChars)) {
     if (ev.type !== 'prefill') continue;
     opts.onProgress?.(ev.done, ev.total);
     rereadTokens = ev.done;

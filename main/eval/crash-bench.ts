@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { percentile } from './percentile.js';
+import { PersistentChat } from '../core/persistent-chat.js';
+import { Model } from '../engine/model.js';
+import { openDatabase } from '../store/database.js';
+import { Store } from '../store/store.js';
 
 export interface CrashBenchResult {
   runs: number;
@@ -17,13 +21,25 @@ export interface CrashBenchResult {
   lostChars: { p50: number; p90: number; max: number };
   /** age at the kill of the oldest shown text that was not committed (p50, p90, max) */
   lostSeconds: { p50: number; p90: number; max: number };
+  /** tokens each reopen read again beyond the snapshot it resumed from (p50, p90, max) */
+  rereadTokens: { p50: number; p90: number; max: number };
+  /** reopens that resumed from a snapshot (a checkpoint of the killed answer, or the turn before) */
+  resumed: number;
 }
 
 /**
  * Kills `perpetua generate --db … --session …` with SIGKILL at random moments while it streams, and checks
- * each database: readable, intact, the finished turn untouched, the killed answer a prefix of what was shown.
+ * each database: readable, intact, the finished turn untouched, the killed answer a prefix of what was shown; then
+ * reopens it and counts the tokens read again beyond the snapshot it resumed from.
  */
-export async function benchCrash(cliEntry: string, modelDir: string, runs: number, onRun?: (i: number) => void): Promise<CrashBenchResult> {
+export async function benchCrash(
+  cliEntry: string,
+  modelDir: string,
+  runs: number,
+  onRun?: (i: number) => void,
+  opts: { maxWaitMs?: number } = {},
+): Promise<CrashBenchResult> {
+  const model = await Model.load(modelDir);
   const dir = mkdtempSync(join(tmpdir(), 'perpetua-crash-bench-'));
   const seed = join(dir, 'seed.db');
   const cli = (args: string[]) => spawn(process.execPath, [cliEntry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,9 +50,11 @@ export async function benchCrash(cliEntry: string, modelDir: string, runs: numbe
       p.stdout.on('data', (d) => (out += d));
       p.on('close', (code) => (code === 0 ? resolve(out.replace(/\n$/, '')) : reject(new Error(`set-up run exited with ${code}`))));
     });
-    const result: CrashBenchResult = { runs, corrupt: 0, notPrefix: 0, lostFinishedTurn: 0, lostChars: { p50: 0, p90: 0, max: 0 }, lostSeconds: { p50: 0, p90: 0, max: 0 } };
+    const none = { p50: 0, p90: 0, max: 0 };
+    const result: CrashBenchResult = { runs, corrupt: 0, notPrefix: 0, lostFinishedTurn: 0, lostChars: none, lostSeconds: none, rereadTokens: none, resumed: 0 };
     const lostChars: number[] = [];
     const lostSeconds: number[] = [];
+    const rereadTokens: number[] = [];
     for (let i = 0; i < runs; i++) {
       const db = join(dir, `run-${i}.db`);
       copyFileSync(seed, db);
@@ -49,7 +67,7 @@ export async function benchCrash(cliEntry: string, modelDir: string, runs: numbe
         shown.push({ end: printed.length, at: performance.now() });
       });
       await new Promise((r) => child.stdout.once('data', r));
-      await new Promise((r) => setTimeout(r, Math.random() * 3000));
+      await new Promise((r) => setTimeout(r, Math.random() * (opts.maxWaitMs ?? 3000)));
       const killedAt = performance.now();
       child.kill('SIGKILL');
       await new Promise((r) => child.on('close', r));
@@ -66,6 +84,16 @@ export async function benchCrash(cliEntry: string, modelDir: string, runs: numbe
         // age of the oldest shown character that was not on disk at the kill
         const firstLost = shown.find((p) => p.end > stored.length && p.at <= killedAt);
         lostSeconds.push(firstLost ? (killedAt - firstLost.at) / 1000 : 0);
+        // the reopen: what it read again beyond its snapshot (a checkpoint of the killed answer spares most of it)
+        const store = new Store(openDatabase(db));
+        try {
+          const chat = await PersistentChat.open(store, model, { name: 'k' });
+          rereadTokens.push(chat.restored.rereadTokens ?? 0);
+          if (chat.restored.kind === 'resumed') result.resumed++;
+          chat.close();
+        } finally {
+          store.db.close();
+        }
       } catch {
         result.corrupt++;
       }
@@ -75,8 +103,10 @@ export async function benchCrash(cliEntry: string, modelDir: string, runs: numbe
     const summary = (xs: number[]) => ({ p50: percentile(xs, 0.5), p90: percentile(xs, 0.9), max: Math.max(...xs) });
     result.lostChars = summary(lostChars);
     result.lostSeconds = summary(lostSeconds);
+    result.rereadTokens = summary(rereadTokens);
     return result;
   } finally {
+    await model.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
 }
