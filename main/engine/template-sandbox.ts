@@ -78,7 +78,7 @@ export class TemplateSandbox {
     const { port, flag } = this.started();
     Atomics.store(flag, 0, 0);
     port.postMessage({ source, context });
-    Atomics.wait(flag, 0, 0, this.budget.ms);
+    waitOn(flag, 0, this.budget.ms);
     const reply = receiveMessageOnPort(port)?.message as Reply | undefined;
     if (!reply) {
       this.dispose(); // still running, or its heap ran out: either way it is gone
@@ -115,7 +115,7 @@ export class TemplateSandbox {
     });
     worker.unref(); // an idle renderer never keeps the process alive
     worker.on('error', () => {}); // an exhausted heap ends it; the render that caused it reports the sentence
-    if (Atomics.wait(flag, 1, 0, START_MS) === 'timed-out') {
+    if (!waitOn(flag, 1, START_MS)) {
       void worker.terminate();
       throw new TemplateError('template_budget', `The chat template renderer did not start within ${START_MS / 1000} s.`);
     }
@@ -123,5 +123,19 @@ export class TemplateSandbox {
     this.port = port1;
     this.flag = flag;
     return { port: port1, flag };
+  }
+}
+
+/**
+ * Waits until `flag[index]` leaves 0 or `ms` pass; false on time-out. Atomics.wait where the thread may block (Node,
+ * Electron's utility process); a spin on the flag where a runtime forbids it, so the budget holds either way.
+ */
+function waitOn(flag: Int32Array, index: number, ms: number): boolean {
+  try {
+    return Atomics.wait(flag, index, 0, ms) !== 'timed-out' || Atomics.load(flag, index) !== 0;
+  } catch {
+    const end = performance.now() + ms;
+    while (Atomics.load(flag, index) === 0) if (performance.now() > end) return false;
+    return true;
   }
 }
