@@ -60,6 +60,8 @@ export class TransientError extends Error {
   constructor(
     readonly final: DownloadError,
     readonly retryAfterMs?: number,
+    /** tried again once only: a server that did not answer within the timeout twice is not waited on five times more */
+    readonly retryOnce = false,
   ) {
     super(final.message);
   }
@@ -105,7 +107,7 @@ export class HubClient {
         }
       } catch (err) {
         if (whole.timedOut() && !signal?.aborted) {
-          throw new TransientError(new DownloadError('network', `The listing of ${repo} did not arrive within ${this.listingTimeoutMs / 1000} s; check the connection and try again.`));
+          throw new TransientError(new DownloadError('network', `The listing of ${repo} did not arrive within ${this.listingTimeoutMs / 1000} s; check the connection and try again.`), 0, true);
         }
         throw err;
       } finally {
@@ -163,7 +165,7 @@ export class HubClient {
       } catch (err) {
         const e = classify(err, signal);
         if (!(e instanceof TransientError)) throw e;
-        if (tries >= this.retries) throw e.final;
+        if (tries >= this.retries || (e.retryOnce && tries >= 1)) throw e.final;
         await sleep(e.retryAfterMs ?? this.backoffMs * 2 ** tries, undefined, { signal }).catch(() => {
           throw cancelled();
         });
@@ -184,7 +186,7 @@ export class HubClient {
         res = await this.fetchFn(current, { method: init.method, headers, redirect: 'manual', signal: answer.signal });
       } catch (err) {
         if (answer.timedOut() && !init.signal?.aborted) {
-          throw new TransientError(new DownloadError('network', `${current.origin} did not answer within ${this.timeoutMs / 1000} s; check the connection and try again.`));
+          throw new TransientError(new DownloadError('network', `${current.origin} did not answer within ${this.timeoutMs / 1000} s; check the connection and try again.`), 0, true);
         }
         throw classify(err, init.signal, current.origin);
       } finally {
