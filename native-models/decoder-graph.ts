@@ -19,7 +19,7 @@ export interface GraphOptions extends Partial<WeightFormat> {
 
 /** The ONNX decoder for a Llama-family config and its weights, in the chosen layout and weight format. */
 export function buildDecoderOnnx(shape: ModelConfig, weights: WeightSource, opts: GraphOptions = {}): Uint8Array {
-  const format: WeightFormat = { dtype: opts.dtype ?? 'fp32', scales: opts.scales, accuracyLevel: opts.accuracyLevel };
+  const format: WeightFormat = { dtype: opts.dtype ?? 'fp32', scales: opts.scales, accuracyLevel: opts.accuracyLevel, blockSize: opts.blockSize };
   const layout = opts.layout ?? 'appending';
   if (layout === 'reference') return buildReferenceLlamaOnnx(shape, weights, format);
   return buildFusedLlamaOnnx(shape, weights, format, layout === 'appending' ? 'appending' : 'gqa');

@@ -127,7 +127,7 @@ export function shapeModelDir(name: ShapeName, opts: ShapeModelOptions = {}): st
   const seed = opts.seed ?? 1234;
   const root = opts.root ?? join(tmpdir(), 'perpetua-shapes');
   const graph: GraphOptions = { layout: 'appending', dtype: 'fp32', ...opts.graph };
-  const variant = [graph.layout, graph.dtype, graph.scales === 'fp32' ? 'f32scales' : ''].filter(Boolean).join('-');
+  const variant = [graph.layout, graph.dtype, graph.scales === 'fp32' ? 'f32scales' : '', graph.blockSize ? `b${graph.blockSize}` : ''].filter(Boolean).join('-');
   const dir = join(root, `${shape.name}-seed${seed}-${variant}-${GRAPH_BUILDER_HASH}`);
   if (existsSync(join(dir, 'onnx', 'model.onnx'))) return dir;
   const checkpoint = shapeCheckpointDir(name, opts);

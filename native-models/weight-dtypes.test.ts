@@ -17,7 +17,7 @@ import { generateTinyModel, writeModelFolder } from './tiny-model.js';
 const LINEAR = /(q|k|v|o|gate|up|down)_proj\.weight$/;
 
 /** The weights a stored format stands for, so the float32 reference graph can compute with exactly them. */
-function storedWeights(w: WeightSource, dtype: 'fp16' | 'q4' | 'q4_0'): WeightSource {
+function storedWeights(w: WeightSource, dtype: 'fp16' | 'q4' | 'q4_0', block = 32): WeightSource {
   const emb = w('model.embed_tokens.weight')!;
   return (name) => {
     // tied: the gather table is float16, the output matrix is stored like every other matrix
@@ -31,7 +31,7 @@ function storedWeights(w: WeightSource, dtype: 'fp16' | 'q4' | 'q4_0'): WeightSo
     const [rows, cols] = t.shape;
     if (dtype === 'fp16') return { shape: t.shape, data: roundToHalf(t.data) };
     const quantize = dtype === 'q4' ? quantizeQ4Asymmetric : quantizeQ4;
-    return { shape: t.shape, data: dequantizeQ4(quantize(t.data, rows, cols)) };
+    return { shape: t.shape, data: dequantizeQ4(quantize(t.data, rows, cols, block)) };
   }
 }
 
@@ -72,16 +72,36 @@ describe('weight number formats', () => {
     expect(q.zeros![0]).toBeLessThan(8);
     expect(new Set(q.q.subarray(32)).size).toBeGreaterThan(8);
   });
+
+  it('blocks of 64 and 128: one scale per block, a row shorter than a block ends in a padded one', () => {
+    const data = Float32Array.from({ length: 2 * 192 }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
+    for (const block of [64, 128]) {
+      for (const quantize of [quantizeQ4, quantizeQ4Asymmetric]) {
+        const q = quantize(data, 2, 192, block);
+        const blocks = Math.ceil(192 / block);
+        expect(q.scales.length).toBe(2 * blocks);
+        expect(q.q.length).toBe(2 * blocks * block);
+        const back = dequantizeQ4(q);
+        for (let i = 0; i < data.length; i++) {
+          const blk = Math.floor(i / 192) * blocks + Math.floor((i % 192) / block);
+          expect(Math.abs(back[i] - data[i])).toBeLessThanOrEqual(Math.abs(halfToFloat(q.scales[blk])) * (q.zeros ? 0.51 : 1) + 1e-6);
+        }
+      }
+    }
+    expect(() => quantizeQ4(data, 2, 192, 48)).toThrow(/32, 64 or 128/);
+  });
 });
 
 describe.each([
+  ['q4 in blocks of 64, float32 compute', { dtype: 'q4', scales: 'fp16', accuracyLevel: 0, blockSize: 64 }, 'q4', 1e-4, 64],
+  ['q4_0 in blocks of 128 (rows of 64 in one padded block), float32 compute', { dtype: 'q4_0', scales: 'fp16', accuracyLevel: 0, blockSize: 128 }, 'q4_0', 1e-4, 128],
   ['q4, float32 scales, float32 compute (MatMulNBits accuracy 0)', { dtype: 'q4', scales: 'fp32', accuracyLevel: 0 }, 'q4', 1e-4],
   ['q4, float16 scales, float32 compute', { dtype: 'q4', scales: 'fp16', accuracyLevel: 0 }, 'q4', 1e-4],
   ['q4_0 (symmetric), float32 compute', { dtype: 'q4_0', scales: 'fp16', accuracyLevel: 0 }, 'q4_0', 1e-4],
   // int8 activations (accuracy 4) and float16 activations round the inputs of every product
   ['q4, int8 compute (accuracy 4)', { dtype: 'q4', scales: 'fp16' }, 'q4', 0.5],
   ['fp16', { dtype: 'fp16' }, 'fp16', 0.05],
-] as const)('fused graph with %s', (_name, graph, stored, tolerance) => {
+] as const)('fused graph with %s', (_name, graph, stored, tolerance, block?: number) => {
   let ref: Model;
   let model: Model;
   beforeAll(async () => {
@@ -89,7 +109,7 @@ describe.each([
     const root = mkdtempSync(join(tmpdir(), 'perpetua-dtype-'));
     writeModelFolder(join(root, 'model'), gen);
     writeModelFolder(join(root, 'model'), { ...gen, onnx: buildDecoderOnnx(parseModelConfig(gen.config), (n) => gen.weights.get(n), { ...graph, layout: 'fused' } as GraphOptions) });
-    writeModelFolder(join(root, 'ref'), { ...gen, onnx: buildDecoderOnnx(parseModelConfig(gen.config), storedWeights((n) => gen.weights.get(n), stored), { layout: 'reference' }) });
+    writeModelFolder(join(root, 'ref'), { ...gen, onnx: buildDecoderOnnx(parseModelConfig(gen.config), storedWeights((n) => gen.weights.get(n), stored, block ?? 32), { layout: 'reference' }) });
     [model, ref] = await Promise.all([Model.load(join(root, 'model')), Model.load(join(root, 'ref'))]);
   });
   afterAll(() => Promise.all([ref.dispose(), model.dispose()]));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { testModelDir } from '../../native-models/test-models.js';
+import { FIXTURES, fixtureAvailable, testModelDir } from '../../native-models/test-models.js';
 import { layoutModelDir } from '../../native-models/layout-fixtures.js';
 import { sha256, startFakeHub } from '../models/fixtures/fake-hub.js';
 import { addTinyRepo, TINY_REPO } from '../models/fixtures/tiny-repo.js';
@@ -46,6 +46,23 @@ describe('perpetua models', () => {
     );
     expect(err?.code).toBe(1);
     expect(err?.stderr.trim()).toMatch(/^perpetua: .* has no \.safetensors weights\.$/);
+  });
+
+  it.runIf(fixtureAvailable(FIXTURES.tinystories))('converts to float32 unless told otherwise (also for a GPU), and to 4-bit blocks of --block-size', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'perpetua-conv-'));
+    const plain = await cli(['models', 'convert', join(FIXTURES.tinystories, 'hf'), join(out, 'cpu')]);
+    expect(plain.stdout).toMatch(/appending graph, fp32 weights\); it loads and runs\.$/m);
+    const gpu = await cli(['models', 'convert', join(FIXTURES.tinystories, 'hf'), join(out, 'gpu'), '--ep', 'webgpu']);
+    expect(gpu.stdout).toMatch(/reference graph, fp32 weights\)/);
+    const q = await cli(['models', 'convert', join(FIXTURES.tinystories, 'hf'), join(out, 'q'), '--dtype', 'q4_0', '--block-size', '64']);
+    expect(q.stdout).toMatch(/q4_0 weights in blocks of 64\); it loads and runs\.$/m);
+    const graph = readFileSync(join(out, 'q', 'onnx', 'model.onnx'));
+    expect(graph.includes(Buffer.from('block_size'))).toBe(true);
+    const bad = await cli(['models', 'convert', join(FIXTURES.tinystories, 'hf'), join(out, 'bad'), '--dtype', 'q4', '--block-size', '48']).then(
+      () => null,
+      (e) => e as { code: number; stderr: string },
+    );
+    expect(bad?.stderr).toMatch(/--block-size must be one of 32, 64, 128/);
   });
 
   it('downloads from the Hub with a progress bar, survives a SIGKILL mid-file and resumes to a folder that checks', async () => {

@@ -13,7 +13,8 @@ import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { convertHfModel } from '../../native-models/convert-hf.js';
 import { GRAPH_LAYOUTS } from '../../native-models/decoder-graph.js';
-import { WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
+import { CONVERT_BLOCK_SIZE, WEIGHT_DTYPES } from '../../native-models/graph/linear-layers.js';
+import { Q4_BLOCK_SIZES, type Q4BlockSize } from '../../native-models/graph/weight-codec.js';
 import { oneOf, parse, providerFrom } from './options.js';
 import { UsageError } from './usage-error.js';
 import { describeThreads } from '../engine/thread-policy.js';
@@ -22,11 +23,14 @@ export const MODELS_HELP = `perpetua models check DIR [--ep auto|cpu|webgpu|cuda
   Loads a model folder and tells what Perpetua sees: architecture, size, context, RoPE, KV layout, provider,
   threads (default: PERPETUA_THREADS, else 1 on machines with up to 2 cores, else half the cores up to 4), and
   every export variant in it (dtype, KV dtype, size); by default the best variant for the provider is loaded.
-perpetua models convert HF_DIR OUT_DIR [--ep cpu|webgpu|cuda|dml|coreml] [--dtype fp32|fp16|q4] [--scales fp16|fp32] [--layout appending|fused|reference]
+perpetua models convert HF_DIR OUT_DIR [--ep cpu|webgpu|cuda|dml|coreml] [--dtype fp32|fp16|q4|q4_0] [--block-size 32|64|128] [--scales fp16|fp32]
+    [--layout appending|fused|reference]
   Converts a Hugging Face Llama, Mistral or Qwen2 checkpoint (safetensors) into a Perpetua model folder (ONNX):
   for the CPU (default) the appending graph, which reads the KV from the cache's own buffer; for a GPU provider
-  the reference graph, whose KV stays on the GPU between steps (the appending graph does not run on a GPU); weights in float32, float16, or 4-bit blocks of 32 (MatMulNBits,
-  the Q4_0 numbers) with float16 (default) or float32 scales.
+  the reference graph, whose KV stays on the GPU between steps (the appending graph does not run on a GPU); weights in float32 (the default on
+  every provider: onnxruntime's x86 float16 matrices are slower than float32), float16, or 4-bit blocks (MatMulNBits;
+  q4 with zero points, q4_0 symmetric, at 32 the Q4_0 numbers) of --block-size weights (default ${CONVERT_BLOCK_SIZE}) with float16
+  (default) or float32 scales.
 perpetua models list --db FILE
   Lists the models a chat database knows.
 perpetua models download REPO_ID [--revision R] [--variant NAME] [--dir DIR]
@@ -70,6 +74,7 @@ export async function modelsCommand(args: string[]): Promise<void> {
     const graph = {
       dtype: oneOf(values.dtype ?? 'fp32', WEIGHT_DTYPES, 'dtype'),
       scales: oneOf(values.scales ?? 'fp16', ['fp16', 'fp32'] as const, 'scales'),
+      blockSize: Number(oneOf(values['block-size'] ?? String(CONVERT_BLOCK_SIZE), Q4_BLOCK_SIZES.map(String), 'block-size')) as Q4BlockSize,
       // the CPU runs the appending graph fastest; a GPU needs a graph whose KV stays on it (present outputs, plain ops)
       layout: oneOf(values.layout ?? (values.ep && values.ep !== 'cpu' ? 'reference' : 'appending'), GRAPH_LAYOUTS, 'layout'),
     };
@@ -79,7 +84,7 @@ export async function modelsCommand(args: string[]): Promise<void> {
       throw new UsageError((err as Error).message);
     }
     const model = await Model.load(positionals[1]);
-    console.log(`Wrote ${positionals[1]} (${model.config.modelType}, ${model.config.layers} layers, ${graph.layout} graph, ${graph.dtype} weights); it loads and runs.`);
+    console.log(`Wrote ${positionals[1]} (${model.config.modelType}, ${model.config.layers} layers, ${graph.layout} graph, ${graph.dtype} weights${graph.dtype.startsWith('q4') ? ` in blocks of ${graph.blockSize}` : ''}); it loads and runs.`);
     await model.dispose();
     return;
   }
@@ -110,6 +115,7 @@ const FOLDER_OPTIONS = {
   dtype: { type: 'string' },
   scales: { type: 'string' },
   layout: { type: 'string' },
+  'block-size': { type: 'string' },
 } as const;
 
 function parseWithDir(args: string[], count: number) {

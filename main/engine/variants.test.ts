@@ -46,6 +46,19 @@ describe('export variants', () => {
     }
   });
 
+  it('never give the CPU a float16 variant where a float32 or 4-bit one exists (its x86 float16 matrices are slower)', () => {
+    const names = ['fp32', 'fp16', 'q4', 'q4f16', 'bnb4'];
+    // every folder of two or more of these that holds fp16 and something the CPU runs better
+    for (let mask = 1; mask < 1 << names.length; mask++) {
+      const pick = names.filter((_, i) => mask & (1 << i));
+      if (!pick.includes('fp16') || pick.length < 2) continue;
+      const files = pick.map((n) => (n === 'fp32' ? 'onnx/model.onnx' : `onnx/model_${n}.onnx`));
+      const chosen = pickVariant(listVariants(files), 'cpu')!.name;
+      expect(chosen, pick.join(',')).not.toBe('fp16');
+      if (pick.includes('fp32') || pick.includes('q4')) expect(['fp32', 'q4'], pick.join(',')).toContain(chosen);
+    }
+  });
+
   it('can be named explicitly, by variant name or file name, and an unknown one is not guessed', () => {
     const all = listVariants(REPO);
     expect(pickVariant(all, 'cpu', 'fp16')!.file).toBe('onnx/model_fp16.onnx');

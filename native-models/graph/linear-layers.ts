@@ -1,5 +1,5 @@
 import type { GraphBuilder } from '../../main/engine/onnx-graph.js';
-import { halfToFloat, packMatMulNBits, packZeroPoints, quantizeQ4, quantizeQ4Asymmetric, toHalf } from './weight-codec.js';
+import { halfToFloat, packMatMulNBits, packZeroPoints, Q4_BLOCK, quantizeQ4, quantizeQ4Asymmetric, toHalf, type Q4BlockSize } from './weight-codec.js';
 
 /** A weight tensor as stored by HF (row-major, PyTorch Linear layout [out, in]). */
 export interface WeightTensor {
@@ -17,6 +17,12 @@ export const WEIGHT_DTYPES = ['fp32', 'fp16', 'q4', 'q4_0'] as const;
  */
 export type WeightDType = (typeof WEIGHT_DTYPES)[number];
 
+/**
+ * The block length `perpetua models convert` writes 4-bit weights in unless told otherwise (graphs built without a
+ * block size, tests and benches, keep 32: llama.cpp's Q4_0 numbers). Chosen from speed and perplexity: docs/results.md.
+ */
+export const CONVERT_BLOCK_SIZE: Q4BlockSize = 32;
+
 export interface WeightFormat {
   dtype: WeightDType;
   /** q4 and q4_0: the per-block scales in float16 (as llama.cpp keeps them) or float32 */
@@ -26,6 +32,12 @@ export interface WeightFormat {
    * 0 computes in float32 from the dequantized weights, which is what tests compare against exactly.
    */
   accuracyLevel?: 0 | 4;
+  /**
+   * q4 and q4_0: weights per block (default 32, llama.cpp's Q4_0). Longer blocks read fewer scales per weight
+   * (20 bytes per 32 weights at 64, 18 at 128, against 24 at 32 with MatMulNBits' float32 scale and block sum), at
+   * some cost in quality.
+   */
+  blockSize?: Q4BlockSize;
 }
 
 /**
@@ -85,15 +97,16 @@ export class LinearLayers {
   }
 
   private q4(x: string, data: Float32Array, rows: number, cols: number, label: string): string {
-    const q = this.format.dtype === 'q4' ? quantizeQ4Asymmetric(data, rows, cols) : quantizeQ4(data, rows, cols);
-    const blocks = cols / 32;
-    const packed = this.g.tensor(label, [rows, blocks, 16], 'uint8', packMatMulNBits(q));
+    const block = this.format.blockSize ?? Q4_BLOCK;
+    const q = this.format.dtype === 'q4' ? quantizeQ4Asymmetric(data, rows, cols, block) : quantizeQ4(data, rows, cols, block);
+    const blocks = Math.ceil(cols / block);
+    const packed = this.g.tensor(label, [rows, blocks, block / 2], 'uint8', packMatMulNBits(q));
     // float16 scales are widened once when the session loads (constant folding), so MatMulNBits sees float32
     const scales =
       this.format.scales === 'fp16'
         ? this.g.op('Cast', [this.g.tensor(`${label}.scales`, [rows * blocks], 'float16', bytes(q.scales))], { to: 1 })
         : this.g.weight(`${label}.scales`, [rows * blocks], Float32Array.from(q.scales, (h) => halfToFloat(h)));
-    const attrs = { K: cols, N: rows, bits: 4, block_size: 32, accuracy_level: this.format.accuracyLevel ?? 4 };
+    const attrs = { K: cols, N: rows, bits: 4, block_size: block, accuracy_level: this.format.accuracyLevel ?? 4 };
     const zeros = q.zeros ? [this.g.tensor(`${label}.zeros`, [rows * Math.ceil(blocks / 2)], 'uint8', packZeroPoints(q))] : [];
     return this.g.contrib('MatMulNBits', [x, packed, scales, ...zeros], 1, attrs)[0];
   }

@@ -69,59 +69,79 @@ export function widenHalf(half: Uint16Array): Float32Array {
 }
 
 export const Q4_BLOCK = 32;
+/** Block lengths MatMulNBits takes that the converter writes: 32 (llama.cpp's Q4_0), 64, 128 (fewer scales to read). */
+export const Q4_BLOCK_SIZES = [32, 64, 128] as const;
+export type Q4BlockSize = (typeof Q4_BLOCK_SIZES)[number];
 
-
-/** A [rows, cols] matrix quantized in blocks of 32 along each row (cols must be a multiple of 32). */
+/**
+ * A [rows, cols] matrix quantized in blocks of `block` along each row. A row whose length is not a multiple of the
+ * block ends in a partial block, padded with zeros (MatMulNBits pads K the same way).
+ */
 export interface Q4Matrix {
   rows: number;
   cols: number;
-  /** one float16 scale per block, row-major [rows, cols / 32] */
+  /** weights per block */
+  block: number;
+  /** one float16 scale per block, row-major [rows, ceil(cols / block)] */
   scales: Uint16Array;
-  /** the stored level (0…15) of every weight, row-major; each file format packs these its own way */
+  /** the stored level (0…15) of every weight, row-major [rows, blocks · block] (padding included) */
   q: Uint8Array;
   /** per block zero point (asymmetric blocks: w = (q − zero) × scale); absent: 8 for every block (Q4_0) */
   zeros?: Uint8Array;
 }
 
+/** Calls `each(blk, row, first, count)` for every block: its row, its first column and how many columns it holds. */
+function forBlocks(rows: number, cols: number, block: number, each: (blk: number, row: number, first: number, count: number) => void): void {
+  const blocks = Math.ceil(cols / block);
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < blocks; b++) each(r * blocks + b, r, b * block, Math.min(block, cols - b * block));
+  }
+}
+
+function checkBlock(cols: number, block: number): void {
+  if (!(Q4_BLOCK_SIZES as readonly number[]).includes(block)) throw new RangeError(`4-bit blocks hold 32, 64 or 128 weights, not ${block}.`);
+  if (cols % Q4_BLOCK !== 0) throw new RangeError(`4-bit blocks need an input size that is a multiple of ${Q4_BLOCK}, not ${cols}.`);
+}
+
 /**
  * llama.cpp's Q4_0 quantization of each row of a PyTorch Linear weight [out, in]: the scale is the block's value of
  * largest magnitude divided by −8 (so that value maps exactly to −8), rounded to float16 before the values are
- * rounded to the nearest level.
+ * rounded to the nearest level. With 32-weight blocks these are exactly Q4_0's numbers.
  */
-export function quantizeQ4(data: Float32Array, rows: number, cols: number): Q4Matrix {
-  if (cols % Q4_BLOCK !== 0) throw new RangeError(`4-bit blocks need an input size that is a multiple of ${Q4_BLOCK}, not ${cols}.`);
-  const n = (rows * cols) / Q4_BLOCK;
-  const scales = new Uint16Array(n);
-  const q = new Uint8Array(rows * cols);
-  for (let blk = 0; blk < n; blk++) {
-    const base = blk * Q4_BLOCK;
+export function quantizeQ4(data: Float32Array, rows: number, cols: number, block: number = Q4_BLOCK): Q4Matrix {
+  checkBlock(cols, block);
+  const blocks = Math.ceil(cols / block);
+  const scales = new Uint16Array(rows * blocks);
+  const q = new Uint8Array(rows * blocks * block).fill(8);
+  forBlocks(rows, cols, block, (blk, r, first, count) => {
+    const src = r * cols + first;
     let max = 0;
-    for (let i = 0; i < Q4_BLOCK; i++) if (Math.abs(data[base + i]) > Math.abs(max)) max = data[base + i];
+    for (let i = 0; i < count; i++) if (Math.abs(data[src + i]) > Math.abs(max)) max = data[src + i];
     scales[blk] = halfBits(max / -8);
     const d = halfToFloat(scales[blk]);
     const inv = d ? 1 / d : 0;
-    for (let i = 0; i < Q4_BLOCK; i++) q[base + i] = Math.min(15, Math.max(0, Math.round(data[base + i] * inv + 8)));
-  }
-  return { rows, cols, scales, q };
+    for (let i = 0; i < count; i++) q[blk * block + i] = Math.min(15, Math.max(0, Math.round(data[src + i] * inv + 8)));
+  });
+  return { rows, cols, block, scales, q };
 }
 
 /**
  * Asymmetric 4-bit blocks (onnxruntime's default MatMulNBits quantization): each block spans its own [min, max]
  * with a zero point, so all 16 levels cover the values; w = (q − zero) × scale.
  */
-export function quantizeQ4Asymmetric(data: Float32Array, rows: number, cols: number): Q4Matrix {
-  if (cols % Q4_BLOCK !== 0) throw new RangeError(`4-bit blocks need an input size that is a multiple of ${Q4_BLOCK}, not ${cols}.`);
-  const n = (rows * cols) / Q4_BLOCK;
-  const scales = new Uint16Array(n);
-  const zeros = new Uint8Array(n);
-  const q = new Uint8Array(rows * cols);
-  for (let blk = 0; blk < n; blk++) {
-    const base = blk * Q4_BLOCK;
+export function quantizeQ4Asymmetric(data: Float32Array, rows: number, cols: number, block: number = Q4_BLOCK): Q4Matrix {
+  checkBlock(cols, block);
+  const blocks = Math.ceil(cols / block);
+  const scales = new Uint16Array(rows * blocks);
+  const zeros = new Uint8Array(rows * blocks);
+  const q = new Uint8Array(rows * blocks * block);
+  forBlocks(rows, cols, block, (blk, r, first, count) => {
+    const src = r * cols + first;
     let lo = 0;
     let hi = 0;
-    for (let i = 0; i < Q4_BLOCK; i++) {
-      lo = Math.min(lo, data[base + i]);
-      hi = Math.max(hi, data[base + i]);
+    for (let i = 0; i < count; i++) {
+      lo = Math.min(lo, data[src + i]);
+      hi = Math.max(hi, data[src + i]);
     }
     const bits = halfBits((hi - lo) / 15);
     const d = halfToFloat(bits);
@@ -129,14 +149,15 @@ export function quantizeQ4Asymmetric(data: Float32Array, rows: number, cols: num
     const zero = Math.min(15, Math.max(0, Math.round(-lo * inv)));
     scales[blk] = bits;
     zeros[blk] = zero;
-    for (let i = 0; i < Q4_BLOCK; i++) q[base + i] = Math.min(15, Math.max(0, Math.round(data[base + i] * inv + zero)));
-  }
-  return { rows, cols, scales, q, zeros };
+    q.fill(zero, blk * block, (blk + 1) * block); // padding stands for 0
+    for (let i = 0; i < count; i++) q[blk * block + i] = Math.min(15, Math.max(0, Math.round(data[src + i] * inv + zero)));
+  });
+  return { rows, cols, block, scales, q, zeros };
 }
 
 /** MatMulNBits' zero_points input: two 4-bit zero points per byte (low nibble first), rows padded to whole bytes. */
 export function packZeroPoints(m: Q4Matrix): Uint8Array {
-  const blocks = m.cols / Q4_BLOCK;
+  const blocks = Math.ceil(m.cols / m.block);
   const perRow = Math.ceil(blocks / 2);
   const out = new Uint8Array(m.rows * perRow);
   for (let r = 0; r < m.rows; r++) {
@@ -145,13 +166,14 @@ export function packZeroPoints(m: Q4Matrix): Uint8Array {
   return out;
 }
 
-/** The float weights a Q4 matrix stands for (for references and perplexity checks). */
+/** The float weights [rows, cols] a Q4 matrix stands for (for references and perplexity checks). */
 export function dequantizeQ4(m: Q4Matrix): Float32Array {
   const out = new Float32Array(m.rows * m.cols);
-  for (let i = 0; i < out.length; i++) {
-    const blk = Math.floor(i / Q4_BLOCK);
-    out[i] = (m.q[i] - (m.zeros ? m.zeros[blk] : 8)) * halfToFloat(m.scales[blk]);
-  }
+  forBlocks(m.rows, m.cols, m.block, (blk, r, first, count) => {
+    const scale = halfToFloat(m.scales[blk]);
+    const zero = m.zeros ? m.zeros[blk] : 8;
+    for (let i = 0; i < count; i++) out[r * m.cols + first + i] = (m.q[blk * m.block + i] - zero) * scale;
+  });
   return out;
 }
 
