@@ -27,8 +27,8 @@ export interface ChunkedSave {
  * What of a cache is already stored in chunks, so a save appends only what is new: each held token (by its
  * position in the stream) maps to a chunk row. A token's K and V never change once computed, so a row stays valid
  * while the token is held; its key may have been turned since, which the manifest's cache position and the chunk's
- * key position tell the restore. A chunk whose rows are mostly no longer held is compacted: its live rows are
- * written again with the new tokens, and the old chunk goes once no kept manifest names it.
+ * key position tell the restore. A chunk whose rows are mostly no longer held is compacted (toCompact): its live rows
+ * are written again with the new tokens, and the old chunk goes once no kept manifest names it.
  *
  * A ledger belongs to one cache (`owner`, the policy object): whoever replaces the cache or reads it anew starts a
  * new ledger (from the manifest it restored, or empty).
@@ -74,9 +74,10 @@ export class ChunkLedger {
       live.set(e.hash, (live.get(e.hash) ?? 0) + 1);
     }
     // compaction: a chunk mostly dead is not named again; its live rows go into the new chunk
+    const compact = this.toCompact(live, kvTokens);
     for (let i = 0; i < kvTokens; i++) {
       const e = reuse[i];
-      if (e && 2 * live.get(e.hash)! < this.rows.get(e.hash)!) reuse[i] = null;
+      if (e && compact.has(e.hash)) reuse[i] = null;
     }
     const write: number[] = [];
     for (let i = 0; i < kvTokens; i++) if (!reuse[i]) write.push(i);
@@ -119,6 +120,28 @@ export class ChunkLedger {
       rowsWritten: write.length,
       after: { held, rows: new Map(chunks.map((c) => [c.hash, c.rows])), seen: s.totalTokensSeen },
     };
+  }
+
+  /**
+   * The chunks to rewrite: each with under 1/8 of its rows still held (rewriting them costs at most 1/7 of what they
+   * waste, so a chunk's rows are written about 1.14 times in all), and while the chunks named hold more than twice the
+   * rows the cache does, the deadest of the rest (the bound on what a session stores).
+   */
+  private toCompact(live: Map<string, number>, held: number): Set<string> {
+    const out = new Set<string>();
+    let named = 0;
+    for (const [hash, n] of live) {
+      const rows = this.rows.get(hash)!;
+      if (8 * n < rows) out.add(hash);
+      else named += rows;
+    }
+    const rest = [...live].filter(([h]) => !out.has(h)).sort((a, b) => a[1] / this.rows.get(a[0])! - b[1] / this.rows.get(b[0])!);
+    for (const [hash] of rest) {
+      if (named <= 2 * held) break;
+      out.add(hash);
+      named -= this.rows.get(hash)!;
+    }
+    return out;
   }
 
   /** The save is stored: the ledger follows it. */
