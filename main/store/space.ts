@@ -1,4 +1,7 @@
-import type { Db } from './database.js';
+import type Database from 'better-sqlite3';
+
+// the connection type spelled here, not imported from database.ts, which calls into this file
+type Db = Database.Database;
 
 /**
  * Space deleted chats and pruned snapshots leave behind goes back to the disk. A database in incremental auto_vacuum
