@@ -292,6 +292,24 @@ describe('model folder suite', () => {
     });
   }
 
+  it('a Hugging Face cache snapshot (files linked into the repo\'s blobs/) loads; a link past the blobs is refused', async () => {
+    await tally.check('HF cache snapshot', async () => {
+      const repo = join(root, 'hub', 'models--org--tiny');
+      const snapshot = join(repo, 'snapshots', 'abc123');
+      mkdirSync(join(snapshot, 'onnx'), { recursive: true });
+      mkdirSync(join(repo, 'blobs'));
+      const src = testModelDir();
+      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) {
+        const blob = join(repo, 'blobs', f.replace('/', '_'));
+        cpSync(join(src, f), blob);
+        symlinkSync(join('..', ...(f.includes('/') ? ['..'] : []), '..', 'blobs', f.replace('/', '_')), join(snapshot, f));
+      }
+      await (await Model.load(snapshot)).dispose();
+      link(outside, join(snapshot, 'generation_config.json'));
+      await refused(() => generationDefaults(snapshot), [/generation_config\.json/, /leads outside/]);
+    });
+  });
+
   it('a models folder with a dangling link, a Latin-1 name and a FIFO still lists its good model', async () => {
     await tally.check('odd models-folder entries', async () => {
       const models = join(root, 'models-folder');

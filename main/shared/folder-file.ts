@@ -1,10 +1,11 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PerpetuaError } from './errors.js';
 
 /**
  * A file that a folder of untrusted files (a model folder) names, refused before a byte is read: it must resolve
- * (links followed) to a regular file inside the folder and hold at most `maxBytes`. The check is made on the open
+ * (links followed) to a regular file inside the folder (or, for a Hugging Face cache snapshot, its repo's blobs) and
+ * hold at most `maxBytes`. The check is made on the open
  * descriptor (opened non-blocking, so a FIFO cannot stall the open), so a file swapped after the check is still
  * caught. The message names the file and says why, ready to follow "The <name> in <folder> ".
  */
@@ -57,13 +58,27 @@ export function readFolderFile(folder: string, file: string, maxBytes: number): 
 export function openFolderFile(folder: string, file: string, maxBytes: number): FolderFile & { fd: number } {
   const root = realOf(folder, file, 'folder');
   const path = realOf(isAbsolute(file) ? file : resolve(folder, file), file, 'file');
-  const rel = relative(root, path);
-  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+  if (!allowedRoots(root).some((r) => isInside(r, path))) {
     throw new FolderFileError(file, `leads outside the folder (to ${path})`);
   }
   // O_NONBLOCK inside: opening a FIFO for reading would otherwise wait for a writer
   const { fd, size } = openRegularFile(path, maxBytes, file);
   return { fd, path, size };
+}
+
+function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/**
+ * Where a folder's files may live: inside it, and for a snapshot of the Hugging Face cache
+ * (`models--org--name/snapshots/<commit>/`, whose files are links into the repo's `blobs/`) that repo's blobs too.
+ */
+function allowedRoots(root: string): string[] {
+  const snapshots = dirname(root);
+  const repo = dirname(snapshots);
+  return basename(snapshots) === 'snapshots' && basename(repo).startsWith('models--') ? [root, join(repo, 'blobs')] : [root];
 }
 
 /** Why a file of this kind and size cannot be read whole, or null when it can. */
