@@ -8,24 +8,43 @@ import { syntheticIds } from '../eval/peer-prompt.js';
 import { isShapeName, SHAPE_NAMES, SHAPES, shapeCheckpointDir, shapeGgufFile, shapeModelDir } from '../../native-models/shapes.js';
 import type { GraphOptions } from '../../native-models/decoder-graph.js';
 import { shellQuote } from './eval-command.js';
+import { Model } from '../engine/model.js';
+import { Engine } from '../engine/engine.js';
+import { createPolicy } from '../cache/create-policy.js';
+import { DEFAULT_POLICY } from '../policy/policy.js';
+import { lookupCases, passageOf } from '../eval/lookup-bench.js';
+import { replayLookup, type LookupRun } from '../eval/lookup-replay.js';
+import { percentile } from '../eval/percentile.js';
+import { defaultModelDir, packageRoot } from './default-model.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { Q4_BLOCK_SIZES, type Q4BlockSize } from '../../native-models/graph/weight-codec.js';
 import { number, oneOf, parse } from './options.js';
 import { UsageError } from './usage-error.js';
 
-export const BENCH_PEERS_HELP = `perpetua bench peers [--shape ${SHAPE_NAMES.join('|')}] [--rounds R] [--prompt P] [--decode N] [--threads T]
-    [--engines perpetua,llama.cpp,transformers.js] [--layouts appending,fused] [--json OUT.json] [--markdown OUT.md]
+export const BENCH_PEERS_HELP = `perpetua bench peers [--shape ${SHAPE_NAMES.join('|')}] [--rounds R] [--prompt P[,P2…]] [--decode N] [--threads T]
+    [--engines perpetua,llama.cpp,transformers.js] [--layouts appending,fused] [--dtypes fp32,fp16,q4_0,q4] [--block-size 32|64|128]
+    [--lookup auto|off] [--corpora DIR] [--json OUT.json] [--markdown OUT.md]
   Perpetua vs llama.cpp (node-llama-cpp's prebuilt CPU binary) vs transformers.js on the same random weights
   (one F16 checkpoint, converted to ONNX fp32/fp16/q4_0/q4 and to GGUF F16/Q4_0), interleaved round by round:
   decode tok/s, CPU ms per token, median and p99 step, prefill tok/s, load average, and the bound that the
-  measured memory read bandwidth sets.`;
+  measured memory read bandwidth sets. Each prompt length is its own case (e.g. --prompt 256,968: 288 and 1,000
+  cached tokens after 32 decoded). With --lookup auto (PG-19 passages in --corpora, default ../shared/corpora), the
+  built-in model decodes real text with prompt-lookup decoding (quote, continue, summarise, edit code) and its runs
+  (drafted and kept per run) are replayed on Perpetua's first 4-bit variant at each prompt length, against plain
+  decoding of as many tokens: what lookup decoding costs and gains at this shape for that text's acceptance.`;
 
-/** Bytes per weight as each format stores matrices: 4-bit blocks of 32 carry a float16 scale (and a zero point). */
-const BYTES_PER_WEIGHT: Record<string, number> = { fp32: 4, F32: 4, fp16: 2, F16: 2, q4_0: 18 / 32, Q4_0: 18 / 32, q4: 18.5 / 32 };
+/** Bytes per weight as each format stores matrices: a 4-bit block carries a float16 scale (and a zero point). */
+function bytesPerWeight(weights: string, block: number): number {
+  const perBlock: Record<string, number> = { q4_0: 2, Q4_0: 2, q4: 2.5 };
+  const b = weights === 'Q4_0' ? 32 : block;
+  return perBlock[weights] !== undefined ? (b / 2 + perBlock[weights]) / b : { fp32: 4, F32: 4, fp16: 2, F16: 2 }[weights]!;
+}
 
 /** Matrix bytes one decode step reads: every layer's projections and the output matrix, once. */
-export function matrixBytesPerToken(c: ModelConfig, weights: string): number {
+export function matrixBytesPerToken(c: ModelConfig, weights: string, block = 32): number {
   const attn = c.hiddenSize * c.headDim * (2 * c.heads + 2 * c.kvHeads);
   const mlp = 3 * c.hiddenSize * c.intermediateSize;
-  return (c.layers * (attn + mlp) + c.vocabSize * c.hiddenSize) * BYTES_PER_WEIGHT[weights];
+  return (c.layers * (attn + mlp) + c.vocabSize * c.hiddenSize) * bytesPerWeight(weights, block);
 }
 
 export async function benchPeersCommand(args: string[]): Promise<void> {
@@ -38,38 +57,51 @@ export async function benchPeersCommand(args: string[]): Promise<void> {
     threads: { type: 'string', default: '1' },
     engines: { type: 'string', default: 'perpetua,llama.cpp,transformers.js' },
     layouts: { type: 'string', default: 'appending' },
+    dtypes: { type: 'string', default: 'fp32,fp16,q4_0,q4' },
+    'block-size': { type: 'string', default: '32' },
+    lookup: { type: 'string', default: 'auto' },
+    corpora: { type: 'string' },
     json: { type: 'string' },
     markdown: { type: 'string' },
   });
   if (!isShapeName(v.shape)) throw new UsageError(`--shape must be one of ${SHAPE_NAMES.join(', ')}, not "${v.shape}".`);
-  const s: PeerSettings = {
+  const prompts = v.prompt.split(',').map((p) => number(p, 'prompt', { integer: true, min: 2 }));
+  const base = {
     rounds: number(v.rounds, 'rounds', { integer: true, min: 1 }),
-    prompt: number(v.prompt, 'prompt', { integer: true, min: 2 }),
     decode: number(v.decode, 'decode', { integer: true, min: 2 }),
     warmup: number(v.warmup, 'warmup', { integer: true, min: 0 }),
   };
   const threads = number(v.threads, 'threads', { integer: true, min: 1 });
+  const block = Number(oneOf(v['block-size'], Q4_BLOCK_SIZES.map(String), 'block-size')) as Q4BlockSize;
+  const dtypes = v.dtypes.split(',').map((d) => oneOf(d, ['fp32', 'fp16', 'q4_0', 'q4'] as const, 'dtypes'));
   const engines = new Set(v.engines.split(','));
   const log = (line: string) => process.stderr.write(line + '\n');
   const shape = SHAPES[v.shape];
   const checkpoint = shapeCheckpointDir(shape.name, { onStatus: log });
   const config = parseModelConfig(JSON.parse(readFileSync(join(checkpoint, 'config.json'), 'utf8')));
   const onnx = (graph: GraphOptions) => shapeModelDir(shape.name, { graph, onStatus: log });
+  const fourBit = (d: string) => d === 'q4' || d === 'q4_0';
+  const label = (d: string) => (fourBit(d) && block !== 32 ? `${d} b${block}` : d);
 
+  const traces = v.lookup === 'off' ? [] : await lookupTraces(v.corpora, base.decode, log);
   const planned: [string, string, () => Promise<PeerRunner | MissingPeer>][] = [];
+  const lookupDirs: { weights: string; dir: string }[] = [];
   if (engines.has('perpetua')) {
     const layouts = v.layouts.split(',').map((l) => oneOf(l, ['appending', 'fused'] as const, 'layouts'));
     for (const layout of layouts) {
       // the appending graph is Perpetua's CPU layout; "fused" (GroupQueryAttention) is the row to compare it with
       const name = layout === 'appending' ? 'Perpetua' : 'Perpetua (GQA graph)';
-      for (const dtype of ['fp32', 'fp16', 'q4_0', 'q4'] as const) {
-        planned.push([name, dtype, () => perpetuaRunner(onnx({ layout, dtype }), dtype, String(threads), name)]);
+      for (const dtype of dtypes) {
+        const graph: GraphOptions = { layout, dtype, ...(fourBit(dtype) && block !== 32 ? { blockSize: block } : {}) };
+        planned.push([name, label(dtype), () => perpetuaRunner(onnx(graph), label(dtype), String(threads), name)]);
+        if (layout === 'appending' && fourBit(dtype) && !lookupDirs.length) lookupDirs.push({ weights: label(dtype), dir: onnx(graph) });
       }
     }
   }
+  const longest = Math.max(...prompts) + base.decode + 16;
   if (engines.has('llama.cpp')) {
     for (const type of ['F16', 'Q4_0'] as const) {
-      planned.push(['llama.cpp', type, () => llamaCppRunner(shapeGgufFile(shape.name, type, { onStatus: log }), type, threads, s.prompt + s.decode + 16)]);
+      planned.push(['llama.cpp', type, () => llamaCppRunner(shapeGgufFile(shape.name, type, { onStatus: log }), type, threads, longest)]);
     }
   }
   if (engines.has('transformers.js')) {
@@ -83,40 +115,150 @@ export async function benchPeersCommand(args: string[]): Promise<void> {
     log(`Loading ${name} ${weights} …`);
     const r = await open();
     if ('reason' in r) missing.push(r);
-    else runners.push({ runner: r, bytesPerToken: matrixBytesPerToken(config, weights) });
+    else runners.push({ runner: r, bytesPerToken: matrixBytesPerToken(config, weights.split(' ')[0], block) });
   }
   const bandwidth = measureReadBandwidth();
-  log(`Memory read bandwidth ${(bandwidth / 1e9).toFixed(1)} GB/s; ${runners.length} engines, ${s.rounds} interleaved rounds.`);
+  log(`Memory read bandwidth ${(bandwidth / 1e9).toFixed(1)} GB/s; ${runners.length} engines, ${base.rounds} interleaved rounds per prompt length.`);
   const startLoad = loadNow();
-  const prompt = syntheticIds(s.prompt, config.vocabSize, config.bosTokenId ?? 1);
-  let results: PeerResult[];
+  const cases: { settings: PeerSettings; cachedTokens: number; results: PeerResult[] }[] = [];
+  const lookups: LookupReplayRow[] = [];
   try {
-    results = await runPeers(runners, prompt, s, bandwidth, (round, name, ms) =>
-      log(`round ${round + 1}/${s.rounds}: ${name} ${ms.toFixed(1)} ms per token`),
-    );
+    for (const promptLength of prompts) {
+      const s: PeerSettings = { ...base, prompt: promptLength };
+      const prompt = syntheticIds(promptLength, config.vocabSize, config.bosTokenId ?? 1);
+      const results = await runPeers(runners, prompt, s, bandwidth, (round, name, ms) =>
+        log(`prompt ${promptLength}, round ${round + 1}/${s.rounds}: ${name} ${ms.toFixed(1)} ms per token`),
+      );
+      cases.push({ settings: s, cachedTokens: promptLength + base.decode, results });
+      if (traces.length && lookupDirs.length) {
+        const llama = results.find((r) => r.name === 'llama.cpp' && r.weights === 'Q4_0');
+        lookups.push(...(await measureReplays(lookupDirs[0], threads, prompt, traces, base.rounds, llama, log)));
+      }
+    }
   } finally {
     for (const { runner } of runners) await runner.dispose();
   }
   const report = {
     kind: 'perpetua.bench.peers',
-    version: 1,
+    version: 2,
     command: ['perpetua', 'bench', 'peers', ...args].map(shellQuote).join(' '),
     shape: { name: shape.name, source: shape.source },
-    settings: { ...s, threads },
+    settings: { ...base, prompts, threads, blockSize: block },
     machine: machineInfo(),
     loadAverage: { start: startLoad, end: loadNow() },
     bandwidthGBps: bandwidth / 1e9,
     missing,
-    results,
+    cases,
+    lookup: lookups,
   };
-  const table = peersTable(report.results, report.bandwidthGBps);
-  const text = `${shape.source} architecture, random weights from one F16 checkpoint; ${describeMachine(report.machine)}; load average ${startLoad.join(' ')} → ${report.loadAverage.end.join(' ')}\n${table}${missing.map((m) => `\n${m.name}: ${m.reason}`).join('')}\n`;
+  const tables = cases.map((c) => `${c.cachedTokens} cached tokens at the end (prompt ${c.settings.prompt} + ${c.settings.decode} decoded):\n${peersTable(c.results, report.bandwidthGBps)}`);
+  const text =
+    `${shape.source} architecture, random weights from one F16 checkpoint; ${describeMachine(report.machine)}; load average ${startLoad.join(' ')} → ${report.loadAverage.end.join(' ')}\n` +
+    `${tables.join('\n\n')}${lookups.length ? `\n\n${lookupTable(lookups)}` : ''}${missing.map((m) => `\n${m.name}: ${m.reason}`).join('')}\n`;
   process.stdout.write(text);
   for (const [file, body] of [[v.json, JSON.stringify(report, null, 2) + '\n'], [v.markdown, text]] as const) {
     if (!file) continue;
     mkdirSync(dirname(resolve(file)), { recursive: true });
     writeFileSync(file, body);
   }
+}
+
+/** One text's lookup runs replayed at one prompt length. */
+interface LookupReplayRow {
+  text: string;
+  weights: string;
+  cachedTokens: number;
+  drafted: number;
+  accepted: number;
+  acceptance: number;
+  tokensPerRun: number;
+  plain: { tokensPerSecond: number; cpuMsPerToken: number };
+  lookup: { tokensPerSecond: number; cpuMsPerToken: number };
+  llamaCpp: { tokensPerSecond: number; cpuMsPerToken: number } | null;
+}
+
+/**
+ * The runs of the built-in model decoding real text with lookup on: for each case of the lookup bench on the first
+ * PG-19 passage (quote, continue, summarise) and the code-editing prompt, greedy, `tokens` tokens.
+ */
+async function lookupTraces(corpora: string | undefined, tokens: number, log: (line: string) => void): Promise<{ text: string; runs: LookupRun[] }[]> {
+  const dir = resolve(corpora ?? join(packageRoot(), '..', 'shared', 'corpora'));
+  const book = existsSync(dir) ? readdirSync(dir).filter((f) => /^pg19-test-.*\.txt$/.test(f)).sort()[0] : undefined;
+  if (!book) {
+    log(`No PG-19 passages in ${dir}: lookup decoding is not measured.`);
+    return [];
+  }
+  const model = await Model.load(defaultModelDir());
+  try {
+    const traces: { text: string; runs: LookupRun[] }[] = [];
+    for (const c of lookupCases([{ name: book.replace(/^pg19-test-|\.txt$/g, ''), text: passageOf(join(dir, book), 1300) }])) {
+      const engine = new Engine(model, createPolicy({ ...DEFAULT_POLICY, name: 'sink', sink: 4, window: 496 }, model.config, model.kvEditor));
+      await engine.feed([...model.streamPrefix, ...model.tokenizer.encode(c.prompt, true)]);
+      const runs: LookupRun[] = [];
+      for await (const ev of engine.generate({ maxTokens: tokens, ignoreEos: true, onRun: (drafted, accepted) => runs.push({ drafted, accepted }) })) void ev;
+      engine.policy.dispose();
+      traces.push({ text: `${c.kind} (${model.name})`, runs });
+    }
+    return traces;
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function measureReplays(
+  target: { weights: string; dir: string },
+  threads: number,
+  prompt: number[],
+  traces: { text: string; runs: LookupRun[] }[],
+  rounds: number,
+  llama: PeerResult | undefined,
+  log: (line: string) => void,
+): Promise<LookupReplayRow[]> {
+  const model = await Model.load(target.dir, { threads: String(threads) });
+  try {
+    const rows: LookupReplayRow[] = [];
+    for (const t of traces) {
+      const samples = { plain: [] as { tps: number; cpu: number }[], lookup: [] as { tps: number; cpu: number }[] };
+      for (let r = 0; r < rounds; r++) {
+        const { lookup, plain } = await replayLookup(model, prompt, t.runs, r % 2 === 1);
+        for (const [k, m] of [['plain', plain], ['lookup', lookup]] as const) samples[k].push({ tps: (1000 * m.tokens) / m.ms, cpu: m.cpuMs / m.tokens });
+      }
+      const med = (x: { tps: number; cpu: number }[]) => ({ tokensPerSecond: percentile(x.map((y) => y.tps), 0.5), cpuMsPerToken: percentile(x.map((y) => y.cpu), 0.5) });
+      const drafted = t.runs.reduce((n, x) => n + x.drafted, 0);
+      const accepted = t.runs.reduce((n, x) => n + x.accepted, 0);
+      const row: LookupReplayRow = {
+        text: t.text,
+        weights: target.weights,
+        cachedTokens: prompt.length + t.runs.length + accepted,
+        drafted,
+        accepted,
+        acceptance: drafted ? accepted / drafted : 0,
+        tokensPerRun: (t.runs.length + accepted) / t.runs.length,
+        plain: med(samples.plain),
+        lookup: med(samples.lookup),
+        llamaCpp: llama ? { tokensPerSecond: llama.decode.tokensPerSecond, cpuMsPerToken: llama.decode.cpuMsPerToken } : null,
+      };
+      log(`lookup replay, prompt ${prompt.length}, ${t.text}: ${row.plain.tokensPerSecond.toFixed(1)} → ${row.lookup.tokensPerSecond.toFixed(1)} tok/s`);
+      rows.push(row);
+    }
+    return rows;
+  } finally {
+    await model.dispose();
+  }
+}
+
+export function lookupTable(rows: LookupReplayRow[]): string {
+  return [
+    'Prompt-lookup decoding, runs of the built-in model on real text replayed at this shape (greedy; tok/s from wall time of the whole decode):',
+    '| cached tokens | text | weights | drafted | accepted | acceptance | tokens per run | plain tok/s | lookup tok/s | plain CPU ms/token | lookup CPU ms/token | lookup / plain | llama.cpp Q4_0 tok/s | lookup / llama.cpp |',
+    '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.cachedTokens} | ${r.text} | ${r.weights} | ${r.drafted} | ${r.accepted} | ${(100 * r.acceptance).toFixed(0)} % | ${r.tokensPerRun.toFixed(2)} | ${r.plain.tokensPerSecond.toFixed(1)} | ` +
+        `${r.lookup.tokensPerSecond.toFixed(1)} | ${r.plain.cpuMsPerToken.toFixed(1)} | ${r.lookup.cpuMsPerToken.toFixed(1)} | ${(r.lookup.tokensPerSecond / r.plain.tokensPerSecond).toFixed(2)}× | ` +
+        `${r.llamaCpp ? r.llamaCpp.tokensPerSecond.toFixed(1) : '–'} | ${r.llamaCpp ? `${(r.lookup.tokensPerSecond / r.llamaCpp.tokensPerSecond).toFixed(2)}×` : '–'} |`,
+    ),
+  ].join('\n');
 }
 
 export function peersTable(results: PeerResult[], bandwidthGBps: number): string {

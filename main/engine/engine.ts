@@ -23,6 +23,8 @@ export interface GenerateOptions {
   ignoreEos?: boolean;
   /** prompt-lookup drafting for this answer (default: the engine's, on) */
   lookup?: boolean;
+  /** after each model run: the tokens it drafted and how many of them were kept (0, 0 for a plain step) */
+  onRun?: (drafted: number, accepted: number) => void;
 }
 
 export interface EngineOptions {
@@ -174,6 +176,7 @@ export class Engine {
       }
       if (draft.length === 0) {
         logits = await this.feed([id]);
+        opts.onRun?.(0, 0);
         if (stopped) {
           reason = 'stop';
           break;
@@ -213,6 +216,7 @@ export class Engine {
       this.policy.rollback(draft.length - kept);
       lookup!.feedback(draft.length, kept);
       stats.accepted += kept;
+      opts.onRun?.(draft.length, kept);
       logits = this.lastLogits = rows.subarray(kept * V, (kept + 1) * V);
       this.recent = [...this.recent, id, ...draft.slice(0, kept)].slice(-8);
       yield* events;
