@@ -298,13 +298,14 @@ describe('model folder suite', () => {
       const snapshot = join(repo, 'snapshots', 'abc123');
       mkdirSync(join(snapshot, 'onnx'), { recursive: true });
       mkdirSync(join(repo, 'blobs'));
-      const src = testModelDir();
-      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) {
+      const src = testModelDir({ externalData: true }); // its weights in onnx/model.onnx_data, a link into blobs/ too
+      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'onnx/model.onnx_data']) {
         const blob = join(repo, 'blobs', f.replace('/', '_'));
         cpSync(join(src, f), blob);
         symlinkSync(join('..', ...(f.includes('/') ? ['..'] : []), '..', 'blobs', f.replace('/', '_')), join(snapshot, f));
       }
       await (await Model.load(snapshot)).dispose();
+      expect(folderVariants(snapshot).map((v) => v.name)).toEqual(['fp32']);
       link(outside, join(snapshot, 'generation_config.json'));
       await refused(() => generationDefaults(snapshot), [/generation_config\.json/, /leads outside/]);
     });

@@ -76,9 +76,13 @@ function isInside(root: string, path: string): boolean {
  * (`models--org--name/snapshots/<commit>/`, whose files are links into the repo's `blobs/`) that repo's blobs too.
  */
 function allowedRoots(root: string): string[] {
-  const snapshots = dirname(root);
-  const repo = dirname(snapshots);
-  return basename(snapshots) === 'snapshots' && basename(repo).startsWith('models--') ? [root, join(repo, 'blobs')] : [root];
+  // the snapshot may be the folder itself or hold it (an onnx/ subfolder checking its external data)
+  for (let dir = root, up = 0; up < 4 && dirname(dir) !== dir; dir = dirname(dir), up++) {
+    const snapshots = dirname(dir);
+    const repo = dirname(snapshots);
+    if (basename(snapshots) === 'snapshots' && basename(repo).startsWith('models--')) return [root, join(repo, 'blobs')];
+  }
+  return [root];
 }
 
 /** Why a file of this kind and size cannot be read whole, or null when it can. */
