@@ -43,6 +43,61 @@ export async function snapshotOf(
   };
 }
 
+/** A cache as a chunked save reads it: everything but the KV, and the KV of the rows it asks for. */
+export interface CacheRows {
+  meta: Omit<Snapshot, 'kv'>;
+  /** tokens with KV: all, or none for a cache that keeps tokens only */
+  kvTokens: number;
+  /** host KV of these token indices (ascending), keys at their cache positions */
+  rows(indices: readonly number[]): Promise<LayerKv[]>;
+}
+
+/**
+ * The policy's cache for a chunked save: rows are read from an in-place buffer where they lie (only those asked
+ * for), else from the whole cache, read once (KV on the GPU downloaded through the model's editor).
+ */
+export function cacheRowsOf(policy: CachePolicy, modelFingerprint: string, geometry: KvGeometry, dtype: KvDtype, editor?: KvEditor): CacheRows {
+  const c = policy.contents();
+  const stored = encodePolicy(policy.spec);
+  const kvTokens = policy.spec.name === 'recompute' ? 0 : c.tokens.length;
+  let whole: Promise<LayerKv[]> | null = null;
+  return {
+    meta: {
+      modelFingerprint,
+      policy: { name: stored.name, params: { ...stored.params, sinks: c.sinks } },
+      dtype,
+      geometry,
+      tokens: c.tokens,
+      originalPositions: c.originalPositions,
+      cachePositions: c.cachePositions,
+      totalTokensSeen: c.totalTokensSeen,
+      history: c.history,
+    },
+    kvTokens,
+    async rows(indices) {
+      if (c.kvRows) return c.kvRows(indices);
+      whole ??= toHostKv(c.kv, editor);
+      const kv = await whole;
+      return kv.map((l) => ({ key: pickRows(l.key, geometry, kvTokens, indices), value: pickRows(l.value, geometry, kvTokens, indices) }));
+    },
+  };
+}
+
+/** Rows `indices` (ascending) of a [kvHeads, n, headDim] array, as [kvHeads, indices.length, headDim]. */
+function pickRows(a: HostKvArray, g: KvGeometry, n: number, indices: readonly number[]): HostKvArray {
+  const out = allocLike(a, g.kvHeads * indices.length * g.headDim);
+  for (let h = 0; h < g.kvHeads; h++) {
+    for (let j = 0; j < indices.length; ) {
+      let k = j + 1;
+      while (k < indices.length && indices[k] === indices[k - 1] + 1) k++;
+      const from = (h * n + indices[j]) * g.headDim;
+      out.set(a.subarray(from, from + (k - j) * g.headDim), (h * indices.length + j) * g.headDim);
+      j = k;
+    }
+  }
+  return out;
+}
+
 /**
  * Puts a snapshot back into the engine's policy and recomputes the logits of its last token, so decoding
  * continues exactly where it stopped: the last token is removed and fed again at the position it had.

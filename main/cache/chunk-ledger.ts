@@ -1,6 +1,5 @@
-import type { LayerKv } from '../engine/layer-kv.js';
-import { allocLike, type HostKvArray } from '../engine/kv-dtype.js';
-import type { Snapshot } from './snapshot-codec.js';
+import { bytesPerElement } from '../engine/kv-dtype.js';
+import type { CacheRows } from './cache-snapshot.js';
 import { encodeChunk } from './snapshot-chunk.js';
 import { chunkHash } from './snapshot-frame.js';
 import { encodeManifest, type SnapshotManifest } from './snapshot-manifest.js';
@@ -11,6 +10,9 @@ interface StoredRow {
   row: number;
   token: number;
 }
+
+/** KV bytes per chunk at most: a piece is read, encoded and stored in a few milliseconds, then the thread is free again. */
+export const PIECE_BYTES = 1 << 20;
 
 /** What one save writes: a manifest, the chunks it adds, and every chunk it names. */
 export interface ChunkedSave {
@@ -57,12 +59,13 @@ export class ChunkLedger {
   }
 
   /**
-   * The save of `s` (the same cache the ledger follows): its manifest, and a chunk with the rows not yet stored.
+   * The save of the cache the ledger follows: its manifest, and chunks with the rows not yet stored, each at most
+   * `PIECE_BYTES` of KV so that no step of a save holds the core's thread for long; `pause` runs between pieces.
    * `coveredChars`: a checkpoint mid-answer holds that many characters of its message.
    */
-  plan(s: Snapshot, coveredChars?: number): ChunkedSave {
-    const n = s.tokens.length;
-    const kvTokens = s.kv.length > 0 && s.kv[0].key.length > 0 ? n : 0;
+  async plan(c: CacheRows, opts: { coveredChars?: number; pause?: () => Promise<void> } = {}): Promise<ChunkedSave> {
+    const s = c.meta;
+    const kvTokens = c.kvTokens;
     // a cache that went back (reset and read anew) may hold other tokens at the same stream positions
     const trusted = s.totalTokensSeen >= this.seen;
     const reuse: (StoredRow | null)[] = new Array(kvTokens).fill(null);
@@ -73,7 +76,7 @@ export class ChunkLedger {
       reuse[i] = e;
       live.set(e.hash, (live.get(e.hash) ?? 0) + 1);
     }
-    // compaction: a chunk mostly dead is not named again; its live rows go into the new chunk
+    // compaction: a chunk mostly dead is not named again; its live rows go into the new chunks
     const compact = this.toCompact(live, kvTokens);
     for (let i = 0; i < kvTokens; i++) {
       const e = reuse[i];
@@ -82,43 +85,44 @@ export class ChunkLedger {
     const write: number[] = [];
     for (let i = 0; i < kvTokens; i++) if (!reuse[i]) write.push(i);
 
+    const g = s.geometry;
+    const rowBytes = 2 * g.layers * g.kvHeads * g.headDim * bytesPerElement(s.dtype);
+    const pieceRows = Math.max(1, Math.floor(PIECE_BYTES / rowBytes));
     const added: ChunkedSave['added'] = [];
-    let newHash = '';
-    if (write.length) {
-      const bytes = encodeChunk({
-        dtype: s.dtype,
-        geometry: s.geometry,
-        keyPositions: write.map((i) => s.cachePositions[i]),
-        kv: s.kv.map((l) => gatherRows(l, s.geometry.kvHeads, s.geometry.headDim, n, write)),
-      });
-      newHash = chunkHash(bytes);
-      added.push({ hash: newHash, bytes });
+    for (let at = 0; at < write.length; at += pieceRows) {
+      if (at > 0) await opts.pause?.();
+      const piece = write.slice(at, at + pieceRows);
+      const bytes = encodeChunk({ dtype: s.dtype, geometry: g, keyPositions: piece.map((i) => s.cachePositions[i]), kv: await c.rows(piece) });
+      const hash = chunkHash(bytes);
+      added.push({ hash, bytes });
+      piece.forEach((i, row) => (reuse[i] = { hash, row, token: s.tokens[i] }));
     }
+    const newRows = new Map(added.map((a) => [a.hash, 0]));
+    for (const i of write) newRows.set(reuse[i]!.hash, newRows.get(reuse[i]!.hash)! + 1);
     const index = new Map<string, number>();
     const chunks: SnapshotManifest['chunks'] = [];
     const chunkOf: number[] = [];
     const rowOf: number[] = [];
     const held = new Map<number, StoredRow>();
-    let written = 0;
     for (let i = 0; i < kvTokens; i++) {
-      const row = reuse[i] ?? { hash: newHash, row: written++, token: s.tokens[i] };
-      let c = index.get(row.hash);
-      if (c === undefined) {
-        index.set(row.hash, (c = chunks.length));
-        chunks.push({ hash: row.hash, rows: row.hash === newHash ? write.length : this.rows.get(row.hash)! });
+      const row = reuse[i]!;
+      let k = index.get(row.hash);
+      if (k === undefined) {
+        index.set(row.hash, (k = chunks.length));
+        chunks.push({ hash: row.hash, rows: newRows.get(row.hash) ?? this.rows.get(row.hash)! });
       }
-      chunkOf.push(c);
+      chunkOf.push(k);
       rowOf.push(row.row);
       held.set(s.originalPositions[i], row);
     }
-    const { kv: _kv, ...rest } = s;
-    const manifest = encodeManifest({ ...rest, chunks, chunkOf, rowOf, ...(coveredChars !== undefined ? { coveredChars } : {}) });
+    const coveredChars = opts.coveredChars;
+    const manifest = encodeManifest({ ...s, chunks, chunkOf, rowOf, ...(coveredChars !== undefined ? { coveredChars } : {}) });
     return {
       manifest,
       added,
-      refs: chunks.map((c) => c.hash),
+      refs: chunks.map((x) => x.hash),
       rowsWritten: write.length,
-      after: { held, rows: new Map(chunks.map((c) => [c.hash, c.rows])), seen: s.totalTokensSeen },
+      after: { held, rows: new Map(chunks.map((x) => [x.hash, x.rows])), seen: s.totalTokensSeen },
     };
   }
 
@@ -150,22 +154,4 @@ export class ChunkLedger {
     this.rows = save.after.rows;
     this.seen = save.after.seen;
   }
-}
-
-/** Rows `pick` (ascending token indices) of a [kvHeads, n, headDim] layer, as [kvHeads, pick.length, headDim]. */
-function gatherRows(l: LayerKv, kvHeads: number, headDim: number, n: number, pick: number[]): LayerKv {
-  const one = (a: HostKvArray): HostKvArray => {
-    const out = allocLike(a, kvHeads * pick.length * headDim);
-    for (let h = 0; h < kvHeads; h++) {
-      for (let j = 0; j < pick.length; ) {
-        let k = j + 1;
-        while (k < pick.length && pick[k] === pick[k - 1] + 1) k++;
-        const from = (h * n + pick[j]) * headDim;
-        out.set(a.subarray(from, from + (k - j) * headDim), (h * pick.length + j) * headDim);
-        j = k;
-      }
-    }
-    return out;
-  };
-  return { key: one(l.key), value: one(l.value) };
 }

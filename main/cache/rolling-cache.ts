@@ -176,6 +176,14 @@ export class RollingCache implements CachePolicy {
       totalTokensSeen: this.seen,
       history: [],
       sinks: this.sinks,
+      // a chunked snapshot's new rows: only they are copied (and turned back by the offset)
+      kvRows: isKvBuffer(kv)
+        ? (indices) => {
+            const layers = kv.rows(indices);
+            for (const l of layers) rotateKeys(l.key, geometry.kvHeads, geometry.headDim, 0, indices.length, -offset, rope);
+            return layers;
+          }
+        : undefined,
     };
   }
 

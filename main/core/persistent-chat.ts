@@ -1,8 +1,8 @@
-import { snapshotOf } from '../cache/cache-snapshot.js';
+import { cacheRowsOf, snapshotOf } from '../cache/cache-snapshot.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { defaultPolicyFor, type PolicySpec } from '../policy/policy.js';
 import { decodePolicy, encodePolicy } from '../policy/policy-store.js';
-import { ChunkLedger } from '../cache/chunk-ledger.js';
+import { ChunkLedger, type ChunkedSave } from '../cache/chunk-ledger.js';
 import { encodeSnapshot } from '../cache/snapshot-codec.js';
 import type { SnapshotManifest } from '../cache/snapshot-manifest.js';
 import { Engine } from '../engine/engine.js';
@@ -44,14 +44,14 @@ export interface OpenChatOptions {
   checkpointTokens?: number;
 }
 
-/** What the last snapshot save cost: bytes handed to the store, KV rows written, and time on the calling thread. */
+/** What the last snapshot save cost: bytes handed to the store, KV rows written, and time. */
 export interface SaveCost {
   bytes: number;
   rows: number;
-  /** building the bytes (download from the GPU excluded) */
-  encodeMs: number;
-  /** the store's transaction */
-  storeMs: number;
+  /** from start to end (the core serves other work between its steps) */
+  ms: number;
+  /** the longest step the core's thread spent without a break (what it blocks everything else for) */
+  longestStepMs: number;
 }
 
 /** Policy spec stored with a session, back as a PolicySpec. */
@@ -394,33 +394,48 @@ export class PersistentChat {
     if (this.opts.snapshotFormat === 'none') return;
     const model = this.engine.model;
     const policy = this.engine.policy;
-    const snapshot = await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor);
     const keep = this.opts.keepSnapshots ?? 3;
     const started = performance.now();
     if (this.opts.snapshotFormat === 'full') {
-      const bytes = encodeSnapshot(snapshot);
-      const encoded = performance.now();
+      const bytes = encodeSnapshot(await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
       this.store.saveSnapshot(this.session.id, messageId, bytes, keep);
-      this.lastSave = { bytes: bytes.byteLength, rows: snapshot.tokens.length, encodeMs: encoded - started, storeMs: performance.now() - encoded };
+      const ms = performance.now() - started;
+      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms };
       return;
     }
     // another cache than the ledger follows (an adopted A/B branch): nothing of it is stored yet
     if (this.ledger?.owner !== policy) this.ledger = new ChunkLedger(policy);
-    let save = this.ledger.plan(snapshot, coveredChars);
-    let encoded = performance.now();
+    // the save runs in steps (read and encode a piece, store it) with the core's thread free in between
+    let longest = 0;
+    let stepStart = performance.now();
+    const pause = async () => {
+      longest = Math.max(longest, performance.now() - stepStart);
+      await new Promise((r) => setImmediate(r));
+      stepStart = performance.now();
+    };
+    const write = async (ledger: ChunkLedger): Promise<ChunkedSave> => {
+      const save = await ledger.plan(cacheRowsOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor), { coveredChars, pause });
+      for (const chunk of save.added) {
+        await pause();
+        this.store.chunks.add(this.session.id, chunk);
+      }
+      await pause();
+      this.store.chunks.save(this.session.id, messageId, { ...save, added: [] }, keep);
+      return save;
+    };
+    let save: ChunkedSave;
     try {
-      this.store.chunks.save(this.session.id, messageId, save, keep);
+      save = await write(this.ledger);
     } catch (err) {
       if (!(err instanceof MissingChunkError)) throw err;
       // a chunk it builds on was dropped meanwhile: this save writes the whole cache
       this.ledger = new ChunkLedger(policy);
-      save = this.ledger.plan(snapshot, coveredChars);
-      encoded = performance.now();
-      this.store.chunks.save(this.session.id, messageId, save, keep);
+      save = await write(this.ledger);
     }
+    longest = Math.max(longest, performance.now() - stepStart);
     this.ledger.commit(save);
     const bytes = save.manifest.byteLength + save.added.reduce((n, c) => n + c.bytes.byteLength, 0);
-    this.lastSave = { bytes, rows: save.rowsWritten, encodeMs: encoded - started, storeMs: performance.now() - encoded };
+    this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest };
   }
 }
 

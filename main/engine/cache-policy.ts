@@ -3,7 +3,7 @@
  * (dense, window, recompute, sink), so the engine never knows which policy runs.
  */
 import type { PolicySpec } from '../policy/policy.js';
-import type { CacheKv, PastKv } from './layer-kv.js';
+import type { CacheKv, LayerKv, PastKv } from './layer-kv.js';
 
 /** What one decoder run consumes. */
 export interface RunPlan {
@@ -26,6 +26,11 @@ export interface CacheContents<K extends CacheKv = CacheKv> {
   history: number[];
   /** leading cache tokens that are never evicted (sinks, or a pinned first turn) */
   sinks: number;
+  /**
+   * The host KV of some tokens only (ascending indices into `tokens`), keys at their cache positions, where the cache
+   * can read them without copying all of it (an in-place buffer); absent: read `kv`.
+   */
+  kvRows?(indices: readonly number[]): LayerKv[];
 }
 
 /**

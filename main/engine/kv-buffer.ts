@@ -182,6 +182,27 @@ export class KvBuffer {
     return this.keys.map((key, l) => ({ key: this.gather(key), value: this.gather(this.values[l]) }));
   }
 
+  /**
+   * Copies of some valid tokens only (ascending indices), as [kvHeads, tokens.length, headDim] arrays: a chunked
+   * snapshot reads the rows it has not stored yet, not the whole cache.
+   */
+  rows(tokens: readonly number[]): LayerArrays[] {
+    const { kvHeads, headDim } = this.geometry;
+    const n = tokens.length;
+    const pick = (a: HostKvArray): HostKvArray => {
+      const out = allocKv(this.dtype, kvHeads * n * headDim);
+      for (let h = 0; h < kvHeads; h++) {
+        const src = h * this.capacity * headDim;
+        for (let i = 0; i < n; i++) {
+          const row = src + this.slots[tokens[i]] * headDim;
+          out.set(a.subarray(row, row + headDim), (h * n + i) * headDim);
+        }
+      }
+      return out;
+    };
+    return this.keys.map((key, l) => ({ key: pick(key), value: pick(this.values[l]) }));
+  }
+
   /** Replaces the contents with exact-size [kvHeads, length, headDim] arrays of `length` tokens. */
   load(kv: LayerArrays[], length: number): void {
     const { kvHeads, headDim } = this.geometry;

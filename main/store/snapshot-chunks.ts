@@ -47,12 +47,27 @@ export class SnapshotChunks {
       snapshotBytes: p<[number], { n: number }>('SELECT coalesce(sum(size), 0) AS n FROM snapshots WHERE session_id = ?'),
       chunkBytesUsed: p<[number], { n: number }>('SELECT coalesce(sum(size), 0) AS n FROM snapshot_chunks WHERE session_id = ?'),
       chunkCount: p<[number], { n: number }>('SELECT count(*) AS n FROM snapshot_chunks WHERE session_id = ?'),
+      // chunks no manifest names: those a save added before it was cut short (the process died between its steps)
+      unnamed: p<[number]>(
+        'DELETE FROM snapshot_chunks WHERE session_id = ? AND NOT EXISTS (SELECT 1 FROM snapshot_chunk_refs r WHERE r.chunk_id = snapshot_chunks.id)'),
     };
   }
 
   /**
-   * Stores a manifest with the chunks it adds, and keeps only the newest `keep` snapshots of the session (chunks no
-   * kept manifest names go with them). Throws MissingChunkError, storing nothing, when a chunk it names is gone.
+   * Stores one chunk ahead of the manifest that will name it, in its own short transaction (a save adds its chunks
+   * one at a time, with the core's thread free in between). Until a manifest names it, the next save may drop it.
+   */
+  add(sessionId: number, chunk: { hash: string; bytes: Uint8Array }): void {
+    inTransaction(this.db, () => {
+      if (!this.s.session.get(sessionId)) throw new NotFoundError('session', sessionId);
+      this.s.insertChunk.run(sessionId, chunk.hash, Date.now(), view(chunk.bytes), chunk.bytes.byteLength);
+    });
+  }
+
+  /**
+   * Stores a manifest with the chunks it adds (or that `add` stored before), and keeps only the newest `keep`
+   * snapshots of the session: chunks no kept manifest names go, with those an interrupted save left. Throws
+   * MissingChunkError, storing nothing, when a chunk it names is gone.
    */
   save(sessionId: number, messageId: number | null, w: ChunkedSnapshotWrite, keep = 3): SnapshotInfo {
     if (!Number.isSafeInteger(keep) || keep < 1) throw new RangeError(`A chunked save keeps at least 1 snapshot, got ${keep}.`);
@@ -66,6 +81,7 @@ export class SnapshotChunks {
       const row = this.s.insertSnapshot.get(sessionId, messageId, now, view(w.manifest), w.manifest.byteLength)!;
       for (const id of ids) this.s.insertRef.run(row.id, id!);
       this.s.prune.run({ sessionId, keep });
+      this.s.unnamed.run(sessionId);
       return toSnapshotInfo(row);
     });
   }
