@@ -153,11 +153,24 @@ export class CoreService implements PerpetuaApi {
   abHistory = async (p?: P<'ab.history'>) => abHistory(this.store, p?.sessionId === undefined ? undefined : parseRowId(p.sessionId, 'session'));
 
   async close(): Promise<void> {
-    await this.parts.downloads.close();
-    await this.sessions.closeAll();
-    this.parts.ab.close();
-    await this.parts.library.close();
-    this.store.db.close();
+    // every part is closed even when one fails (a full disk under the last snapshot): the database is always
+    // closed last, and the first failure is reported once all are done
+    const steps = [
+      () => this.parts.downloads.close(),
+      () => this.sessions.closeAll(),
+      () => this.parts.ab.close(),
+      () => this.parts.library.close(),
+      () => this.store.db.close(),
+    ];
+    let first: unknown;
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
   }
 
   /** Passes a session's packets through; once the request is accepted, earlier A/B branches no longer fit. */

@@ -67,7 +67,10 @@ export class SessionDirectory {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all([...this.open.keys()].map((id) => this.close(id)));
+    // each session closes whatever another's close does (allSettled: one failing does not leave the rest open)
+    const results = await Promise.allSettled([...this.open.keys()].map((id) => this.close(id)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async openSession(sessionId: number): Promise<SessionRunner> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ReliabilityTally } from '../eval/reliability-tally.js';
+import { CoreService } from '../core/core-service.js';
 import { number } from '../cli/options.js';
 import { parseDecimal } from '../shared/decimal-text.js';
 import { PerpetuaError } from '../shared/errors.js';
@@ -193,6 +194,19 @@ describe('long-life suite', () => {
       const reopened = openDatabase(file);
       expect(reopened.pragma('auto_vacuum', { simple: true })).toBe(2);
       reopened.close();
+    });
+  });
+
+  it('closing the core closes the database even when a part before it fails (a full disk under the last snapshot)', async () => {
+    await tally.check('close after a failing part', async () => {
+      const core = new CoreService({ dbFile: join(dir, 'close.db') });
+      await core.modelsList();
+      const parts = (core as unknown as { parts: { library: { close(): Promise<void> } } }).parts;
+      parts.library.close = async () => {
+        throw new Error('database or disk is full');
+      };
+      await expect(core.close()).rejects.toThrow(/disk is full/);
+      expect((core as unknown as { store: Store }).store.db.open).toBe(false);
     });
   });
 
