@@ -16,6 +16,7 @@ import { lookupCases, passageOf } from '../eval/lookup-bench.js';
 import { replayLookup, type LookupRun } from '../eval/lookup-replay.js';
 import { percentile } from '../eval/percentile.js';
 import { defaultModelDir, packageRoot } from './default-model.js';
+import { generationDefaults } from '../engine/generation-config.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { Q4_BLOCK_SIZES, type Q4BlockSize } from '../../native-models/graph/weight-codec.js';
 import { number, oneOf, parse } from './options.js';
@@ -179,7 +180,8 @@ interface LookupReplayRow {
 
 /**
  * The runs of the built-in model decoding real text with lookup on: for each case of the lookup bench on the first
- * PG-19 passage (quote, continue, summarise) and the code-editing prompt, greedy, `tokens` tokens.
+ * PG-19 passage (quote, continue, summarise) and the code-editing prompt, `tokens` tokens, greedy with the model's
+ * repetition penalty (its generation_config.json; without it its greedy text loops, which flatters lookup).
  */
 async function lookupTraces(corpora: string | undefined, tokens: number, log: (line: string) => void): Promise<{ text: string; runs: LookupRun[] }[]> {
   const dir = resolve(corpora ?? join(packageRoot(), '..', 'shared', 'corpora'));
@@ -195,7 +197,7 @@ async function lookupTraces(corpora: string | undefined, tokens: number, log: (l
       const engine = new Engine(model, createPolicy({ ...DEFAULT_POLICY, name: 'sink', sink: 4, window: 496 }, model.config, model.kvEditor));
       await engine.feed([...model.streamPrefix, ...model.tokenizer.encode(c.prompt, true)]);
       const runs: LookupRun[] = [];
-      for await (const ev of engine.generate({ maxTokens: tokens, ignoreEos: true, onRun: (drafted, accepted) => runs.push({ drafted, accepted }) })) void ev;
+      for await (const ev of engine.generate({ maxTokens: tokens, ignoreEos: true, sampling: { ...generationDefaults(model.dir), temperature: 0 }, onRun: (drafted, accepted) => runs.push({ drafted, accepted }) })) void ev;
       engine.policy.dispose();
       traces.push({ text: `${c.kind} (${model.name})`, runs });
     }

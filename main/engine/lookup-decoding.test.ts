@@ -90,7 +90,8 @@ describe.each(MODELS)('lookup decoding (%s)', (_name, modelOpts, loadOpts) => {
   afterAll(() => model.dispose());
 
   for (const spec of POLICIES) {
-    for (const [mode, sampling] of [['greedy', {}], ['sampled', { temperature: 0.7, topK: 8, seed: 7 }]] as const) {
+    const modes = [['greedy', {}], ['greedy with a repetition penalty', { repetitionPenalty: 1.3 }], ['sampled', { temperature: 0.7, topK: 8, seed: 7 }]] as const;
+    for (const [mode, sampling] of modes) {
       it(`${spec.name}, ${mode}: the plain decode's tokens and KV over a long run with evictions`, async () => {
         const run = async (lookup: boolean) => {
           const engine = new Engine(model, createPolicy(spec, model.config, model.kvEditor), { lookup: { maxDraft: 6 } });

@@ -3,6 +3,7 @@ import { loadavg } from 'node:os';
 import { createPolicy } from '../cache/create-policy.js';
 import { Engine, type LookupStats } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
+import type { SamplingOptions } from '../engine/sampler.js';
 import type { PolicySpec } from '../policy/policy.js';
 import { percentile } from './percentile.js';
 
@@ -30,6 +31,8 @@ export interface LookupCaseResult {
   speedup: number;
   /** the two modes gave the same tokens in every round */
   identical: boolean;
+  /** the answer's opening, to see what was decoded */
+  sample: string;
 }
 
 const CODE = `export function totalPrice(items: Item[], taxRate: number): number {
@@ -81,14 +84,15 @@ export function lookupCases(passages: { name: string; text: string }[]): LookupC
 }
 
 /**
- * Each case decoded greedily with and without lookup decoding, the two modes taking turns round by round (order
+ * Each case decoded with the given sampling (the model's generation_config.json in the bench: greedy with its
+ * repetition penalty for the built-in model) with and without lookup decoding, the two modes taking turns round by round (order
  * reversed every other round) on one model: tok/s and CPU ms per token (medians), and what was drafted and kept.
  */
 export async function measureLookup(
   model: Model,
   spec: PolicySpec,
   cases: LookupCase[],
-  opts: { tokens: number; rounds: number; onProgress?: (line: string) => void },
+  opts: { tokens: number; rounds: number; sampling?: SamplingOptions; onProgress?: (line: string) => void },
 ): Promise<{ results: LookupCaseResult[]; load1m: number[] }> {
   const load = [loadavg()[0]];
   const results: LookupCaseResult[] = [];
@@ -98,6 +102,7 @@ export async function measureLookup(
     let stats: LookupStats = { runs: 0, drafted: 0, accepted: 0 };
     const outputs: Record<'plain' | 'lookup', string[]> = { plain: [], lookup: [] };
     let tokens = 0;
+    let sample = '';
     for (let r = 0; r < opts.rounds; r++) {
       const order: ('plain' | 'lookup')[] = r % 2 === 0 ? ['plain', 'lookup'] : ['lookup', 'plain'];
       for (const mode of order) {
@@ -105,8 +110,8 @@ export async function measureLookup(
         await engine.feed(ids);
         const c0 = process.cpuUsage();
         const t0 = performance.now();
-        let done: { tokens: number[]; lookup: LookupStats } | null = null;
-        for await (const ev of engine.generate({ maxTokens: opts.tokens, ignoreEos: true, lookup: mode === 'lookup' })) if (ev.type === 'done') done = ev;
+        let done: { tokens: number[]; text: string; lookup: LookupStats } | null = null;
+        for await (const ev of engine.generate({ maxTokens: opts.tokens, ignoreEos: true, sampling: opts.sampling, lookup: mode === 'lookup' })) if (ev.type === 'done') done = ev;
         const ms = performance.now() - t0;
         const cpu = process.cpuUsage(c0);
         engine.policy.dispose();
@@ -114,6 +119,7 @@ export async function measureLookup(
         samples[mode].push({ tps: (1000 * tokens) / ms, cpu: (cpu.user + cpu.system) / 1000 / tokens });
         outputs[mode].push(done!.tokens.join(','));
         if (mode === 'lookup') stats = done!.lookup;
+        sample = done!.text;
       }
     }
     const med = (s: { tps: number; cpu: number }[]) => ({ tokensPerSecond: percentile(s.map((x) => x.tps), 0.5), cpuMsPerToken: percentile(s.map((x) => x.cpu), 0.5) });
@@ -130,6 +136,7 @@ export async function measureLookup(
       tokensPerRun: tokens / Math.max(1, tokens - stats.accepted),
       speedup: lookup.tokensPerSecond / plain.tokensPerSecond,
       identical: outputs.plain.every((o, i) => o === outputs.lookup[i]),
+      sample: sample.slice(0, 200),
     };
     results.push(result);
     opts.onProgress?.(lookupRow(result));
