@@ -68,6 +68,8 @@ describe('first run with the built-in model', () => {
     await shot(page, 'new-chat-builtin-model');
     await page.click('[data-testid=new-session-create]');
     await page.waitForSelector('[data-testid=session-title]');
+    // the cursor is in the message box: typing goes to the new chat
+    await page.waitForFunction(() => (document.activeElement as HTMLElement | null)?.dataset.testid === 'composer-input', undefined, { timeout: 10_000 });
     const [session] = await core.sessionsList();
     expect(session.policy).toMatchObject({ name: 'sink', sink: fit.sink, window: fit.window });
   });

@@ -48,6 +48,13 @@ describe('cache view: what the model still sees', () => {
     await core.close();
   });
 
+  it('says a system prompt the sinks hold only the start of is forgotten once evicted, not kept (not pinned)', async () => {
+    const { stats, core } = await chatOf({ name: 'sink', sink: 4, window: 24, pinSystem: false }, 'You are a patient storyteller who writes about the sea.');
+    expect(stats.view!.keptTokens).toBe(4);
+    expect(stats.view!.system).toBe('forgotten');
+    await core.close();
+  });
+
   it('sees everything under the dense policy', async () => {
     const { stats, core } = await chatOf({ name: 'dense', sink: 0, window: 1024, pinSystem: false });
     expect(stats.view).toMatchObject({ heldFromSeq: null, evictedTokens: 0, keptSeqs: [] });

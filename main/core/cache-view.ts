@@ -115,7 +115,9 @@ export function cacheView(input: ViewInput): CacheView {
     keptSeqs.push(m.seq);
     pos += count(m);
   }
-  const system = !input.systemPrompt ? null : kept > 0 ? 'kept' : evicted > 0 && windowStart >= systemTokens ? 'forgotten' : 'seen';
+  // kept only when the kept head holds all of it (a pinned prompt): 4 attention sinks hold just its first tokens
+  const pinned = policy.spec.name === 'sink' && policy.spec.pinSystem && kept > 0;
+  const system = !input.systemPrompt ? null : pinned || kept >= systemTokens ? 'kept' : evicted > 0 && windowStart >= systemTokens ? 'forgotten' : 'seen';
   return { heldFromSeq, heldTokensOfFirst, evictedTokens: evicted, keptTokens: kept, keptSeqs, system };
 }
 

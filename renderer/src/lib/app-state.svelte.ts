@@ -47,6 +47,8 @@ export class AppState {
   /** Message to bring into view (search hit); the chat view clears it. */
   focusMessageId = $state<string | null>(null);
   theme = $state<Theme>('light');
+  /** Bumped when the cursor should go to the message box (a chat was just created). */
+  composerFocus = $state(0);
   /** Bumped when the chat view should jump to the newest message (the user sent something). */
   bottomTick = $state(0);
   /** A policy switch (the cache rebuilt from the transcript) in flight: progress and Cancel. */
@@ -275,7 +277,7 @@ export class AppState {
     return this.attempt(async () => {
       const s = await this.api.sessionsCreate(p);
       this.sessions = [s, ...this.sessions.filter((x) => x.id !== s.id)];
-      await this.open(s.id);
+      if (await this.open(s.id)) this.composerFocus++;
     });
   }
 
