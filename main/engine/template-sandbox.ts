@@ -26,8 +26,15 @@ const START_MS = 30_000;
  */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { Environment, Template } = require(workerData.jinja);
 const { port, flag, maxChars, maxRange } = workerData;
+let Environment, Template;
+try {
+  ({ Environment, Template } = require(workerData.jinja));
+} catch (e) {
+  Atomics.store(flag, 1, 2); // could not start: said at once, not after the start timeout
+  Atomics.notify(flag, 1);
+  throw e;
+}
 function range(start, stop, step = 1) {
   if (stop === undefined) { stop = start; start = 0; }
   if (step === 0) throw new Error('range() step must not be zero');
@@ -115,9 +122,9 @@ export class TemplateSandbox {
     });
     worker.unref(); // an idle renderer never keeps the process alive
     worker.on('error', () => {}); // an exhausted heap ends it; the render that caused it reports the sentence
-    if (!waitOn(flag, 1, START_MS)) {
+    if (!waitOn(flag, 1, START_MS) || Atomics.load(flag, 1) !== 1) {
       void worker.terminate();
-      throw new TemplateError('template_budget', `The chat template renderer did not start within ${START_MS / 1000} s.`);
+      throw new TemplateError('template_budget', `The chat template renderer could not start (within ${START_MS / 1000} s); restart Perpetua.`);
     }
     this.worker = worker;
     this.port = port1;
