@@ -12,8 +12,9 @@ import { contextFullSentence } from '../policy/policy.js';
 
 export const GENERATE_HELP = `perpetua generate --prompt TEXT | --prompt-file FILE [--model DIR] [--max-tokens N] [--temperature T] [--seed S]
       [--policy dense|window|recompute|sink] [--sink S] [--window L] [--ep auto|cpu|webgpu|cuda|dml|coreml]
-    [--ignore-eos] [--report-every N] [--quiet] [--db FILE --session NAME]
+    [--ignore-eos] [--no-lookup] [--report-every N] [--quiet] [--db FILE --session NAME]
   Prints the model's continuation of TEXT; --report-every prints speed, RSS and cache size every N tokens.
+  --no-lookup decodes without prompt-lookup drafts (the same text, one model run per token).
   With --db/--session the text is stored and the session resumed next time (no --prompt: continue it).`;
 
 export async function generateCommand(args: string[]): Promise<void> {
@@ -22,6 +23,7 @@ export async function generateCommand(args: string[]): Promise<void> {
     prompt: { type: 'string' },
     'prompt-file': { type: 'string' },
     'ignore-eos': { type: 'boolean', default: false },
+    'no-lookup': { type: 'boolean', default: false },
     'report-every': { type: 'string' },
     quiet: { type: 'boolean', default: false },
   });
@@ -54,6 +56,7 @@ export async function generateCommand(args: string[]): Promise<void> {
     sampling: samplingFrom(values, generationDefaults(model.dir)),
     stop: values.stop,
     ignoreEos: values['ignore-eos'],
+    lookup: !values['no-lookup'],
     chunk,
   };
   if (!session) await engine.feed(prompt, { chunk });
@@ -75,7 +78,8 @@ export async function generateCommand(args: string[]): Promise<void> {
       process.stdout.write('\n');
       process.stderr.write(
         `[${ev.tokens.length} tokens, ${ev.tokensPerSecond.toFixed(1)} tokens/s, prefill ${prompt.length} tokens in ${prefillMs.toFixed(0)} ms, ` +
-          `stop: ${ev.reason}, ${model.runsOn}, ${engine.policy.spec.name} cache ${engine.policy.length} tokens]\n`,
+          `stop: ${ev.reason}, ${model.runsOn}, ${engine.policy.spec.name} cache ${engine.policy.length} tokens` +
+          `${ev.lookup.drafted ? `, lookup kept ${ev.lookup.accepted} of ${ev.lookup.drafted} drafted tokens` : ''}]\n`,
       );
       if (ev.reason === 'context') process.stderr.write(`${contextFullSentence(engine.policy.capacity)}\n`);
     }
