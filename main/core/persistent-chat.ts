@@ -10,6 +10,7 @@ import type { Model } from '../engine/model.js';
 import { StreamingMessageWriter } from '../store/message-writer.js';
 import { SessionLocks } from '../store/session-locks.js';
 import { MissingChunkError } from '../store/snapshot-chunks.js';
+import { DEFAULT_SNAPSHOT_BUDGET } from '../store/snapshot-budget.js';
 import type { Store } from '../store/store.js';
 import type { Message, Session } from '../store/types.js';
 import { AnswerCheckpoints } from './answer-checkpoints.js';
@@ -42,6 +43,8 @@ export interface OpenChatOptions {
   snapshotFormat?: 'chunked' | 'full' | 'none';
   /** an answer's KV is checkpointed every this many tokens while it streams (chunked snapshots; 0: never) */
   checkpointTokens?: number;
+  /** bytes all chats' snapshots may take (default DEFAULT_SNAPSHOT_BUDGET): the least recently used chats' go first */
+  snapshotBudget?: number;
 }
 
 /** What the last snapshot save cost: bytes handed to the store, KV rows written, and time. */
@@ -399,6 +402,7 @@ export class PersistentChat {
     if (this.opts.snapshotFormat === 'full') {
       const bytes = encodeSnapshot(await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
       this.store.saveSnapshot(this.session.id, messageId, bytes, keep);
+      this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
       const ms = performance.now() - started;
       this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms };
       return;
@@ -432,8 +436,10 @@ export class PersistentChat {
       this.ledger = new ChunkLedger(policy);
       save = await write(this.ledger);
     }
-    longest = Math.max(longest, performance.now() - stepStart);
     this.ledger.commit(save);
+    await pause();
+    this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
+    longest = Math.max(longest, performance.now() - stepStart);
     const bytes = save.manifest.byteLength + save.added.reduce((n, c) => n + c.bytes.byteLength, 0);
     this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest };
   }

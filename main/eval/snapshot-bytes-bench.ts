@@ -14,6 +14,8 @@ export interface SnapshotBytesRow {
   /** tokens each measured turn adds (about: a user turn and an answer of half each) */
   turnTokens: number;
   cacheTokens: number;
+  /** mean tokens a measured turn added (its user text and its answer) */
+  tokensPerTurn: number;
   /** mean per turn (checkpoints included): bytes the process caused to be written to storage (/proc/self/io write_bytes: database + WAL) */
   writeBytes: number;
   /** mean per turn: bytes passed to write calls (wchar) */
@@ -76,12 +78,15 @@ export async function benchSnapshotBytes(
         const saveMs: number[] = [];
         const saveTotal: number[] = [];
         const turns: { start: number; end: number }[] = [];
+        const added: number[] = [];
         for (let t = 0; t < opts.turns; t++) {
           const before = processIo();
+          const seen = chat.engine.policy.totalTokensSeen;
           const start = Date.now() / 1000;
           const half = Math.round(turnTokens / 2);
           for await (const ev of chat.send(nextText(half), { maxTokens: turnTokens - half, ignoreEos: true, sampling: { temperature: 0 } })) void ev;
           const after = processIo();
+          added.push(chat.engine.policy.totalTokensSeen - seen);
           turns.push({ start, end: Date.now() / 1000 });
           writes.push(after.writeBytes - before.writeBytes);
           chars.push(after.wchar - before.wchar);
@@ -93,6 +98,7 @@ export async function benchSnapshotBytes(
           format,
           turnTokens,
           cacheTokens: chat.engine.policy.length,
+          tokensPerTurn: mean(added),
           writeBytes: mean(writes),
           wchar: mean(chars),
           savedBytes: median(saved),

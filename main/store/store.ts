@@ -6,6 +6,7 @@ import { SessionLocks } from './session-locks.js';
 import { reclaimSpace } from './space.js';
 import { Branches } from './branches.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
+import { SnapshotBudget } from './snapshot-budget.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { searchMessages } from './search.js';
 import { isShowableName, toWellFormed } from './text.js';
@@ -43,11 +44,14 @@ export class Store {
   readonly branches: Branches;
   /** the chunks of chunked KV snapshots */
   readonly chunks: SnapshotChunks;
+  /** the disk budget for snapshots across all chats */
+  readonly snapshotBudget: SnapshotBudget;
 
   constructor(readonly db: Db) {
     this.s = prepareStatements(db);
     this.branches = new Branches(db);
     this.chunks = new SnapshotChunks(db);
+    this.snapshotBudget = new SnapshotBudget(db);
   }
 
   // ── models ──────────────────────────────────────────────────────────────────────────────────────
