@@ -64,6 +64,13 @@ describe('A/B comparison e2e (web host + real core)', () => {
   it('runs sink:4:32 against window:0:24: two columns stream side by side, then the metrics', async () => {
     await page.click('[data-testid=open-ab]');
     await page.waitForSelector('[data-testid=ab-panel]');
+    // the form proposes the chat as it runs (sink 4 + 1020, not pinned) against a window of the same budget
+    const chat = ((await page.evaluate(`window.perpetua.sessionsList()`)) as { id: string; policy: PolicyConfig }[]).find((s) => s.id === sessionId)!;
+    expect(chat.policy).toMatchObject({ name: 'sink', pinSystem: false });
+    expect(await page.inputValue('[data-testid=ab-a-window]')).toBe(String(chat.policy.window));
+    expect(await page.isChecked('[data-testid=ab-a-pin]')).toBe(false);
+    expect(await page.inputValue('[data-testid=ab-b-policy]')).toBe('window');
+    expect(await page.inputValue('[data-testid=ab-b-window]')).toBe(String(chat.policy.sink + chat.policy.window));
     await pickPolicy(page, 'a', A);
     await pickPolicy(page, 'b', B);
     await page.fill('[data-testid=ab-prompt]', 'Then the road turned toward the sea, and');

@@ -70,7 +70,14 @@ export class AbState {
     private readonly host: AbHost,
     /** The chat this comparison belongs to. */
     readonly sessionId: string,
-  ) {}
+    /** what the form starts with: the chat's own policy against the other bounded one, inside the model's context */
+    proposal?: { a: PolicyConfig; b: PolicyConfig },
+  ) {
+    if (proposal) {
+      this.a = proposal.a;
+      this.b = proposal.b;
+    }
+  }
 
   /** One packet of the run in flight. */
   private receive(p: AbPacket): void {

@@ -1,4 +1,5 @@
 import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
+import { abProposal } from './ab-proposal.js';
 import { AbState, type AbHost } from './ab-state.svelte.js';
 import { BranchState } from './branch-state.svelte.js';
 import { ChatSettingsState } from './chat-settings-state.svelte.js';
@@ -148,7 +149,11 @@ export class AppState {
   get ab(): AbState {
     const id = this.current?.id ?? '';
     let ab = this.abs.get(id);
-    if (!ab) this.abs.set(id, (ab = new AbState(this.abHost, id)));
+    if (!ab) {
+      const chat = this.current;
+      const context = this.models.find((m) => m.id === chat?.modelId)?.maxPositions;
+      this.abs.set(id, (ab = new AbState(this.abHost, id, chat ? abProposal(chat.policy, context) : undefined)));
+    }
     return ab;
   }
 
