@@ -37,10 +37,10 @@ export async function benchResumeCommand(args: string[]): Promise<void> {
   const model = await Model.load(values.model ?? defaultModelDir());
   const rows = await benchResume(model, resolve(text), windows, number(values.repeats, 'repeats', { integer: true, min: 1 }));
   console.log(`model ${model.name} (${model.provider}); sink policy with 4 sinks; medians of ${values.repeats} runs`);
-  console.log('| window L | cache tokens | snapshot | resume from snapshot (ms) | re-prefill (ms) | speedup |');
-  console.log('|---:|---:|---:|---:|---:|---:|');
+  console.log('| window L | cache tokens | snapshot | resume from snapshot (ms) | chunked snapshot (64-token turns) | resume from chunks (ms) | re-prefill (ms) | speedup (full / chunked) |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.window} | ${r.cacheTokens} | ${(r.snapshotBytes / 1024).toFixed(0)} KiB | ${r.snapshotMs.toFixed(2)} | ${r.prefillMs.toFixed(2)} | ${r.speedup.toFixed(1)}× |`);
+    console.log(`| ${r.window} | ${r.cacheTokens} | ${(r.snapshotBytes / 1024).toFixed(0)} KiB | ${r.snapshotMs.toFixed(2)} | ${(r.chunkedBytes / 1024).toFixed(0)} KiB | ${r.chunkedMs.toFixed(2)} | ${r.prefillMs.toFixed(2)} | ${r.speedup.toFixed(1)}× / ${(r.prefillMs / r.chunkedMs).toFixed(1)}× |`);
   }
   await model.dispose();
 }
