@@ -48,6 +48,8 @@ export class AppState {
   /** Message to bring into view (search hit); the chat view clears it. */
   focusMessageId = $state<string | null>(null);
   theme = $state<Theme>('light');
+  /** Chats writing an answer now, wherever the user looks (the chat list marks them). */
+  answering = $state.raw<ReadonlySet<string>>(new Set());
   /** Bumped when the cursor should go to the message box (a chat was just created). */
   composerFocus = $state(0);
   /** Bumped when the chat view should jump to the newest message (the user sent something). */
@@ -417,13 +419,17 @@ export class AppState {
         this.receive(sessionId, p);
       });
       this.channels.set(sessionId, channel);
+      this.answering = new Set([...this.answering, sessionId]);
       channel.closed
         .catch((err) => {
           this.toast('error', this.i18n.error(err));
           accepted(false);
         })
         .finally(() => {
-          if (this.channels.get(sessionId) === channel) this.channels.delete(sessionId);
+          if (this.channels.get(sessionId) === channel) {
+            this.channels.delete(sessionId);
+            this.answering = new Set([...this.answering].filter((id) => id !== sessionId));
+          }
           this.sending = false;
         });
     });
