@@ -38,6 +38,8 @@ export const CoreStatusMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('migrating'), step: z.string(), done: z.number().int(), total: z.number().int() }),
   /** the core's main loop is turning: sent every HEARTBEAT_MS once it serves; the shell restarts a core that stops */
   z.object({ type: z.literal('heartbeat') }),
+  /** what the core was just asked (a request arrived), so a freeze that follows is named in the restart sentence */
+  z.object({ type: z.literal('working'), what: z.string().max(300) }),
 ]);
 
 /** How often the core says it is alive, and how long the shell waits without a word before it restarts the core. */

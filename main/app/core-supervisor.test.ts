@@ -159,6 +159,25 @@ describe('CoreSupervisor', () => {
     expect(events.at(-1)).toBe('restarted:the engine stopped answering for 32 s and was restarted');
   });
 
+  it('names what the core was last asked (the chat and model) when it froze', () => {
+    const { sup, children, timers, events, client, tick } = setup();
+    sup.attach(client);
+    children[0].send({ type: 'heartbeat' });
+    children[0].send({ type: 'working', what: 'sessions.open in the chat "Notes" with the model SmolLM2-135M' });
+    tick(31_000);
+    timers.shift()!();
+    children[0].exit(137);
+    timers.shift()!();
+    expect(events.at(-1)).toBe('restarted:the engine stopped answering for 31 s during sessions.open in the chat "Notes" with the model SmolLM2-135M and was restarted');
+    // the new core starts with a clean slate: its own freeze would name its own request
+    children[1].send({ type: 'heartbeat' });
+    tick(31_000);
+    timers.shift()!();
+    children[1].exit(137);
+    timers.shift()!();
+    expect(events.at(-1)).toBe('restarted:the engine stopped answering for 31 s and was restarted');
+  });
+
   it('never takes a core that is still starting (no heartbeat yet: a long database upgrade) for a frozen one', () => {
     const { sup, children, timers, client, tick } = setup();
     sup.attach(client);

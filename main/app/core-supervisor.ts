@@ -73,6 +73,8 @@ export class CoreSupervisor<P> {
   private lastBeat: number | null = null;
   /** why the running core was killed on purpose (it froze), for the restart sentence */
   private killedBecause: string | null = null;
+  /** what the running core was last asked (it names the chat and model a freeze came with) */
+  private lastWork: string | null = null;
 
   constructor(
     private readonly deps: CoreSupervisorDeps<P>,
@@ -97,9 +99,11 @@ export class CoreSupervisor<P> {
     this.child = child;
     this.lastBeat = null;
     this.killedBecause = null;
+    this.lastWork = null;
     child.on('exit', (code) => this.onExit(child, code));
     child.on('message', (m) => {
       const msg = CoreStatusMessageSchema.safeParse(m);
+      if (msg.success && msg.data.type === 'working' && child === this.child) this.lastWork = msg.data.what;
       if (msg.success && msg.data.type === 'heartbeat' && child === this.child) {
         // the watch starts with the first beat: a start-up (a long migration) is never taken for a freeze
         if (this.lastBeat === null && this.heartbeatTimeoutMs > 0) this.watch(child);
@@ -154,7 +158,8 @@ export class CoreSupervisor<P> {
       if (child !== this.child || this.stopping) return;
       const silent = this.now() - (this.lastBeat ?? this.now());
       if (silent < this.heartbeatTimeoutMs) return this.watch(child);
-      this.killedBecause = `the engine stopped answering for ${Math.round(silent / 1000)} s and was restarted`;
+      const during = this.lastWork ? ` during ${this.lastWork}` : '';
+      this.killedBecause = `the engine stopped answering for ${Math.round(silent / 1000)} s${during} and was restarted`;
       this.log(`${this.killedBecause}: killing it`);
       (this.deps.killHard ?? hardKill)(child);
     }, this.heartbeatTimeoutMs / 2);

@@ -6,6 +6,7 @@ import type { Model } from '../engine/model.js';
 import { toSpec } from '../policy/policy.js';
 import { parseRowId } from '../store/row-id.js';
 import { abHistory } from './ab-history.js';
+import { describeRequest } from './request-description.js';
 import { toApiSession } from './api-mappers.js';
 import { buildCoreParts, PREFILL_CHUNK, type CoreParts, type CoreServiceOptions } from './core-parts.js';
 import { modelJob } from './model-job.js';
@@ -42,6 +43,11 @@ export class CoreService implements PerpetuaApi {
 
   private get store() {
     return this.parts.store;
+  }
+
+  /** What a request asks, in words, for the shell's sentence should the core freeze on it (request-description.ts). */
+  describeRequest(method: string, params: unknown): string {
+    return describeRequest(this.store, method, params);
   }
 
   private get sessions() {

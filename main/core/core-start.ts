@@ -31,7 +31,7 @@ export async function startCore(
       onMigrationProgress: (p) => parentPort.postMessage({ type: 'migrating', ...p } satisfies CoreStatusMessage),
     }).close();
     const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir, downloadDir: args.downloadDir });
-    const host = hostApiOnParentPort(core, parentPort);
+    const host = hostApiOnParentPort(core, parentPort, undefined, (method, params) => core.describeRequest(method, params));
     return {
       async close() {
         host.close();

@@ -63,4 +63,16 @@ describe('hostApiOnParentPort', () => {
     expect(host.connections).toBe(0);
     expect(problems).toHaveLength(2);
   });
+
+  it('tells the shell what each request asks as it arrives, so a freeze that follows can be named', async () => {
+    const api = { sessionsList: async () => [], subscribe: () => () => {} } as unknown as PerpetuaApi;
+    const parent = new EventEmitter() as EventEmitter & { postMessage(m: unknown): void; status: unknown[] };
+    parent.status = [];
+    parent.postMessage = (m) => parent.status.push(m);
+    hostApiOnParentPort(api, parent as never, () => {}, (method, params) => `${method} in the chat ${(params as { sessionId: string }).sessionId}`);
+    const port = new FakePort();
+    parent.emit('message', { data: { type: 'connect', connectionId: 1 }, ports: [port] });
+    port.emit('message', { data: { id: 1, method: 'sessions.list', params: { sessionId: '7' } } });
+    expect(parent.status.at(-1)).toEqual({ type: 'working', what: 'sessions.list in the chat 7' });
+  });
 });

@@ -29,6 +29,8 @@ export function hostApiOnParentPort(
   api: PerpetuaApi,
   parentPort: ParentPortLike,
   report: (message: string) => void = (m) => console.warn(`[core] ${m}`),
+  /** words for a request (see request-description.ts), told to the shell as it arrives */
+  describe?: (method: string, params: unknown) => string,
 ): PortHost {
   const routers = new Map<PortLike, ApiRouter>();
 
@@ -41,7 +43,14 @@ export function hostApiOnParentPort(
     }
     const router = createApiRouter(api, (m) => port.postMessage(m), { onProtocolError: report });
     routers.set(port, router);
-    port.on('message', (ev) => void router.handle(ev.data));
+    port.on('message', (ev) => {
+      // said before the work starts: if it freezes the main loop, the shell knows what it was
+      const req = ev.data as { method?: unknown; params?: unknown } | null;
+      if (describe && typeof req === 'object' && req !== null && typeof req.method === 'string') {
+        parentPort.postMessage({ type: 'working', what: describe(req.method, req.params) });
+      }
+      void router.handle(ev.data);
+    });
     port.on('close', () => {
       router.dispose();
       routers.delete(port);

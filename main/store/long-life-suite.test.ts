@@ -201,6 +201,12 @@ describe('long-life suite', () => {
     await tally.check('close after a failing part', async () => {
       const core = new CoreService({ dbFile: join(dir, 'close.db') });
       await core.modelsList();
+      // (what a request asks, in words, for the shell's sentence should the core freeze on it)
+      const store = (core as unknown as { store: Store }).store;
+      const modelId = store.upsertModel({ name: 'SmolLM2-135M', dir: 'm', fingerprint: 'c' }).id;
+      const chat = store.createSession({ name: 'Notes', modelId, policy: 'sink', policyParams: {} });
+      expect(core.describeRequest('chat.send', { sessionId: String(chat.id), text: 'hi' })).toBe('chat.send in the chat "Notes" with the model SmolLM2-135M');
+      expect(core.describeRequest('chat.send', { sessionId: '0x1' })).toBe('chat.send');
       const parts = (core as unknown as { parts: { library: { close(): Promise<void> } } }).parts;
       parts.library.close = async () => {
         throw new Error('database or disk is full');
