@@ -26,10 +26,18 @@ for (const [name, lang] of Object.entries(languages)) hljs.registerLanguage(name
 
 const md = new MarkdownIt({ html: false, linkify: false, typographer: false, breaks: true });
 
-md.renderer.rules.fence = (tokens, idx) => {
+/** What a render is asked for: `plain` leaves code unhighlighted (a long fence still streaming: highlighting it whole per update stalls the page). */
+/** Code longer than this shows unhighlighted: highlight.js takes seconds over a megabyte, all on the page's thread. */
+const HIGHLIGHT_MAX_CHARS = 200_000;
+
+interface RenderEnv {
+  plain?: boolean;
+}
+
+md.renderer.rules.fence = (tokens, idx, _options, env: RenderEnv) => {
   const token = tokens[idx];
   const lang = token.info.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-  const known = lang && hljs.getLanguage(lang) ? lang : '';
+  const known = lang && !env?.plain && token.content.length <= HIGHLIGHT_MAX_CHARS && hljs.getLanguage(lang) ? lang : '';
   const body = known ? hljs.highlight(token.content, { language: known, ignoreIllegals: true }).value : md.utils.escapeHtml(token.content);
   const label = md.utils.escapeHtml(lang || 'text');
   return (
@@ -50,9 +58,9 @@ export function stableStreamingText(text: string): string {
 }
 
 /** Sanitized HTML for a Markdown text. An unclosed fence renders as a code block to the end (markdown-it's rule). */
-export function renderMarkdown(text: string, streaming = false): string {
+export function renderMarkdown(text: string, streaming = false, env: RenderEnv = {}): string {
   const source = streaming ? stableStreamingText(text) : text;
-  return DOMPurify.sanitize(md.render(source), { USE_PROFILES: { html: true } });
+  return DOMPurify.sanitize(md.render(source, { ...env }), { USE_PROFILES: { html: true } });
 }
 
 /** The code of the block a copy-code button belongs to. */
