@@ -34,7 +34,8 @@ interface RenderEnv {
   plain?: boolean;
 }
 
-md.renderer.rules.fence = (tokens, idx, _options, env: RenderEnv) => {
+md.renderer.rules.fence = (tokens, idx, _options, renderEnv) => {
+  const env = renderEnv as RenderEnv | undefined;
   const token = tokens[idx];
   const lang = token.info.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
   const known = lang && !env?.plain && token.content.length <= HIGHLIGHT_MAX_CHARS && hljs.getLanguage(lang) ? lang : '';
