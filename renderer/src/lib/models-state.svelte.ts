@@ -20,6 +20,10 @@ export class ModelsState {
   provider = $state<ExecutionProvider>('cpu');
   /** A folder the core said is a safetensors checkpoint: offer to convert it. */
   convertible = $state<string | null>(null);
+  /** Catalog items whose download is being planned (the Hub asked for its files): shown at once, as "connecting". */
+  starting = $state.raw<ReadonlySet<string>>(new Set());
+  /** Why starting a catalog item's download failed (by item id), shown on the item until the next try. */
+  startErrors = $state.raw<Readonly<Record<string, string>>>({});
   /** Why the last import failed, shown under the import field until the next try. */
   importError = $state<string | null>(null);
   busy = $state(false);
@@ -56,11 +60,24 @@ export class ModelsState {
     return this.downloads.find((d) => d.repo === item.repo && d.variant === item.variant);
   }
 
-  download(item: CatalogItem): Promise<boolean> {
-    return this.attempt(async () => {
+  /**
+   * Starts a catalog item's download. Planning asks the Hub first, which without a network takes its retries: the
+   * item says it is connecting from the click on, and why it failed on the item itself (a toast may hide under it).
+   */
+  async download(item: CatalogItem): Promise<boolean> {
+    if (this.starting.has(item.id)) return false;
+    this.starting = new Set([...this.starting, item.id]);
+    this.startErrors = Object.fromEntries(Object.entries(this.startErrors).filter(([id]) => id !== item.id));
+    try {
       const d = await this.host.api.downloadsStart({ repo: item.repo, revision: item.revision, variant: item.variant });
       this.downloads = [...this.downloads.filter((x) => x.id !== d.id), d];
-    });
+      return true;
+    } catch (err) {
+      this.startErrors = { ...this.startErrors, [item.id]: this.host.error(err) };
+      return false;
+    } finally {
+      this.starting = new Set([...this.starting].filter((id) => id !== item.id));
+    }
   }
 
   pause = (id: string) => this.update(() => this.host.api.downloadsPause({ id }));
