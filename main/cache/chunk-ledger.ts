@@ -12,7 +12,7 @@ interface StoredRow {
 }
 
 /** KV bytes per chunk at most: a piece is read, encoded and stored in a few milliseconds, then the thread is free again. */
-export const PIECE_BYTES = 1 << 20;
+export const PIECE_BYTES = 256 * 1024;
 
 /** What one save writes: a manifest, the chunks it adds, and every chunk it names. */
 export interface ChunkedSave {

@@ -11,7 +11,7 @@ export type SnapshotFormat = 'full' | 'chunked' | 'none';
 
 export interface SnapshotBytesRow {
   format: SnapshotFormat;
-  /** tokens each measured turn adds (about: a user turn and an answer of half each) */
+  /** tokens each measured turn adds: a user turn and an answer of half each (about: a turn's text joins the one before) */
   turnTokens: number;
   cacheTokens: number;
   /** mean tokens a measured turn added (its user text and its answer) */
@@ -56,12 +56,18 @@ export async function benchSnapshotBytes(
   const rows: SnapshotBytesRow[] = [];
   const words = opts.text.split(/\s+/).filter(Boolean);
   let cursor = 0;
+  /** The next words of the text, as many as make `tokens` tokens (the tokenizer says). */
   const nextText = (tokens: number) => {
-    // about 1.3 tokens a word for English prose; the answer makes up the rest of the turn
-    const n = Math.max(1, Math.round(tokens / 1.3));
-    const out = words.slice(cursor % words.length, (cursor % words.length) + n).join(' ');
+    let n = 0;
+    let text = '';
+    while (n < words.length) {
+      const next = words.slice(cursor, cursor + n + 1).map((_, i) => words[(cursor + i) % words.length]).join(' ');
+      if (model.tokenizer.encode(next, false).length > tokens && n > 0) break;
+      text = next;
+      n++;
+    }
     cursor += n;
-    return out;
+    return text;
   };
   for (const format of opts.formats) {
     for (const turnTokens of opts.turnTokens) {
