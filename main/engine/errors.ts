@@ -14,3 +14,8 @@ export class UnsupportedModelError extends PerpetuaError {
 export class TokenizerMismatchError extends PerpetuaError {
   override readonly code = 'model_unusable';
 }
+
+/** The graph loaded but onnxruntime failed while computing with it (a shape it cannot take, a kernel missing). */
+export class ModelRunError extends PerpetuaError {
+  override readonly code = 'model_unusable';
+}

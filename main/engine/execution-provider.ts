@@ -90,7 +90,8 @@ export async function openSession(
 
 export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0].replace(/\s+/g, ' ').trim().slice(0, 200);
+  // onnxruntime colours its messages for a terminal: the escape sequences are not for a sentence
+  return text.replace(/\x1b\[[0-9;]*m/g, '').split('\n')[0].replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
 /** Whether the graph is Perpetua's appending layout (it returns only the new tokens' KV). */

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
-import { ModelLoadError, TokenizerMismatchError } from './errors.js';
+import { ModelLoadError, ModelRunError, TokenizerMismatchError } from './errors.js';
 import { parseModelConfig, type ModelConfig } from './model-config.js';
 import { TextTokenizer } from './text-tokenizer.js';
 import { MODEL_FILE_LIMITS } from './model-file-limits.js';
@@ -242,11 +242,11 @@ export class Model {
     if (this.layout.appendsKv) return this.append(session, feeds, ids.length, past, pastLength);
     if (past instanceof KvBuffer) {
       // the graph appends into the buffer itself; the copies the binding returns of it are dropped
-      const out = await session.run(feeds, decoderFetches(session.outputNames, past));
+      const out = await this.run(session, feeds, decoderFetches(session.outputNames, past));
       past.setLength(pastLength + ids.length);
       return { logits: logitsOf(out.logits), present: past };
     }
-    const out = await session.run(feeds);
+    const out = await this.run(session, feeds);
     const present: CacheKv[] = [];
     for (let l = 0; l < this.geometry.layers; l++) {
       const key = out[`present.${l}.key`];
@@ -292,7 +292,7 @@ export class Model {
       const slot = new ort.Tensor(this.layout.kvDtype, allocKv(this.layout.kvDtype, kvHeads * headDim), [1, kvHeads, 1, headDim]);
       for (let l = 0; l < layers; l++) feeds[`past_key_values.${l}.key`] = feeds[`past_key_values.${l}.value`] = slot;
     }
-    const out = await session.run(feeds, this.appendFetches);
+    const out = await this.run(session, feeds, this.appendFetches);
     const rows = Array.from({ length: layers }, (_, l) => ({
       key: out[newKvName(l, 'key')].data as HostKvArray,
       value: out[newKvName(l, 'value')].data as HostKvArray,
@@ -313,6 +313,19 @@ export class Model {
     const host = past as LayerKv[];
     const present = rows.map((r, l) => ({ key: joined(host[l]?.key, r.key), value: joined(host[l]?.value, r.value) }));
     return { logits: logitsOf(out.logits), present };
+  }
+
+  /** One run of a session; onnxruntime's failure becomes a sentence naming the model. */
+  private async run(
+    session: ort.InferenceSession,
+    feeds: Record<string, ort.Tensor>,
+    fetches?: ort.InferenceSession.FetchesType,
+  ): Promise<ort.InferenceSession.ReturnType> {
+    try {
+      return await (fetches === undefined ? session.run(feeds) : session.run(feeds, fetches));
+    } catch (err) {
+      throw new ModelRunError(`${this.name} failed while computing in onnxruntime (${firstLine(err)}); the model's graph does not run here.`, { cause: err });
+    }
   }
 
   private get appendFetches(): string[] {
