@@ -175,7 +175,9 @@ export class Engine {
         lookup.pop(1);
       }
       if (draft.length === 0) {
+        const t0 = performance.now();
         logits = await this.feed([id]);
+        lookup?.observeRun(1, performance.now() - t0);
         opts.onRun?.(0, 0);
         if (stopped) {
           reason = 'stop';
@@ -183,7 +185,9 @@ export class Engine {
         }
         continue;
       }
+      const t0 = performance.now();
       const rows = await this.verify([id, ...draft]);
+      lookup!.observeRun(1 + draft.length, performance.now() - t0);
       lookup!.push([id]);
       stats.runs++;
       stats.drafted += draft.length;

@@ -60,23 +60,47 @@ async function expectSameCache(a: Engine, b: Engine): Promise<void> {
 describe('PromptLookup', () => {
   it('drafts what followed the latest earlier occurrence of the last three tokens, and nothing without one', () => {
     const l = new PromptLookup({ maxDraft: 8 });
+    for (let i = 0; i < 10; i++) l.feedback(4, 4); // a chat whose drafts are kept: long drafts pay
     l.push([1, 2, 3, 4, 5, 6, 9, 9, 1, 2, 3]);
     expect(l.draft(3)).toEqual([4, 5, 6]);
-    expect(l.draft(10)).toEqual([4, 5, 6, 9]); // the draft length starts at 4
+    expect(l.draft(10)).toEqual([4, 5, 6, 9, 9, 1, 2, 3]); // up to the end of the history
     const none = new PromptLookup();
     none.push([1, 2, 3, 4, 7, 2, 3]); // only two tokens match
     expect(none.draft(4)).toEqual([]);
   });
 
-  it('prefers the occurrence whose match reaches further back, and adapts the draft length', () => {
+  it('prefers the occurrence whose match reaches further back', () => {
     const l = new PromptLookup({ maxDraft: 8 });
+    for (let i = 0; i < 10; i++) l.feedback(4, 4);
     l.push([7, 1, 2, 3, 40, 41, 8, 1, 2, 3, 50, 51, 7, 1, 2, 3]);
     expect(l.draft(2)).toEqual([40, 41]); // 7 1 2 3 matches four tokens; the newer 8 1 2 3 only three
-    l.feedback(4, 4);
-    expect(l.draft(10)).toEqual([40, 41, 8, 1, 2, 3]);
-    l.feedback(6, 0);
-    l.feedback(5, 1);
-    expect(l.draft(10)).toEqual([40, 41, 8, 1]);
+  });
+
+  it('drafts as much as the acceptance so far and the cost of a longer run make worth it, and nothing where it would lose', () => {
+    const l = new PromptLookup({ maxDraft: 8, tokenCost: 0.25 });
+    expect(l.draftLength(8)).toBe(1); // the prior: half the drafted tokens kept
+    for (let i = 0; i < 20; i++) l.feedback(4, 4);
+    expect(l.acceptance).toBeGreaterThan(0.9);
+    expect(l.draftLength(8)).toBeGreaterThanOrEqual(5);
+    expect(l.draftLength(2)).toBe(2);
+    for (let i = 0; i < 40; i++) l.feedback(1, 0);
+    expect(l.acceptance).toBeLessThan(0.25);
+    expect(l.draftLength(8)).toBe(0); // each drafted token costs more than it is expected to bring
+    l.push([1, 2, 3, 4, 1, 2, 3]);
+    let tries = 0;
+    while (l.draft(8).length === 0 && tries < 500) tries++; // skipped matches let the estimate drift back
+    expect(tries).toBeGreaterThan(10);
+    expect(tries).toBeLessThan(500);
+  });
+
+  it('learns what a longer run costs from the runs it times', () => {
+    const l = new PromptLookup({ tokenCost: 0.25 });
+    for (let i = 0; i < 20; i++) {
+      l.observeRun(1, 10);
+      l.observeRun(3, 11); // +0.5 ms per token: 5 % of a one-token run
+    }
+    expect(l.tokenCost).toBeCloseTo(0.05, 2);
+    expect(l.draftLength(8)).toBeGreaterThan(1); // cheap runs: even a coin-flip acceptance pays for more than one
   });
 });
 
@@ -94,7 +118,7 @@ describe.each(MODELS)('lookup decoding (%s)', (_name, modelOpts, loadOpts) => {
     for (const [mode, sampling] of modes) {
       it(`${spec.name}, ${mode}: the plain decode's tokens and KV over a long run with evictions`, async () => {
         const run = async (lookup: boolean) => {
-          const engine = new Engine(model, createPolicy(spec, model.config, model.kvEditor), { lookup: { maxDraft: 6 } });
+          const engine = new Engine(model, createPolicy(spec, model.config, model.kvEditor), { lookup: { maxDraft: 6, tokenCost: 0.05, timed: false } });
           await engine.feed(prompt, { chunk: 16 });
           const out = await answer(engine, { maxTokens: 160, ignoreEos: true, sampling, lookup });
           return { engine, out };
@@ -155,7 +179,7 @@ describe.runIf(fixtureAvailable(FIXTURES.tinystories))('lookup decoding on a rea
     const spec: PolicySpec = { ...DEFAULT_POLICY, name: 'sink', sink: 4, window: 96, evictChunk: 16 };
     const prompt = model.tokenizer.encode('Once upon a time, there was a little girl named Lily. She loved to play with her ball. One day, Lily', true);
     const run = async (lookup: boolean) => {
-      const engine = new Engine(model, createPolicy(spec, model.config, model.kvEditor));
+      const engine = new Engine(model, createPolicy(spec, model.config, model.kvEditor), { lookup: { timed: false } });
       await engine.feed(prompt);
       return { engine, out: await answer(engine, { maxTokens: 300, ignoreEos: true, lookup }) };
     };
