@@ -119,6 +119,8 @@ export const MessageStatsSchema = z.object({
   tokensPerSecond: z.number().nonnegative(),
   /** tokens generated */
   tokens: z.number().int().nonnegative(),
+  /** 'length': the answer stopped at its length limit (the chat's max tokens), not because the model ended it */
+  cut: z.literal('length').optional(),
 });
 export type MessageStats = z.infer<typeof MessageStatsSchema>;
 

@@ -262,6 +262,8 @@ export class SessionRunner {
     let lastStats = performance.now();
     const rate = new TransferRate(); // of a long paste being read, for its time left
     let notice: string | undefined;
+    /** the answer ended at its length limit (max tokens): the app labels it */
+    let cut = false;
     /** what the model sees moves as a long paste streams through the cache, and again at the first token */
     const stats = (now: boolean) => {
       if (!now && performance.now() - lastStats <= 500) return;
@@ -293,6 +295,7 @@ export class SessionRunner {
           this.tokensPerSecond = ev.tokensPerSecond;
           this.speed?.end(ev.tokens.length, ev.tokensPerSecond);
           if (ev.reason === 'context') notice = contextFullSentence(this.chat.engine.policy.capacity);
+          cut = ev.reason === 'length';
         }
       }
     } catch (err) {
@@ -304,19 +307,19 @@ export class SessionRunner {
       return { type: 'failed', message, error: { code: errorCode(err), message: (err as Error)?.message || 'The answer failed.' } };
     }
     this.streaming = undefined;
-    this.keepSpeed(assistant!);
+    this.keepSpeed(assistant!, cut);
     const message = this.message(assistant!);
     if (message.state === 'stopped') return { type: 'stopped', message, stats: this.stats() };
     return { type: 'done', message, stats: this.stats(), ...(notice ? { notice } : {}) };
   }
 
   /** Stores the answer's speed with it (shown under it after a reload); an answer stopped before its first token has none. */
-  private keepSpeed(messageId: number): void {
+  private keepSpeed(messageId: number, cut = false): void {
     const speed = this.speed;
     this.speed = undefined;
     if (!speed?.measured) return;
     try {
-      this.chat.store.setMessageStats(messageId, { ...speed.now() });
+      this.chat.store.setMessageStats(messageId, { ...speed.now(), ...(cut ? { cut: 'length' } : {}) });
     } catch {
       // a store that fails here (disk full) already failed the answer: its error is the one reported
     }

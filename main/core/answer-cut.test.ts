@@ -1,0 +1,27 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ChatPacket } from '../api/packets.js';
+import { testModelDir } from '../../native-models/test-models.js';
+import { CoreService } from './core-service.js';
+import { readChannel } from './read-channel.js';
+
+describe('an answer cut at its length limit', () => {
+  it('is marked cut: length in its stats, in the final packet and after a reopen; one that ends before the limit is not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'perpetua-cut-'));
+    const core = new CoreService({ dbFile: join(dir, 'p.db'), maxAnswerTokens: 6 });
+    const model = await core.modelsImport({ dir: testModelDir() });
+    const session = await core.sessionsCreate({ name: 'Cut', modelId: model.id, policy: { name: 'sink', sink: 4, window: 120, pinSystem: false } });
+    const done = (await readChannel<ChatPacket>((signal) => core.chatSend({ sessionId: session.id, text: 'Once upon a time' }, signal)).closed) as Extract<ChatPacket, { type: 'done' }>;
+    expect(done.type).toBe('done');
+    expect(done.message.stats).toMatchObject({ tokens: 6, cut: 'length' });
+    expect((await core.sessionsOpen({ id: session.id })).messages.at(-1)!.stats?.cut).toBe('length');
+    // a generous limit: the tiny model's answer ends another way, or at the limit; only the limit marks it
+    await core.sessionsSetGeneration({ id: session.id, generation: { maxTokens: 200 } });
+    const longer = (await readChannel<ChatPacket>((signal) => core.chatSend({ sessionId: session.id, text: 'and then' }, signal)).closed) as Extract<ChatPacket, { type: 'done' }>;
+    expect(longer.message.stats?.cut === 'length').toBe(longer.message.stats!.tokens >= 200);
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
