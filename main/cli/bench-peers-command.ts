@@ -13,7 +13,7 @@ import { Engine } from '../engine/engine.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { DEFAULT_POLICY } from '../policy/policy.js';
 import { lookupCases, passageOf } from '../eval/lookup-bench.js';
-import { replayLookup, type LookupRun } from '../eval/lookup-replay.js';
+import { replayLookup, type LookupText } from '../eval/lookup-replay.js';
 import { percentile } from '../eval/percentile.js';
 import { defaultModelDir, packageRoot } from './default-model.js';
 import { generationDefaults } from '../engine/generation-config.js';
@@ -30,9 +30,9 @@ export const BENCH_PEERS_HELP = `perpetua bench peers [--shape ${SHAPE_NAMES.joi
   decode tok/s, CPU ms per token, median and p99 step, prefill tok/s, load average, and the bound that the
   measured memory read bandwidth sets. Each prompt length is its own case (e.g. --prompt 256,968: 288 and 1,000
   cached tokens after 32 decoded). With --lookup auto (PG-19 passages in --corpora, default ../shared/corpora), the
-  built-in model decodes real text with prompt-lookup decoding (quote, continue, summarise, edit code) and its runs
-  (drafted and kept per run) are replayed on Perpetua's first 4-bit variant at each prompt length, against plain
-  decoding of as many tokens: what lookup decoding costs and gains at this shape for that text's acceptance.`;
+  built-in model answers real prompts (quote, continue, summarise, edit code) and Perpetua's first 4-bit variant decodes
+  each answer at each prompt length with lookup decoding (a draft kept where it is the answer's next token) and
+  without: what lookup decoding costs and gains at this shape for that text.`;
 
 /** Bytes per weight as each format stores matrices: a 4-bit block carries a float16 scale (and a zero point). */
 function bytesPerWeight(weights: string, block: number): number {
@@ -179,11 +179,11 @@ interface LookupReplayRow {
 }
 
 /**
- * The runs of the built-in model decoding real text with lookup on: for each case of the lookup bench on the first
- * PG-19 passage (quote, continue, summarise) and the code-editing prompt, `tokens` tokens, greedy with the model's
- * repetition penalty (its generation_config.json; without it its greedy text loops, which flatters lookup).
+ * The built-in model's answers on real text: for each case of the lookup bench on the first PG-19 passage (quote,
+ * continue, summarise) and the code-editing prompt, `tokens` tokens, greedy with the model's repetition penalty (its
+ * generation_config.json; without it its greedy text loops, which flatters lookup).
  */
-async function lookupTraces(corpora: string | undefined, tokens: number, log: (line: string) => void): Promise<{ text: string; runs: LookupRun[] }[]> {
+async function lookupTraces(corpora: string | undefined, tokens: number, log: (line: string) => void): Promise<{ text: string; answer: LookupText }[]> {
   const dir = resolve(corpora ?? join(packageRoot(), '..', 'shared', 'corpora'));
   const book = existsSync(dir) ? readdirSync(dir).filter((f) => /^pg19-test-.*\.txt$/.test(f)).sort()[0] : undefined;
   if (!book) {
@@ -192,14 +192,17 @@ async function lookupTraces(corpora: string | undefined, tokens: number, log: (l
   }
   const model = await Model.load(defaultModelDir());
   try {
-    const traces: { text: string; runs: LookupRun[] }[] = [];
+    const traces: { text: string; answer: LookupText }[] = [];
     for (const c of lookupCases([{ name: book.replace(/^pg19-test-|\.txt$/g, ''), text: passageOf(join(dir, book), 1300) }])) {
       const engine = new Engine(model, createPolicy({ ...DEFAULT_POLICY, name: 'sink', sink: 4, window: 496 }, model.config, model.kvEditor));
-      await engine.feed([...model.streamPrefix, ...model.tokenizer.encode(c.prompt, true)]);
-      const runs: LookupRun[] = [];
-      for await (const ev of engine.generate({ maxTokens: tokens, ignoreEos: true, sampling: { ...generationDefaults(model.dir), temperature: 0 }, onRun: (drafted, accepted) => runs.push({ drafted, accepted }) })) void ev;
+      const prompt = [...model.streamPrefix, ...model.tokenizer.encode(c.prompt, true)];
+      await engine.feed(prompt);
+      let answer: number[] = [];
+      for await (const ev of engine.generate({ maxTokens: tokens, ignoreEos: true, sampling: { ...generationDefaults(model.dir), temperature: 0 } })) {
+        if (ev.type === 'done') answer = ev.tokens;
+      }
       engine.policy.dispose();
-      traces.push({ text: `${c.kind} (${model.name})`, runs });
+      traces.push({ text: `${c.kind} (${model.name})`, answer: { prompt, answer } });
     }
     return traces;
   } finally {
@@ -210,8 +213,8 @@ async function lookupTraces(corpora: string | undefined, tokens: number, log: (l
 async function measureReplays(
   target: { weights: string; dir: string },
   threads: number,
-  prompt: number[],
-  traces: { text: string; runs: LookupRun[] }[],
+  context: number[],
+  traces: { text: string; answer: LookupText }[],
   rounds: number,
   llama: PeerResult | undefined,
   log: (line: string) => void,
@@ -220,27 +223,30 @@ async function measureReplays(
   try {
     const rows: LookupReplayRow[] = [];
     for (const t of traces) {
+      // the cache holds `context.length` tokens before the answer: the prompt's last ones, after filler if it is short
+      const prompt = t.answer.prompt.slice(-context.length);
+      const filler = context.slice(0, context.length - prompt.length);
       const samples = { plain: [] as { tps: number; cpu: number }[], lookup: [] as { tps: number; cpu: number }[] };
+      let last: Awaited<ReturnType<typeof replayLookup>>['lookup'] | null = null;
       for (let r = 0; r < rounds; r++) {
-        const { lookup, plain } = await replayLookup(model, prompt, t.runs, r % 2 === 1);
+        const { lookup, plain } = await replayLookup(model, filler, { prompt, answer: t.answer.answer }, r % 2 === 1);
         for (const [k, m] of [['plain', plain], ['lookup', lookup]] as const) samples[k].push({ tps: (1000 * m.tokens) / m.ms, cpu: m.cpuMs / m.tokens });
+        last = lookup;
       }
       const med = (x: { tps: number; cpu: number }[]) => ({ tokensPerSecond: percentile(x.map((y) => y.tps), 0.5), cpuMsPerToken: percentile(x.map((y) => y.cpu), 0.5) });
-      const drafted = t.runs.reduce((n, x) => n + x.drafted, 0);
-      const accepted = t.runs.reduce((n, x) => n + x.accepted, 0);
       const row: LookupReplayRow = {
         text: t.text,
         weights: target.weights,
-        cachedTokens: prompt.length + t.runs.length + accepted,
-        drafted,
-        accepted,
-        acceptance: drafted ? accepted / drafted : 0,
-        tokensPerRun: (t.runs.length + accepted) / t.runs.length,
+        cachedTokens: context.length + t.answer.answer.length,
+        drafted: last!.drafted,
+        accepted: last!.accepted,
+        acceptance: last!.drafted ? last!.accepted / last!.drafted : 0,
+        tokensPerRun: last!.tokens / last!.runs,
         plain: med(samples.plain),
         lookup: med(samples.lookup),
         llamaCpp: llama ? { tokensPerSecond: llama.decode.tokensPerSecond, cpuMsPerToken: llama.decode.cpuMsPerToken } : null,
       };
-      log(`lookup replay, prompt ${prompt.length}, ${t.text}: ${row.plain.tokensPerSecond.toFixed(1)} → ${row.lookup.tokensPerSecond.toFixed(1)} tok/s`);
+      log(`lookup replay, ${context.length} cached, ${t.text}: ${row.plain.cpuMsPerToken.toFixed(1)} → ${row.lookup.cpuMsPerToken.toFixed(1)} CPU ms per token`);
       rows.push(row);
     }
     return rows;
@@ -251,7 +257,7 @@ async function measureReplays(
 
 export function lookupTable(rows: LookupReplayRow[]): string {
   return [
-    'Prompt-lookup decoding, runs of the built-in model on real text replayed at this shape (greedy; tok/s from wall time of the whole decode):',
+    'Prompt-lookup decoding of the built-in model\'s answers on real text at this shape (a draft kept where it is the answer\'s next token; tok/s from the wall time of the whole decode, CPU ms per token from its CPU time):',
     '| cached tokens | text | weights | drafted | accepted | acceptance | tokens per run | plain tok/s | lookup tok/s | plain CPU ms/token | lookup CPU ms/token | lookup / plain | llama.cpp Q4_0 tok/s | lookup / llama.cpp |',
     '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(

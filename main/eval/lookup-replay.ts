@@ -2,17 +2,22 @@ import { createPolicy } from '../cache/create-policy.js';
 import type { CachePolicy } from '../engine/cache-policy.js';
 import type { Model } from '../engine/model.js';
 import { argmax } from '../engine/sampler.js';
+import { PromptLookup } from '../engine/prompt-lookup.js';
 import { DEFAULT_POLICY } from '../policy/policy.js';
 
-/** One model run of a lookup decode: tokens drafted with it and how many of them were kept (0, 0: a plain step). */
-export interface LookupRun {
-  drafted: number;
-  accepted: number;
+/** A real model's answer on real text: what a lookup decode of it on another model is measured with. */
+export interface LookupText {
+  /** the prompt's tokens */
+  prompt: number[];
+  /** the answer's tokens, as that model decoded them */
+  answer: number[];
 }
 
 export interface DecodeTiming {
   tokens: number;
   runs: number;
+  drafted: number;
+  accepted: number;
   ms: number;
   cpuMs: number;
 }
@@ -20,19 +25,21 @@ export interface DecodeTiming {
 const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
 
 /**
- * The cost of a lookup decode on another model: the runs a real model made on real text (`trace`, drafted and kept
- * per run), replayed on `model` after a prefill of `prompt` — each run feeds 1 + drafted tokens in one verify run,
- * reads the rows a sampler would (kept + 1), and takes the rejected tokens back — against the same number of tokens
- * decoded one at a time (`plain`). Random weights cannot say what would be accepted; they can say what it costs.
+ * Lookup decoding of a known answer on `model`: the engine's drafter (PromptLookup, timing `model`'s own runs)
+ * drafts from the prompt and the answer so far, a drafted token counts as kept where it is the answer's next token
+ * (what greedy decoding would pick were `model` the model that wrote the answer), and each run feeds the token and
+ * its draft in one verify run, reads the rows a sampler would and takes the rest back — against the answer decoded
+ * one token at a time. The cache is first filled with `filler` tokens and the prompt. Random weights cannot say what
+ * would be accepted; real text can, and the random-weight model of a real shape says what it costs there.
  */
-export async function replayLookup(model: Model, prompt: number[], trace: LookupRun[], plainFirst = false): Promise<{ lookup: DecodeTiming; plain: DecodeTiming }> {
+export async function replayLookup(model: Model, filler: number[], text: LookupText, plainFirst = false): Promise<{ lookup: DecodeTiming; plain: DecodeTiming }> {
   const V = model.vocabSize;
-  const tokens = trace.reduce((n, r) => n + r.accepted + 1, 0);
+  const context = [...filler, ...text.prompt];
   const fresh = async (): Promise<CachePolicy> => {
     const policy = createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, model.config, model.kvEditor);
-    const plan = await policy.plan(prompt);
+    const plan = await policy.plan(context);
     const out = await model.forward(plan.ids, plan.positions, plan.past, { allLogits: false });
-    policy.commit(out.present, prompt);
+    policy.commit(out.present, context);
     return policy;
   };
   const run = async (policy: CachePolicy, ids: number[]): Promise<Float32Array> => {
@@ -41,30 +48,45 @@ export async function replayLookup(model: Model, prompt: number[], trace: Lookup
     policy.commit(out.present, ids);
     return out.logits;
   };
-  const time = async (body: (policy: CachePolicy) => Promise<number>): Promise<DecodeTiming> => {
+  const time = async (body: (policy: CachePolicy) => Promise<Omit<DecodeTiming, 'ms' | 'cpuMs'>>): Promise<DecodeTiming> => {
     const policy = await fresh();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const runs = await body(policy);
-    const timing = { tokens, runs, ms: performance.now() - t0, cpuMs: cpuMs(process.cpuUsage(c0)) };
+    const counts = await body(policy);
+    const timing = { ...counts, ms: performance.now() - t0, cpuMs: cpuMs(process.cpuUsage(c0)) };
     policy.dispose();
     return timing;
   };
-  let next = prompt[prompt.length - 1];
+  const { answer } = text;
   const withLookup = () =>
     time(async (policy) => {
-      for (const r of trace) {
-        const ids = [next, ...prompt.slice(0, r.drafted)]; // any ids: only the work counts
-        const logits = await run(policy, ids);
-        for (let j = 0; j <= r.accepted; j++) next = argmax(logits.subarray(j * V, (j + 1) * V));
-        policy.rollback(r.drafted - r.accepted);
+      const lookup = new PromptLookup();
+      lookup.push(text.prompt);
+      let [runs, drafted, accepted] = [0, 0, 0];
+      for (let at = 0; at < answer.length; ) {
+        const id = answer[at];
+        lookup.push([id]);
+        const draft = lookup.draft(Math.min(answer.length - at - 1, policy.draftRoom() - 1));
+        let kept = 0;
+        while (kept < draft.length && draft[kept] === answer[at + 1 + kept]) kept++;
+        const t0 = performance.now();
+        const logits = await run(policy, [id, ...draft]);
+        for (let j = 0; j <= kept; j++) argmax(logits.subarray(j * V, (j + 1) * V));
+        policy.rollback(draft.length - kept);
+        lookup.observeRun(1 + draft.length, performance.now() - t0);
+        lookup.feedback(draft.length, kept);
+        lookup.push(answer.slice(at + 1, at + 1 + kept));
+        runs++;
+        drafted += draft.length;
+        accepted += kept;
+        at += 1 + kept;
       }
-      return trace.length;
+      return { tokens: answer.length, runs, drafted, accepted };
     });
   const withoutLookup = () =>
     time(async (policy) => {
-      for (let t = 0; t < tokens; t++) next = argmax(await run(policy, [next]));
-      return tokens;
+      for (const id of answer) argmax(await run(policy, [id]));
+      return { tokens: answer.length, runs: answer.length, drafted: 0, accepted: 0 };
     });
   const plain = plainFirst ? await withoutLookup() : null;
   const lookup = await withLookup();
