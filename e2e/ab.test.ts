@@ -192,9 +192,10 @@ describe('A/B comparison e2e (web host + real core)', () => {
   it('re-colours the chart in the dark theme', async () => {
     await page.click('[data-testid=theme-toggle]');
     expect(await page.getAttribute('html', 'data-theme')).toBe('dark');
-    await page.waitForTimeout(200);
-    const fill = await page.$eval('[data-testid=ab-chart-votes] svg text', (t) => t.getAttribute('fill'));
-    expect(fill?.toLowerCase()).not.toBe('#1d1c1a');
+    // the chart re-colours on the theme's change: wait for that state, not for a time
+    await expect
+      .poll(() => page.$eval('[data-testid=ab-chart-votes] svg text', (t) => t.getAttribute('fill')?.toLowerCase()), { timeout: 30_000, interval: 50 })
+      .not.toBe('#1d1c1a');
     await page.click('[data-testid=theme-toggle]');
   });
 

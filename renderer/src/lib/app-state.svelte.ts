@@ -106,7 +106,8 @@ export class AppState {
     this.policy = new PolicySwitchState({
       api,
       toast: (kind, text) => this.toast(kind, text),
-      error: (err) => i18n.error(err),
+      // a switch to dense that does not fit: the chat stays on its policy, so "switch to sink" would be no advice
+      error: (err) => ((err as { code?: string } | null)?.code === 'context_full' ? i18n.t('policy.denseTooLong') : i18n.error(err)),
       switched: (sessionId, policy, stats, statement) => {
         this.sessions = this.sessions.map((s) => (s.id === sessionId ? { ...s, policy } : s));
         if (this.current?.id !== sessionId) return;
