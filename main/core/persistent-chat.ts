@@ -53,8 +53,10 @@ export interface SaveCost {
   rows: number;
   /** from start to end (the core serves other work between its steps) */
   ms: number;
-  /** the longest step the core's thread spent without a break (what it blocks everything else for) */
+  /** the longest step the core's thread spent without a break (what it blocks everything else for), wall clock */
   longestStepMs: number;
+  /** the CPU time of the step that used the most (a busy machine stretches wall-clock steps) */
+  longestStepCpuMs: number;
 }
 
 /** Policy spec stored with a session, back as a PolicySpec. */
@@ -404,18 +406,26 @@ export class PersistentChat {
       this.store.saveSnapshot(this.session.id, messageId, bytes, keep);
       this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
       const ms = performance.now() - started;
-      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms };
+      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms, longestStepCpuMs: ms };
       return;
     }
     // another cache than the ledger follows (an adopted A/B branch): nothing of it is stored yet
     if (this.ledger?.owner !== policy) this.ledger = new ChunkLedger(policy);
     // the save runs in steps (read and encode a piece, store it) with the core's thread free in between
     let longest = 0;
+    let longestCpu = 0;
     let stepStart = performance.now();
-    const pause = async () => {
+    let stepCpu = process.cpuUsage();
+    const endStep = () => {
       longest = Math.max(longest, performance.now() - stepStart);
+      const cpu = process.cpuUsage(stepCpu);
+      longestCpu = Math.max(longestCpu, (cpu.user + cpu.system) / 1000);
+    };
+    const pause = async () => {
+      endStep();
       await new Promise((r) => setImmediate(r));
       stepStart = performance.now();
+      stepCpu = process.cpuUsage();
     };
     const write = async (ledger: ChunkLedger): Promise<ChunkedSave> => {
       const save = await ledger.plan(cacheRowsOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor), { coveredChars, pause });
@@ -439,9 +449,9 @@ export class PersistentChat {
     this.ledger.commit(save);
     await pause();
     this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
-    longest = Math.max(longest, performance.now() - stepStart);
+    endStep();
     const bytes = save.manifest.byteLength + save.added.reduce((n, c) => n + c.bytes.byteLength, 0);
-    this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest };
+    this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest, longestStepCpuMs: longestCpu };
   }
 }
 

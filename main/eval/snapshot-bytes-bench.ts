@@ -25,6 +25,9 @@ export interface SnapshotBytesRow {
   /** the longest step a save held the core's thread without a break: median and max over the turns, ms */
   saveMs: number;
   saveMaxMs: number;
+  /** the CPU time of a save's costliest step: median and max over the turns, ms */
+  saveCpuMs: number;
+  saveCpuMaxMs: number;
   /** median time from a save's start to its end, ms (the core serves other work between its steps) */
   saveTotalMs: number;
   /** what the session's snapshots take in the database at the end */
@@ -83,6 +86,7 @@ export async function benchSnapshotBytes(
         const saved: number[] = [];
         const saveMs: number[] = [];
         const saveTotal: number[] = [];
+        const saveCpu: number[] = [];
         const turns: { start: number; end: number }[] = [];
         const added: number[] = [];
         for (let t = 0; t < opts.turns; t++) {
@@ -99,6 +103,7 @@ export async function benchSnapshotBytes(
           saved.push(chat.lastSave?.bytes ?? 0);
           saveMs.push(chat.lastSave?.longestStepMs ?? 0);
           saveTotal.push(chat.lastSave?.ms ?? 0);
+          saveCpu.push(chat.lastSave?.longestStepCpuMs ?? 0);
         }
         rows.push({
           format,
@@ -111,6 +116,8 @@ export async function benchSnapshotBytes(
           saveMs: median(saveMs),
           saveMaxMs: Math.max(...saveMs),
           saveTotalMs: median(saveTotal),
+          saveCpuMs: median(saveCpu),
+          saveCpuMaxMs: Math.max(...saveCpu),
           storedBytes: store.chunks.bytesUsed(chat.session.id),
           turns,
         });
