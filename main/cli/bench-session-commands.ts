@@ -59,7 +59,8 @@ export async function benchCrashCommand(args: string[]): Promise<void> {
   console.log(`Shown but not yet committed at the kill: p50 ${Math.round(r.lostChars.p50)} chars (${r.lostSeconds.p50.toFixed(2)} s), ` +
     `p90 ${Math.round(r.lostChars.p90)} chars (${r.lostSeconds.p90.toFixed(2)} s), max ${r.lostChars.max} chars (${r.lostSeconds.max.toFixed(2)} s).`);
   console.log(`Reopens: ${r.resumed} of ${r.runs} resumed from a snapshot; tokens re-read per reopen p50 ${r.rereadTokens.p50}, ` +
-    `p90 ${r.rereadTokens.p90}, max ${r.rereadTokens.max}.`);
+    `p90 ${r.rereadTokens.p90}, max ${r.rereadTokens.max} (the killed answers held p50 ${r.answerTokens.p50}, p90 ${r.answerTokens.p90}, ` +
+    `max ${r.answerTokens.max} tokens: what each reopen would read again without checkpoints).`);
 }
 
 export async function benchPasteCommand(args: string[]): Promise<void> {

@@ -53,4 +53,25 @@ describe('chunked snapshot storage', () => {
     store.db.close();
     await model.dispose();
   });
+
+  it('a branch made by an edit builds on the chunks of what it shares with the branch it forks from', async () => {
+    const model = await Model.load(builtinModelDir());
+    const store = new Store(openDatabase(join(mkdtempSync(join(tmpdir(), 'perpetua-chunks-')), 'chat.db')));
+    const chat = await PersistentChat.open(store, model, { name: 'fork', policy: { name: 'sink', sink: 4, window: 200, evictChunk: 16, pinSystem: false } });
+    const greedy = { maxTokens: 8, ignoreEos: true, sampling: { temperature: 0 } };
+    for await (const ev of chat.send('Once upon a time', greedy)) void ev;
+    const manifest = () => decodeManifest(store.latestSnapshot(chat.session.id)!.bytes, { modelFingerprint: model.fingerprint });
+    const first = manifest().chunks.map((c) => c.hash);
+    for await (const ev of chat.send('The cat', greedy)) void ev;
+    const u2 = store.listMessages(chat.session.id)[2];
+    for await (const ev of chat.edit(u2.id, 'The dog', greedy)) void ev;
+    expect(chat.restored).toMatchObject({ kind: 'resumed', reread: 0 });
+    // the edited branch's snapshot names the first turn's chunk and adds only its own turn
+    const edited = manifest();
+    expect(edited.chunks.map((c) => c.hash)).toEqual(expect.arrayContaining(first));
+    expect(chat.lastSave!.rows).toBeLessThan(edited.tokens.length - 4);
+    chat.close();
+    store.db.close();
+    await model.dispose();
+  });
 });

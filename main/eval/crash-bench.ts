@@ -25,6 +25,8 @@ export interface CrashBenchResult {
   rereadTokens: { p50: number; p90: number; max: number };
   /** reopens that resumed from a snapshot (a checkpoint of the killed answer, or the turn before) */
   resumed: number;
+  /** tokens of the killed answer as stored: what a reopen without checkpoints reads again (p50, p90, max) */
+  answerTokens: { p50: number; p90: number; max: number };
 }
 
 /**
@@ -51,10 +53,11 @@ export async function benchCrash(
       p.on('close', (code) => (code === 0 ? resolve(out.replace(/\n$/, '')) : reject(new Error(`set-up run exited with ${code}`))));
     });
     const none = { p50: 0, p90: 0, max: 0 };
-    const result: CrashBenchResult = { runs, corrupt: 0, notPrefix: 0, lostFinishedTurn: 0, lostChars: none, lostSeconds: none, rereadTokens: none, resumed: 0 };
+    const result: CrashBenchResult = { runs, corrupt: 0, notPrefix: 0, lostFinishedTurn: 0, lostChars: none, lostSeconds: none, rereadTokens: none, resumed: 0, answerTokens: none };
     const lostChars: number[] = [];
     const lostSeconds: number[] = [];
     const rereadTokens: number[] = [];
+    const answerTokens: number[] = [];
     for (let i = 0; i < runs; i++) {
       const db = join(dir, `run-${i}.db`);
       copyFileSync(seed, db);
@@ -81,6 +84,7 @@ export async function benchCrash(
         const stored = rows[2]?.text ?? '';
         if (!printed.startsWith(stored)) result.notPrefix++;
         lostChars.push(printed.length - stored.length);
+        answerTokens.push(model.tokenizer.encode(stored, false).length);
         // age of the oldest shown character that was not on disk at the kill
         const firstLost = shown.find((p) => p.end > stored.length && p.at <= killedAt);
         lostSeconds.push(firstLost ? (killedAt - firstLost.at) / 1000 : 0);
@@ -104,6 +108,7 @@ export async function benchCrash(
     result.lostChars = summary(lostChars);
     result.lostSeconds = summary(lostSeconds);
     result.rereadTokens = summary(rereadTokens);
+    result.answerTokens = summary(answerTokens);
     return result;
   } finally {
     await model.dispose();
