@@ -1,6 +1,6 @@
 /**
  * An answer that stopped at its length limit says so under it (how many tokens, and where to raise the limit), in
- * Chromium against the real core; the label stays after a reload.
+ * Chromium against the real core; the label stays after a reload, and Continue writes more of it.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,10 +31,21 @@ describe('an answer cut at the length limit', () => {
     await page.keyboard.press('Enter');
     const cut = '[data-testid=message][data-role=assistant]:not([data-state=streaming]) [data-testid=message-cut]';
     await page.waitForSelector(cut, { timeout: 90_000 });
-    expect(await page.textContent(cut)).toBe('Cut off at the length limit (12 tokens): raise Max tokens in the chat settings for longer answers.');
+    expect(await page.textContent(cut)).toContain('Cut off at the length limit (12 tokens): raise Max tokens in the chat settings for longer answers.');
     await shot(page, 'answer-cut');
     await page.reload();
     await waitReady(page);
     await page.waitForSelector(cut);
+  });
+
+  it('Continue writes more of it, as the next answer', async () => {
+    await page.click('[data-testid=continue-answer]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=message][data-role=assistant]:not([data-state=streaming])').length === 2, undefined, { timeout: 90_000 });
+    const session = (await core.api.sessionsList())[0]!;
+    const { messages } = await core.api.sessionsOpen({ id: session.id });
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'assistant']);
+    expect(messages[2]!.parentId).toBe(messages[1]!.id);
+    // the Continue offer moved to the newest answer
+    expect(await page.$$eval('[data-testid=continue-answer]', (els) => els.length)).toBe(1);
   });
 });

@@ -223,6 +223,13 @@ export class FakeApi implements PerpetuaApi {
     yield { type: 'started', user: null, assistant: { ...assistant }, replacedMessageId: replaced };
     yield* this.answer(s, running, assistant, 0);
   }
+  async *chatContinue({ sessionId }: { sessionId: string }, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const { s, running } = this.claim(sessionId, signal);
+    const assistant = this.msg(sessionId, s.messages.length, 'assistant', '', 'streaming');
+    s.messages.push(assistant);
+    yield { type: 'started', user: null, assistant: { ...assistant }, replacedMessageId: null };
+    yield* this.answer(s, running, assistant, 0);
+  }
   /** An edit replaces the message and what followed it (the fake keeps no other branches). */
   async *chatEdit({ sessionId, messageId, text }: { sessionId: string; messageId: string; text: string }, signal: AbortSignal): AsyncGenerator<ChatPacket> {
     const { s, running } = this.claim(sessionId, signal);

@@ -98,6 +98,8 @@ export const methods = {
   'chat.stop': call('chatStop', ChatSessionParams, VoidResult),
   /** Writes a new version of an answer (default the last); the old one stays on its own branch. */
   'chat.regenerate': channel('chatRegenerate', ChatRegenerateParams, ChatPacketSchema),
+  /** Writes more of the last answer (one cut at its length limit) as a new message after it; refused when the chat does not end with an answer. */
+  'chat.continue': channel('chatContinue', ChatSessionParams, ChatPacketSchema),
   /** Stores a new version of a user message (the old one stays on its own branch) and streams its answer. */
   'chat.edit': channel('chatEdit', ChatEditParams, ChatPacketSchema),
   /** Shows another branch (a version of a message and the newest messages under it); the cache is rebuilt for it. */

@@ -4,6 +4,7 @@ import type { MethodName, ValidParamsOf } from '../api/methods.js';
 import type { ModelInfo } from '../api/schemas.js';
 import type { Model } from '../engine/model.js';
 import { toSpec } from '../policy/policy.js';
+import { PerpetuaError } from '../shared/errors.js';
 import { parseRowId } from '../store/row-id.js';
 import { abHistory } from './ab-history.js';
 import { describeRequest } from './request-description.js';
@@ -109,6 +110,16 @@ export class CoreService implements PerpetuaApi {
     const runner = await this.sessions.runner(p.sessionId);
     const messageId = p.messageId === undefined ? undefined : parseRowId(p.messageId, 'message');
     yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.regenerate(opts, messageId), signal));
+  }
+
+  /** More of the last answer: the cache ends inside it (an answer's turn is closed by the next user turn), so it goes on. */
+  async *chatContinue(p: P<'chat.continue'>, signal: AbortSignal): AsyncGenerator<ChatPacket> {
+    const runner = await this.sessions.runner(p.sessionId);
+    const last = this.store.listMessagesBefore(runner.sessionId, Number.MAX_SAFE_INTEGER, 1)[0];
+    if (last?.role !== 'assistant' || last.state !== 'done') {
+      throw new PerpetuaError('Only a finished answer at the end of the chat can be continued.', { code: 'invalid_input' });
+    }
+    yield* this.movesOn(runner.sessionId, runner.answer((opts) => runner.chat.continue(opts), signal));
   }
 
   async *chatEdit(p: P<'chat.edit'>, signal: AbortSignal): AsyncGenerator<ChatPacket> {

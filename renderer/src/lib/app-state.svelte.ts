@@ -401,6 +401,14 @@ export class AppState {
     return this.stream(session.id, (receive) => this.api.chatSend({ sessionId: session.id, text }, receive));
   }
 
+  /** Writes more of the last answer (one cut at its length limit), as a new answer after it. */
+  continueAnswer(): Promise<boolean> {
+    const session = this.current;
+    if (!session || this.busy || this.readOnly) return Promise.resolve(false);
+    this.bottomTick++;
+    return this.stream(session.id, (receive) => this.api.chatContinue({ sessionId: session.id }, receive));
+  }
+
   async stop(): Promise<void> {
     if (!this.current) return;
     const channel = this.channels.get(this.current.id);
