@@ -12,7 +12,7 @@ import { Model } from '../engine/model.js';
 import { Engine } from '../engine/engine.js';
 import { createPolicy } from '../cache/create-policy.js';
 import { DEFAULT_POLICY } from '../policy/policy.js';
-import { lookupCases, passageOf } from '../eval/lookup-bench.js';
+import { lookupCases, passageOf, quotingAnswers } from '../eval/lookup-bench.js';
 import { replayLookup, type LookupText } from '../eval/lookup-replay.js';
 import { percentile } from '../eval/percentile.js';
 import { defaultModelDir, packageRoot } from './default-model.js';
@@ -30,9 +30,10 @@ export const BENCH_PEERS_HELP = `perpetua bench peers [--shape ${SHAPE_NAMES.joi
   decode tok/s, CPU ms per token, median and p99 step, prefill tok/s, load average, and the bound that the
   measured memory read bandwidth sets. Each prompt length is its own case (e.g. --prompt 256,968: 288 and 1,000
   cached tokens after 32 decoded). With --lookup auto (PG-19 passages in --corpora, default ../shared/corpora), the
-  built-in model answers real prompts (quote, continue, summarise, edit code) and Perpetua's first 4-bit variant decodes
-  each answer at each prompt length with lookup decoding (a draft kept where it is the answer's next token) and
-  without: what lookup decoding costs and gains at this shape for that text.`;
+  built-in model answers real prompts (quote, continue, summarise, edit code), two answers quote their prompt exactly
+  (the passage itself, the renamed code), and Perpetua's first 4-bit variant decodes each answer at each prompt length
+  with lookup decoding (a draft kept where it is the answer's next token) and without: what lookup decoding costs and
+  gains at this shape for that text.`;
 
 /** Bytes per weight as each format stores matrices: a 4-bit block carries a float16 scale (and a zero point). */
 function bytesPerWeight(weights: string, block: number): number {
@@ -179,9 +180,10 @@ interface LookupReplayRow {
 }
 
 /**
- * The built-in model's answers on real text: for each case of the lookup bench on the first PG-19 passage (quote,
- * continue, summarise) and the code-editing prompt, `tokens` tokens, greedy with the model's repetition penalty (its
- * generation_config.json; without it its greedy text loops, which flatters lookup).
+ * Answers on real text: two that quote their context (the passage itself after the quote prompt, the renamed code
+ * after the editing prompt), then the built-in model's own answers to each case of the lookup bench on the first
+ * PG-19 passage (quote, continue, summarise) and the code-editing prompt, `tokens` tokens, greedy with the model's
+ * repetition penalty (its generation_config.json; without it its greedy text loops, which flatters lookup).
  */
 async function lookupTraces(corpora: string | undefined, tokens: number, log: (line: string) => void): Promise<{ text: string; answer: LookupText }[]> {
   const dir = resolve(corpora ?? join(packageRoot(), '..', 'shared', 'corpora'));
@@ -193,7 +195,12 @@ async function lookupTraces(corpora: string | undefined, tokens: number, log: (l
   const model = await Model.load(defaultModelDir());
   try {
     const traces: { text: string; answer: LookupText }[] = [];
-    for (const c of lookupCases([{ name: book.replace(/^pg19-test-|\.txt$/g, ''), text: passageOf(join(dir, book), 1300) }])) {
+    const passage = { name: book.replace(/^pg19-test-|\.txt$/g, ''), text: passageOf(join(dir, book), 1300) };
+    for (const q of quotingAnswers(passage)) {
+      const prompt = [...model.streamPrefix, ...model.tokenizer.encode(q.case.prompt, true)];
+      traces.push({ text: q.case.kind, answer: { prompt, answer: model.tokenizer.encode(q.answer, false).slice(0, tokens) } });
+    }
+    for (const c of lookupCases([passage])) {
       const engine = new Engine(model, createPolicy({ ...DEFAULT_POLICY, name: 'sink', sink: 4, window: 496 }, model.config, model.kvEditor));
       const prompt = [...model.streamPrefix, ...model.tokenizer.encode(c.prompt, true)];
       await engine.feed(prompt);

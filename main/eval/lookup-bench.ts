@@ -84,6 +84,22 @@ export function lookupCases(passages: { name: string; text: string }[]): LookupC
 }
 
 /**
+ * Answers that quote their context, for measuring lookup decoding where a model's own answer would not: the passage
+ * itself after the quote prompt's opening (what a model that quotes exactly writes), and the code with `total` renamed
+ * after the code-editing prompt. Random-weight shapes decode these to time what lookup gains on quoting text.
+ */
+export function quotingAnswers(passage: { name: string; text: string }): { case: LookupCase; answer: string }[] {
+  const [quote, , , edit] = lookupCases([passage]);
+  const opening = passage.text.slice(0, passage.text.indexOf(' ', 120));
+  const edited = CODE.replace(/\btotal\b/g, 'sum').replace('totalPrice', 'sumPrice');
+  const afterSum = edited.slice(edited.indexOf('let sum = 0;\n') + 'let sum = 0;\n'.length);
+  return [
+    { case: { ...quote, name: `${passage.name}: quote, the passage itself`, kind: 'quote: the passage itself' }, answer: passage.text.slice(opening.length) },
+    { case: { ...edit, kind: 'edit code: the renamed code' }, answer: afterSum },
+  ];
+}
+
+/**
  * Each case decoded with the given sampling (the model's generation_config.json in the bench: greedy with its
  * repetition penalty for the built-in model) with and without lookup decoding, the two modes taking turns round by round (order
  * reversed every other round) on one model: tok/s and CPU ms per token (medians), and what was drafted and kept.
