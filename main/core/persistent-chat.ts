@@ -363,9 +363,14 @@ export class PersistentChat {
           answer?.observe();
           const covered = answer?.due(shown) ?? null;
           if (covered !== null) {
-            writer.flush(); // the checkpoint never covers more than the transcript holds
-            await this.saveSnapshot(writer.messageId, covered);
-            answer!.taken();
+            writer.flush(); // the checkpoint never covers more than the transcript holds (a failed commit ends the answer)
+            try {
+              await this.saveSnapshot(writer.messageId, covered);
+              answer!.taken();
+            } catch {
+              // a checkpoint is a spare: the answer goes on without them (a full disk is the writer's to report)
+              answer = null;
+            }
           }
         }
         if (ev.type === 'done') writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
