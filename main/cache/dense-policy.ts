@@ -89,6 +89,8 @@ export class DensePolicy implements CachePolicy {
       totalTokensSeen: this.length,
       history: [],
       sinks: 0,
+      // a chunked snapshot's new rows: only they are copied (a dense cache never turns its keys)
+      kvRows: isKvBuffer(kv) ? (indices) => kv.rows(indices) : undefined,
     };
   }
 
