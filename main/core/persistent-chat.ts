@@ -396,9 +396,11 @@ export class PersistentChat {
   }
 
   /**
-   * Writes the cache after a turn (one download from the GPU) as a chunked snapshot: a manifest, and a chunk with the
-   * KV of the tokens not stored yet (the turn's, and the live rows of mostly dead chunks). The store keeps the newest
-   * few manifests per session, and the chunks they name.
+   * Writes the cache after a turn (or as a checkpoint mid-answer: `coveredChars` of message `messageId`) as a chunked
+   * snapshot: chunks with the KV of the tokens not stored yet (the turn's, and the live rows of mostly dead chunks),
+   * then a manifest. It runs in short steps with the core's thread free in between; the caller awaits it, so the cache
+   * does not change meanwhile. The store keeps the newest few manifests per session and the chunks they name, and all
+   * chats' snapshots within the disk budget.
    */
   async saveSnapshot(messageId: number | null, coveredChars?: number): Promise<void> {
     if (this.opts.snapshotFormat === 'none') return;
