@@ -214,8 +214,7 @@ describe('renderer e2e (web host + real core)', () => {
     await page.keyboard.press('Enter');
     await page.waitForSelector('[data-testid=session-title]:has-text("Scratch renamed")');
     await page.hover('[data-testid=session-item]:has-text("Scratch renamed")');
-    await page.click('button[aria-label="Delete Scratch renamed"]');
-    await page.click('button[aria-label="Delete Scratch renamed"]'); // second click confirms
+    await page.click('button[aria-label="Delete Scratch renamed"]'); // one click: the toast offers Undo
     await page.waitForSelector('[data-testid=session-item]:has-text("Scratch renamed")', { state: 'detached' });
     await page.waitForSelector('[data-testid=session-title]:has-text("Endless e2e")');
   });

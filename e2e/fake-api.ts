@@ -157,6 +157,11 @@ export class FakeApi implements PerpetuaApi {
     const messages = s.messages.slice(-limit);
     return { session: s.session, messages, hasMore: s.messages.length > messages.length, stats: this.stats(s) };
   }
+  async sessionsDuplicate({ id }: { id: string }) {
+    const s = this.get(id);
+    const copy = this.create(`${s.session.name} (copy)`, s.session.modelId, s.session.policy, s.session.systemPrompt ?? undefined);
+    return copy.session;
+  }
   async sessionsSetModel({ id, modelId }: { id: string; modelId: string }) {
     const s = this.get(id);
     s.session = { ...s.session, modelId, updatedAt: Date.now() };

@@ -74,6 +74,8 @@ export const methods = {
   'sessions.create': call('sessionsCreate', SessionsCreateParams, SessionSchema),
   'sessions.open': call('sessionsOpen', SessionsOpenParams, SessionsOpenResult),
   'sessions.rename': call('sessionsRename', SessionsRenameParams, SessionSchema),
+  /** A copy of the chat as shown (settings and the branch it shows) under a free name, "Name (copy)". */
+  'sessions.duplicate': call('sessionsDuplicate', SessionIdParams, SessionSchema),
   /** Moves a chat to another model (e.g. its own is missing): the transcript is re-read with it; refused (busy) while it works. */
   'sessions.setModel': call('sessionsSetModel', SessionsSetModelParams, SessionsOpenResult),
   'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),

@@ -11,7 +11,8 @@ import { describeRequest } from './request-description.js';
 import { toApiSession } from './api-mappers.js';
 import { buildCoreParts, PREFILL_CHUNK, type CoreParts, type CoreServiceOptions } from './core-parts.js';
 import { modelJob } from './model-job.js';
-import { exportMarkdown, messagePage, searchSessions } from './session-queries.js';
+import { duplicateSession } from './session-duplicate.js';
+import { exportMarkdown, messageCount, messagePage, searchSessions } from './session-queries.js';
 
 export type { CoreServiceOptions } from './core-parts.js';
 
@@ -89,6 +90,10 @@ export class CoreService implements PerpetuaApi {
   sessionsOpen = (p: P<'sessions.open'>) => this.parts.admin.open(p);
   sessionsRename = (p: P<'sessions.rename'>) => this.parts.admin.rename(p);
   sessionsSetModel = (p: P<'sessions.setModel'>) => this.parts.admin.setModel(p);
+  sessionsDuplicate = async (p: P<'sessions.duplicate'>) => {
+    const copy = duplicateSession(this.store, parseRowId(p.id, 'session'));
+    return toApiSession(copy, messageCount(this.store, copy.id));
+  };
   sessionsDelete = (p: P<'sessions.delete'>) => this.parts.admin.delete(p);
   // generation settings and the system prompt
   sessionsSettings = (p: P<'sessions.settings'>) => this.parts.admin.settings(p);

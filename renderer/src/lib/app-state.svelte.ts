@@ -12,7 +12,12 @@ export interface Toast {
   id: number;
   kind: 'info' | 'error';
   text: string;
+  /** a button on the toast (Undo) */
+  action?: { label: string; run: () => void };
 }
+
+/** How long a deleted chat can be brought back (it is deleted in the core only then). */
+export const UNDO_DELETE_MS = 8000;
 
 export type Theme = 'light' | 'dark';
 
@@ -68,6 +73,8 @@ export class AppState {
   /** The answer each session is streaming (its channel), wherever the user looks. */
   private channels = new Map<string, Channel<ChatPacket>>();
   private readonly scheduleFlush = frameBatcher(() => this.flushDeltas());
+  /** Chats deleted in the list and not yet in the core (Undo brings them back): their timers. */
+  private pendingDeletes = new Map<string, ReturnType<typeof setTimeout>>();
   private openToken = 0;
   private searchToken = 0;
   private toastId = 0;
@@ -185,7 +192,8 @@ export class AppState {
 
   async loadSessions(): Promise<void> {
     await this.attempt(async () => {
-      this.sessions = await this.api.sessionsList();
+      const all = await this.api.sessionsList();
+      this.sessions = all.filter((s) => !this.pendingDeletes.has(s.id));
     });
   }
 
@@ -289,6 +297,15 @@ export class AppState {
     });
   }
 
+  /** A copy of a chat as shown (settings and the branch it shows), opened. */
+  async duplicate(id: string): Promise<boolean> {
+    return this.attempt(async () => {
+      const s = await this.api.sessionsDuplicate({ id });
+      this.sessions = [s, ...this.sessions.filter((x) => x.id !== s.id)];
+      await this.open(s.id);
+    });
+  }
+
   async rename(id: string, name: string): Promise<boolean> {
     return this.attempt(async () => {
       const s = await this.api.sessionsRename({ id, name });
@@ -297,17 +314,51 @@ export class AppState {
     });
   }
 
+  /**
+   * Deletes a chat in one click, with Undo: it leaves the list at once and is deleted in the core when the toast's
+   * time is up (or the window goes away); Undo before then puts it back as it was.
+   */
   async remove(id: string): Promise<boolean> {
-    return this.attempt(async () => {
+    const session = this.sessions.find((x) => x.id === id);
+    if (!session || this.pendingDeletes.has(id)) return false;
+    this.sessions = this.sessions.filter((x) => x.id !== id);
+    this.pendingDeletes.set(id, setTimeout(() => void this.deleteNow(id), UNDO_DELETE_MS));
+    this.toast('info', this.i18n.t('sidebar.deleted', { name: session.name }), { label: this.i18n.t('sidebar.undo'), run: () => void this.undoRemove(session) }, UNDO_DELETE_MS);
+    if (this.current?.id === id) {
+      this.showNothing();
+      const next = this.sessions[0];
+      if (next) await this.open(next.id);
+    }
+    return true;
+  }
+
+  /** Puts a chat deleted in the list back (nothing was deleted in the core yet) and opens it. */
+  async undoRemove(session: Session): Promise<void> {
+    const timer = this.pendingDeletes.get(session.id);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.pendingDeletes.delete(session.id);
+    this.sessions = [session, ...this.sessions.filter((x) => x.id !== session.id)].sort((a, b) => b.updatedAt - a.updatedAt);
+    await this.open(session.id);
+  }
+
+  /** Deletes the chats whose Undo time has not run out yet: the window is going away. */
+  flushDeletes(): void {
+    for (const id of [...this.pendingDeletes.keys()]) void this.deleteNow(id);
+  }
+
+  private async deleteNow(id: string): Promise<void> {
+    const timer = this.pendingDeletes.get(id);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.pendingDeletes.delete(id);
+    this.abs.delete(id);
+    try {
       await this.api.sessionsDelete({ id });
-      this.abs.delete(id);
-      this.sessions = this.sessions.filter((x) => x.id !== id);
-      if (this.current?.id === id) {
-        this.showNothing();
-        const next = this.sessions[0];
-        if (next) await this.open(next.id);
-      }
-    });
+    } catch (err) {
+      this.toast('error', this.i18n.error(err));
+      await this.loadSessions(); // it was not deleted: it comes back
+    }
   }
 
   async loadOlder(): Promise<number> {
@@ -506,10 +557,10 @@ export class AppState {
 
   // --- ui helpers --------------------------------------------------------------------------------
 
-  toast(kind: Toast['kind'], text: string): void {
+  toast(kind: Toast['kind'], text: string, action?: Toast['action'], ms?: number): void {
     const id = ++this.toastId;
-    this.toasts = [...this.toasts, { id, kind, text }];
-    setTimeout(() => this.dismiss(id), kind === 'error' ? 9000 : 2500);
+    this.toasts = [...this.toasts, { id, kind, text, ...(action ? { action } : {}) }];
+    setTimeout(() => this.dismiss(id), ms ?? (kind === 'error' ? 9000 : 2500));
   }
 
   dismiss(id: number): void {
