@@ -436,12 +436,14 @@ export class PersistentChat {
     };
     const write = async (ledger: ChunkLedger): Promise<ChunkedSave> => {
       const save = await ledger.plan(cacheRowsOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor), { coveredChars, pause });
-      for (const chunk of save.added) {
+      // the last piece goes with the manifest: one transaction fewer, so the pages both touch are written once
+      const last = save.added.at(-1);
+      for (const chunk of save.added.slice(0, -1)) {
         await pause();
         this.store.chunks.add(this.session.id, chunk);
       }
       await pause();
-      this.store.chunks.save(this.session.id, messageId, { ...save, added: [] }, keep);
+      this.store.chunks.save(this.session.id, messageId, { ...save, added: last ? [last] : [] }, keep);
       return save;
     };
     let save: ChunkedSave;
