@@ -24,12 +24,13 @@ import { UsageError } from './usage-error.js';
 
 export const BENCH_PEERS_HELP = `perpetua bench peers [--shape ${SHAPE_NAMES.join('|')}] [--rounds R] [--prompt P[,P2…]] [--decode N] [--threads T]
     [--engines perpetua,llama.cpp,transformers.js] [--layouts appending,fused] [--dtypes fp32,fp16,q4_0,q4] [--block-size 32|64|128]
-    [--lookup auto|off] [--corpora DIR] [--json OUT.json] [--markdown OUT.md]
+    [--llama-types F16,Q4_0] [--lookup auto|off] [--corpora DIR] [--chars C] [--json OUT.json] [--markdown OUT.md]
   Perpetua vs llama.cpp (node-llama-cpp's prebuilt CPU binary) vs transformers.js on the same random weights
   (one F16 checkpoint, converted to ONNX fp32/fp16/q4_0/q4 and to GGUF F16/Q4_0), interleaved round by round:
   decode tok/s, CPU ms per token, median and p99 step, prefill tok/s, load average, and the bound that the
   measured memory read bandwidth sets. Each prompt length is its own case (e.g. --prompt 256,968: 288 and 1,000
-  cached tokens after 32 decoded). With --lookup auto (PG-19 passages in --corpora, default ../shared/corpora), the
+  cached tokens after 32 decoded). With --lookup auto (a C-character passage, default 1300, of the first PG-19 book in
+  --corpora, default ../shared/corpora), the
   built-in model answers real prompts (quote, continue, summarise, edit code), two answers quote their prompt exactly
   (the passage itself, the renamed code), and Perpetua's first 4-bit variant decodes each answer at each prompt length
   with lookup decoding (a draft kept where it is the answer's next token) and without: what lookup decoding costs and
@@ -63,6 +64,8 @@ export async function benchPeersCommand(args: string[]): Promise<void> {
     'block-size': { type: 'string', default: '32' },
     lookup: { type: 'string', default: 'auto' },
     corpora: { type: 'string' },
+    chars: { type: 'string', default: '1300' },
+    'llama-types': { type: 'string', default: 'F16,Q4_0' },
     json: { type: 'string' },
     markdown: { type: 'string' },
   });
@@ -85,7 +88,8 @@ export async function benchPeersCommand(args: string[]): Promise<void> {
   const fourBit = (d: string) => d === 'q4' || d === 'q4_0';
   const label = (d: string) => (fourBit(d) && block !== 32 ? `${d} b${block}` : d);
 
-  const traces = v.lookup === 'off' ? [] : await lookupTraces(v.corpora, base.decode, log);
+  const chars = number(v.chars, 'chars', { integer: true, min: 200 });
+  const traces = v.lookup === 'off' ? [] : await lookupTraces(v.corpora, chars, base.decode, log);
   const planned: [string, string, () => Promise<PeerRunner | MissingPeer>][] = [];
   const lookupDirs: { weights: string; dir: string }[] = [];
   if (engines.has('perpetua')) {
@@ -102,7 +106,7 @@ export async function benchPeersCommand(args: string[]): Promise<void> {
   }
   const longest = Math.max(...prompts) + base.decode + 16;
   if (engines.has('llama.cpp')) {
-    for (const type of ['F16', 'Q4_0'] as const) {
+    for (const type of v['llama-types'].split(',').map((t) => oneOf(t, ['F16', 'Q4_0'] as const, 'llama-types'))) {
       planned.push(['llama.cpp', type, () => llamaCppRunner(shapeGgufFile(shape.name, type, { onStatus: log }), type, threads, longest)]);
     }
   }
@@ -185,7 +189,7 @@ interface LookupReplayRow {
  * PG-19 passage (quote, continue, summarise) and the code-editing prompt, `tokens` tokens, greedy with the model's
  * repetition penalty (its generation_config.json; without it its greedy text loops, which flatters lookup).
  */
-async function lookupTraces(corpora: string | undefined, tokens: number, log: (line: string) => void): Promise<{ text: string; answer: LookupText }[]> {
+async function lookupTraces(corpora: string | undefined, chars: number, tokens: number, log: (line: string) => void): Promise<{ text: string; answer: LookupText }[]> {
   const dir = resolve(corpora ?? join(packageRoot(), '..', 'shared', 'corpora'));
   const book = existsSync(dir) ? readdirSync(dir).filter((f) => /^pg19-test-.*\.txt$/.test(f)).sort()[0] : undefined;
   if (!book) {
@@ -195,7 +199,7 @@ async function lookupTraces(corpora: string | undefined, tokens: number, log: (l
   const model = await Model.load(defaultModelDir());
   try {
     const traces: { text: string; answer: LookupText }[] = [];
-    const passage = { name: book.replace(/^pg19-test-|\.txt$/g, ''), text: passageOf(join(dir, book), 1300) };
+    const passage = { name: book.replace(/^pg19-test-|\.txt$/g, ''), text: passageOf(join(dir, book), chars) };
     for (const q of quotingAnswers(passage)) {
       const prompt = [...model.streamPrefix, ...model.tokenizer.encode(q.case.prompt, true)];
       traces.push({ text: q.case.kind, answer: { prompt, answer: model.tokenizer.encode(q.answer, false).slice(0, tokens) } });
