@@ -157,6 +157,10 @@ export class FakeApi implements PerpetuaApi {
     const messages = s.messages.slice(-limit);
     return { session: s.session, messages, hasMore: s.messages.length > messages.length, stats: this.stats(s) };
   }
+  async modelsRemove({ modelId }: { modelId: string }) {
+    this.models = this.models.filter((m) => m.id !== modelId);
+    return { deletedFolder: false };
+  }
   async sessionsDuplicate({ id }: { id: string }) {
     const s = this.get(id);
     const copy = this.create(`${s.session.name} (copy)`, s.session.modelId, s.session.policy, s.session.systemPrompt ?? undefined);

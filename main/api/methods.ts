@@ -30,6 +30,8 @@ import {
   SessionsCreateParams,
   SessionsOpenParams,
   SessionsOpenResult,
+  ModelsRemoveParams,
+  ModelsRemoveResult,
   SessionsSetModelParams,
   SessionsRenameParams,
   SessionsSearchParams,
@@ -69,6 +71,9 @@ export const methods = {
   'downloads.resume': call('downloadsResume', DownloadIdParams, DownloadInfoSchema),
   /** Stops a download and deletes what it fetched. */
   'downloads.cancel': call('downloadsCancel', DownloadIdParams, VoidResult),
+
+  /** Removes a model no chat uses (refused otherwise); a folder in the app's models folder is deleted with it. */
+  'models.remove': call('modelsRemove', ModelsRemoveParams, ModelsRemoveResult),
 
   'sessions.list': call('sessionsList', NoParams, z.array(SessionSchema)),
   'sessions.create': call('sessionsCreate', SessionsCreateParams, SessionSchema),

@@ -229,6 +229,11 @@ export const ModelsImportParams = z.strictObject({
 });
 /** variant null: the best one for the provider. */
 export const ModelsSetVariantParams = z.strictObject({ modelId: Id, variant: VariantName.nullable() });
+export const ModelsRemoveParams = z.strictObject({ modelId: Id });
+export const ModelsRemoveResult = z.object({
+  /** true: its folder lay in the app's models folder and was deleted; false: a folder imported from elsewhere stays */
+  deletedFolder: z.boolean(),
+});
 export const ModelsSetProviderParams = z.strictObject({ modelId: Id, provider: ExecutionProviderSchema });
 
 export const SessionsCreateParams = z.strictObject({

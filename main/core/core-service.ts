@@ -61,6 +61,10 @@ export class CoreService implements PerpetuaApi {
   modelsList = () => this.parts.library.list();
   modelsImport = (p: P<'models.import'>) => this.parts.library.import(p.dir, p.variant);
   modelsSetProvider = (p: P<'models.setProvider'>) => this.reopened(this.parts.library.setProvider(p.modelId, p.provider));
+  modelsRemove = (p: P<'models.remove'>) => {
+    const chats = this.store.listSessions().filter((s) => String(s.modelId) === p.modelId).length;
+    return this.parts.library.remove(p.modelId, chats);
+  };
   modelsSetVariant = (p: P<'models.setVariant'>) => this.reopened(this.parts.library.setVariant(p.modelId, p.variant));
 
   /** A model's sessions close once it changed provider or variant: they reopen on what it runs now. */

@@ -1,6 +1,7 @@
 import { describeAdapter } from '../engine/gpu-adapter.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { ExecutionProvider, ModelInfo, ModelVariant } from '../api/schemas.js';
 import { EXECUTION_PROVIDERS } from '../engine/execution-provider.js';
 import type { HashProgress } from '../engine/model-fingerprint.js';
@@ -88,6 +89,28 @@ export class ModelLibrary {
       this.loaded.set(key, model);
     }
     return model;
+  }
+
+  /**
+   * Removes a model no chat uses: it is unloaded and its row goes. A folder inside the app's models folders (a download,
+   * the built-in copy) is deleted too, or it would be imported again at the next listing; a folder imported from
+   * elsewhere stays on disk. Returns whether its folder was deleted.
+   */
+  async remove(id: string, chats: number): Promise<{ deletedFolder: boolean }> {
+    const row = this.row(id);
+    if (chats > 0) {
+      throw new PerpetuaError(`${chats} chat${chats === 1 ? ' uses' : 's use'} this model; switch ${chats === 1 ? 'it' : 'them'} to another model or delete ${chats === 1 ? 'it' : 'them'} first.`, { code: 'invalid_input' });
+    }
+    for (const [key, model] of [...this.loaded]) {
+      if (!key.startsWith(`${row.id}:`)) continue;
+      this.loaded.delete(key);
+      await (await model.catch(() => null))?.dispose();
+    }
+    this.store.deleteModel(row.id);
+    const dir = resolve(row.dir);
+    const owned = this.folders.some((f) => dirname(dir) === resolve(f));
+    if (owned) await rm(dir, { recursive: true, force: true });
+    return { deletedFolder: owned };
   }
 
   async close(): Promise<void> {

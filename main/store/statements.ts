@@ -38,6 +38,7 @@ return {
       ON CONFLICT (fingerprint) DO UPDATE SET name = excluded.name, dir = excluded.dir, config = excluded.config
       RETURNING *`),
     getModel: p<ModelRow>('SELECT * FROM models WHERE id = ?'),
+    deleteModel: p('DELETE FROM models WHERE id = ?'),
     listModels: p<ModelRow>('SELECT * FROM models ORDER BY name, id'),
 
     createSession: p<SessionRow>(`

@@ -61,6 +61,11 @@ export class Store {
     return toModel(this.s.upsertModel.get(m.name, m.dir, m.fingerprint, json(m.config ?? {}), Date.now())!);
   }
 
+  /** Removes a model from the library; refused by the database while a chat uses it. False if it did not exist. */
+  deleteModel(id: number): boolean {
+    return this.s.deleteModel.run(id).changes > 0;
+  }
+
   getModel(id: number): Model | undefined {
     const row = this.s.getModel.get(id);
     return row && toModel(row);

@@ -547,6 +547,16 @@ export class AppState {
     });
   }
 
+  /** Removes a model no chat uses (the core refuses otherwise and says why). */
+  async removeModel(modelId: string): Promise<boolean> {
+    const name = this.models.find((m) => m.id === modelId)?.name ?? '';
+    return this.attempt(async () => {
+      const r = await this.api.modelsRemove({ modelId });
+      this.models = this.models.filter((m) => m.id !== modelId);
+      this.toast('info', this.i18n.t(r.deletedFolder ? 'models.removedFolder' : 'models.removed', { name }));
+    });
+  }
+
   /** variant null: the best one for the model's provider. The model's open chats reopen on the new graph. */
   async setVariant(modelId: string, variant: string | null): Promise<boolean> {
     return this.attempt(async () => {
