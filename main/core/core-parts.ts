@@ -43,7 +43,9 @@ export function buildCoreParts(opts: CoreServiceOptions, emit: (e: PerpetuaEvent
   store.markInterruptedMessages();
   const maxTokens = opts.maxAnswerTokens ?? 512;
   const downloadDir = resolve(opts.downloadDir ?? opts.modelsDir ?? join(dirname(resolve(opts.dbFile)), 'models'));
-  const library = new ModelLibrary(store, [...(opts.modelsDir ? [opts.modelsDir] : []), downloadDir]);
+  const library = new ModelLibrary(store, [...(opts.modelsDir ? [opts.modelsDir] : []), downloadDir], (dir, err) =>
+    emit({ event: 'error', payload: { message: `The folder ${dir} in the models folder is not a model Perpetua can use: ${(err as Error)?.message ?? String(err)}` } }),
+  );
   const downloads = new ModelDownloads({
     dir: downloadDir,
     hub: opts.hub ?? hubOptionsFromEnv(),

@@ -36,6 +36,8 @@ export class ModelLibrary {
     private readonly store: Store,
     /** folders whose model subfolders are imported (the bundled models, the downloads) */
     private readonly folders: readonly string[] = [],
+    /** told once about each folder there that cannot be imported, so it is not passed over in silence */
+    private readonly onUnusable?: (dir: string, err: unknown) => void,
   ) {}
 
   async list(): Promise<ModelInfo[]> {
@@ -138,7 +140,10 @@ export class ModelLibrary {
       if (known.has(sub) || this.unusableDirs.has(sub)) continue;
       // a dangling link or a file where a folder is expected is passed over, never a failure of the whole list
       if (statSync(sub, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
-      await this.import(sub).catch(() => this.unusableDirs.add(sub));
+      await this.import(sub).catch((err: unknown) => {
+        this.unusableDirs.add(sub);
+        this.onUnusable?.(sub, err);
+      });
     }
   }
 }
