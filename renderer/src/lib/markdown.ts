@@ -49,6 +49,22 @@ md.renderer.rules.fence = (tokens, idx, _options, renderEnv) => {
 };
 md.renderer.rules.code_block = md.renderer.rules.fence;
 
+// A numbered list's numbers sit in its left padding: it grows with their digits (markdown.css), else "1000." sticks
+// out of the message card.
+md.renderer.rules.ordered_list_open = (tokens, idx, options, _env, self) => {
+  const token = tokens[idx];
+  const start = Number(token.attrGet('start') ?? 1);
+  let items = 0;
+  for (let i = idx + 1; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t.type === 'ordered_list_close' && t.level === token.level) break;
+    if (t.type === 'list_item_open' && t.level === token.level + 1) items++;
+  }
+  const digits = String(Math.max(start, start + items - 1)).length;
+  if (digits > 2) token.attrJoin('class', `digits-${Math.min(digits, 7)}`);
+  return self.renderToken(tokens, idx, options);
+};
+
 /**
  * While an answer streams, its last line is held back when it may be the start of a code fence (backticks or
  * tildes, no newline yet): otherwise "``" shows as text, then turns into a code block a token later.
