@@ -161,7 +161,8 @@ export class SessionRunner {
               if (figures) push({ type: 'progress', phase: 'rebuild', ...figures });
             },
           });
-          return { type: 'done', statement: switchStatement(old, spec, this.chat.engine.policy, report.ms), policy: toConfig(spec), stats: this.stats() };
+          const stats = this.stats();
+          return { type: 'done', statement: switchStatement(old, spec, this.chat.engine.policy, report.ms, stats.totalTokensSeen), policy: toConfig(spec), stats };
         } catch (err) {
           if (job.signal.aborted) return { type: 'stopped', policy: toConfig(old.spec), stats: this.stats() };
           return { type: 'failed', error: { code: errorCode(err), message: (err as Error)?.message || 'The policy switch failed.' } };
@@ -331,10 +332,12 @@ export class SessionRunner {
 }
 
 /** What a policy switch did to the cache, for the user. */
-function switchStatement(old: { spec: PolicySpec; length: number }, spec: PolicySpec, now: CachePolicy, ms: number): string {
+/** `seen`: the conversation's tokens as the stats show them (a re-read tokenizes the transcript anew and may count a few otherwise). */
+function switchStatement(old: { spec: PolicySpec; length: number }, spec: PolicySpec, now: CachePolicy, ms: number, seen: number): string {
+  const n = (x: number) => x.toLocaleString('en-US');
   return (
-    `Switched from ${describePolicy(old.spec)} to ${describePolicy(spec)}. The old cache (${old.length} tokens) was dropped and the new one ` +
-    `rebuilt by re-reading the transcript in ${Math.round(ms)} ms: it now holds ${now.length} of the ${now.totalTokensSeen} tokens of this conversation` +
+    `Switched from ${describePolicy(old.spec)} to ${describePolicy(spec)}. The old cache (${n(old.length)} tokens) was dropped and the new one ` +
+    `rebuilt by re-reading the transcript in ${n(Math.round(ms))} ms: it now holds ${n(now.length)} of the ${n(seen)} tokens of this conversation` +
     (spec.name === 'sink' ? ` (${Math.min(spec.sink, now.length)} sink tokens kept forever).` : '.')
   );
 }
