@@ -1,5 +1,6 @@
 import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
 import { abProposal } from './ab-proposal.js';
+import { titleOf } from './chat-title.js';
 import { AbState, type AbHost } from './ab-state.svelte.js';
 import { BranchState } from './branch-state.svelte.js';
 import { ChatSettingsState } from './chat-settings-state.svelte.js';
@@ -73,6 +74,8 @@ export class AppState {
   /** The answer each session is streaming (its channel), wherever the user looks. */
   private channels = new Map<string, Channel<ChatPacket>>();
   private readonly scheduleFlush = frameBatcher(() => this.flushDeltas());
+  /** Chats that still have the name the new-chat dialog proposed: their first message names them. */
+  private readonly autoTitles = new Set<string>();
   /** Chats deleted in the list and not yet in the core (Undo brings them back): their timers. */
   private pendingDeletes = new Map<string, ReturnType<typeof setTimeout>>();
   private openToken = 0;
@@ -289,9 +292,11 @@ export class AppState {
     }
   }
 
-  async create(p: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string }): Promise<boolean> {
+  /** `autoTitle`: the chat kept the proposed name, so its first message names it. */
+  async create({ autoTitle = false, ...p }: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string; autoTitle?: boolean }): Promise<boolean> {
     return this.attempt(async () => {
       const s = await this.api.sessionsCreate(p);
+      if (autoTitle) this.autoTitles.add(s.id);
       this.sessions = [s, ...this.sessions.filter((x) => x.id !== s.id)];
       if (await this.open(s.id)) this.composerFocus++;
     });
@@ -449,7 +454,15 @@ export class AppState {
     if (!session || this.busy || this.readOnly) return Promise.resolve(false);
     this.statement = null;
     this.bottomTick++;
-    return this.stream(session.id, (receive) => this.api.chatSend({ sessionId: session.id, text }, receive));
+    const sent = this.stream(session.id, (receive) => this.api.chatSend({ sessionId: session.id, text }, receive));
+    if (this.autoTitles.has(session.id)) {
+      void sent.then((ok) => {
+        const title = titleOf(text);
+        if (!ok || !title || !this.autoTitles.delete(session.id)) return;
+        void this.rename(session.id, title);
+      });
+    }
+    return sent;
   }
 
   /** Writes more of the last answer (one cut at its length limit), as a new answer after it. */
