@@ -239,7 +239,8 @@ async function measureReplays(
       const filler = context.slice(0, context.length - prompt.length);
       const samples = { plain: [] as { tps: number; cpu: number }[], lookup: [] as { tps: number; cpu: number }[] };
       let last: Awaited<ReturnType<typeof replayLookup>>['lookup'] | null = null;
-      for (let r = 0; r < rounds; r++) {
+      // an even number of rounds, so each mode goes first as often as the other
+      for (let r = 0; r < rounds + (rounds % 2); r++) {
         const { lookup, plain } = await replayLookup(model, filler, { prompt, answer: t.answer.answer }, r % 2 === 1);
         for (const [k, m] of [['plain', plain], ['lookup', lookup]] as const) samples[k].push({ tps: (1000 * m.tokens) / m.ms, cpu: m.cpuMs / m.tokens });
         last = lookup;

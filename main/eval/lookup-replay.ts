@@ -1,5 +1,4 @@
 import { createPolicy } from '../cache/create-policy.js';
-import type { CachePolicy } from '../engine/cache-policy.js';
 import type { Model } from '../engine/model.js';
 import { argmax } from '../engine/sampler.js';
 import { PromptLookup } from '../engine/prompt-lookup.js';
@@ -35,31 +34,30 @@ const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
 export async function replayLookup(model: Model, filler: number[], text: LookupText, plainFirst = false): Promise<{ lookup: DecodeTiming; plain: DecodeTiming }> {
   const V = model.vocabSize;
   const context = [...filler, ...text.prompt];
-  const fresh = async (): Promise<CachePolicy> => {
-    const policy = createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, model.config, model.kvEditor);
-    const plan = await policy.plan(context);
-    const out = await model.forward(plan.ids, plan.positions, plan.past, { allLogits: false });
-    policy.commit(out.present, context);
-    return policy;
-  };
-  const run = async (policy: CachePolicy, ids: number[]): Promise<Float32Array> => {
+  // one cache for both decodes: each starts from the same prefilled context and is taken back after, so neither pays
+  // for allocating (or collecting) a cache the other left
+  const policy = createPolicy({ ...DEFAULT_POLICY, name: 'dense' }, model.config, model.kvEditor);
+  const prefill = await policy.plan(context);
+  const filled = await model.forward(prefill.ids, prefill.positions, prefill.past, { allLogits: false });
+  policy.commit(filled.present, context);
+  await policy.plan(new Array(text.answer.length + 16).fill(0)); // room for the whole answer now, not mid-decode
+  const run = async (ids: number[]): Promise<Float32Array> => {
     const plan = await policy.plan(ids);
     const out = await model.forward(plan.ids, plan.positions, plan.past, { allLogits: true });
     policy.commit(out.present, ids);
     return out.logits;
   };
-  const time = async (body: (policy: CachePolicy) => Promise<Omit<DecodeTiming, 'ms' | 'cpuMs'>>): Promise<DecodeTiming> => {
-    const policy = await fresh();
+  const time = async (body: () => Promise<Omit<DecodeTiming, 'ms' | 'cpuMs'>>): Promise<DecodeTiming> => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const counts = await body(policy);
+    const counts = await body();
     const timing = { ...counts, ms: performance.now() - t0, cpuMs: cpuMs(process.cpuUsage(c0)) };
-    policy.dispose();
+    policy.rollback(policy.length - context.length);
     return timing;
   };
   const { answer } = text;
   const withLookup = () =>
-    time(async (policy) => {
+    time(async () => {
       const lookup = new PromptLookup();
       lookup.push(text.prompt);
       let [runs, drafted, accepted] = [0, 0, 0];
@@ -70,7 +68,7 @@ export async function replayLookup(model: Model, filler: number[], text: LookupT
         let kept = 0;
         while (kept < draft.length && draft[kept] === answer[at + 1 + kept]) kept++;
         const t0 = performance.now();
-        const logits = await run(policy, [id, ...draft]);
+        const logits = await run([id, ...draft]);
         for (let j = 0; j <= kept; j++) argmax(logits.subarray(j * V, (j + 1) * V));
         policy.rollback(draft.length - kept);
         lookup.observeRun(1 + draft.length, performance.now() - t0);
@@ -84,11 +82,13 @@ export async function replayLookup(model: Model, filler: number[], text: LookupT
       return { tokens: answer.length, runs, drafted, accepted };
     });
   const withoutLookup = () =>
-    time(async (policy) => {
-      for (const id of answer) argmax(await run(policy, [id]));
+    time(async () => {
+      for (const id of answer) argmax(await run([id]));
       return { tokens: answer.length, runs: answer.length, drafted: 0, accepted: 0 };
     });
   const plain = plainFirst ? await withoutLookup() : null;
   const lookup = await withLookup();
-  return { lookup, plain: plain ?? (await withoutLookup()) };
+  const result = { lookup, plain: plain ?? (await withoutLookup()) };
+  policy.dispose();
+  return result;
 }
