@@ -31,7 +31,7 @@ describe('electron-builder configuration', () => {
   });
 
   for (const [platform, arch] of TARGETS) {
-    it(`packages only ${platform}-${arch}'s onnxruntime binaries and no better-sqlite3 build`, () => {
+    it(`packages only ${platform}-${arch}'s onnxruntime and Dawn binaries and no better-sqlite3 build`, () => {
       const files = (nativeFilesFor(platform, arch) as Files).map((f) => f.file);
       const onnxBins = files.filter((f) => f.startsWith('node_modules/onnxruntime-node/bin/'));
       expect(onnxBins).toContain(`node_modules/onnxruntime-node/bin/napi-v6/${platform}/${arch}/onnxruntime_binding.node`);
@@ -39,6 +39,11 @@ describe('electron-builder configuration', () => {
       expect(files).toContain('node_modules/onnxruntime-node/package.json');
       expect(files).toContain('node_modules/better-sqlite3/lib/database.js');
       expect(files.filter((f) => /better-sqlite3\/(build|deps|src)\//.test(f) || f.endsWith('binding.gyp'))).toEqual([]);
+      // Dawn for the adapter probe: this target's binary only (macOS has one universal build)
+      const dawn = files.filter((f) => f.startsWith('node_modules/webgpu/dist/'));
+      const own = `node_modules/webgpu/dist/${platform === 'darwin' ? 'darwin-universal' : `${platform}-${arch}`}/`;
+      expect(dawn).toContain(`${own}dawn.node`);
+      expect(dawn.every((f) => f.startsWith(own))).toBe(true);
     });
   }
 

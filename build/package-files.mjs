@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Which files of the native packages (onnxruntime-node, better-sqlite3) electron-builder puts into each target's
+ * Which files of the native packages (onnxruntime-node, better-sqlite3, webgpu) electron-builder puts into each target's
  * app, computed with electron-builder's own node_modules file matcher and electron-builder.yml, so the
  * per-platform rules can be checked (and measured) without packaging. `npm run package:sizes` prints the table.
  */
@@ -15,7 +15,7 @@ const { getNodeModuleFileMatcher } = require('app-builder-lib/out/fileMatcher');
 const { expandMacro } = require('app-builder-lib/out/util/macroExpander');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const NATIVE_PACKAGES = ['onnxruntime-node', 'better-sqlite3'];
+export const NATIVE_PACKAGES = ['onnxruntime-node', 'better-sqlite3', 'webgpu'];
 /** electron-builder's platform keys → Node's platform names. */
 const OS_KEY = { linux: 'linux', darwin: 'mac', win32: 'win' };
 
