@@ -119,7 +119,7 @@ describe('chat settings (web host + real core, 720×480)', () => {
     await waitReady(page);
     await page.waitForSelector('[data-testid=message][data-role=assistant] [data-testid=message-speed]');
     await openSettings();
-    await page.waitForFunction(`document.querySelector('[data-testid=gen-temperature]').value === '3'`);
+    await page.waitForFunction((want) => document.querySelector<HTMLInputElement>('[data-testid=gen-temperature]')?.value === want, '3');
     expect(await page.inputValue('[data-testid=gen-seed]')).toBe('2');
     expect(await page.inputValue('[data-testid=gen-maxTokens]')).toBe('12');
     expect(await page.inputValue('[data-testid=gen-stop]')).not.toBe('');
@@ -131,7 +131,7 @@ describe('chat settings (web host + real core, 720×480)', () => {
     await openSettings();
     await page.fill('[data-testid=gen-temperature]', '0,7');
     await saveSettings();
-    await page.waitForFunction(`document.querySelector('[data-testid=gen-temperature]').value === '0.7'`);
+    await page.waitForFunction((want) => document.querySelector<HTMLInputElement>('[data-testid=gen-temperature]')?.value === want, '0.7');
     await page.fill('[data-testid=gen-temperature]', '1.000,5');
     await page.waitForSelector('[data-testid=chat-settings] [role=status]:has-text("type a number")');
     expect(await page.getAttribute('[data-testid=gen-temperature]', 'aria-invalid')).toBe('true');
