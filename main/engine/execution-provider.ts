@@ -72,7 +72,7 @@ export async function openSession(
       continue;
     }
     const adapter = provider === 'webgpu' ? await probeWebGpuAdapter() : null;
-    // WebGPU over a CPU implementation (Mesa's lavapipe) runs, ~40x slower than the CPU provider: never chosen for the user
+    // WebGPU over a CPU implementation (Mesa's lavapipe) runs, ~50x slower than the CPU provider: never chosen for the user
     if (requested === 'auto' && adapter?.software) {
       failures.push(`webgpu would run on a ${describeAdapter(adapter)}, slower than the CPU`);
       continue;
