@@ -140,8 +140,20 @@ describe('A/B comparison e2e (web host + real core)', () => {
     // the chat shows B's answer as its newest message
     await page.click('[data-testid=ab-back-to-chat]');
     await page.waitForSelector('[data-testid=chat-view]');
-    const last = await page.textContent('[data-testid=message][data-role=assistant] >> nth=-1 >> [data-testid=message-text]');
-    expect(last?.trim()).toBe(answers.b.trim());
+    // the view first holds the streamed pieces, then the stored answer (bytes of a character split across tokens
+    // decode once joined): wait for the state, then compare
+    const lastText = () => page.textContent('[data-testid=message][data-role=assistant] >> nth=-1 >> [data-testid=message-text]');
+    await page
+      .waitForFunction(
+        (want) => {
+          const shown = document.querySelectorAll('[data-testid=message][data-role=assistant] [data-testid=message-text]');
+          return shown[shown.length - 1]?.textContent?.trim() === want;
+        },
+        answers.b.trim(),
+        { timeout: 30_000 },
+      )
+      .catch(() => undefined);
+    expect((await lastText())?.trim()).toBe(answers.b.trim());
   });
 
   it('stores a plain vote on a second run without touching the chat', async () => {
