@@ -28,6 +28,11 @@ export async function snapshotOf(
   const kv = await toHostKv(c.kv, editor);
   const held = kv.find((l) => l.key.length > 0);
   if (held && dtypeOf(held.key) !== dtype) throw new RangeError(`The cache holds ${dtypeOf(held.key)} KV, not ${dtype}.`);
+  return { ...snapshotMeta(policy, c, modelFingerprint, geometry, dtype), kv };
+}
+
+/** Everything of a snapshot but its KV. */
+function snapshotMeta(policy: CachePolicy, c: CacheContents, modelFingerprint: string, geometry: KvGeometry, dtype: KvDtype): Omit<Snapshot, 'kv'> {
   const stored = encodePolicy(policy.spec);
   return {
     modelFingerprint,
@@ -39,7 +44,6 @@ export async function snapshotOf(
     cachePositions: c.cachePositions,
     totalTokensSeen: c.totalTokensSeen,
     history: c.history,
-    kv,
   };
 }
 
@@ -58,21 +62,10 @@ export interface CacheRows {
  */
 export function cacheRowsOf(policy: CachePolicy, modelFingerprint: string, geometry: KvGeometry, dtype: KvDtype, editor?: KvEditor): CacheRows {
   const c = policy.contents();
-  const stored = encodePolicy(policy.spec);
   const kvTokens = policy.spec.name === 'recompute' ? 0 : c.tokens.length;
   let whole: Promise<LayerKv[]> | null = null;
   return {
-    meta: {
-      modelFingerprint,
-      policy: { name: stored.name, params: { ...stored.params, sinks: c.sinks } },
-      dtype,
-      geometry,
-      tokens: c.tokens,
-      originalPositions: c.originalPositions,
-      cachePositions: c.cachePositions,
-      totalTokensSeen: c.totalTokensSeen,
-      history: c.history,
-    },
+    meta: snapshotMeta(policy, c, modelFingerprint, geometry, dtype),
     kvTokens,
     async rows(indices) {
       if (c.kvRows) return c.kvRows(indices);

@@ -56,7 +56,7 @@ export const CHECKSUM_BYTES = 32;
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
 /** What the JSON header holds (format version 1). */
-interface SnapshotHeader {
+export interface SnapshotHeader {
   modelFingerprint: string;
   policy: Snapshot['policy'];
   dtype: KvDtype;
@@ -268,7 +268,12 @@ export function isCount(v: unknown): v is number {
 
 /** Checks the parsed header's shape; a checksum-valid file can still come from a buggy writer. */
 function checkHeader(h: SnapshotHeader, corrupt: (reason: string) => never): void {
-  const ok =
+  if (!isSnapshotHeader(h)) corrupt('malformed header');
+}
+
+/** The header fields the full format and the chunked manifest share, each of the type and range it must have. */
+export function isSnapshotHeader(h: SnapshotHeader): boolean {
+  return (
     typeof h === 'object' &&
     h !== null &&
     typeof h.modelFingerprint === 'string' &&
@@ -287,8 +292,8 @@ function checkHeader(h: SnapshotHeader, corrupt: (reason: string) => never): voi
     isCount(h.totalTokensSeen) &&
     isCount(h.tokenCount) &&
     (h.historyCount === null || isCount(h.historyCount)) &&
-    (h.kvTokens === 0 || h.kvTokens === h.tokenCount);
-  if (!ok) corrupt('malformed header');
+    (h.kvTokens === 0 || h.kvTokens === h.tokenCount)
+  );
 }
 
 export function elementDtype(a: HostKvArray): KvDtype | null {

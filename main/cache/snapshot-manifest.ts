@@ -1,7 +1,4 @@
-import { isPolicyName } from '../policy/policy.js';
-import type { KvGeometry } from '../engine/layer-kv.js';
-import { KV_DTYPES, type KvDtype } from '../engine/kv-dtype.js';
-import { isCount, MAGIC, SnapshotCorruptError, SnapshotInvalidError, SnapshotMismatchError, SnapshotVersionError, type Snapshot } from './snapshot-codec.js';
+import { isCount, isSnapshotHeader, MAGIC, SnapshotCorruptError, SnapshotInvalidError, SnapshotMismatchError, SnapshotVersionError, type Snapshot, type SnapshotHeader } from './snapshot-codec.js';
 import { encodeFrame, openFrame } from './snapshot-frame.js';
 
 /**
@@ -34,15 +31,7 @@ export interface SnapshotManifest extends Omit<Snapshot, 'kv'> {
 
 export const MANIFEST_VERSION = 2;
 
-interface ManifestHeader {
-  modelFingerprint: string;
-  policy: Snapshot['policy'];
-  dtype: KvDtype;
-  geometry: KvGeometry;
-  totalTokensSeen: number;
-  tokenCount: number;
-  historyCount: number | null;
-  kvTokens: number;
+interface ManifestHeader extends SnapshotHeader {
   chunks: ChunkRef[];
   runs: number;
   /** pairs in the original and cache position runs */
@@ -149,25 +138,7 @@ const HASH = /^[0-9a-f]{64}$/;
 
 function wellFormed(h: ManifestHeader): boolean {
   return (
-    typeof h === 'object' &&
-    h !== null &&
-    typeof h.modelFingerprint === 'string' &&
-    typeof h.policy === 'object' &&
-    h.policy !== null &&
-    isPolicyName(h.policy.name) &&
-    typeof h.policy.params === 'object' &&
-    h.policy.params !== null &&
-    Object.values(h.policy.params).every((v) => typeof v === 'number' || typeof v === 'boolean') &&
-    KV_DTYPES.includes(h.dtype) &&
-    typeof h.geometry === 'object' &&
-    h.geometry !== null &&
-    isCount(h.geometry.layers) &&
-    isCount(h.geometry.kvHeads) &&
-    isCount(h.geometry.headDim) &&
-    isCount(h.totalTokensSeen) &&
-    isCount(h.tokenCount) &&
-    (h.historyCount === null || isCount(h.historyCount)) &&
-    (h.kvTokens === 0 || h.kvTokens === h.tokenCount) &&
+    isSnapshotHeader(h) &&
     isCount(h.runs) &&
     isCount(h.originalRuns) &&
     isCount(h.cacheRuns) &&
