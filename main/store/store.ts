@@ -4,6 +4,7 @@ import { prepareStatements, type Statements } from './statements.js';
 import { toAbRun, toEvalRun, toMessage, toModel, toSession, toSnapshotInfo, type SessionRow } from './rows.js';
 import { SessionLocks } from './session-locks.js';
 import { reclaimSpace } from './space.js';
+import { MessageRemovals } from './message-removal.js';
 import { Branches } from './branches.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { SnapshotBudget } from './snapshot-budget.js';
@@ -46,12 +47,15 @@ export class Store {
   readonly chunks: SnapshotChunks;
   /** the disk budget for snapshots across all chats */
   readonly snapshotBudget: SnapshotBudget;
+  /** deleting one message of a chat, and putting it back */
+  readonly removals: MessageRemovals;
 
   constructor(readonly db: Db) {
     this.s = prepareStatements(db);
     this.branches = new Branches(db);
     this.chunks = new SnapshotChunks(db);
     this.snapshotBudget = new SnapshotBudget(db);
+    this.removals = new MessageRemovals(db);
   }
 
   // ── models ──────────────────────────────────────────────────────────────────────────────────────
