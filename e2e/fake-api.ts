@@ -38,6 +38,7 @@ export class FakeApi implements PerpetuaApi {
   private nextId = 1;
   private readonly tokenDelayMs: number;
   private abRuns: AbRun[] = [];
+  private deleted = new Map<string, { s: FakeSession; at: number; message: Message }>();
 
   constructor(opts: FakeApiOptions = {}) {
     this.tokenDelayMs = opts.tokenDelayMs ?? 15;
@@ -203,6 +204,21 @@ export class FakeApi implements PerpetuaApi {
     const older = s.messages.filter((m) => m.seq < beforeSeq);
     const messages = older.slice(-limit);
     return { messages, hasMore: older.length > messages.length };
+  }
+  /** Only the message goes (the fake keeps one branch); Undo puts it back where it was. */
+  async messagesDelete({ sessionId, messageId }: { sessionId: string; messageId: string }) {
+    const s = this.get(sessionId);
+    const at = s.messages.findIndex((m) => m.id === messageId);
+    if (at < 0) throw new Error('That message is not part of this chat.');
+    const [removed] = s.messages.splice(at, 1);
+    this.deleted.set(removed!.id, { s, at, message: removed! });
+    return { undoId: removed!.id, stats: this.stats(s) };
+  }
+  async messagesRestore({ undoId }: { sessionId: string; undoId: string }) {
+    const d = this.deleted.get(undoId);
+    if (!d) throw new Error('That deleted message can no longer be put back.');
+    this.deleted.delete(undoId);
+    d.s.messages.splice(d.at, 0, d.message);
   }
   async *chatSend({ sessionId, text }: { sessionId: string; text: string }, signal: AbortSignal): AsyncGenerator<ChatPacket> {
     const { s, running } = this.claim(sessionId, signal);

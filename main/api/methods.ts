@@ -16,7 +16,10 @@ import {
   CoreRestartedEventSchema,
   ErrorEventSchema,
   MigrationEventSchema,
+  MessagesDeleteParams,
+  MessagesDeleteResult,
   MessagesPageParams,
+  MessagesRestoreParams,
   MessagesPageResult,
   ModelInfoSchema,
   ModelsImportParams,
@@ -98,6 +101,13 @@ export const methods = {
   'sessions.setSystemPrompt': call('sessionsSetSystemPrompt', SessionsSetSystemPromptParams, SystemPromptSetResult),
 
   'messages.page': call('messagesPage', MessagesPageParams, MessagesPageResult),
+  /**
+   * Deletes one message: only it (the messages after it follow the one before it), or a version with the replies under
+   * it. The chat's snapshots go and its cache is re-read from the transcript; refused (busy) while the chat works.
+   */
+  'messages.delete': call('messagesDelete', MessagesDeleteParams, MessagesDeleteResult),
+  /** Puts a deleted message back (the cache is re-read again); refused (stale) once the chat has moved on. */
+  'messages.restore': call('messagesRestore', MessagesRestoreParams, VoidResult),
 
   /** Stores the user message and streams the answer. */
   'chat.send': channel('chatSend', ChatSendParams, ChatPacketSchema),

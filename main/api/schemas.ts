@@ -290,6 +290,11 @@ export const MessagesPageResult = z.object({
 });
 export type MessagesPageResult = z.infer<typeof MessagesPageResult>;
 
+/** Deletes one message of a chat (only it; a version with the replies under it); `undoId` puts it back for a while. */
+export const MessagesDeleteParams = z.strictObject({ sessionId: Id, messageId: Id });
+export const MessagesDeleteResult = z.object({ undoId: z.string(), stats: StatsSchema });
+export const MessagesRestoreParams = z.strictObject({ sessionId: Id, undoId: z.string().min(1).max(100) });
+
 export const ChatSendParams = z.strictObject({ sessionId: Id, text: boundedText(MAX_MESSAGE_BYTES) });
 export const ChatSessionParams = z.strictObject({ sessionId: Id });
 /** `messageId`: the answer to write a new version of (default: the last one). */

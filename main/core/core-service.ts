@@ -11,6 +11,7 @@ import { describeRequest } from './request-description.js';
 import { toApiSession } from './api-mappers.js';
 import { buildCoreParts, PREFILL_CHUNK, type CoreParts, type CoreServiceOptions } from './core-parts.js';
 import { modelJob } from './model-job.js';
+import { DeletedMessages } from './deleted-messages.js';
 import { duplicateSession } from './session-duplicate.js';
 import { exportMarkdown, messageCount, messagePage, searchSessions } from './session-queries.js';
 
@@ -29,6 +30,7 @@ type P<M extends MethodName> = ValidParamsOf<M>;
 export class CoreService implements PerpetuaApi {
   private readonly listeners = new Set<PerpetuaEventListener>();
   private readonly parts: CoreParts;
+  private readonly deletedMessages = new DeletedMessages();
 
   constructor(opts: CoreServiceOptions) {
     this.parts = buildCoreParts(opts, (e) => this.emit(e));
@@ -107,6 +109,20 @@ export class CoreService implements PerpetuaApi {
   sessionsSearch = async (p: P<'sessions.search'>) => searchSessions(this.store, p.text, p.limit);
   sessionsExportMarkdown = async (p: P<'sessions.exportMarkdown'>) => exportMarkdown(this.store, parseRowId(p.id, 'session'));
   messagesPage = async (p: P<'messages.page'>) => messagePage(this.store, parseRowId(p.sessionId, 'session'), p.beforeSeq, p.limit);
+
+  /** Deletes one message as the chat's job (refused, busy, while it works); Undo can put it back for a while. */
+  async messagesDelete(p: P<'messages.delete'>) {
+    const runner = await this.sessions.runner(p.sessionId);
+    const removal = await runner.removeMessage(parseRowId(p.messageId, 'message'));
+    this.parts.ab.forget(runner.sessionId); // A/B branches held the message
+    return { undoId: this.deletedMessages.keep(removal), stats: runner.stats() };
+  }
+
+  async messagesRestore(p: P<'messages.restore'>) {
+    const runner = await this.sessions.runner(p.sessionId);
+    await runner.restoreMessage(this.deletedMessages.take(p.undoId, runner.sessionId));
+    this.parts.ab.forget(runner.sessionId);
+  }
 
   // ── chat ────────────────────────────────────────────────────────────────────────────────────────
 

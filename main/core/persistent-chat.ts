@@ -12,6 +12,7 @@ import { SessionLocks } from '../store/session-locks.js';
 import { MissingChunkError } from '../store/snapshot-chunks.js';
 import { DEFAULT_SNAPSHOT_BUDGET } from '../store/snapshot-budget.js';
 import type { Store } from '../store/store.js';
+import type { MessageRemoval } from '../store/message-removal.js';
 import type { Message, Session } from '../store/types.js';
 import { AnswerCheckpoints } from './answer-checkpoints.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
@@ -245,6 +246,26 @@ export class PersistentChat {
     const report = await this.restore(true);
     this.countBranchTokens();
     return report;
+  }
+
+  /**
+   * Deletes one message (store/message-removal.ts says which go with it). The chat's snapshots go in the same
+   * transaction and the cache is re-read from the transcript, so nothing of the message's text stays in the KV.
+   */
+  async removeMessage(messageId: number): Promise<MessageRemoval> {
+    this.ownMessage(messageId);
+    const removal = this.store.removals.remove(messageId);
+    await this.restore();
+    this.countBranchTokens();
+    return removal;
+  }
+
+  /** Puts a deleted message back (undo; refused once the chat moved on) and re-reads the transcript with it. */
+  async restoreMessage(removal: MessageRemoval): Promise<void> {
+    if (removal.sessionId !== this.session.id) throw new PerpetuaError('That message is not part of this chat.', { code: 'not_found' });
+    this.store.removals.restore(removal);
+    await this.restore();
+    this.countBranchTokens();
   }
 
   /** A message of this session (of that role, when given), or a clear refusal. */

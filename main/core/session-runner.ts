@@ -16,6 +16,7 @@ import { answerSettings, storedGeneration, type AnswerSettings } from './generat
 import { sessionCacheView, StreamTokenCounter, type StreamingTurn } from './cache-view.js';
 import type { SendOptions } from './chat-session.js';
 import type { PersistentChat, SessionEvent } from './persistent-chat.js';
+import type { MessageRemoval } from '../store/message-removal.js';
 
 /**
  * idle: ready for the next request. reading: the cache takes in text (a prompt, a transcript re-read after a
@@ -209,6 +210,16 @@ export class SessionRunner {
           : `by re-reading its ${report.reread} message(s)`;
       return `Switched branches: the cache was rebuilt ${how} in ${ms} ms.`;
     });
+  }
+
+  /** Deletes one message and re-reads the transcript (persistent-chat.ts removeMessage), as the session's job. */
+  removeMessage(messageId: number): Promise<MessageRemoval> {
+    return this.run('deleting a message', () => this.chat.removeMessage(messageId));
+  }
+
+  /** Puts a deleted message back and re-reads the transcript, as the session's job. */
+  restoreMessage(removal: MessageRemoval): Promise<void> {
+    return this.run('putting a message back', () => this.chat.restoreMessage(removal));
   }
 
   /** The sink inspector over what the cache holds now (the kept head and the newest tokens), as the session's job. */
