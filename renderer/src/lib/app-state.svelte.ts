@@ -100,7 +100,8 @@ export class AppState {
         return this.stream(sessionId, open);
       },
       reload: (sessionId) => this.open(sessionId),
-      toast: (kind, text) => this.toast(kind, text),
+      toast: (kind, text, action, ms) => this.toast(kind, text, action, ms),
+      t: (key, vars) => i18n.t(key, vars),
       error: (err) => i18n.error(err),
     });
     this.abHost = {

@@ -8,14 +8,20 @@ export interface BranchHost {
   answer(sessionId: string, open: (receive: (p: ChatPacket) => void) => Channel<ChatPacket>): Promise<boolean>;
   /** The session's transcript changed branch: load it again. */
   reload(sessionId: string): Promise<boolean>;
-  toast(kind: 'info' | 'error', text: string): void;
+  toast(kind: 'info' | 'error', text: string, action?: { label: string; run: () => void }, ms?: number): void;
+  /** a sentence of the interface language (i18n) */
+  t(key: string, vars?: Record<string, unknown>): string;
   /** the sentence for an error, in the interface language (i18n) */
   error(err: unknown): string;
 }
 
+/** How long a deleted message can be put back with the toast's Undo. */
+export const UNDO_MESSAGE_MS = 8000;
+
 /**
  * Versions and branches of the open chat: the user message being edited in place, editing one (a new version,
- * answered), regenerating any answer, and showing another version (‹ 1/3 ›) or the branch a search hit lies on.
+ * answered), regenerating any answer, showing another version (‹ 1/3 ›) or the branch a search hit lies on, and
+ * deleting one message (with Undo).
  */
 export class BranchState {
   /** The user message whose inline editor is open. */
@@ -57,6 +63,42 @@ export class BranchState {
   /** Makes the branch shown pass through a search hit; false when it did already (or the switch failed). */
   showHit(hit: SearchHit): Promise<boolean> {
     return hit.messageId === null ? Promise.resolve(false) : this.switchTo(hit.messageId);
+  }
+
+  /**
+   * Deletes one message: only it, or a version with the replies under it (main/store/message-removal.ts). The core
+   * re-reads the chat's cache from the transcript, so the model no longer sees it; the toast's Undo puts it back.
+   */
+  async deleteMessage(messageId: string): Promise<boolean> {
+    const session = this.host.current;
+    if (!session || this.host.busy || this.switching) return false;
+    this.switching = true;
+    this.editingId = null;
+    try {
+      const { undoId } = await this.host.api.messagesDelete({ sessionId: session.id, messageId });
+      await this.host.reload(session.id);
+      const undo = { label: this.host.t('sidebar.undo'), run: () => void this.undoDelete(session.id, undoId) };
+      this.host.toast('info', this.host.t('message.deleted'), undo, UNDO_MESSAGE_MS);
+      return true;
+    } catch (err) {
+      this.host.toast('error', this.host.error(err));
+      return false;
+    } finally {
+      this.switching = false;
+    }
+  }
+
+  /** Puts a deleted message back; refused once the chat has moved on (the toast says so). */
+  private async undoDelete(sessionId: string, undoId: string): Promise<void> {
+    this.switching = true;
+    try {
+      await this.host.api.messagesRestore({ sessionId, undoId });
+      if (this.host.current?.id === sessionId) await this.host.reload(sessionId);
+    } catch (err) {
+      this.host.toast('error', this.host.error(err));
+    } finally {
+      this.switching = false;
+    }
   }
 
   private async switchTo(messageId: string, version?: number): Promise<boolean> {
