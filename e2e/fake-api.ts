@@ -205,6 +205,10 @@ export class FakeApi implements PerpetuaApi {
     const messages = older.slice(-limit);
     return { messages, hasMore: older.length > messages.length };
   }
+  /** The fake reads no files: every import is one empty report. */
+  async sessionsImport() {
+    return { format: 'chatgpt' as const, conversations: 0, messages: 0, sessions: [], skipped: [] };
+  }
   /** Only the message goes (the fake keeps one branch); Undo puts it back where it was. */
   async messagesDelete({ sessionId, messageId }: { sessionId: string; messageId: string }) {
     const s = this.get(sessionId);

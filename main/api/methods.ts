@@ -42,6 +42,7 @@ import {
   VoidResult,
 } from './schemas.js';
 import { ChatSettingsSchema, SessionsSetGenerationParams, SessionsSetSystemPromptParams, SystemPromptSetResult } from './generation-schemas.js';
+import { ImportReportSchema, SessionsImportParams } from './import-schemas.js';
 import { ChatCompleteParams, CompletionPacketSchema, TextCompleteParams } from './completion-schemas.js';
 import { CatalogItemSchema, CatalogListParams, DownloadIdParams, DownloadInfoSchema, DownloadsStartParams, ModelsConvertParams } from './download-schemas.js';
 
@@ -88,6 +89,11 @@ export const methods = {
   'sessions.setModel': call('sessionsSetModel', SessionsSetModelParams, SessionsOpenResult),
   'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),
   'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
+  /**
+   * Imports conversations from a file (ChatGPT's conversations.json, Perpetua's JSONL export) as chats of a model,
+   * every branch kept; all or nothing. The report lists what was left out (images, tool calls…) and why.
+   */
+  'sessions.import': call('sessionsImport', SessionsImportParams, ImportReportSchema),
   /** The chat as Markdown: the branch shown, then each other branch ("Other branches") headed with where it forks. */
   'sessions.exportMarkdown': call('sessionsExportMarkdown', SessionIdParams, z.string()),
   /** The chat's generation settings, the model's defaults for what it leaves out, and its system prompt. */

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ab: () => import('./ab-command.js').then((m) => ({ run: m.abCommand, help: m.AB_HELP })),
   models: () => import('./models-command.js').then((m) => ({ run: m.modelsCommand, help: m.MODELS_HELP })),
   export: () => import('./export-command.js').then((m) => ({ run: m.exportCommand, help: m.EXPORT_HELP })),
+  import: () => import('./import-command.js').then((m) => ({ run: m.importCommand, help: m.IMPORT_HELP })),
   inspect: () => import('./inspect-command.js').then((m) => ({ run: m.inspectCommand, help: m.INSPECT_HELP })),
   serve: () => import('./serve-command.js').then((m) => ({ run: m.serveCommand, help: m.SERVE_HELP })),
 };

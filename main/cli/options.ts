@@ -31,9 +31,10 @@ export const MODEL_OPTIONS = {
   session: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+/** `allowPositionals`: the command takes bare arguments (a file) besides its options. */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
   try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true });
+    return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]);
   }

@@ -11,6 +11,7 @@ import { describeRequest } from './request-description.js';
 import { toApiSession } from './api-mappers.js';
 import { buildCoreParts, PREFILL_CHUNK, type CoreParts, type CoreServiceOptions } from './core-parts.js';
 import { modelJob } from './model-job.js';
+import { importConversations } from './conversation-import.js';
 import { DeletedMessages } from './deleted-messages.js';
 import { duplicateSession } from './session-duplicate.js';
 import { exportMarkdown, messageCount, messagePage, searchSessions } from './session-queries.js';
@@ -106,6 +107,7 @@ export class CoreService implements PerpetuaApi {
   sessionsSetGeneration = (p: P<'sessions.setGeneration'>) => this.parts.admin.setGeneration(p);
   sessionsSetSystemPrompt = (p: P<'sessions.setSystemPrompt'>) => this.parts.admin.setSystemPrompt(p);
 
+  sessionsImport = async (p: P<'sessions.import'>) => importConversations(this.store, this.parts.library.row(p.modelId), p.file);
   sessionsSearch = async (p: P<'sessions.search'>) => searchSessions(this.store, p.text, p.limit);
   sessionsExportMarkdown = async (p: P<'sessions.exportMarkdown'>) => exportMarkdown(this.store, parseRowId(p.id, 'session'));
   messagesPage = async (p: P<'messages.page'>) => messagePage(this.store, parseRowId(p.sessionId, 'session'), p.beforeSeq, p.limit);

@@ -1,7 +1,7 @@
-import { PerpetuaError } from '../shared/errors.js';
 import { NotFoundError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { inTransaction } from '../store/typed-statements.js';
+import { freeSessionName } from './free-name.js';
 import type { Message, Session } from '../store/types.js';
 
 const PAGE = 500;
@@ -18,7 +18,7 @@ export function duplicateSession(store: Store, sessionId: number): Session {
   const messages = shownBranch(store, sessionId).filter((m) => m.state !== 'streaming');
   return inTransaction(store.db, () => {
     const copy = store.createSession({
-      name: freeName(store, source.name),
+      name: freeSessionName(store, source.name, (n) => (n === 1 ? ' (copy)' : ` (copy ${n})`)),
       modelId: source.modelId,
       policy: source.policy,
       policyParams: source.policyParams,
@@ -43,13 +43,4 @@ function shownBranch(store: Store, sessionId: number): Message[] {
     before = page[0]!.seq;
   }
   return pages.flat();
-}
-
-function freeName(store: Store, name: string): string {
-  const base = `${name.slice(0, 180)} (copy`; // names are at most 200 characters
-  for (let n = 1; n < 1000; n++) {
-    const candidate = n === 1 ? `${base})` : `${base} ${n})`;
-    if (!store.getSessionByName(candidate)) return candidate;
-  }
-  throw new PerpetuaError('Too many copies of this chat; rename some first.', { code: 'name_taken' });
 }

@@ -57,6 +57,8 @@ export const ERROR_CODES = [
   'already_exists',
   /** The sink inspector cannot read a graph's attention (fused attention operators never hold it as a tensor). */
   'attention_unavailable',
+  /** A conversations file to import cannot be read as one (too large, not UTF-8, not JSON, another format); nothing was imported. */
+  'import_unreadable',
   /** Anything else that failed; the message says what. */
   'failed',
 ] as const;

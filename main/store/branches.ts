@@ -89,6 +89,12 @@ export class Branches {
     });
   }
 
+  /** Shows the branch that ends at `messageId` (an imported chat's current message); replies under it stay on their branches. */
+  setHead(sessionId: number, messageId: number): void {
+    if (this.message(messageId).session_id !== sessionId) throw new NotFoundError('message', messageId);
+    this.s.setHead.run(messageId, sessionId);
+  }
+
   /**
    * Removes one message with the replies that follow it; snapshots that covered them go with them. When it was on the
    * active branch, its parent becomes the head. False when it did not exist.

@@ -69,7 +69,7 @@ return {
     appendMessage: named<MessageRow>(`
       INSERT INTO messages (session_id, seq, role, text, token_count, state, created_at, updated_at, parent_id)
       VALUES (@sessionId, (SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE session_id = @sessionId),
-              @role, @text, @tokenCount, @state, @now, @now, CASE WHEN @atHead THEN ${HEAD} ELSE @parentId END)
+              @role, @text, @tokenCount, @state, @createdAt, @now, CASE WHEN @atHead THEN ${HEAD} ELSE @parentId END)
       RETURNING *`),
     setHead: p('UPDATE sessions SET head_message_id = ? WHERE id = ?'),
     getMessage: p<MessageRow>(`SELECT ${WITH_SIBLINGS} FROM messages m WHERE m.id = ?`),

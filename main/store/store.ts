@@ -191,7 +191,7 @@ export class Store {
       const parentId = m.parentId ?? null;
       if (parentId !== null && this.s.getMessage.get(parentId)?.session_id !== sessionId) throw new NotFoundError('message', parentId);
       const [text, tokenCount, state, atHead] = [toWellFormed(m.text), m.tokenCount ?? 0, m.state ?? 'done', m.parentId === undefined ? 1 : 0];
-      const row = this.s.appendMessage.get({ sessionId, role: m.role, text, tokenCount, state, now, atHead, parentId })!;
+      const row = this.s.appendMessage.get({ sessionId, role: m.role, text, tokenCount, state, now, createdAt: m.createdAt ?? now, atHead, parentId })!;
       this.s.setHead.run(row.id, sessionId);
       return toMessage(this.s.getMessage.get(row.id)!);
     });

@@ -104,6 +104,8 @@ export interface NewMessage {
   tokenCount?: number;
   /** Defaults to 'done'; an assistant reply being generated starts as 'streaming'. */
   state?: MessageState;
+  /** When it was written (ms since the epoch); default now. Imported conversations keep their own times. */
+  createdAt?: number;
 }
 
 /** Markers that `SearchHit.snippet` puts around matched terms (control characters, never in normal text). */
