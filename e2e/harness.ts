@@ -24,9 +24,9 @@ export interface Harness {
 export async function startHarness(
   api: PerpetuaApi,
   viewport = { width: 1280, height: 800 },
-  shell: { pickFolder?: () => Promise<string | null>; locale?: string; localServer?: WebHostOptions['localServer'] } = {},
+  shell: { pickFolder?: () => Promise<string | null>; pickFile?: () => Promise<string | null>; locale?: string; localServer?: WebHostOptions['localServer'] } = {},
 ): Promise<Harness> {
-  const host = await startWebHost({ api, pickFolder: shell.pickFolder, localServer: shell.localServer });
+  const host = await startWebHost({ api, pickFolder: shell.pickFolder, pickFile: shell.pickFile, localServer: shell.localServer });
   const browser = await launchBrowser();
   // locale: the browser's language (navigator.languages), which the interface follows at first start
   const context = await browser.newContext({ viewport, colorScheme: 'light', ...(shell.locale ? { locale: shell.locale } : {}) });

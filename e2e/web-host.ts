@@ -27,6 +27,8 @@ export interface WebHostOptions {
   onProtocolError?: (message: string) => void;
   /** What the shell's folder picker answers (default: cancelled). */
   pickFolder?: () => Promise<string | null>;
+  /** What the shell's file picker answers (default: cancelled). */
+  pickFile?: () => Promise<string | null>;
   /** The app's local server switch (Electron: main/app/local-server.ts); absent, the page has none, as in a browser. */
   localServer?: (request: LocalServerRequest) => Promise<LocalServerStatus>;
 }
@@ -44,6 +46,8 @@ export interface WebHost {
 const SHIM_PATH = '/__perpetua/shim.js';
 /** The shell's folder picker (Electron: a dialog in the main process), answered by `opts.pickFolder`. */
 const PICK_PATH = '/__perpetua/pick-folder';
+/** The shell's file picker (Electron: a dialog in the main process), answered by `opts.pickFile`. */
+const PICK_FILE_PATH = '/__perpetua/pick-file';
 /** The app's local server switch (Electron: IPC to the main process), answered by `opts.localServer`. */
 const LOCAL_SERVER_PATH = '/__perpetua/local-server';
 const WS_PATH = '/__perpetua/ws';
@@ -113,11 +117,12 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',
     };
-    if (url.pathname === PICK_PATH) {
+    if (url.pathname === PICK_PATH || url.pathname === PICK_FILE_PATH) {
       const given = Buffer.from(url.searchParams.get('token') ?? '');
       const ok = given.length === token.length && timingSafeEqual(given, Buffer.from(token));
+      const pick = url.pathname === PICK_PATH ? opts.pickFolder : opts.pickFile;
       res.writeHead(ok ? 200 : 401, { ...headers, 'content-type': MIME['.json'] });
-      res.end(ok ? JSON.stringify(await (opts.pickFolder?.() ?? null)) : 'null');
+      res.end(ok ? JSON.stringify(await (pick?.() ?? null)) : 'null');
       return;
     }
     if (url.pathname === LOCAL_SERVER_PATH && opts.localServer) {

@@ -80,6 +80,12 @@ async function pickFolder(): Promise<string | null> {
   return picked.success ? picked.data : null;
 }
 
+/** The shell's file picker (a conversations file to import), answered by the host like the folder picker. */
+async function pickFile(): Promise<string | null> {
+  const picked = PickedFolderSchema.safeParse(await (await g.fetch(`/__perpetua/pick-file?token=${encodeURIComponent(token)}`)).json());
+  return picked.success ? picked.data : null;
+}
+
 /** The app's local server switch, answered by the host as the Electron shell does, validated like the preload does. */
 async function localServer(request: LocalServerRequest): Promise<LocalServerStatus> {
   const url = `/__perpetua/local-server?token=${encodeURIComponent(token)}&request=${encodeURIComponent(JSON.stringify(request))}`;
@@ -87,7 +93,7 @@ async function localServer(request: LocalServerRequest): Promise<LocalServerStat
 }
 
 Object.defineProperty(globalThis, 'perpetua', {
-  value: Object.freeze({ ...client.bridge, pickFolder, ...(hasLocalServer ? { localServer } : {}) } satisfies PerpetuaBridge),
+  value: Object.freeze({ ...client.bridge, pickFolder, pickFile, ...(hasLocalServer ? { localServer } : {}) } satisfies PerpetuaBridge),
   writable: false,
   configurable: false,
   enumerable: true,

@@ -59,6 +59,8 @@ export type PerpetuaClientBridge = {
 export interface ShellBridge {
   /** Opens the system's folder picker; null when cancelled. */
   pickFolder(): Promise<string | null>;
+  /** Opens the system's file picker for a conversations file to import; null when cancelled. */
+  pickFile(): Promise<string | null>;
   /** The OS's preferred languages, most preferred first (Electron); absent where only the browser's are known. */
   readonly systemLanguages?: readonly string[];
   /** The OpenAI-compatible server's switch (the desktop app only: absent in the web test host). */

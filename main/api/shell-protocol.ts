@@ -90,6 +90,8 @@ export function parseLanguagesSwitch(argv: readonly string[]): string[] {
 /** Renderer → main (invoke): open the system folder picker; answers a path or null (cancelled). */
 export const IPC_PICK_FOLDER = 'perpetua:pick-folder';
 export const PickedFolderSchema = z.string().min(1).max(4096).nullable();
+/** Renderer → main (invoke): open the system file picker for a conversations file to import; a path or null (cancelled). */
+export const IPC_PICK_FILE = 'perpetua:pick-file';
 
 /**
  * Renderer → main (invoke): the app's switch for the OpenAI-compatible server (main/server), which runs in the shell

@@ -5,7 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME } from '../api/shell-protocol.js';
+import { IPC_CORE_RESTARTED, IPC_HELLO, IPC_PICK_FILE, IPC_PICK_FOLDER, IPC_PORT, IPC_THEME } from '../api/shell-protocol.js';
 import { APP_CSP } from './security.js';
 
 const h = await vi.hoisted(async () => {
@@ -194,6 +194,12 @@ describe('Electron shell (stand-in electron)', () => {
     expect(h.dialogCalls).toHaveLength(0);
     expect(await pick({ sender: win.webContents, senderFrame: win.webContents.mainFrame })).toBe('/home/me/models/SmolLM2-135M-Instruct');
     expect(h.dialogCalls).toEqual([{ title: 'Import a model folder', properties: ['openDirectory'] }]);
+    // the file picker (conversations to import) too
+    const pickFile = h.handlers[IPC_PICK_FILE];
+    expect(await pickFile({ sender: win.webContents, senderFrame: { url: 'file:///tmp/evil.html' } })).toBeNull();
+    expect(h.dialogCalls).toHaveLength(1);
+    expect(await pickFile({ sender: win.webContents, senderFrame: win.webContents.mainFrame })).toBe('/home/me/models/SmolLM2-135M-Instruct');
+    expect(h.dialogCalls[1]).toMatchObject({ title: 'Import conversations', properties: ['openFile'] });
 
     // a hello from a foreign page is ignored
     h.ipcMain.emit(IPC_HELLO, { sender: win.webContents, senderFrame: { url: 'file:///tmp/evil.html' } });

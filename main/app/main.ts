@@ -25,6 +25,7 @@ import {
   IPC_CORE_RESTARTED,
   IPC_HELLO,
   IPC_LOCAL_SERVER,
+  IPC_PICK_FILE,
   IPC_PICK_FOLDER,
   IPC_PORT,
   IPC_THEME,
@@ -117,6 +118,17 @@ async function main(): Promise<void> {
   ipcMain.handle(IPC_PICK_FOLDER, async (event) => {
     if (!window || !fromOurWindow(event)) return null;
     const picked = await dialog.showOpenDialog(window, { title: 'Import a model folder', properties: ['openDirectory'] });
+    return picked.canceled ? null : (picked.filePaths[0] ?? null);
+  });
+
+  // The picked file goes to the core's sessions.import, which reads it bounded like any typed path.
+  ipcMain.handle(IPC_PICK_FILE, async (event) => {
+    if (!window || !fromOurWindow(event)) return null;
+    const picked = await dialog.showOpenDialog(window, {
+      title: 'Import conversations',
+      properties: ['openFile'],
+      filters: [{ name: 'Conversations (ChatGPT conversations.json, Perpetua export)', extensions: ['json', 'jsonl'] }],
+    });
     return picked.canceled ? null : (picked.filePaths[0] ?? null);
   });
 

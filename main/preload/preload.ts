@@ -16,6 +16,7 @@ import {
   IPC_CORE_RESTARTED,
   IPC_HELLO,
   IPC_LOCAL_SERVER,
+  IPC_PICK_FILE,
   IPC_PICK_FOLDER,
   IPC_PORT,
   IPC_THEME,
@@ -85,6 +86,11 @@ async function pickFolder(): Promise<string | null> {
   return picked.success ? picked.data : null;
 }
 
+async function pickFile(): Promise<string | null> {
+  const picked = PickedFolderSchema.safeParse(await ipcRenderer.invoke(IPC_PICK_FILE));
+  return picked.success ? picked.data : null;
+}
+
 /** The OpenAI-compatible server's switch; both ways validated. */
 async function localServer(request: LocalServerRequest): Promise<LocalServerStatus> {
   const status = LocalServerStatusSchema.safeParse(await ipcRenderer.invoke(IPC_LOCAL_SERVER, LocalServerRequestSchema.parse(request)));
@@ -95,4 +101,4 @@ async function localServer(request: LocalServerRequest): Promise<LocalServerStat
 // the OS's languages, passed by the shell as a switch of this process (main/app/main.ts)
 const systemLanguages = Object.freeze(parseLanguagesSwitch(process.argv));
 
-contextBridge.exposeInMainWorld('perpetua', { ...client.bridge, pickFolder, localServer, systemLanguages } satisfies PerpetuaBridge);
+contextBridge.exposeInMainWorld('perpetua', { ...client.bridge, pickFolder, pickFile, localServer, systemLanguages } satisfies PerpetuaBridge);
