@@ -74,7 +74,7 @@ function readConversation(title: string, mapping: Json, currentNode: string | nu
   // nodes never reached from a root sit on a loop of parents
   for (const id of ids) if (!visited.has(id)) skipped.add('malformed', place(title, id));
 
-  return { title, systemPrompt, messages, current: currentNode === null ? null : nearestImported(currentNode, parentOf, imported) };
+  return { title, systemPrompt, generation: {}, messages, current: currentNode === null ? null : nearestImported(currentNode, parentOf, imported) };
 }
 
 /** The message shown for `node`: itself when imported, else the nearest imported message above it. */

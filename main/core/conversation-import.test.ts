@@ -139,21 +139,22 @@ describe('a file that cannot be imported', () => {
 });
 
 describe("Perpetua's own export", () => {
-  it('perpetua export, then perpetua import: every branch, state and time comes back; the newest branch is shown', async () => {
+  it('perpetua export, then perpetua import: every branch, state and time, the branch shown, the system prompt and settings come back', async () => {
     await core.close();
     const source = join(dir, 'source.db');
     const store = new Store(openDatabase(source));
     const model = store.upsertModel({ name: 'Tiny', dir: '/m', fingerprint: 'fp' });
-    const s = store.createSession({ name: 'Garden', modelId: model.id, policy: 'window', policyParams: { window: 64 } });
+    const s = store.createSession({ name: 'Garden', modelId: model.id, policy: 'window', policyParams: { window: 64 }, systemPrompt: 'You are a gardener.' });
+    store.updateSessionGeneration(s.id, { temperature: 0.4, maxTokens: 64 });
     const say = (role: 'user' | 'assistant', text: string, parentId?: number | null, state: 'done' | 'stopped' = 'done') =>
       store.appendMessage(s.id, { role, text, parentId, state });
     const u1 = say('user', 'What grows in shade?');
     say('assistant', 'Ferns.');
     say('user', 'And in sun?');
-    say('assistant', 'Tomatoes.', undefined, 'stopped');
+    const tomatoes = say('assistant', 'Tomatoes.', undefined, 'stopped');
     say('assistant', 'Hostas and ferns.', u1.id); // a regenerated answer, written last: its branch is shown
     store.appendMessage(s.id, { role: 'user', text: 'What about moss?', parentId: null }); // an edited first question
-    store.branches.showBranchOf(s.id, store.listMessages(s.id)[0]!.id);
+    store.branches.showBranchOf(s.id, tomatoes.id); // an older branch is shown
     const before = tree(store, s.id);
     store.db.close();
 
@@ -170,15 +171,18 @@ describe("Perpetua's own export", () => {
     expect(chat!.name).toBe('Garden');
     expect(tree(back, chat!.id)).toEqual(before);
     expect(back.branches.tree(chat!.id).map((m) => m.state)).toEqual(['done', 'done', 'done', 'stopped', 'done', 'done']);
-    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { createdAt: number });
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq?: number; createdAt: number }).filter((l) => l.seq);
     expect(back.branches.tree(chat!.id).map((m) => m.createdAt)).toEqual(lines.map((l) => l.createdAt));
-    expect(back.listMessages(chat!.id).map((m) => m.text)).toEqual(['What about moss?']); // the newest message's branch
+    expect(back.listMessages(chat!.id).map((m) => m.text)).toEqual(['What grows in shade?', 'Ferns.', 'And in sun?', 'Tomatoes.']);
+    expect(chat!.systemPrompt).toBe('You are a gardener.');
+    expect(chat!.generation).toEqual({ temperature: 0.4, maxTokens: 64 });
     back.db.close();
   });
 
   it('malformed lines and messages whose parent is missing are reported; the rest is imported', async () => {
     const line = (o: object) => JSON.stringify({ session: 'S', state: 'done', createdAt: 1, ...o });
     const text = [
+      JSON.stringify({ session: 'S', systemPrompt: 'Be kind.', generation: { temperature: -1 }, shown: 2 }), // settings out of range
       line({ seq: 1, parent: null, role: 'user', text: 'hello' }),
       line({ seq: 2, parent: 1, role: 'assistant', text: 'hi' }),
       line({ seq: 4, parent: 3, role: 'user', text: 'lost' }),
@@ -188,8 +192,9 @@ describe("Perpetua's own export", () => {
     ].join('\n');
     const report = await core.sessionsImport({ file: file('s.jsonl', text), modelId });
     expect(report).toMatchObject({ format: 'perpetua', conversations: 1, messages: 2 });
+    expect(report.sessions[0]!.systemPrompt).toBeNull(); // a file without the chat's own line (an older export)
     expect(report.skipped).toEqual([
-      { reason: 'malformed', count: 1, examples: ['line 4'] },
+      { reason: 'malformed', count: 2, examples: ['line 1', 'line 5'] },
       { reason: 'parent_missing', count: 1, examples: ['“S”, message #4'] },
       { reason: 'empty', count: 1, examples: ['“S”, message #6'] },
     ]);

@@ -81,14 +81,16 @@ function parseJson(text: string, what: string): unknown {
 
 /**
  * Stores the conversations as chats of `model`, in one transaction: a file is imported whole or not at all, so an
- * import that fails part way (a full disk) can be run again without leaving any of it twice. Each chat gets the
- * model's default policy and opens with its transcript re-read (there is no snapshot).
+ * import that fails part way (a full disk) can be run again without leaving any of it twice. Each chat keeps its
+ * system prompt and generation settings and gets the model's default policy (a window sized for another model may
+ * not fit this one); it opens with its transcript re-read (there is no snapshot).
  */
 export function storeConversations(store: Store, model: Model, conversations: ImportedConversation[]): Session[] {
   const { name: policy, params: policyParams } = encodePolicy(defaultPolicyFor((model.config as { maxPositions?: number }).maxPositions));
   return inTransaction(store.db, () =>
     conversations.map((c) => {
       const session = store.createSession({ name: freeSessionName(store, c.title), modelId: model.id, policy, policyParams, systemPrompt: c.systemPrompt });
+      if (Object.keys(c.generation).length) store.updateSessionGeneration(session.id, c.generation);
       const ids = new Map<string, number>();
       for (const m of c.messages) {
         const parentId = m.parent === null ? null : ids.get(m.parent)!;

@@ -1,3 +1,4 @@
+import type { GenerationSettings } from '../api/generation-schemas.js';
 import type { ImportSkipReason, ImportReport } from '../api/import-schemas.js';
 import type { FinalMessageState, Role } from '../store/types.js';
 
@@ -20,6 +21,8 @@ export interface ImportedMessage {
 export interface ImportedConversation {
   title: string;
   systemPrompt: string;
+  /** the chat's generation settings (validated: api/generation-schemas.ts); {}: the model's defaults */
+  generation: GenerationSettings;
   messages: ImportedMessage[];
   current: string | null;
 }

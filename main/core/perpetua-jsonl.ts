@@ -1,4 +1,6 @@
-import { MAX_MESSAGE_BYTES, utf8ByteLength } from '../api/limits.js';
+import { z } from 'zod';
+import { GenerationSettingsSchema } from '../api/generation-schemas.js';
+import { MAX_MESSAGE_BYTES, MAX_SYSTEM_PROMPT_BYTES, utf8ByteLength } from '../api/limits.js';
 import type { FinalMessageState } from '../store/types.js';
 import { place, type ImportedConversation, type ImportedMessage, type SkippedItems } from './imported-conversation.js';
 
@@ -16,6 +18,15 @@ interface ExportLine {
   createdAt: number;
 }
 
+/** A chat's own line, written before its messages: its system prompt, generation settings and the message it shows. */
+const SessionLineSchema = z.strictObject({
+  session: z.string().trim().min(1),
+  systemPrompt: z.string().refine((t) => utf8ByteLength(t) <= MAX_SYSTEM_PROMPT_BYTES),
+  generation: GenerationSettingsSchema,
+  shown: z.number().int().positive().nullable(),
+});
+type SessionLine = z.infer<typeof SessionLineSchema>;
+
 function isExportLine(v: unknown): v is ExportLine {
   if (typeof v !== 'object' || v === null) return false;
   const l = v as Record<string, unknown>;
@@ -31,13 +42,21 @@ function isExportLine(v: unknown): v is ExportLine {
 }
 
 /**
- * Perpetua's own export: one message a line, `parent` the seq of the message it follows, so every branch comes back.
- * The export does not say which branch a chat showed: the one of its newest message is shown. An answer that was
- * being written when the database was exported comes back stopped.
+ * Perpetua's own export (main/cli/export-command.ts): one message a line, `parent` the seq of the message it follows,
+ * so every branch comes back; each chat's own line gives its system prompt, generation settings and the message it
+ * showed (without one, as in older exports, the newest message's branch is shown). An answer that was being written
+ * when the database was exported comes back stopped.
  */
 export function readPerpetuaExport(values: unknown[], skipped: SkippedItems): ImportedConversation[] {
   const bySession = new Map<string, Map<number, ExportLine>>();
+  const settings = new Map<string, SessionLine>();
   values.forEach((v, i) => {
+    if (typeof v === 'object' && v !== null && !('seq' in v)) {
+      const line = SessionLineSchema.safeParse(v);
+      if (line.success) settings.set(line.data.session, line.data);
+      else skipped.add('malformed', `line ${i + 1}`);
+      return;
+    }
     if (!isExportLine(v)) {
       skipped.add('malformed', `line ${i + 1}`);
       return;
@@ -65,7 +84,11 @@ export function readPerpetuaExport(values: unknown[], skipped: SkippedItems): Im
         kept.add(line.seq);
       }
     }
-    if (messages.length) conversations.push({ title, systemPrompt: '', messages, current: messages.at(-1)!.key });
+    const own = settings.get(title);
+    // the message the chat showed, where the file says so and it came in; else the newest one
+    const shown = own?.shown != null && kept.has(own.shown) ? String(own.shown) : messages.at(-1)?.key;
+    const generation = own?.generation ?? {};
+    if (messages.length) conversations.push({ title, systemPrompt: own?.systemPrompt ?? '', generation, messages, current: shown ?? null });
     else skipped.add('no_messages', place(title));
   }
   return conversations;

@@ -15,8 +15,21 @@ export interface SalvagedMessage {
   createdAt: number;
 }
 
+/** What can be read of a session's own row: its name, system prompt, generation settings and the message it shows. */
+export interface SalvagedSession {
+  id: number;
+  name: string;
+  systemPrompt: string;
+  /** as stored (JSON text); '{}' in databases from before per-chat settings */
+  generation: string;
+  /** the head of the branch it shows; null when not recorded (before branches) or never set */
+  headId: number | null;
+}
+
 export interface Salvage {
   messages: SalvagedMessage[];
+  /** the sessions whose row could be read, by id */
+  sessions: Map<number, SalvagedSession>;
   /** message rows that are known to exist (an index or scan listed them) but could not be read */
   unreadable: number;
 }
@@ -48,9 +61,10 @@ export function salvageMessages(file: string): Salvage {
     try {
       byId = prepareById(db);
     } catch {
-      return { messages: [], unreadable: ids.size }; // not even the schema can be read
+      return { messages: [], sessions: new Map(), unreadable: ids.size }; // not even the schema can be read
     }
-    const names = sessionNames(db);
+    const sessions = salvageSessions(db);
+    const names = new Map([...sessions].map(([id, session]) => [id, session.name]));
     const messages: SalvagedMessage[] = [];
     let unreadable = 0;
     for (let id = 1; id <= Math.min(highest, MAX_PROBED_IDS) || ids.has(id); id++) {
@@ -63,7 +77,7 @@ export function salvageMessages(file: string): Salvage {
       }
     }
     messages.sort((a, b) => a.sessionId - b.sessionId || a.seq - b.seq);
-    return { messages, unreadable };
+    return { messages, sessions, unreadable };
   } finally {
     db.close();
   }
@@ -104,14 +118,30 @@ function collect(db: Database.Database, sql: string, into: Set<number>): void {
   }
 }
 
-function sessionNames(db: Database.Database): Map<number, string> {
-  const names = new Map<number, string>();
-  for (const sql of ['SELECT id, name FROM sessions ORDER BY id', 'SELECT id, name FROM sessions ORDER BY id DESC']) {
-    try {
-      for (const r of db.prepare<[], { id: number; name: string }>(sql).iterate()) names.set(r.id, r.name);
-    } catch {
-      // damage: keep what was read before it
+/** The sessions' rows, as many as can be read; older schemas lack the later columns. */
+function salvageSessions(db: Database.Database): Map<number, SalvagedSession> {
+  const sessions = new Map<number, SalvagedSession>();
+  const shapes = [
+    'system_prompt, generation, head_message_id', // schema 4 and later
+    "system_prompt, generation, NULL AS head_message_id",
+    "system_prompt, '{}' AS generation, NULL AS head_message_id",
+  ];
+  for (const columns of shapes) {
+    let read = false;
+    for (const order of ['ASC', 'DESC']) {
+      try {
+        const rows = db.prepare<[], { id: number; name: string; system_prompt: string; generation: string; head_message_id: number | null }>(
+          `SELECT id, name, ${columns} FROM sessions ORDER BY id ${order}`,
+        );
+        read = true;
+        for (const r of rows.iterate()) {
+          sessions.set(r.id, { id: r.id, name: r.name, systemPrompt: r.system_prompt, generation: r.generation, headId: r.head_message_id });
+        }
+      } catch {
+        // damage (keep what was read before it) or a column this schema lacks (try the next shape)
+      }
     }
+    if (read) break;
   }
-  return names;
+  return sessions;
 }
