@@ -122,7 +122,8 @@ export class CoreService implements PerpetuaApi {
 
   async messagesRestore(p: P<'messages.restore'>) {
     const runner = await this.sessions.runner(p.sessionId);
-    await runner.restoreMessage(this.deletedMessages.take(p.undoId, runner.sessionId));
+    await runner.restoreMessage(this.deletedMessages.get(p.undoId, runner.sessionId));
+    this.deletedMessages.forget(p.undoId);
     this.parts.ab.forget(runner.sessionId);
   }
 

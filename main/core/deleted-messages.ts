@@ -19,13 +19,16 @@ export class DeletedMessages {
     return id;
   }
 
-  /** The removal under `undoId` of that chat, given out once. */
-  take(undoId: string, sessionId: number): MessageRemoval {
+  /** The removal under `undoId` of that chat; it stays until `forget` (an Undo refused as busy can be tried again). */
+  get(undoId: string, sessionId: number): MessageRemoval {
     const removal = this.kept.get(undoId);
     if (!removal || removal.sessionId !== sessionId) {
       throw new PerpetuaError('That deleted message can no longer be put back.', { code: 'stale' });
     }
-    this.kept.delete(undoId);
     return removal;
+  }
+
+  forget(undoId: string): void {
+    this.kept.delete(undoId);
   }
 }

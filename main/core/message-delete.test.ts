@@ -57,7 +57,20 @@ describe('messages.delete', () => {
     await again.close();
   });
 
-  it('Undo puts the message back where it was and into the cache; a second Undo is refused (stale)', async () => {
+  it('Undo is refused while the chat writes an answer (busy), then once the chat has moved on (stale)', async () => {
+    const { core, chat, transcript } = await chatWithSecret();
+    const secret = (await transcript()).find((m) => m.text.includes(SECRET))!;
+    const { undoId } = await core.messagesDelete({ sessionId: chat.id, messageId: secret.id });
+    const answering = readChannel<ChatPacket>((signal) => core.chatSend({ sessionId: chat.id, text: 'Busy now' }, signal));
+    await answering.started;
+    expect(await core.messagesRestore({ sessionId: chat.id, undoId }).catch(errorCode)).toBe('busy');
+    await answering.closed;
+    expect(await core.messagesRestore({ sessionId: chat.id, undoId }).catch(errorCode)).toBe('stale');
+    expect((await transcript()).map((m) => m.text)).not.toContain(secret.text);
+    await core.close();
+  });
+
+  it('Undo puts the message back where it was and into the cache', async () => {
     const { core, chat, transcript, context } = await chatWithSecret();
     const before = await transcript();
     const secret = before.find((m) => m.text.includes(SECRET))!;
