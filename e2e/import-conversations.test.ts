@@ -65,7 +65,7 @@ describe('import conversations', () => {
     const skips = await page.$$eval('[data-testid=import-skip]', (els) => els.map((e) => [e.getAttribute('data-reason'), e.textContent?.trim()]));
     expect(Object.fromEntries(skips)).toMatchObject({
       hidden: expect.stringMatching(/^1 hidden message/),
-      not_text: expect.stringMatching(/^2 images or files — only text is imported\s*e\.g\. “Lisbon in a day”, message a2b · “Only a picture”, message p1$/),
+      not_text: expect.stringMatching(/^2 parts that are not text \(images, files, quotes, reasoning\) — only text is imported\s*e\.g\. “Lisbon in a day”, message a2b · “Only a picture”, message p1$/),
       tool: expect.stringMatching(/^2 tool calls and tool outputs/),
       empty: expect.stringMatching(/^1 empty message/),
       no_messages: expect.stringMatching(/^1 conversation with nothing to import/),

@@ -7,7 +7,7 @@ export const MAX_IMPORT_BYTES = 128 * 1024 * 1024;
 
 /** Why a part of an import file was left out. */
 export const ImportSkipReasonSchema = z.enum([
-  /** images, files, code output: only text is imported */
+  /** images, files, quotes, reasoning: only text is imported */
   'not_text',
   /** a message the conversation hid (ChatGPT's system and context messages) */
   'hidden',

@@ -24,7 +24,7 @@ it('perpetua import lists the chats made and what was left out, by reason with e
     'Left out:',
     '  1 × hidden by the conversation: “Lisbon in a day”, message sys',
     '  1 × empty: “Lisbon in a day”, message blank',
-    '  2 × not text (images, files): “Lisbon in a day”, message a2b; “Only a picture”, message p1',
+    '  2 × not text (images, files, quotes, reasoning): “Lisbon in a day”, message a2b; “Only a picture”, message p1',
     '  2 × tool calls and tool output: “Lisbon in a day”, message call; “Lisbon in a day”, message out',
     '  1 × conversations with nothing to import: “Only a picture”',
     '  1 × not in the expected form: conversation 3',

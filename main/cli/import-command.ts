@@ -14,7 +14,7 @@ export const IMPORT_HELP = `perpetua import FILE --db FILE [--model DIR]
 
 /** Why a part was left out, in words, for the report. */
 const REASONS: Record<ImportReport['skipped'][number]['reason'], string> = {
-  not_text: 'not text (images, files)',
+  not_text: 'not text (images, files, quotes, reasoning)',
   hidden: 'hidden by the conversation',
   tool: 'tool calls and tool output',
   system: 'system messages past the start',
