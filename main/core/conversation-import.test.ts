@@ -79,6 +79,27 @@ describe("ChatGPT's conversations.json", () => {
     expect(await readChannel<ChatPacket>((signal) => core.chatSend({ sessionId: String(id), text: 'Thanks!' }, signal)).closed).toMatchObject({ type: 'done' });
   });
 
+  it("a system message at the start becomes the chat's system prompt; a later one, an untitled chat and a huge message are reported", async () => {
+    const node = (id: string, parent: string | null, role: string, text: string) => ({
+      id, parent, children: [], message: { author: { role }, content: { content_type: 'text', parts: [text] } },
+    });
+    const mapping = Object.fromEntries([
+      node('s', null, 'system', 'You are terse.'),
+      node('u', 's', 'user', 'Hi'),
+      node('late', 'u', 'system', 'Now be verbose.'),
+      node('a', 'late', 'assistant', 'Hello.'),
+      node('big', 'a', 'user', 'x'.repeat(10 * 1024 * 1024 + 1)),
+    ].map((n) => [n.id, n]));
+    const report = await core.sessionsImport({ file: file('c.json', JSON.stringify([{ title: '  ', mapping }])), modelId });
+    expect(report.sessions.map((s) => [s.name, s.systemPrompt, s.messageCount])).toEqual([['Imported chat', 'You are terse.', 2]]);
+    expect(report.skipped).toEqual([
+      { reason: 'system', count: 1, examples: ['“Imported chat”, message late'] },
+      { reason: 'too_large', count: 1, examples: ['“Imported chat”, message big'] },
+    ]);
+    const opened = await core.sessionsOpen({ id: report.sessions[0]!.id });
+    expect(opened.messages.map((m) => [m.role, m.text])).toEqual([['user', 'Hi'], ['assistant', 'Hello.']]);
+  });
+
   it('a conversation imported twice gets a free name; its parents forming a loop are reported, a deep chat imports', async () => {
     const chain: Record<string, unknown> = {};
     const DEPTH = 20_000;
