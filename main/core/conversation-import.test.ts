@@ -200,7 +200,7 @@ describe("Perpetua's own export", () => {
     back.db.close();
   });
 
-  it('malformed lines and messages whose parent is missing are reported; the rest is imported', async () => {
+  it('malformed lines and messages whose parent is missing are reported; the rest is imported, an empty answer too', async () => {
     const line = (o: object) => JSON.stringify({ session: 'S', state: 'done', createdAt: 1, ...o });
     const text = [
       JSON.stringify({ session: 'S', systemPrompt: 'Be kind.', generation: { temperature: -1 }, shown: 2 }), // settings out of range
@@ -208,16 +208,17 @@ describe("Perpetua's own export", () => {
       line({ seq: 2, parent: 1, role: 'assistant', text: 'hi' }),
       line({ seq: 4, parent: 3, role: 'user', text: 'lost' }),
       line({ seq: 5, parent: 2, role: 'robot', text: 'who?' }),
-      line({ seq: 6, parent: 2, role: 'user', text: '' }),
+      line({ seq: 6, parent: 2, role: 'assistant', state: 'streaming', text: '' }), // being written when exported
       '',
     ].join('\n');
     const report = await core.sessionsImport({ file: file('s.jsonl', text), modelId });
-    expect(report).toMatchObject({ format: 'perpetua', conversations: 1, messages: 2 });
+    expect(report).toMatchObject({ format: 'perpetua', conversations: 1, messages: 3 });
     expect(report.sessions[0]!.systemPrompt).toBeNull(); // a file without the chat's own line (an older export)
+    const opened = await core.sessionsOpen({ id: report.sessions[0]!.id });
+    expect(opened.messages.map((m) => [m.text, m.state])).toEqual([['hello', 'done'], ['hi', 'done'], ['', 'stopped']]);
     expect(report.skipped).toEqual([
       { reason: 'malformed', count: 2, examples: ['line 1', 'line 5'] },
       { reason: 'parent_missing', count: 1, examples: ['“S”, message #4'] },
-      { reason: 'empty', count: 1, examples: ['“S”, message #6'] },
     ]);
   });
 });

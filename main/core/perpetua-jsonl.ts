@@ -44,8 +44,9 @@ function isExportLine(v: unknown): v is ExportLine {
 /**
  * Perpetua's own export (main/cli/export-command.ts): one message a line, `parent` the seq of the message it follows,
  * so every branch comes back; each chat's own line gives its system prompt, generation settings and the message it
- * showed (without one, as in older exports, the newest message's branch is shown). An answer that was being written
- * when the database was exported comes back stopped.
+ * showed (without one, as in older exports, the newest message's branch is shown). Empty messages are kept (an answer
+ * stopped before its first word is part of the chat); one that was being written when the database was exported comes
+ * back stopped.
  */
 export function readPerpetuaExport(values: unknown[], skipped: SkippedItems): ImportedConversation[] {
   const bySession = new Map<string, Map<number, ExportLine>>();
@@ -63,7 +64,7 @@ export function readPerpetuaExport(values: unknown[], skipped: SkippedItems): Im
     }
     const lines = bySession.get(v.session) ?? new Map<number, ExportLine>();
     bySession.set(v.session, lines);
-    if (lines.has(v.seq)) skipped.add('malformed', place(v.session, `#${v.seq} (its number twice)`));
+    if (lines.has(v.seq)) skipped.add('malformed', place(v.session, `#${v.seq}`)); // a number given twice
     else lines.set(v.seq, v);
   });
 
@@ -75,7 +76,6 @@ export function readPerpetuaExport(values: unknown[], skipped: SkippedItems): Im
     for (const line of [...lines.values()].sort((a, b) => a.seq - b.seq)) {
       const where = place(title, `#${line.seq}`);
       if (line.parent !== null && !kept.has(line.parent)) skipped.add(line.parent < line.seq ? 'parent_missing' : 'malformed', where);
-      else if (!line.text.trim()) skipped.add('empty', where);
       else if (utf8ByteLength(line.text) > MAX_MESSAGE_BYTES) skipped.add('too_large', where);
       else {
         const state: FinalMessageState = line.state === 'streaming' ? 'stopped' : (line.state as FinalMessageState);
