@@ -1,8 +1,6 @@
 import { MAX_MESSAGE_BYTES, utf8ByteLength } from '../api/limits.js';
 import type { ImportSkipReason } from '../api/import-schemas.js';
-import { place, type ImportedConversation, type ImportedMessage, type SkippedItems } from './imported-conversation.js';
-
-const UNTITLED = 'Imported chat';
+import { chatTitle, place, type ImportedConversation, type ImportedMessage, type SkippedItems } from './imported-conversation.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -17,7 +15,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 export function readChatGptExport(data: unknown[], skipped: SkippedItems): ImportedConversation[] {
   const conversations: ImportedConversation[] = [];
   data.forEach((raw, i) => {
-    const title = isObject(raw) && typeof raw.title === 'string' && raw.title.trim() ? raw.title.trim() : UNTITLED;
+    const title = chatTitle(isObject(raw) ? raw.title : undefined);
     if (!isObject(raw) || !isObject(raw.mapping)) {
       skipped.add('malformed', `conversation ${i + 1}${isObject(raw) ? ` ${place(title)}` : ''}`);
       return;

@@ -79,7 +79,7 @@ describe("ChatGPT's conversations.json", () => {
     expect(await readChannel<ChatPacket>((signal) => core.chatSend({ sessionId: String(id), text: 'Thanks!' }, signal)).closed).toMatchObject({ type: 'done' });
   });
 
-  it("a system message at the start becomes the chat's system prompt; a later one, an untitled chat and a huge message are reported", async () => {
+  it("a system message at the start becomes the chat's system prompt; a later one and a huge message are reported; titles become names", async () => {
     const node = (id: string, parent: string | null, role: string, text: string) => ({
       id, parent, children: [], message: { author: { role }, content: { content_type: 'text', parts: [text] } },
     });
@@ -90,12 +90,14 @@ describe("ChatGPT's conversations.json", () => {
       node('a', 'late', 'assistant', 'Hello.'),
       node('big', 'a', 'user', 'x'.repeat(10 * 1024 * 1024 + 1)),
     ].map((n) => [n.id, n]));
-    const report = await core.sessionsImport({ file: file('c.json', JSON.stringify([{ title: '  ', mapping }])), modelId });
-    expect(report.sessions.map((s) => [s.name, s.systemPrompt, s.messageCount])).toEqual([['Imported chat', 'You are terse.', 2]]);
+    const report = await core.sessionsImport({ file: file('c.json', JSON.stringify([{ title: 'Two\nlines\t', mapping }])), modelId });
+    expect(report.sessions.map((s) => [s.name, s.systemPrompt, s.messageCount])).toEqual([['Two lines', 'You are terse.', 2]]);
     expect(report.skipped).toEqual([
-      { reason: 'system', count: 1, examples: ['“Imported chat”, message late'] },
-      { reason: 'too_large', count: 1, examples: ['“Imported chat”, message big'] },
+      { reason: 'system', count: 1, examples: ['“Two lines”, message late'] },
+      { reason: 'too_large', count: 1, examples: ['“Two lines”, message big'] },
     ]);
+    const untitled = await core.sessionsImport({ file: file('u.json', JSON.stringify([{ title: '\u001b\n ', mapping: { u: node('u', null, 'user', 'Hi') } }])), modelId });
+    expect(untitled.sessions.map((s) => s.name)).toEqual(['Imported chat']);
     const opened = await core.sessionsOpen({ id: report.sessions[0]!.id });
     expect(opened.messages.map((m) => [m.role, m.text])).toEqual([['user', 'Hi'], ['assistant', 'Hello.']]);
   });
@@ -145,17 +147,28 @@ describe('a file that cannot be imported', () => {
     expect(await core.sessionsList()).toEqual([]);
   });
 
-  it('a failure while storing (the disk fills up) leaves none of the file imported: one transaction', async () => {
-    const conversations = chatGptConversations();
-    const path = file('conversations.json', JSON.stringify(conversations).replace('Then walk to the river.', 'boom'));
+  it('each conversation is stored in its own transaction: a failure part way leaves the ones before whole and none of the rest', async () => {
+    const [lisbon] = chatGptConversations();
+    const failing = JSON.parse(JSON.stringify(lisbon).replace('Then walk to the river.', 'boom')) as { title: string };
+    failing.title = 'Failing';
     const db = new Database(join(dir, 'p.db'));
     db.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON messages WHEN NEW.text = 'boom' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
     db.close();
-    await expect(core.sessionsImport({ file: path, modelId })).rejects.toThrow();
-    expect(await core.sessionsList()).toEqual([]);
-    const store = new Store(openDatabase(join(dir, 'p.db'), { readOnly: true }));
-    expect(store.search('Lisbon')).toEqual([]);
-    store.db.close();
+    const err = await core.sessionsImport({ file: file('conversations.json', JSON.stringify([lisbon, failing])), modelId }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^Only the first 1 of 2 conversations were imported \(they are in the chat list\); the rest were not: /);
+    expect((await core.sessionsList()).map((s) => [s.name, s.messageCount])).toEqual([['Lisbon in a day', 8]]);
+  });
+
+  it('the core answers other requests between conversations', async () => {
+    const [lisbon] = chatGptConversations();
+    const many = Array.from({ length: 5 }, (_, i) => ({ ...(lisbon as object), title: `Chat ${i}` }));
+    let settled = false;
+    const importing = core.sessionsImport({ file: file('many.json', JSON.stringify(many)), modelId }).then(() => (settled = true));
+    const meanwhile = await core.sessionsList();
+    expect(settled).toBe(false);
+    expect(meanwhile.length).toBeLessThan(5);
+    await importing;
+    expect((await core.sessionsList()).length).toBe(5);
   });
 });
 

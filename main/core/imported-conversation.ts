@@ -51,3 +51,9 @@ export function place(title: string, message?: string): string {
   const name = `“${title.length > 60 ? `${title.slice(0, 59)}…` : title}”`;
   return message === undefined ? name : `${name}, message ${message.length > 40 ? `${message.slice(0, 39)}…` : message}`;
 }
+
+/** A title as a chat name: control characters (a newline, a tab) become spaces; none left, "Imported chat". */
+export function chatTitle(raw: unknown): string {
+  const title = typeof raw === 'string' ? raw.replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ').trim() : '';
+  return title || 'Imported chat';
+}

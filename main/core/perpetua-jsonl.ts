@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { GenerationSettingsSchema } from '../api/generation-schemas.js';
 import { MAX_MESSAGE_BYTES, MAX_SYSTEM_PROMPT_BYTES, utf8ByteLength } from '../api/limits.js';
 import type { FinalMessageState } from '../store/types.js';
-import { place, type ImportedConversation, type ImportedMessage, type SkippedItems } from './imported-conversation.js';
+import { chatTitle, place, type ImportedConversation, type ImportedMessage, type SkippedItems } from './imported-conversation.js';
 
 const ROLES = new Set(['user', 'assistant', 'system']);
 const STATES = new Set(['done', 'stopped', 'error', 'streaming']);
@@ -69,7 +69,8 @@ export function readPerpetuaExport(values: unknown[], skipped: SkippedItems): Im
   });
 
   const conversations: ImportedConversation[] = [];
-  for (const [title, lines] of bySession) {
+  for (const [session, lines] of bySession) {
+    const title = chatTitle(session);
     const messages: ImportedMessage[] = [];
     const kept = new Set<number>();
     // parents are written before their replies (lower seq), so one pass in seq order places every message
@@ -84,7 +85,7 @@ export function readPerpetuaExport(values: unknown[], skipped: SkippedItems): Im
         kept.add(line.seq);
       }
     }
-    const own = settings.get(title);
+    const own = settings.get(session);
     // the message the chat showed, where the file says so and it came in; else the newest one
     const shown = own?.shown != null && kept.has(own.shown) ? String(own.shown) : messages.at(-1)?.key;
     const generation = own?.generation ?? {};
