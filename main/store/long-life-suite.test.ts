@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ReliabilityTally } from '../eval/reliability-tally.js';
 import { CoreService } from '../core/core-service.js';
 import { number } from '../cli/options.js';
@@ -213,6 +213,37 @@ describe('long-life suite', () => {
       };
       await expect(core.close()).rejects.toThrow(/disk is full/);
       expect((core as unknown as { store: Store }).store.db.open).toBe(false);
+    });
+  });
+
+  it('a clock stepped back keeps the chat in use at the top of the list', async () => {
+    await tally.check('clock stepped back', () => {
+      const store = freshStore();
+      const clock = vi.spyOn(Date, 'now');
+      try {
+        const modelId = store.upsertModel({ name: 'm', dir: 'm', fingerprint: 'clock' }).id;
+        const t0 = 1_800_000_000_000;
+        clock.mockReturnValue(t0);
+        const older = store.createSession({ name: 'older', modelId, policy: 'sink', policyParams: {} });
+        clock.mockReturnValue(t0 + HOUR);
+        const newer = store.createSession({ name: 'newer', modelId, policy: 'sink', policyParams: {} });
+        const order = () => store.listSessions().map((s) => s.name);
+        expect(order()).toEqual(['newer', 'older']);
+        // the clock goes back two hours (set by hand, a dead RTC battery, a sync): the chat used now still comes first
+        clock.mockReturnValue(t0 - HOUR);
+        const answer = store.appendMessage(older.id, { role: 'assistant', text: 'hi', state: 'streaming' });
+        expect(order()).toEqual(['older', 'newer']);
+        store.updateMessageText(answer.id, 'hi there', 'done');
+        store.renameSession(newer.id, 'renamed');
+        expect(order()).toEqual(['renamed', 'older']);
+        store.addTokensSeen(older.id, 5);
+        expect(order()).toEqual(['older', 'renamed']);
+        expect(store.createSession({ name: 'made now', modelId, policy: 'sink', policyParams: {} }).name).toBe('made now');
+        expect(order()[0]).toBe('made now');
+      } finally {
+        clock.mockRestore();
+        store.db.close();
+      }
     });
   });
 
