@@ -145,6 +145,10 @@ export class FakeApi implements PerpetuaApi {
   downloadsResume = this.downloadsStart;
   downloadsCancel = this.downloadsStart;
 
+  /** the fake core never froze */
+  async sessionsInterrupted() {
+    return [];
+  }
   async sessionsList() {
     return [...this.sessions.values()].map((s) => s.session).sort((a, b) => b.updatedAt - a.updatedAt);
   }

@@ -14,6 +14,7 @@ import {
   ChatSwitchBranchParams,
   ChatSwitchBranchResult,
   CoreRestartedEventSchema,
+  InterruptedChatSchema,
   ErrorEventSchema,
   MigrationEventSchema,
   MessagesPageParams,
@@ -76,6 +77,8 @@ export const methods = {
   'models.remove': call('modelsRemove', ModelsRemoveParams, ModelsRemoveResult),
 
   'sessions.list': call('sessionsList', NoParams, z.array(SessionSchema)),
+  /** The chats the engine before this one froze or died in (opening one, writing an answer): not to be reopened by themselves. */
+  'sessions.interrupted': call('sessionsInterrupted', NoParams, z.array(InterruptedChatSchema)),
   'sessions.create': call('sessionsCreate', SessionsCreateParams, SessionSchema),
   'sessions.open': call('sessionsOpen', SessionsOpenParams, SessionsOpenResult),
   'sessions.rename': call('sessionsRename', SessionsRenameParams, SessionSchema),

@@ -7,6 +7,7 @@ import { reclaimSpace } from './space.js';
 import { Branches } from './branches.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { SnapshotBudget } from './snapshot-budget.js';
+import { ChatWork } from './chat-work.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { searchMessages } from './search.js';
 import { isShowableName, toWellFormed } from './text.js';
@@ -46,12 +47,15 @@ export class Store {
   readonly chunks: SnapshotChunks;
   /** the disk budget for snapshots across all chats */
   readonly snapshotBudget: SnapshotBudget;
+  /** the chats the app's engine is working on, marked so a freeze in that work is known at the next start */
+  readonly chatWork: ChatWork;
 
   constructor(readonly db: Db) {
     this.s = prepareStatements(db);
     this.branches = new Branches(db);
     this.chunks = new SnapshotChunks(db);
     this.snapshotBudget = new SnapshotBudget(db);
+    this.chatWork = new ChatWork(db);
   }
 
   // ── models ──────────────────────────────────────────────────────────────────────────────────────
