@@ -145,6 +145,8 @@ export class FakeApi implements PerpetuaApi {
   downloadsResume = this.downloadsStart;
   downloadsCancel = this.downloadsStart;
 
+  /** the fake core has no other processes */
+  async sessionsTakeOver() {}
   /** the fake core never froze */
   async sessionsInterrupted() {
     return [];

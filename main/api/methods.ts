@@ -87,6 +87,11 @@ export const methods = {
   /** Moves a chat to another model (e.g. its own is missing): the transcript is re-read with it; refused (busy) while it works. */
   'sessions.setModel': call('sessionsSetModel', SessionsSetModelParams, SessionsOpenResult),
   'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),
+  /**
+   * Frees a chat another Perpetua process left locked (it crashed, or its machine's lease has not run out): the answer
+   * it left streaming is marked cut off; refused (session_holder_running) while that process still runs on this computer.
+   */
+  'sessions.takeOver': call('sessionsTakeOver', SessionIdParams, VoidResult),
   'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
   /** The chat as Markdown: the branch shown, then each other branch ("Other branches") headed with where it forks. */
   'sessions.exportMarkdown': call('sessionsExportMarkdown', SessionIdParams, z.string()),

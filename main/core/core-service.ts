@@ -125,6 +125,7 @@ export class CoreService implements PerpetuaApi {
     return toApiSession(copy, messageCount(this.store, copy.id));
   };
   sessionsDelete = (p: P<'sessions.delete'>) => this.parts.admin.delete(p);
+  sessionsTakeOver = (p: P<'sessions.takeOver'>) => this.parts.admin.takeOver(p);
   // generation settings and the system prompt
   sessionsSettings = (p: P<'sessions.settings'>) => this.parts.admin.settings(p);
   sessionsSetGeneration = (p: P<'sessions.setGeneration'>) => this.parts.admin.setGeneration(p);

@@ -132,9 +132,25 @@ export class SessionLockedError extends StoreError {
     leaseMs?: number,
   ) {
     const since = new Date(heldBy.since).toISOString().replace('T', ' ').slice(0, 19);
-    const gone = leaseMs ? ` If that process is gone, the chat can be opened here within ${Math.ceil(leaseMs / 1000)} s of its last sign of life.` : '';
+    const gone = leaseMs
+      ? ` If that process is gone, the chat can be opened here within ${Math.ceil(leaseMs / 1000)} s of its last sign of life, or taken over now.`
+      : '';
     super(
       `The chat ${JSON.stringify(sessionName)} is open in another Perpetua process (${heldBy.holder}, pid ${heldBy.pid} on ${heldBy.host}, since ${since} UTC); close it there first.${gone}`,
+    );
+  }
+}
+
+/** A take-over refused: the process holding the chat runs in this boot of this computer (its pid, its start time). */
+export class SessionHolderRunningError extends StoreError {
+  override name = 'SessionHolderRunningError';
+  override readonly code: ErrorCode = 'session_holder_running';
+  constructor(
+    readonly sessionName: string,
+    readonly heldBy: { holder: string; pid: number },
+  ) {
+    super(
+      `The chat ${JSON.stringify(sessionName)} cannot be taken over: the Perpetua process that has it open (${heldBy.holder}, pid ${heldBy.pid}) is still running on this computer. Close the chat there first.`,
     );
   }
 }

@@ -14,6 +14,7 @@ import { SessionLockedError } from './errors.js';
 import { LEASE_MS, SessionLocks } from './session-locks.js';
 import { Store } from './store.js';
 import { sqliteBinding } from './native-binding.js';
+import { runMain } from '../cli/fixtures/cli-process.js';
 
 /**
  * The long-life suite: what years of use and unlucky machines do to a database. Locks of holders that are gone are
@@ -124,6 +125,75 @@ describe('long-life suite', () => {
       } finally {
         other.stop();
         store.db.close();
+      }
+    });
+  });
+
+  it('a chat whose holder looks alive only by its lease is taken over at once on request (CLI and API), its answer marked cut off', async () => {
+    await tally.check('take over a live-looking lease', async () => {
+      const file = join(dir, `takeover${dbs++}.db`);
+      const store = new Store(openDatabase(file));
+      const { session, answer } = lockedSession(store, { pid: 1, host: 'MacBook-Pro.local', acquiredAgoMs: HOUR, renewedAgoMs: 5_000, boot: 'its-boot' });
+      const other = lockedSession(store, { pid: 1, host: 'other-machine', acquiredAgoMs: HOUR, renewedAgoMs: 5_000, boot: 'its-boot' });
+      store.db.close();
+      // the CLI: a sentence, the answer cut off, and the chat opens here
+      const r = await runMain(['sessions', '--db', file, '--take-over', session.name]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(`Took over "${session.name}"; the answer it was writing is marked cut off. It opens here now.`);
+      const after = new Store(openDatabase(file));
+      try {
+        expect(after.getMessage(answer.id)!.state).toBe('stopped');
+        const locks = new SessionLocks(after.db);
+        locks.acquire(session.id, session.name, 'test');
+        locks.release(session.id);
+        expect((await runMain(['sessions', '--db', file, '--take-over', session.name])).stdout).toMatch(/^No other Perpetua process has ".*" open; there is nothing to take over\.\n$/);
+        expect((await runMain(['sessions', '--db', file, '--take-over', 'no such chat'])).stderr).toMatch(/There is no session "no such chat"/);
+      } finally {
+        after.db.close();
+      }
+      // the app: sessions.takeOver, then the chat opens
+      const core = new CoreService({ dbFile: file });
+      try {
+        await core.sessionsTakeOver({ id: String(other.session.id) });
+        const store2 = (core as unknown as { store: Store }).store;
+        expect(store2.getMessage(other.answer.id)!.state).toBe('stopped');
+        expect(() => new SessionLocks(store2.db).acquire(other.session.id, other.session.name, 'test')).not.toThrow();
+      } finally {
+        await core.close();
+      }
+    });
+  });
+
+  it('a take-over is refused, with a sentence, while the holder provably runs on this computer (this boot, its pid alive)', async () => {
+    await tally.check('take over refused: holder running', async () => {
+      const file = join(dir, `takeover${dbs++}.db`);
+      const store = new Store(openDatabase(file));
+      const holder = liveProcess();
+      try {
+        const start = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+        const { session, answer } = lockedSession(store, {
+          pid: holder.pid,
+          host: 'renamed-host',
+          start: start.slice(start.lastIndexOf(')') + 2).split(' ')[19],
+          acquiredAgoMs: 2 * HOUR,
+          renewedAgoMs: 2 * HOUR,
+          boot: bootId(),
+        });
+        store.db.close();
+        const r = await runMain(['sessions', '--db', file, '--take-over', session.name]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(`cannot be taken over: the Perpetua process that has it open (perpetua chat, pid ${holder.pid}) is still running on this computer`);
+        expect(r.stderr).not.toMatch(/unexpected/i);
+        const core = new CoreService({ dbFile: file });
+        try {
+          const err = await core.sessionsTakeOver({ id: String(session.id) }).then(() => null, (e: unknown) => e);
+          expect(err).toMatchObject({ code: 'session_holder_running' });
+          expect((core as unknown as { store: Store }).store.getMessage(answer.id)!.state).toBe('streaming'); // still being written
+        } finally {
+          await core.close();
+        }
+      } finally {
+        holder.stop();
       }
     });
   });
