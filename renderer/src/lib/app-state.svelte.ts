@@ -247,9 +247,25 @@ export class AppState {
       if (token !== this.openToken) return false;
       // the chat asked for is not shown, so the one before must not stay the target of the next message
       this.showNothing();
+      // another process has it open: if that process is gone (a crash, another machine), the user may take it over
+      const takeOver = (err as { code?: string } | null)?.code === 'session_locked';
+      this.toast('error', this.i18n.error(err), takeOver ? { label: this.i18n.t('app.takeOver'), run: () => void this.takeOver(id) } : undefined);
+      return false;
+    }
+  }
+
+  /** Frees the chat from the process that left it open (refused while that process runs here), then opens it. */
+  async takeOver(id: string): Promise<boolean> {
+    try {
+      await this.api.sessionsTakeOver({ id });
+    } catch (err) {
       this.toast('error', this.i18n.error(err));
       return false;
     }
+    const name = this.sessions.find((s) => s.id === id)?.name ?? '';
+    const opened = await this.open(id);
+    if (opened) this.toast('info', this.i18n.t('app.tookOver', { name }));
+    return opened;
   }
 
   /** Shows an opened chat: its newest messages, figures, and whether it can run. */
