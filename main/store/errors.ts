@@ -2,7 +2,7 @@
  * Typed errors of the store. Each message is one sentence a user can read; details for logs and
  * code live in fields and `cause`.
  */
-import { PerpetuaError, type ErrorCode } from '../shared/errors.js';
+import { errorCode, PerpetuaError, type ErrorCode } from '../shared/errors.js';
 
 /** The database file cannot be opened or used (not SQLite, damaged, unreadable, from another program). */
 export class DatabaseError extends PerpetuaError {
@@ -118,6 +118,20 @@ export class AnswerNotSavedError extends StoreError {
   ) {
     super(`${reason.message} Of the ${shownChars} characters of this answer shown, the first ${savedChars} are saved.`, { cause: reason });
     this.code = reason.code;
+  }
+}
+
+/**
+ * The answer is stored (done, or stopped), but the cache snapshot after it could not be written (a full disk): nothing
+ * of the chat is lost, a reopen re-reads the transcript the snapshot would have covered.
+ */
+export class CacheNotSavedError extends StoreError {
+  override name = 'CacheNotSavedError';
+  override readonly code: ErrorCode;
+  constructor(readonly reason: unknown) {
+    const said = reason instanceof PerpetuaError ? reason.message : 'Saving the chat\'s cache failed.';
+    super(`${said} The answer itself is saved; only the cache's copy is not, so reopening the chat reads its transcript again.`, { cause: reason });
+    this.code = errorCode(reason);
   }
 }
 
