@@ -317,6 +317,43 @@ describe('long-life suite', () => {
     });
   });
 
+  it('the marks of chat work: one per chat while any request on it runs, kept when the engine dies, never failing the work', async () => {
+    await tally.check('chat work marks', () => {
+      const file = join(dir, `work${dbs++}.db`);
+      const store = new Store(openDatabase(file));
+      const modelId = store.upsertModel({ name: 'm', dir: 'm', fingerprint: 'work' }).id;
+      const [a, b] = ['a', 'b'].map((name) => store.createSession({ name, modelId, policy: 'sink', policyParams: {} }));
+      const marked = (s: Store) => s.chatWork.leftOver().map((w) => w.sessionId);
+      store.chatWork.begin(a.id, 'sessions.open');
+      store.chatWork.begin(a.id, 'chat.send');
+      store.chatWork.end(a.id);
+      expect(marked(store)).toEqual([a.id]); // one request on it still runs
+      store.chatWork.end(a.id);
+      expect(marked(store)).toEqual([]);
+      store.chatWork.begin(b.id, 'chat.send');
+      store.db.close(); // the engine dies in it
+      const next = new Store(openDatabase(file));
+      try {
+        expect(next.chatWork.leftOver()).toMatchObject([{ sessionId: b.id, what: 'chat.send' }]);
+        expect(next.chatWork.isLeftOver(b.id)).toBe(true);
+        next.chatWork.begin(a.id, 'sessions.open');
+        next.chatWork.endAll(); // a clean quit ends its own work, and leaves the mark it found
+        expect(marked(next)).toEqual([b.id]);
+        // a full disk: marking fails quietly, the work goes on
+        next.db.pragma(`max_page_count = ${next.db.pragma('page_count', { simple: true }) as number}`);
+        const filler = next.db.prepare('INSERT INTO chat_work (session_id, what, started_at) VALUES (?, ?, 0)');
+        expect(() => filler.run(a.id, 'x'.repeat(100_000))).toThrow(/full/);
+        expect(() => next.chatWork.begin(a.id, 'x'.repeat(100_000))).not.toThrow();
+        // opened fine by hand: its mark goes
+        next.chatWork.begin(b.id, 'sessions.open');
+        next.chatWork.end(b.id);
+        expect(next.chatWork.isLeftOver(b.id)).toBe(false);
+      } finally {
+        next.db.close();
+      }
+    });
+  });
+
   it('comma decimals: read where a person types them, refused with what to type on the command line', async () => {
     await tally.check('locale decimals', () => {
       expect(parseDecimal('0,7')).toBe(0.7);
