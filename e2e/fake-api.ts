@@ -146,6 +146,12 @@ export class FakeApi implements PerpetuaApi {
   downloadsResume = this.downloadsStart;
   downloadsCancel = this.downloadsStart;
 
+  /** the fake core has no other processes */
+  async sessionsTakeOver() {}
+  /** the fake core never froze */
+  async sessionsInterrupted() {
+    return [];
+  }
   async sessionsList() {
     return [...this.sessions.values()].map((s) => s.session).sort((a, b) => b.updatedAt - a.updatedAt);
   }

@@ -14,6 +14,7 @@ import {
   ChatSwitchBranchParams,
   ChatSwitchBranchResult,
   CoreRestartedEventSchema,
+  InterruptedChatSchema,
   ErrorEventSchema,
   MigrationEventSchema,
   MessagesDeleteParams,
@@ -80,6 +81,8 @@ export const methods = {
   'models.remove': call('modelsRemove', ModelsRemoveParams, ModelsRemoveResult),
 
   'sessions.list': call('sessionsList', NoParams, z.array(SessionSchema)),
+  /** The chats the engine before this one froze or died in (opening one, writing an answer): not to be reopened by themselves. */
+  'sessions.interrupted': call('sessionsInterrupted', NoParams, z.array(InterruptedChatSchema)),
   'sessions.create': call('sessionsCreate', SessionsCreateParams, SessionSchema),
   'sessions.open': call('sessionsOpen', SessionsOpenParams, SessionsOpenResult),
   'sessions.rename': call('sessionsRename', SessionsRenameParams, SessionSchema),
@@ -88,6 +91,11 @@ export const methods = {
   /** Moves a chat to another model (e.g. its own is missing): the transcript is re-read with it; refused (busy) while it works. */
   'sessions.setModel': call('sessionsSetModel', SessionsSetModelParams, SessionsOpenResult),
   'sessions.delete': call('sessionsDelete', SessionIdParams, VoidResult),
+  /**
+   * Frees a chat another Perpetua process left locked (it crashed, or its machine's lease has not run out): the answer
+   * it left streaming is marked cut off; refused (session_holder_running) while that process still runs on this computer.
+   */
+  'sessions.takeOver': call('sessionsTakeOver', SessionIdParams, VoidResult),
   'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
   /**
    * Imports conversations from a file (ChatGPT's conversations.json, Perpetua's JSONL export) as chats of a model,

@@ -323,7 +323,19 @@ export type PolicySetResult = z.infer<typeof PolicySetResult>;
 // ---------------------------------------------------------------------------------------------
 // Events (core → renderer) that belong to no request; answers stream on channels (packets.ts)
 
-export const CoreRestartedEventSchema = z.object({ reason: z.string() });
+/** `frozenChatId`: the chat whose model the core was running when it stopped answering (it is not reopened by itself). */
+export const CoreRestartedEventSchema = z.object({ reason: z.string(), frozenChatId: Id.optional() });
+/** A chat the engine before this one froze or died in (opening it, writing an answer): the app does not reopen it by itself. */
+export const InterruptedChatSchema = z.object({
+  sessionId: Id,
+  chat: z.string(),
+  /** its model's name; null when the model is gone */
+  model: z.string().nullable(),
+  /** what the engine was doing, in words */
+  what: z.string(),
+  at: z.number().int(),
+});
+export type InterruptedChat = z.infer<typeof InterruptedChatSchema>;
 /** The core is upgrading the chat database before it starts (e.g. building the search index): rows done of total. */
 export const MigrationEventSchema = z.object({ step: z.string().max(200), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() });
 export type MigrationEvent = z.infer<typeof MigrationEventSchema>;

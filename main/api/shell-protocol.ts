@@ -39,7 +39,8 @@ export const CoreStatusMessageSchema = z.discriminatedUnion('type', [
   /** the core's main loop is turning: sent every HEARTBEAT_MS once it serves; the shell restarts a core that stops */
   z.object({ type: z.literal('heartbeat') }),
   /** what the core was just asked (a request arrived), so a freeze that follows is named in the restart sentence */
-  z.object({ type: z.literal('working'), what: z.string().max(300) }),
+  /** (and the chat whose model it runs, if it does: that chat is not reopened by itself after a freeze in it) */
+  z.object({ type: z.literal('working'), what: z.string().max(300), chatId: z.string().max(40).optional() }),
 ]);
 
 /** How often the core says it is alive, and how long the shell waits without a word before it restarts the core. */

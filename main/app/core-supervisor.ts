@@ -29,7 +29,8 @@ export interface CoreClient<P> {
   readonly id: number;
   isAlive(): boolean;
   sendPort(port: P): void;
-  notifyRestarted(reason: string): void;
+  /** `frozenChatId`: the chat whose model the core was running when it froze; the window does not reopen it by itself */
+  notifyRestarted(reason: string, frozenChatId?: string): void;
   notifyFailed(message: string): void;
   /** the core upgrades the database before it starts (rows done of total) */
   notifyMigrating?(progress: { step: string; done: number; total: number }): void;
@@ -75,6 +76,10 @@ export class CoreSupervisor<P> {
   private killedBecause: string | null = null;
   /** what the running core was last asked (it names the chat and model a freeze came with) */
   private lastWork: string | null = null;
+  /** the chat whose model the running core was last asked to run (opened, or answering in it) */
+  private lastChat: string | null = null;
+  /** the chat the killed core froze in, for the restart */
+  private frozenChat: string | null = null;
 
   constructor(
     private readonly deps: CoreSupervisorDeps<P>,
@@ -100,10 +105,14 @@ export class CoreSupervisor<P> {
     this.lastBeat = null;
     this.killedBecause = null;
     this.lastWork = null;
+    this.lastChat = null;
     child.on('exit', (code) => this.onExit(child, code));
     child.on('message', (m) => {
       const msg = CoreStatusMessageSchema.safeParse(m);
-      if (msg.success && msg.data.type === 'working' && child === this.child) this.lastWork = msg.data.what;
+      if (msg.success && msg.data.type === 'working' && child === this.child) {
+        this.lastWork = msg.data.what;
+        if (msg.data.chatId !== undefined) this.lastChat = msg.data.chatId;
+      }
       if (msg.success && msg.data.type === 'heartbeat' && child === this.child) {
         // the watch starts with the first beat: a start-up (a long migration) is never taken for a freeze
         if (this.lastBeat === null && this.heartbeatTimeoutMs > 0) this.watch(child);
@@ -160,6 +169,7 @@ export class CoreSupervisor<P> {
       if (silent < this.heartbeatTimeoutMs) return this.watch(child);
       const during = this.lastWork ? ` during ${this.lastWork}` : '';
       this.killedBecause = `the engine stopped answering for ${Math.round(silent / 1000)} s${during} and was restarted`;
+      this.frozenChat = this.lastChat;
       this.log(`${this.killedBecause}: killing it`);
       (this.deps.killHard ?? hardKill)(child);
     }, this.heartbeatTimeoutMs / 2);
@@ -191,7 +201,9 @@ export class CoreSupervisor<P> {
       return;
     }
     const reason = this.killedBecause ?? `the core process exited with code ${code}`;
+    const frozenChat = this.frozenChat ?? undefined;
     this.killedBecause = null;
+    this.frozenChat = null;
     const t = this.now();
     this.crashes = [...this.crashes.filter((x) => t - x < this.crashWindowMs), t];
     if (this.crashes.length > this.maxCrashes) {
@@ -204,7 +216,7 @@ export class CoreSupervisor<P> {
     this.setTimer(() => {
       if (this.stopping || this.child) return;
       this.start();
-      for (const c of this.clients.values()) if (c.isAlive()) c.notifyRestarted(reason);
+      for (const c of this.clients.values()) if (c.isAlive()) c.notifyRestarted(reason, frozenChat);
     }, delay);
   }
 }

@@ -161,7 +161,7 @@ async function main(): Promise<void> {
       id: contents.id,
       isAlive: () => !contents.isDestroyed(),
       sendPort: (port) => contents.postMessage(IPC_PORT, null, [port]),
-      notifyRestarted: (reason) => contents.send(IPC_CORE_RESTARTED, { reason }),
+      notifyRestarted: (reason, frozenChatId) => contents.send(IPC_CORE_RESTARTED, { reason, ...(frozenChatId ? { frozenChatId } : {}) }),
       notifyFailed: (message) => contents.send(IPC_CORE_FAILED, { message }),
       notifyMigrating: (progress) => contents.send(IPC_CORE_MIGRATING, progress),
     };

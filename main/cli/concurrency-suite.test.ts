@@ -90,7 +90,7 @@ describe('concurrency suite', () => {
     await tally.check('second writer refused', async () => {
       const b = await runMain(['generate', ...model, '--db', db, '--session', 's', '--prompt', 'me too']);
       expect(b.code).toBe(1);
-      expect(b.stderr.trim()).toMatch(new RegExp(`^perpetua: The chat "s" is open in another Perpetua process \\(perpetua generate, pid ${a.child.pid} on .*\\); close it there first\\. If that process is gone, the chat can be opened here within 90 s of its last sign of life\\.$`));
+      expect(b.stderr.trim()).toMatch(new RegExp(`^perpetua: The chat "s" is open in another Perpetua process \\(perpetua generate, pid ${a.child.pid} on .*\\); close it there first\\. If that process is gone, the chat can be opened here within 90 s of its last sign of life, or taken over now\\.$`));
     });
     await tally.check('another session beside a live answer', async () => {
       const b = await runMain(['generate', ...model, '--db', db, '--session', 't', '--prompt', 'hello', '--max-tokens', '3']);

@@ -1,18 +1,23 @@
 import { resolve } from 'node:path';
 import { searchSessions } from '../core/session-queries.js';
 import { openDatabase } from '../store/database.js';
+import { SessionLocks } from '../store/session-locks.js';
 import { Store } from '../store/store.js';
+import { migrationProgressOnStderr } from './migration-progress.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START } from '../store/types.js';
 import { parse } from './options.js';
 import { terminalSafe } from './terminal-text.js';
 import { UsageError } from './usage-error.js';
 
-export const SESSIONS_HELP = `perpetua sessions --db FILE [--search TEXT]
-  Lists the sessions in a chat database, or searches every transcript.`;
+export const SESSIONS_HELP = `perpetua sessions --db FILE [--search TEXT | --take-over NAME]
+  Lists the sessions in a chat database, or searches every transcript.
+  --take-over NAME frees the session NAME from a Perpetua process that left it open (it crashed, or ran on another
+  machine): the answer it was writing is marked cut off. Refused while that process still runs on this computer.`;
 
 export async function sessionsCommand(args: string[]): Promise<void> {
-  const { values } = parse(args, { db: { type: 'string' }, search: { type: 'string' } });
+  const { values } = parse(args, { db: { type: 'string' }, search: { type: 'string' }, 'take-over': { type: 'string' } });
   if (!values.db) throw new UsageError('sessions needs --db FILE.');
+  if (values['take-over'] !== undefined) return takeOver(resolve(values.db), values['take-over']);
   const db = openDatabase(resolve(values.db), { readOnly: true });
   try {
     const store = new Store(db);
@@ -35,6 +40,24 @@ export async function sessionsCommand(args: string[]): Promise<void> {
         `${terminalSafe(s.name)}\t${policy}\t${s.messageCount} messages\t${s.totalTokensSeen} tokens seen\tupdated ${new Date(s.updatedAt).toISOString()}${s.origin === 'api' ? '\tfrom the API' : ''}`,
       );
     }
+  } finally {
+    db.close();
+  }
+}
+
+function takeOver(dbFile: string, name: string): void {
+  const db = openDatabase(dbFile, { onMigrationProgress: migrationProgressOnStderr() });
+  try {
+    const store = new Store(db);
+    const session = store.getSessionByName(name);
+    if (!session) throw new UsageError(`There is no session ${JSON.stringify(name)} in ${dbFile}.`);
+    const cutOff = store.listMessages(session.id).filter((m) => m.state === 'streaming').length;
+    if (!new SessionLocks(db).takeOver(session.id, session.name)) {
+      console.log(terminalSafe(`No other Perpetua process has ${JSON.stringify(session.name)} open; there is nothing to take over.`));
+      return;
+    }
+    const answer = cutOff > 0 ? '; the answer it was writing is marked cut off' : '';
+    console.log(terminalSafe(`Took over ${JSON.stringify(session.name)}${answer}. It opens here now.`));
   } finally {
     db.close();
   }

@@ -20,6 +20,11 @@ export interface CoreServiceOptions {
   downloadDir?: string;
   /** Hugging Face endpoint and token (default HF_ENDPOINT, HF_TOKEN) */
   hub?: HubClientOptions;
+  /**
+   * This is the app's engine: it marks the chats it works on (store/chat-work.ts) and takes at start what the engine
+   * before it left marked, the chats it froze or died in. The CLI and other clients leave the marks alone.
+   */
+  appEngine?: boolean;
 }
 
 /** Tokens per prefill run of an answer's prompt (chat and A/B alike). */

@@ -16,8 +16,11 @@ if (!parentPort) {
 const core = await startCore(parentPort, process.argv.slice(2));
 if (core) {
   process.on('SIGTERM', () => void core.close().finally(() => process.exit(0)));
-  // a heartbeat from the main loop: if anything freezes it, the shell sees the silence and restarts the core
-  setInterval(() => parentPort.postMessage({ type: 'heartbeat' }), HEARTBEAT_MS).unref();
+  // a heartbeat from the main loop: if anything freezes it, the shell sees the silence and restarts the core. The
+  // first beat goes before any request is served: the shell watches from it, and a window opens a chat at once
+  const beat = () => parentPort.postMessage({ type: 'heartbeat' });
+  beat();
+  setInterval(beat, HEARTBEAT_MS).unref();
 }
 // postMessage is asynchronous: give the fatal message a moment to leave before the process ends.
 else setTimeout(() => process.exit(1), 250);

@@ -1,13 +1,14 @@
 import type { AbPacket, ChatPacket, PolicyPacket } from '../api/packets.js';
 import type { PerpetuaApi, PerpetuaEvent, PerpetuaEventListener } from '../api/perpetua-api.js';
 import type { MethodName, ValidParamsOf } from '../api/methods.js';
-import type { ModelInfo } from '../api/schemas.js';
+import type { InterruptedChat, ModelInfo } from '../api/schemas.js';
 import type { Model } from '../engine/model.js';
 import { toSpec } from '../policy/policy.js';
 import { PerpetuaError } from '../shared/errors.js';
 import { parseRowId } from '../store/row-id.js';
 import { abHistory } from './ab-history.js';
-import { describeRequest } from './request-description.js';
+import { chatRunBy, describeRequest, type RequestWork } from './request-description.js';
+import type { LeftOverWork } from '../store/chat-work.js';
 import { toApiSession } from './api-mappers.js';
 import { buildCoreParts, PREFILL_CHUNK, type CoreParts, type CoreServiceOptions } from './core-parts.js';
 import { modelJob } from './model-job.js';
@@ -33,8 +34,12 @@ export class CoreService implements PerpetuaApi {
   private readonly parts: CoreParts;
   private readonly deletedMessages = new DeletedMessages();
 
-  constructor(opts: CoreServiceOptions) {
+  /** what the engine before this one left unfinished (app engine only): the chats it froze or died in */
+  private readonly leftOver: LeftOverWork[];
+
+  constructor(private readonly opts: CoreServiceOptions) {
     this.parts = buildCoreParts(opts, (e) => this.emit(e));
+    this.leftOver = opts.appEngine ? this.store.chatWork.leftOver() : [];
   }
 
   subscribe(listener: PerpetuaEventListener): () => void {
@@ -53,6 +58,20 @@ export class CoreService implements PerpetuaApi {
   /** What a request asks, in words, for the shell's sentence should the core freeze on it (request-description.ts). */
   describeRequest(method: string, params: unknown): string {
     return describeRequest(this.store, method, params);
+  }
+
+  /**
+   * A request arrives at the app's engine: its words, and for one that runs a chat's model, a mark on that chat in the
+   * database until it is over (store/chat-work.ts), so a freeze in it is known to the next engine, even after a restart
+   * of the whole app.
+   */
+  beginRequest(method: string, params: unknown): RequestWork {
+    const what = this.describeRequest(method, params);
+    const chatId = chatRunBy(method, params);
+    const sessionId = chatId !== undefined && /^[1-9]\d{0,15}$/.test(chatId) ? parseRowId(chatId, 'session') : null;
+    if (chatId === undefined || sessionId === null || !this.opts.appEngine) return { what };
+    this.store.chatWork.begin(sessionId, what);
+    return { what, chatId, done: () => this.store.chatWork.end(sessionId) };
   }
 
   private get sessions() {
@@ -93,6 +112,13 @@ export class CoreService implements PerpetuaApi {
   // ── sessions ────────────────────────────────────────────────────────────────────────────────────
 
   sessionsList = async () => this.store.listSessions().map((s) => toApiSession(s, s.messageCount));
+  sessionsInterrupted = async (): Promise<InterruptedChat[]> =>
+    this.leftOver.flatMap((w) => {
+      const session = this.store.getSession(w.sessionId);
+      if (!session || !this.store.chatWork.isLeftOver(w.sessionId)) return []; // deleted, or opened fine since
+      const model = this.store.getModel(session.modelId);
+      return [{ sessionId: String(w.sessionId), chat: session.name, model: model?.name ?? null, what: w.what, at: w.startedAt }];
+    });
   sessionsCreate = (p: P<'sessions.create'>) => this.parts.admin.create(p);
   sessionsOpen = (p: P<'sessions.open'>) => this.parts.admin.open(p);
   sessionsRename = (p: P<'sessions.rename'>) => this.parts.admin.rename(p);
@@ -102,6 +128,7 @@ export class CoreService implements PerpetuaApi {
     return toApiSession(copy, messageCount(this.store, copy.id));
   };
   sessionsDelete = (p: P<'sessions.delete'>) => this.parts.admin.delete(p);
+  sessionsTakeOver = (p: P<'sessions.takeOver'>) => this.parts.admin.takeOver(p);
   // generation settings and the system prompt
   sessionsSettings = (p: P<'sessions.settings'>) => this.parts.admin.settings(p);
   sessionsSetGeneration = (p: P<'sessions.setGeneration'>) => this.parts.admin.setGeneration(p);
@@ -205,6 +232,8 @@ export class CoreService implements PerpetuaApi {
       () => this.sessions.closeAll(),
       () => this.parts.ab.close(),
       () => this.parts.library.close(),
+      // closed on purpose: nothing it was working on froze
+      () => this.store.chatWork.endAll(),
       () => this.store.db.close(),
     ];
     let first: unknown;

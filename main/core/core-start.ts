@@ -30,8 +30,8 @@ export async function startCore(
     openDatabase(args.dbFile, {
       onMigrationProgress: (p) => parentPort.postMessage({ type: 'migrating', ...p } satisfies CoreStatusMessage),
     }).close();
-    const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir, downloadDir: args.downloadDir });
-    const host = hostApiOnParentPort(core, parentPort, undefined, (method, params) => core.describeRequest(method, params));
+    const core = new CoreService({ dbFile: args.dbFile, modelsDir: args.modelsDir, downloadDir: args.downloadDir, appEngine: true });
+    const host = hostApiOnParentPort(core, parentPort, undefined, (method, params) => core.beginRequest(method, params));
     return {
       async close() {
         host.close();

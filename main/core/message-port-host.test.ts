@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { hostApiOnParentPort, type PortLike } from './message-port-host.js';
 import type { PerpetuaApi, PerpetuaEventListener } from '../api/perpetua-api.js';
 
@@ -69,10 +69,16 @@ describe('hostApiOnParentPort', () => {
     const parent = new EventEmitter() as EventEmitter & { postMessage(m: unknown): void; status: unknown[] };
     parent.status = [];
     parent.postMessage = (m) => parent.status.push(m);
-    hostApiOnParentPort(api, parent as never, () => {}, (method, params) => `${method} in the chat ${(params as { sessionId: string }).sessionId}`);
+    const done: string[] = [];
+    hostApiOnParentPort(api, parent as never, () => {}, (method, params) => {
+      const chatId = (params as { sessionId: string }).sessionId;
+      return { what: `${method} in the chat ${chatId}`, chatId, done: () => done.push(chatId) };
+    });
     const port = new FakePort();
     parent.emit('message', { data: { type: 'connect', connectionId: 1 }, ports: [port] });
     port.emit('message', { data: { id: 1, method: 'sessions.list', params: { sessionId: '7' } } });
-    expect(parent.status.at(-1)).toEqual({ type: 'working', what: 'sessions.list in the chat 7' });
+    expect(parent.status.at(-1)).toEqual({ type: 'working', what: 'sessions.list in the chat 7', chatId: '7' });
+    // the work is over once the request is answered
+    await vi.waitFor(() => expect(done).toEqual(['7']));
   });
 });

@@ -6,6 +6,7 @@
 import { CoreConnectMessageSchema, type CoreStatusMessage } from '../api/shell-protocol.js';
 import type { PerpetuaApi } from '../api/perpetua-api.js';
 import { createApiRouter, type ApiRouter } from './api-router.js';
+import type { RequestWork } from './request-description.js';
 
 export interface PortLike {
   on(event: 'message', listener: (e: { data: unknown }) => void): unknown;
@@ -29,8 +30,8 @@ export function hostApiOnParentPort(
   api: PerpetuaApi,
   parentPort: ParentPortLike,
   report: (message: string) => void = (m) => console.warn(`[core] ${m}`),
-  /** words for a request (see request-description.ts), told to the shell as it arrives */
-  describe?: (method: string, params: unknown) => string,
+  /** what a request is (request-description.ts), told to the shell as it arrives; its `done` runs once it is over */
+  begin?: (method: string, params: unknown) => RequestWork,
 ): PortHost {
   const routers = new Map<PortLike, ApiRouter>();
 
@@ -46,10 +47,9 @@ export function hostApiOnParentPort(
     port.on('message', (ev) => {
       // said before the work starts: if it freezes the main loop, the shell knows what it was
       const req = ev.data as { method?: unknown; params?: unknown } | null;
-      if (describe && typeof req === 'object' && req !== null && typeof req.method === 'string') {
-        parentPort.postMessage({ type: 'working', what: describe(req.method, req.params) });
-      }
-      void router.handle(ev.data);
+      const work = begin && typeof req === 'object' && req !== null && typeof req.method === 'string' ? begin(req.method, req.params) : undefined;
+      if (work) parentPort.postMessage({ type: 'working', what: work.what, ...(work.chatId === undefined ? {} : { chatId: work.chatId }) });
+      void router.handle(ev.data).finally(() => work?.done?.());
     });
     port.on('close', () => {
       router.dispose();

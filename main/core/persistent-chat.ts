@@ -10,6 +10,7 @@ import type { Model } from '../engine/model.js';
 import { StreamingMessageWriter } from '../store/message-writer.js';
 import { SessionLocks } from '../store/session-locks.js';
 import { MissingChunkError } from '../store/snapshot-chunks.js';
+import { CacheNotSavedError } from '../store/errors.js';
 import { DEFAULT_SNAPSHOT_BUDGET } from '../store/snapshot-budget.js';
 import type { Store } from '../store/store.js';
 import type { MessageRemoval } from '../store/message-removal.js';
@@ -402,8 +403,13 @@ export class PersistentChat {
       attempt(() => this.addTokensSeen(seenBefore));
       throw err;
     }
-    this.addTokensSeen(seenBefore);
-    await this.saveSnapshot(writer.messageId);
+    try {
+      this.addTokensSeen(seenBefore);
+      await this.saveSnapshot(writer.messageId);
+    } catch (err) {
+      // the answer is stored as it ended and stays so: only the cache's copy is missing (a reopen re-reads it)
+      throw new CacheNotSavedError(err);
+    }
   }
 
   private addTokensSeen(seenBefore: number): void {

@@ -8,6 +8,7 @@ import { toSpec } from '../policy/policy.js';
 import { encodePolicy } from '../policy/policy-store.js';
 import { NotFoundError } from '../store/errors.js';
 import { parseRowId } from '../store/row-id.js';
+import { SessionLocks } from '../store/session-locks.js';
 import type { Store } from '../store/store.js';
 import type { Session } from '../store/types.js';
 import type { AbCoordinator } from './ab-coordinator.js';
@@ -69,6 +70,14 @@ export class SessionAdmin {
     this.store.updateSessionModel(sessionId, model.id);
     this.store.deleteSnapshots(sessionId);
     return this.open({ id: p.id });
+  }
+
+  /** Frees the chat from a lock its holder left (session-locks.ts); the next open here takes it. */
+  async takeOver(p: P<'sessions.takeOver'>) {
+    const sessionId = parseRowId(p.id, 'session');
+    const session = this.store.getSession(sessionId);
+    if (!session) throw new NotFoundError('session', sessionId);
+    new SessionLocks(this.store.db).takeOver(sessionId, session.name);
   }
 
   async rename(p: P<'sessions.rename'>) {

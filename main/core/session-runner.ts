@@ -316,6 +316,10 @@ export class SessionRunner {
       this.keepSpeed(assistant);
       const message = this.message(assistant);
       if (errorCode(err) === 'cancelled') return { type: 'stopped', message, stats: this.stats() };
+      // the answer is stored whole and what failed came after it (its cache snapshot on a full disk): the turn is
+      // what the database says, and the failure a notice
+      if (message.state === 'done') return { type: 'done', message, stats: this.stats(), notice: (err as Error).message };
+      if (message.state === 'stopped') return { type: 'stopped', message, stats: this.stats() };
       return { type: 'failed', message, error: { code: errorCode(err), message: (err as Error)?.message || 'The answer failed.' } };
     }
     this.streaming = undefined;

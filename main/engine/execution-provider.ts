@@ -91,7 +91,16 @@ export async function openSession(
 export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   // onnxruntime colours its messages for a terminal: the escape sequences are not for a sentence
-  return text.replace(/\x1b\[[0-9;]*m/g, '').split('\n')[0].replace(/\s+/g, ' ').trim().slice(0, 200);
+  return text
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')[0]
+    // a failed kernel: "Non-zero status code returned while running Add node. Name:'x' Status Message: <file>:<line>
+    // <function> <condition> was false. <why>" says the node and why; the source line is for onnxruntime's developers
+    .replace(/^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: /, '$1 node $2: ')
+    .replace(/\S+\.(?:h|cc|cpp):\d+ .*? was false\. /, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
 }
 
 /** Whether the graph is Perpetua's appending layout (it returns only the new tokens' KV). */

@@ -21,6 +21,9 @@ import { describeAdapter, type GpuAdapter } from './gpu-adapter.js';
 import { attentionRunLimit } from './attention-run-limit.js';
 import { readOnnxContents } from './onnx-contents.js';
 
+/** Runs log only what is fatal to the process: a failed run's cause is the ModelRunError's sentence. */
+const QUIET_RUN: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
+
 export interface LoadOptions {
   /** default cpu; 'auto' picks the best GPU provider this machine has */
   executionProvider?: ProviderRequest;
@@ -322,7 +325,9 @@ export class Model {
     fetches?: ort.InferenceSession.FetchesType,
   ): Promise<ort.InferenceSession.ReturnType> {
     try {
-      return await (fetches === undefined ? session.run(feeds) : session.run(feeds, fetches));
+      // onnxruntime's own log line of a failed run (terminal colours, a source path) stays out of the terminal and the
+      // app's log: the failure comes back as the sentence below
+      return await session.run(feeds, fetches ?? session.outputNames, QUIET_RUN);
     } catch (err) {
       throw new ModelRunError(`${this.name} failed while computing in onnxruntime (${firstLine(err)}); the model's graph does not run here.`, { cause: err });
     }

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { PerpetuaError } from '../shared/errors.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { ModelLibrary } from './model-library.js';
+import { failAtRunOf3Tokens } from '../../native-models/failing-run-graph.js';
 
 /**
  * The model-folder suite: every file a model folder names is hostile until checked. Links to /dev/zero, FIFOs,
@@ -308,6 +309,33 @@ describe('model folder suite', () => {
       expect(folderVariants(snapshot).map((v) => v.name)).toEqual(['fp32']);
       link(outside, join(snapshot, 'generation_config.json'));
       await refused(() => generationDefaults(snapshot), [/generation_config\.json/, /leads outside/]);
+    });
+  });
+
+  it('a graph that loads but fails at run (a shape error inside onnxruntime) is a sentence naming the model, and nothing raw on stderr', async () => {
+    await tally.check('graph failing at run', async () => {
+      const dir = folder();
+      failAtRunOf3Tokens(dir);
+      const model = await Model.load(dir);
+      try {
+        expect((await model.forward([1, 2, 3, 4, 5], [0, 1, 2, 3, 4], [])).logits.length).toBe(5 * model.vocabSize); // it loads and runs
+        const err = await refused(() => model.forward([1, 2, 3], [0, 1, 2], []), [
+          new RegExp(`^${model.name} failed while computing in onnxruntime \\(Add node hostile/add: .*3 by 5\\); the model's graph does not run here\\.$`),
+        ]);
+        expect(err.name).toBe('ModelRunError');
+        expect(err.code).toBe('model_unusable');
+        expect(err.message).not.toMatch(/\x1b|\.h:\d+/); // onnxruntime's terminal colours and source lines stay out
+      } finally {
+        await model.dispose();
+      }
+      // in a process of its own, as the CLI and the core run it: onnxruntime writes no coloured log line of its own
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `
+        const { Model } = await import(${JSON.stringify(join(process.cwd(), 'main/engine/model.ts'))});
+        const model = await Model.load(${JSON.stringify(dir)});
+        await model.forward([1, 2, 3], [0, 1, 2], []).catch((e) => console.log(e.code));
+        await model.dispose();`], { encoding: 'utf8', timeout: 120_000 });
+      expect(child.stdout.trim()).toBe('model_unusable');
+      expect(child.stderr).not.toMatch(/\x1b|onnxruntime/);
     });
   });
 

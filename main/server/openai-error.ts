@@ -39,6 +39,7 @@ const BY_CODE: Partial<Record<ApiErrorCode, [number, OpenAiErrorType]>> = {
   // the chat is answering another request (or another process holds it): try again when it is done
   busy: [409, 'conflict_error'],
   session_locked: [409, 'conflict_error'],
+  session_holder_running: [409, 'conflict_error'],
   name_taken: [409, 'conflict_error'],
   model_unusable: [422, 'invalid_request_error'],
   needs_conversion: [422, 'invalid_request_error'],

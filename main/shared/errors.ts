@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'database_damaged',
   /** Another Perpetua process has the session open (one writer per session across processes). */
   'session_locked',
+  /** A take-over of a chat was refused: the process holding it still runs on this computer. */
+  'session_holder_running',
   /** The database was written by a newer version of Perpetua. */
   'database_too_new',
   /** A native module (better-sqlite3) is missing or was built for another runtime. */

@@ -4,16 +4,19 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, statSync, symlinkSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { mulberry32 } from '../../native-models/seeded-random.js';
 import { testModelDir } from '../../native-models/test-models.js';
 import { runMain } from '../cli/fixtures/cli-process.js';
 import { PersistentChat } from '../core/persistent-chat.js';
+import { CoreService } from '../core/core-service.js';
+import { readChannel } from '../core/read-channel.js';
+import type { ChatPacket } from '../api/packets.js';
 import { PerpetuaError } from '../shared/errors.js';
 import { Model } from '../engine/model.js';
 import { ReliabilityTally, reliabilityScale } from '../eval/reliability-tally.js';
 import { openDatabase } from './database.js';
-import { AnswerNotSavedError, DatabaseFullError, DatabaseReadOnlyError } from './errors.js';
+import { AnswerNotSavedError, CacheNotSavedError, DatabaseFullError, DatabaseReadOnlyError } from './errors.js';
 import { salvageMessages } from './salvage.js';
 import { Store } from './store.js';
 
@@ -234,6 +237,94 @@ describe('database damage suite', () => {
     });
     store.db.close();
     await model.dispose();
+    expect(tally.bad.slice(mark)).toEqual([]);
+  });
+  /** SQLite answers SQLITE_FULL, as on a full disk, once the file may not grow by a page: the disk fills right then. */
+  const fillDisk = (db: Database.Database) => db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+
+  it('a full disk while the cache is saved after an answer: the answer stays done, a sentence says so, nothing is lost', async () => {
+    const mark = tally.bad.length;
+    const model = await Model.load(testModelDir());
+    const file = join(dir, 'full-snapshot.db');
+    const store = new Store(openDatabase(file));
+    const chat = await PersistentChat.open(store, model, { name: 'full', policy: { name: 'sink', sink: 4, window: 60, pinSystem: false } });
+    await tally.check('disk full during the snapshot (CLI)', async () => {
+      const save = chat.saveSnapshot.bind(chat);
+      chat.saveSnapshot = async (...args) => {
+        fillDisk(store.db); // the answer is stored; the disk fills under its snapshot
+        return save(...args);
+      };
+      let shown = '';
+      const err = await (async () => {
+        for await (const ev of chat.send('Tell me a story.', { maxTokens: 12 })) if (ev.type === 'token') shown += ev.text;
+      })().then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(CacheNotSavedError);
+      isSentence(err);
+      expect((err as CacheNotSavedError).code).toBe('disk_full');
+      expect((err as Error).message).toMatch(/is full, .* The answer itself is saved; only the cache's copy is not, so reopening the chat reads its transcript again\.$/);
+      const answer = store.listMessages(chat.session.id).at(-1)!;
+      expect(answer).toMatchObject({ role: 'assistant', state: 'done', text: shown });
+      expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    });
+    chat.close();
+    store.db.close();
+    await tally.check('reopened after the disk full: the transcript is whole and read again', async () => {
+      const again = new Store(openDatabase(file));
+      try {
+        const reopened = await PersistentChat.open(again, model, { name: 'full' });
+        expect(again.listMessages(reopened.session.id).map((m) => m.state)).toEqual(['done', 'done']);
+        expect(reopened.restored.reread).toBeGreaterThan(0);
+        reopened.close();
+      } finally {
+        again.db.close();
+      }
+    });
+    await model.dispose();
+    expect(tally.bad.slice(mark)).toEqual([]);
+  });
+
+  it('the app on a full disk: the turn ends done with a notice, and closing still closes the models and the database', async () => {
+    const mark = tally.bad.length;
+    const file = join(dir, 'full-app.db');
+    const core = new CoreService({ dbFile: file, maxAnswerTokens: 12 });
+    const { id: modelId } = await core.modelsImport({ dir: testModelDir() });
+    const { id } = await core.sessionsCreate({ name: 'full', modelId, policy: { name: 'sink', sink: 4, window: 60, pinSystem: false } });
+    await core.sessionsOpen({ id });
+    const parts = (core as unknown as { parts: { store: Store; library: { loaded: Map<string, Promise<Model>> } } }).parts;
+    const db = parts.store.db;
+    await tally.check('disk full during the snapshot (app)', async () => {
+      const runner = await (core as unknown as { parts: { sessions: { runner(id: string): Promise<{ chat: PersistentChat }> } } }).parts.sessions.runner(id);
+      const save = runner.chat.saveSnapshot.bind(runner.chat);
+      runner.chat.saveSnapshot = async (...args) => {
+        fillDisk(db);
+        return save(...args);
+      };
+      const last = await readChannel<ChatPacket>((signal) => core.chatSend({ sessionId: id, text: 'Tell me a story.' }, signal)).closed;
+      expect(last.type).toBe('done');
+      if (last.type !== 'done') return;
+      expect(last.message.state).toBe('done');
+      expect(last.notice).toMatch(/^The disk holding the chat database .* is full, .* The answer itself is saved/);
+      expect(parts.store.getMessage(Number(last.message.id))!.state).toBe('done');
+    });
+    await tally.check('close on a full disk closes the models and the database', async () => {
+      const models = await Promise.all([...parts.library.loaded.values()]);
+      expect(models.length).toBe(1);
+      const disposed = models.map((m) => vi.spyOn(m, 'dispose'));
+      await core.close().catch((err: unknown) => expect(err).toBeInstanceOf(PerpetuaError));
+      for (const d of disposed) expect(d).toHaveBeenCalled();
+      expect(parts.library.loaded.size).toBe(0);
+      expect(db.open).toBe(false);
+    });
+    await tally.check('reopened after the disk full: nothing lost', async () => {
+      const store = new Store(openDatabase(file));
+      try {
+        const session = store.listSessions()[0];
+        expect(store.listMessages(session.id).map((m) => m.state)).toEqual(['done', 'done']);
+        expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
+      } finally {
+        store.db.close();
+      }
+    });
     expect(tally.bad.slice(mark)).toEqual([]);
   });
 });

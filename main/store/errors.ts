@@ -2,7 +2,7 @@
  * Typed errors of the store. Each message is one sentence a user can read; details for logs and
  * code live in fields and `cause`.
  */
-import { PerpetuaError, type ErrorCode } from '../shared/errors.js';
+import { errorCode, PerpetuaError, type ErrorCode } from '../shared/errors.js';
 
 /** The database file cannot be opened or used (not SQLite, damaged, unreadable, from another program). */
 export class DatabaseError extends PerpetuaError {
@@ -121,6 +121,20 @@ export class AnswerNotSavedError extends StoreError {
   }
 }
 
+/**
+ * The answer is stored (done, or stopped), but the cache snapshot after it could not be written (a full disk): nothing
+ * of the chat is lost, a reopen re-reads the transcript the snapshot would have covered.
+ */
+export class CacheNotSavedError extends StoreError {
+  override name = 'CacheNotSavedError';
+  override readonly code: ErrorCode;
+  constructor(readonly reason: unknown) {
+    const said = reason instanceof PerpetuaError ? reason.message : 'Saving the chat\'s cache failed.';
+    super(`${said} The answer itself is saved; only the cache's copy is not, so reopening the chat reads its transcript again.`, { cause: reason });
+    this.code = errorCode(reason);
+  }
+}
+
 /** The session is being written by another Perpetua process: a second writer would corrupt its cache. */
 export class SessionLockedError extends StoreError {
   override name = 'SessionLockedError';
@@ -132,9 +146,25 @@ export class SessionLockedError extends StoreError {
     leaseMs?: number,
   ) {
     const since = new Date(heldBy.since).toISOString().replace('T', ' ').slice(0, 19);
-    const gone = leaseMs ? ` If that process is gone, the chat can be opened here within ${Math.ceil(leaseMs / 1000)} s of its last sign of life.` : '';
+    const gone = leaseMs
+      ? ` If that process is gone, the chat can be opened here within ${Math.ceil(leaseMs / 1000)} s of its last sign of life, or taken over now.`
+      : '';
     super(
       `The chat ${JSON.stringify(sessionName)} is open in another Perpetua process (${heldBy.holder}, pid ${heldBy.pid} on ${heldBy.host}, since ${since} UTC); close it there first.${gone}`,
+    );
+  }
+}
+
+/** A take-over refused: the process holding the chat runs in this boot of this computer (its pid, its start time). */
+export class SessionHolderRunningError extends StoreError {
+  override name = 'SessionHolderRunningError';
+  override readonly code: ErrorCode = 'session_holder_running';
+  constructor(
+    readonly sessionName: string,
+    readonly heldBy: { holder: string; pid: number },
+  ) {
+    super(
+      `The chat ${JSON.stringify(sessionName)} cannot be taken over: the Perpetua process that has it open (${heldBy.holder}, pid ${heldBy.pid}) is still running on this computer. Close the chat there first.`,
     );
   }
 }

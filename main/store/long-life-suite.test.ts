@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ReliabilityTally } from '../eval/reliability-tally.js';
 import { CoreService } from '../core/core-service.js';
 import { number } from '../cli/options.js';
@@ -14,6 +14,7 @@ import { SessionLockedError } from './errors.js';
 import { LEASE_MS, SessionLocks } from './session-locks.js';
 import { Store } from './store.js';
 import { sqliteBinding } from './native-binding.js';
+import { runMain } from '../cli/fixtures/cli-process.js';
 
 /**
  * The long-life suite: what years of use and unlucky machines do to a database. Locks of holders that are gone are
@@ -128,6 +129,75 @@ describe('long-life suite', () => {
     });
   });
 
+  it('a chat whose holder looks alive only by its lease is taken over at once on request (CLI and API), its answer marked cut off', async () => {
+    await tally.check('take over a live-looking lease', async () => {
+      const file = join(dir, `takeover${dbs++}.db`);
+      const store = new Store(openDatabase(file));
+      const { session, answer } = lockedSession(store, { pid: 1, host: 'MacBook-Pro.local', acquiredAgoMs: HOUR, renewedAgoMs: 5_000, boot: 'its-boot' });
+      const other = lockedSession(store, { pid: 1, host: 'other-machine', acquiredAgoMs: HOUR, renewedAgoMs: 5_000, boot: 'its-boot' });
+      store.db.close();
+      // the CLI: a sentence, the answer cut off, and the chat opens here
+      const r = await runMain(['sessions', '--db', file, '--take-over', session.name]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(`Took over "${session.name}"; the answer it was writing is marked cut off. It opens here now.`);
+      const after = new Store(openDatabase(file));
+      try {
+        expect(after.getMessage(answer.id)!.state).toBe('stopped');
+        const locks = new SessionLocks(after.db);
+        locks.acquire(session.id, session.name, 'test');
+        locks.release(session.id);
+        expect((await runMain(['sessions', '--db', file, '--take-over', session.name])).stdout).toMatch(/^No other Perpetua process has ".*" open; there is nothing to take over\.\n$/);
+        expect((await runMain(['sessions', '--db', file, '--take-over', 'no such chat'])).stderr).toMatch(/There is no session "no such chat"/);
+      } finally {
+        after.db.close();
+      }
+      // the app: sessions.takeOver, then the chat opens
+      const core = new CoreService({ dbFile: file });
+      try {
+        await core.sessionsTakeOver({ id: String(other.session.id) });
+        const store2 = (core as unknown as { store: Store }).store;
+        expect(store2.getMessage(other.answer.id)!.state).toBe('stopped');
+        expect(() => new SessionLocks(store2.db).acquire(other.session.id, other.session.name, 'test')).not.toThrow();
+      } finally {
+        await core.close();
+      }
+    });
+  });
+
+  it('a take-over is refused, with a sentence, while the holder provably runs on this computer (this boot, its pid alive)', async () => {
+    await tally.check('take over refused: holder running', async () => {
+      const file = join(dir, `takeover${dbs++}.db`);
+      const store = new Store(openDatabase(file));
+      const holder = liveProcess();
+      try {
+        const start = readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+        const { session, answer } = lockedSession(store, {
+          pid: holder.pid,
+          host: 'renamed-host',
+          start: start.slice(start.lastIndexOf(')') + 2).split(' ')[19],
+          acquiredAgoMs: 2 * HOUR,
+          renewedAgoMs: 2 * HOUR,
+          boot: bootId(),
+        });
+        store.db.close();
+        const r = await runMain(['sessions', '--db', file, '--take-over', session.name]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(`cannot be taken over: the Perpetua process that has it open (perpetua chat, pid ${holder.pid}) is still running on this computer`);
+        expect(r.stderr).not.toMatch(/unexpected/i);
+        const core = new CoreService({ dbFile: file });
+        try {
+          const err = await core.sessionsTakeOver({ id: String(session.id) }).then(() => null, (e: unknown) => e);
+          expect(err).toMatchObject({ code: 'session_holder_running' });
+          expect((core as unknown as { store: Store }).store.getMessage(answer.id)!.state).toBe('streaming'); // still being written
+        } finally {
+          await core.close();
+        }
+      } finally {
+        holder.stop();
+      }
+    });
+  });
+
   it('the holder renews its lease, and stops renewing a lock it no longer holds', async () => {
     await tally.check('lease renewal', () => {
       const store = freshStore();
@@ -213,6 +283,74 @@ describe('long-life suite', () => {
       };
       await expect(core.close()).rejects.toThrow(/disk is full/);
       expect((core as unknown as { store: Store }).store.db.open).toBe(false);
+    });
+  });
+
+  it('a clock stepped back keeps the chat in use at the top of the list', async () => {
+    await tally.check('clock stepped back', () => {
+      const store = freshStore();
+      const clock = vi.spyOn(Date, 'now');
+      try {
+        const modelId = store.upsertModel({ name: 'm', dir: 'm', fingerprint: 'clock' }).id;
+        const t0 = 1_800_000_000_000;
+        clock.mockReturnValue(t0);
+        const older = store.createSession({ name: 'older', modelId, policy: 'sink', policyParams: {} });
+        clock.mockReturnValue(t0 + HOUR);
+        const newer = store.createSession({ name: 'newer', modelId, policy: 'sink', policyParams: {} });
+        const order = () => store.listSessions().map((s) => s.name);
+        expect(order()).toEqual(['newer', 'older']);
+        // the clock goes back two hours (set by hand, a dead RTC battery, a sync): the chat used now still comes first
+        clock.mockReturnValue(t0 - HOUR);
+        const answer = store.appendMessage(older.id, { role: 'assistant', text: 'hi', state: 'streaming' });
+        expect(order()).toEqual(['older', 'newer']);
+        store.updateMessageText(answer.id, 'hi there', 'done');
+        store.renameSession(newer.id, 'renamed');
+        expect(order()).toEqual(['renamed', 'older']);
+        store.addTokensSeen(older.id, 5);
+        expect(order()).toEqual(['older', 'renamed']);
+        expect(store.createSession({ name: 'made now', modelId, policy: 'sink', policyParams: {} }).name).toBe('made now');
+        expect(order()[0]).toBe('made now');
+      } finally {
+        clock.mockRestore();
+        store.db.close();
+      }
+    });
+  });
+
+  it('the marks of chat work: one per chat while any request on it runs, kept when the engine dies, never failing the work', async () => {
+    await tally.check('chat work marks', () => {
+      const file = join(dir, `work${dbs++}.db`);
+      const store = new Store(openDatabase(file));
+      const modelId = store.upsertModel({ name: 'm', dir: 'm', fingerprint: 'work' }).id;
+      const [a, b] = ['a', 'b'].map((name) => store.createSession({ name, modelId, policy: 'sink', policyParams: {} }));
+      const marked = (s: Store) => s.chatWork.leftOver().map((w) => w.sessionId);
+      store.chatWork.begin(a.id, 'sessions.open');
+      store.chatWork.begin(a.id, 'chat.send');
+      store.chatWork.end(a.id);
+      expect(marked(store)).toEqual([a.id]); // one request on it still runs
+      store.chatWork.end(a.id);
+      expect(marked(store)).toEqual([]);
+      store.chatWork.begin(b.id, 'chat.send');
+      store.db.close(); // the engine dies in it
+      const next = new Store(openDatabase(file));
+      try {
+        expect(next.chatWork.leftOver()).toMatchObject([{ sessionId: b.id, what: 'chat.send' }]);
+        expect(next.chatWork.isLeftOver(b.id)).toBe(true);
+        next.chatWork.begin(a.id, 'sessions.open');
+        next.chatWork.endAll(); // a clean quit ends its own work, and leaves the mark it found
+        expect(marked(next)).toEqual([b.id]);
+        // a full disk: marking fails quietly, the work goes on
+        next.db.pragma(`max_page_count = ${next.db.pragma('page_count', { simple: true }) as number}`);
+        const filler = next.db.prepare('INSERT INTO chat_work (session_id, what, started_at) VALUES (?, ?, 0)');
+        expect(() => filler.run(a.id, 'x'.repeat(100_000))).toThrow(/full/);
+        expect(() => next.chatWork.begin(a.id, 'x'.repeat(100_000))).not.toThrow();
+        // opened fine by hand: its mark goes
+        next.chatWork.begin(b.id, 'sessions.open');
+        next.chatWork.end(b.id);
+        expect(next.chatWork.isLeftOver(b.id)).toBe(false);
+      } finally {
+        next.db.close();
+      }
     });
   });
 

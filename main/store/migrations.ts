@@ -236,6 +236,17 @@ ALTER TABLE session_locks ADD COLUMN renewed_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE session_locks ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
 `;
 
+// What the app's engine is doing to a chat right now (opening it, writing an answer): a row while the work runs, gone
+// when it ends (chat-work.ts). A row left when an engine starts means the last one froze or died in that work, so the
+// app does not reopen that chat by itself.
+const V9_CHAT_WORK = /* sql */ `
+CREATE TABLE chat_work (
+  session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+  what       TEXT    NOT NULL,
+  started_at INTEGER NOT NULL
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
@@ -245,6 +256,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: 'session origin', up: (db) => void db.exec(V6_SESSION_ORIGIN) },
   { name: 'snapshot chunks', up: (db) => void db.exec(V7_SNAPSHOT_CHUNKS) },
   { name: 'session lock leases', up: (db) => void db.exec(V8_LOCK_LEASE) },
+  { name: 'chat work in progress', up: (db) => void db.exec(V9_CHAT_WORK) },
 ];
 
 /** The schema version this build writes and understands. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Db } from './database.js';
-import { SessionLockedError } from './errors.js';
+import { SessionHolderRunningError, SessionLockedError } from './errors.js';
 import { inTransaction, prepareTyped } from './typed-statements.js';
 
 interface LockRow {
@@ -49,6 +49,7 @@ export class SessionLocks {
           holder = excluded.holder, acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at, boot_id = excluded.boot_id`),
       renew: prepareTyped<unknown[], unknown>(db, 'UPDATE session_locks SET renewed_at = ? WHERE session_id = ? AND pid = ? AND host = ? AND process_start = ?'),
       release: prepareTyped<unknown[], unknown>(db, 'DELETE FROM session_locks WHERE session_id = ? AND pid = ? AND host = ?'),
+      drop: prepareTyped<[number], unknown>(db, 'DELETE FROM session_locks WHERE session_id = ?'),
       cutOff: prepareTyped<unknown[], unknown>(db, "UPDATE messages SET state = 'stopped', updated_at = ? WHERE session_id = ? AND state = 'streaming'"),
     };
   }
@@ -67,6 +68,23 @@ export class SessionLocks {
       this.s.put.run(sessionId, SELF.pid, SELF.host, SELF.start, holder, now, now, SELF.boot);
     });
     this.keepRenewing(sessionId);
+  }
+
+  /**
+   * Frees a session the user says its holder has left (a crash, or another machine whose lease has not run out yet):
+   * refused while the holder provably runs (this boot of this machine, its pid alive with its start time); else the
+   * answer it left streaming is marked cut off and its lock removed, so the next open here takes the session. The
+   * holder, should it still write somewhere, finds its lease gone at its next renewal. False: no other process held it.
+   */
+  takeOver(sessionId: number, sessionName: string): boolean {
+    return inTransaction(this.db, () => {
+      const row = this.s.get.get(sessionId);
+      if (!row || isSelf(row)) return false; // nobody else holds it
+      if (provablyRunning(row)) throw new SessionHolderRunningError(sessionName, { holder: row.holder, pid: row.pid });
+      this.s.cutOff.run(this.now(), sessionId);
+      this.s.drop.run(sessionId);
+      return true;
+    });
   }
 
   release(sessionId: number): void {
@@ -117,6 +135,12 @@ export class SessionLocks {
     clearInterval(timers?.get(sessionId));
     timers?.delete(sessionId);
   }
+}
+
+/** The holder runs in this boot of this machine (a lock from before leases: on this host), its pid alive. */
+function provablyRunning(row: LockRow): boolean {
+  const thisBoot = row.boot_id !== '' ? row.boot_id === SELF.boot : row.host === SELF.host;
+  return thisBoot && pidAlive(row);
 }
 
 function isSelf(row: LockRow): boolean {

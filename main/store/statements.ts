@@ -65,6 +65,7 @@ return {
     addTokensSeen: p<SessionRow>(
       'UPDATE sessions SET total_tokens_seen = total_tokens_seen + ?, updated_at = ? WHERE id = ? RETURNING *'),
     touchSession: p('UPDATE sessions SET updated_at = ? WHERE id = ?'),
+    latestSessionUpdate: p<{ latest: number }>('SELECT coalesce(max(updated_at), 0) AS latest FROM sessions'),
 
     appendMessage: named<MessageRow>(`
       INSERT INTO messages (session_id, seq, role, text, token_count, state, created_at, updated_at, parent_id)

@@ -8,6 +8,7 @@ import { MessageRemovals } from './message-removal.js';
 import { Branches } from './branches.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { SnapshotBudget } from './snapshot-budget.js';
+import { ChatWork } from './chat-work.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { searchMessages } from './search.js';
 import { isShowableName, toWellFormed } from './text.js';
@@ -49,6 +50,8 @@ export class Store {
   readonly snapshotBudget: SnapshotBudget;
   /** deleting one message of a chat, and putting it back */
   readonly removals: MessageRemovals;
+  /** the chats the app's engine is working on, marked so a freeze in that work is known at the next start */
+  readonly chatWork: ChatWork;
 
   constructor(readonly db: Db) {
     this.s = prepareStatements(db);
@@ -56,6 +59,7 @@ export class Store {
     this.chunks = new SnapshotChunks(db);
     this.snapshotBudget = new SnapshotBudget(db);
     this.removals = new MessageRemovals(db);
+    this.chatWork = new ChatWork(db);
   }
 
   // ── models ──────────────────────────────────────────────────────────────────────────────────────
@@ -84,7 +88,7 @@ export class Store {
   createSession(n: NewSession): Session {
     if (!isShowableName(n.name)) throw new InvalidNameError(n.name);
     if (!this.s.getModel.get(n.modelId)) throw new NotFoundError('model', n.modelId);
-    const now = Date.now();
+    const now = this.sessionClock();
     try {
       return toSession(
         this.s.createSession.get(
@@ -125,31 +129,31 @@ export class Store {
   }
 
   updateSessionPolicy(sessionId: number, policy: PolicyName, params: PolicyParams): Session {
-    const row = this.s.updateSessionPolicy.get(policy, json(params), Date.now(), sessionId);
+    const row = this.s.updateSessionPolicy.get(policy, json(params), this.sessionClock(), sessionId);
     if (!row) throw new NotFoundError('session', sessionId);
     return toSession(row);
   }
 
   /** Replaces the chat's generation settings (a JSON record, '{}' = the model's defaults; validated by the API). */
   updateSessionGeneration(sessionId: number, generation: Record<string, unknown>): Session {
-    return this.sessionRow(this.s.updateSessionGeneration.get(json(generation), Date.now(), sessionId), sessionId);
+    return this.sessionRow(this.s.updateSessionGeneration.get(json(generation), this.sessionClock(), sessionId), sessionId);
   }
 
   /** Replaces the system prompt ('' = none); the caller rebuilds the cache, whose snapshots begin with the old one. */
   updateSessionSystemPrompt(sessionId: number, systemPrompt: string): Session {
-    return this.sessionRow(this.s.updateSessionSystemPrompt.get(toWellFormed(systemPrompt), Date.now(), sessionId), sessionId);
+    return this.sessionRow(this.s.updateSessionSystemPrompt.get(toWellFormed(systemPrompt), this.sessionClock(), sessionId), sessionId);
   }
 
   /** Moves a chat to another model; the caller drops its snapshots (they hold the old model's KV). */
   updateSessionModel(sessionId: number, modelId: number): Session {
-    return this.sessionRow(this.s.updateSessionModel.get(modelId, Date.now(), sessionId), sessionId);
+    return this.sessionRow(this.s.updateSessionModel.get(modelId, this.sessionClock(), sessionId), sessionId);
   }
 
   renameSession(sessionId: number, name: string): Session {
     if (!isShowableName(name)) throw new InvalidNameError(name);
     let row: SessionRow | undefined;
     try {
-      row = this.s.renameSession.get(toWellFormed(name), Date.now(), sessionId);
+      row = this.s.renameSession.get(toWellFormed(name), this.sessionClock(), sessionId);
     } catch (error) {
       throw uniqueNameError(error, name);
     }
@@ -168,9 +172,17 @@ export class Store {
     if (!Number.isSafeInteger(tokens) || tokens < 0) {
       throw new RangeError(`addTokensSeen expects a non-negative integer, got ${tokens}.`);
     }
-    const row = this.s.addTokensSeen.get(tokens, Date.now(), sessionId);
+    const row = this.s.addTokensSeen.get(tokens, this.sessionClock(), sessionId);
     if (!row) throw new NotFoundError('session', sessionId);
     return toSession(row);
+  }
+
+  /**
+   * The time a chat is stamped with when it changes: now, but never at or below the newest stamp, so a clock set
+   * back (by hand, or by a sync) cannot sort the chat being used below the others (the list is newest first).
+   */
+  private sessionClock(): number {
+    return Math.max(Date.now(), this.s.latestSessionUpdate.get()!.latest + 1);
   }
 
   private sessionRow(row: SessionRow | undefined, sessionId: number): Session {
@@ -186,7 +198,7 @@ export class Store {
    */
   appendMessage(sessionId: number, m: NewMessage): Message {
     return inTransaction(this.db, () => {
-      const now = Date.now();
+      const now = this.sessionClock();
       if (this.s.touchSession.run(now, sessionId).changes === 0) throw new NotFoundError('session', sessionId);
       const parentId = m.parentId ?? null;
       if (parentId !== null && this.s.getMessage.get(parentId)?.session_id !== sessionId) throw new NotFoundError('message', parentId);
@@ -205,10 +217,9 @@ export class Store {
   /** Replaces a message's text and state (token count too, when given). The search index follows. */
   updateMessageText(id: number, text: string, state: MessageState, tokenCount?: number): Message {
     return inTransaction(this.db, () => {
-      const now = Date.now();
-      const row = this.s.updateMessageText.get(toWellFormed(text), state, tokenCount ?? null, now, id);
+      const row = this.s.updateMessageText.get(toWellFormed(text), state, tokenCount ?? null, Date.now(), id);
       if (!row) throw new NotFoundError('message', id);
-      this.s.touchSession.run(now, row.session_id);
+      this.s.touchSession.run(this.sessionClock(), row.session_id);
       return toMessage(row);
     });
   }

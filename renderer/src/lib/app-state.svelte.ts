@@ -45,6 +45,8 @@ export class AppState {
   streamingId = $state<string | null>(null);
   statement = $state<string | null>(null);
   banner = $state<string | null>(null);
+  /** The chat the engine froze or died in, not opened again by itself (the user may open it by hand): a sentence. */
+  notReopened = $state<{ id: string; text: string } | null>(null);
   /** The core upgrading the database before it starts (a new search index): rows done of total, null when done. */
   migration = $state.raw<{ done: number; total: number } | null>(null);
   toasts = $state.raw<Toast[]>([]);
@@ -146,7 +148,7 @@ export class AppState {
       this.streamingId = null;
       this.prefill = null;
       this.sending = false;
-      void this.refreshAll();
+      void this.refreshAll(e.frozenChatId);
     });
     api.on('migration', (p) => {
       this.migration = p.done < p.total ? { done: p.done, total: p.total } : null;
@@ -183,15 +185,40 @@ export class AppState {
   // --- lifecycle ---------------------------------------------------------------------------------
 
   async init(): Promise<void> {
-    await Promise.all([this.loadSessions(), this.loadModels()]);
+    const [, , interrupted] = await Promise.all([this.loadSessions(), this.loadModels(), this.interruptedChats()]);
     const last = localStorage.getItem('perpetua.lastSession');
     const target = this.sessions.find((s) => s.id === last) ?? this.sessions[0];
-    if (target) await this.open(target.id);
+    if (target && interrupted.has(target.id)) this.leaveClosed(target.id);
+    else if (target) await this.open(target.id);
   }
 
-  async refreshAll(): Promise<void> {
-    await Promise.all([this.loadSessions(), this.loadModels()]);
-    if (this.current) await this.open(this.current.id);
+  /** After the engine restarted: the open chat is opened again, unless the engine froze in it (`frozenChatId`). */
+  async refreshAll(frozenChatId?: string): Promise<void> {
+    const [, , interrupted] = await Promise.all([this.loadSessions(), this.loadModels(), this.interruptedChats()]);
+    if (!this.current) return;
+    if (this.current.id === frozenChatId || interrupted.has(this.current.id)) this.leaveClosed(this.current.id);
+    else await this.open(this.current.id);
+  }
+
+  /** The chats the engine froze or died in (opening them, answering in them): never opened by themselves. */
+  private async interruptedChats(): Promise<Set<string>> {
+    try {
+      return new Set((await this.api.sessionsInterrupted()).map((c) => c.sessionId));
+    } catch {
+      return new Set(); // an engine that cannot say: the chats open as before
+    }
+  }
+
+  /** Does not open the chat the engine froze in, and says so, naming the chat and its model. */
+  private leaveClosed(id: string): void {
+    const session = this.sessions.find((s) => s.id === id);
+    if (this.current?.id === id) this.showNothing();
+    if (!session) return;
+    const model = this.models.find((m) => m.id === session.modelId)?.name;
+    const text = model
+      ? this.i18n.t('app.notReopened', { chat: session.name, model })
+      : this.i18n.t('app.notReopenedNoModel', { chat: session.name });
+    this.notReopened = { id, text };
   }
 
   async loadSessions(): Promise<void> {
@@ -215,14 +242,31 @@ export class AppState {
       const r = await this.api.sessionsOpen({ id, limit: PAGE });
       if (token !== this.openToken) return false;
       this.show(r);
+      if (this.notReopened?.id === id) this.notReopened = null; // opened by hand, and it opened
       return true;
     } catch (err) {
       if (token !== this.openToken) return false;
       // the chat asked for is not shown, so the one before must not stay the target of the next message
       this.showNothing();
+      // another process has it open: if that process is gone (a crash, another machine), the user may take it over
+      const takeOver = (err as { code?: string } | null)?.code === 'session_locked';
+      this.toast('error', this.i18n.error(err), takeOver ? { label: this.i18n.t('app.takeOver'), run: () => void this.takeOver(id) } : undefined);
+      return false;
+    }
+  }
+
+  /** Frees the chat from the process that left it open (refused while that process runs here), then opens it. */
+  async takeOver(id: string): Promise<boolean> {
+    try {
+      await this.api.sessionsTakeOver({ id });
+    } catch (err) {
       this.toast('error', this.i18n.error(err));
       return false;
     }
+    const name = this.sessions.find((s) => s.id === id)?.name ?? '';
+    const opened = await this.open(id);
+    if (opened) this.toast('info', this.i18n.t('app.tookOver', { name }));
+    return opened;
   }
 
   /** Shows an opened chat: its newest messages, figures, and whether it can run. */
