@@ -54,11 +54,12 @@ return {
       FROM sessions s
       LEFT JOIN messages m ON m.id = coalesce(s.head_message_id,
         (SELECT l.id FROM messages l WHERE l.session_id = s.id ORDER BY l.seq DESC LIMIT 1))
-      ORDER BY s.updated_at DESC, s.id DESC`),
+      ORDER BY s.pinned DESC, s.updated_at DESC, s.id DESC`),
     updateSessionPolicy: p<SessionRow>(
       'UPDATE sessions SET policy = ?, policy_params = ?, updated_at = ? WHERE id = ? RETURNING *'),
     updateSessionGeneration: p<SessionRow>('UPDATE sessions SET generation = ?, updated_at = ? WHERE id = ? RETURNING *'),
     updateSessionSystemPrompt: p<SessionRow>('UPDATE sessions SET system_prompt = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    setSessionPinned: p<SessionRow>('UPDATE sessions SET pinned = ? WHERE id = ? RETURNING *'),
     renameSession: p<SessionRow>('UPDATE sessions SET name = ?, updated_at = ? WHERE id = ? RETURNING *'),
     updateSessionModel: p<SessionRow>('UPDATE sessions SET model_id = ?, updated_at = ? WHERE id = ? RETURNING *'),
     deleteSession: p('DELETE FROM sessions WHERE id = ?'),
