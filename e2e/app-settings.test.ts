@@ -63,6 +63,7 @@ describe('app settings page (web host + real core)', () => {
     await page.fill('[data-testid=defaults-topK]', '40');
     await page.click('[data-testid=defaults-save]');
     await page.waitForSelector('[data-testid=defaults-status]:has-text("Saved")');
+    await page.waitForFunction(() => document.querySelector<HTMLInputElement>('[data-testid=defaults-temperature]')?.value === '0.7');
     expect(await core.api.settingsGet()).toMatchObject({
       policy: { name: 'window', window: model.maxPositions! + 1000, pinSystem: false },
       generation: { temperature: 0.7, topK: 40 },
@@ -104,7 +105,7 @@ describe('app settings page (web host + real core)', () => {
     expect(before.chats).toBe(2);
     await openSettings();
     const usage = () => page.textContent('[data-testid=snapshot-usage]');
-    expect(await usage()).toMatch(/^\s*Snapshots take \d+(\.\d)? KB of 4 GB \(2 chats\)\.\s*$/);
+    expect(await usage()).toMatch(/^\s*Snapshots take \d+(\.\d)? (KB|MB) of 4 GB \(2 chats\)\.\s*$/);
     // a budget below both chats' snapshots, above the newer one's: the older chat's go
     const room = before.usedBytes - 1;
     await page.fill('[data-testid=snapshot-budget]', String(room / 2 ** 20).replace('.', ','));
