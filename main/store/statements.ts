@@ -16,13 +16,14 @@ export const HEAD = /* sql */ `(SELECT coalesce(s.head_message_id,
 
 /**
  * The active branch of @sessionId as `path(id, parent, seq, below)`, walked from its head back to the first message
- * (one lookup by id a step). `stopBelow`: the walk stops once that many of its messages lie before @beforeSeq.
+ * (one lookup by id a step). `stopBelow`: the walk stops once that many of its messages lie before @beforeSeq. A parent
+ * is always older (smaller seq) and the walk follows only that way, so links a damaged page garbled into a cycle end it.
  */
 export function activePath(stopBelow?: string): string {
   return /* sql */ `WITH RECURSIVE path(id, parent, seq, below) AS (
   SELECT m.id, m.parent_id, m.seq, ${stopBelow ? 'm.seq < @beforeSeq' : '0'} FROM messages m WHERE m.id = ${HEAD}
   UNION ALL
-  SELECT m.id, m.parent_id, m.seq, ${stopBelow ? 'path.below + (m.seq < @beforeSeq)' : '0'} FROM messages m JOIN path ON m.id = path.parent
+  SELECT m.id, m.parent_id, m.seq, ${stopBelow ? 'path.below + (m.seq < @beforeSeq)' : '0'} FROM messages m JOIN path ON m.id = path.parent AND m.seq < path.seq
   ${stopBelow ? `WHERE path.below < ${stopBelow}` : ''}
 )`;
 }
