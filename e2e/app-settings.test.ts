@@ -86,7 +86,7 @@ describe('app settings page (web host + real core)', () => {
     ids.Defaults = created.id;
   });
 
-  it('keeps the interface language in the database: it survives cleared browser storage', async () => {
+  it('keeps the interface language in the database: it survives cleared browser storage; "System" drops the choice', async () => {
     await openSettings();
     await page.selectOption('[data-testid=defaults-language]', 'zh-CN');
     await page.waitForSelector('[data-testid=open-app-settings]:has-text("设置")');
@@ -95,9 +95,15 @@ describe('app settings page (web host + real core)', () => {
     await page.reload();
     await waitReady(page);
     await page.waitForSelector('[data-testid=open-app-settings]:has-text("设置")');
-    await page.selectOption('[data-testid=language]', 'en');
+    // back to the system's language (the browser's here): no choice is stored, none survives a reload
+    await openSettings();
+    expect(await page.inputValue('[data-testid=defaults-language]')).toBe('zh-CN');
+    await page.selectOption('[data-testid=defaults-language]', '');
     await page.waitForSelector('[data-testid=open-app-settings]:has-text("Settings")');
-    await expect.poll(async () => (await core.api.settingsGet()).locale, { timeout: 10_000, interval: 50 }).toBe('en');
+    await expect.poll(async () => (await core.api.settingsGet()).locale, { timeout: 10_000, interval: 50 }).toBe(null);
+    await page.reload();
+    await waitReady(page);
+    await page.waitForSelector('[data-testid=open-app-settings]:has-text("Settings")');
   });
 
   it('shows what snapshots take; a smaller budget (typed with a comma) drops the least recently used chat’s; a deleted chat frees its space', async () => {

@@ -3,8 +3,8 @@ import { isLocale, type Locale } from '../i18n/locales.js';
 
 export interface AppSettingsDeps {
   api: PerpetuaBridge;
-  /** the interface language to show (a stored choice, or one made in the settings) */
-  showLocale(locale: Locale): void;
+  /** the interface language to show (a stored choice, or one made in the settings); null: the system's */
+  showLocale(locale: Locale | null): void;
   /** the sentence for an error, in the interface language (i18n) */
   error(err: unknown): string;
 }
@@ -53,8 +53,8 @@ export class AppSettingsState {
     }
   }
 
-  /** Shows the language at once and keeps the choice with the other settings. */
-  async setLocale(locale: Locale): Promise<void> {
+  /** Shows the language at once and keeps the choice with the other settings (null: the system's language). */
+  async setLocale(locale: Locale | null): Promise<void> {
     this.deps.showLocale(locale);
     await this.save({ locale });
   }

@@ -143,7 +143,7 @@ export class AppState {
         }
       },
     });
-    this.appSettings = new AppSettingsState({ api, showLocale: (l) => i18n.setLocale(l), error: (err) => i18n.error(err) });
+    this.appSettings = new AppSettingsState({ api, showLocale: (l) => (l ? i18n.setLocale(l) : i18n.followSystem()), error: (err) => i18n.error(err) });
     api.on('coreRestarted', (e) => {
       this.banner = i18n.t('app.coreRestarted', { reason: e.reason });
       this.streamingId = null;
