@@ -11,6 +11,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreService } from '../main/core/core-service.js';
 import { builtinModelDir } from '../main/models/builtin-model.js';
+import { openDatabase } from '../main/store/database.js';
+import { Store } from '../main/store/store.js';
 import { testModelDir } from '../native-models/test-models.js';
 import { shot, SHOTS, startHarness, type Harness } from './harness.js';
 
@@ -39,10 +41,15 @@ const pinnedNames = () => page.$$eval('[data-testid=session-item]:has([data-test
 beforeAll(async () => {
   const seed = new CoreService({ dbFile });
   const model = await seed.modelsImport({ dir: SHOTS && existsSync(builtinModelDir()) ? builtinModelDir() : testModelDir() });
+  const ids = [];
   for (const name of ['Reading notes', 'Trip to Lisbon', 'Recipes', 'Sink experiments']) {
-    await seed.sessionsCreate({ name, modelId: model.id, policy: model.defaultPolicy! });
+    ids.push((await seed.sessionsCreate({ name, modelId: model.id, policy: model.defaultPolicy! })).id);
   }
   await seed.close();
+  // one after another in time (created within one millisecond they would tie, and ties keep the list's order)
+  const store = new Store(openDatabase(dbFile));
+  ids.forEach((id, i) => store.db.prepare('UPDATE sessions SET updated_at = ? WHERE id = ?').run(Date.now() - 60_000 + i * 1000, Number(id)));
+  store.db.close();
   await start();
 });
 
