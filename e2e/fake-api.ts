@@ -7,6 +7,7 @@ import type { PerpetuaApi, PerpetuaEventListener } from '../main/api/perpetua-ap
 import type { AbMetrics, AbRun, AbVote } from '../main/api/ab-schemas.js';
 import type { AbPacket, ChatPacket, ModelJobPacket, PolicyPacket } from '../main/api/packets.js';
 import type { ExecutionProvider, Message, ModelInfo, PolicyConfig, SearchHit, Session, Stats } from '../main/api/schemas.js';
+import type { AppSettings, Preset } from '../main/api/settings-schemas.js';
 import { summarizeAbRuns } from '../main/core/ab-history.js';
 
 interface FakeSession {
@@ -39,6 +40,8 @@ export class FakeApi implements PerpetuaApi {
   private readonly tokenDelayMs: number;
   private abRuns: AbRun[] = [];
   private deleted = new Map<string, { s: FakeSession; at: number; message: Message }>();
+  private appSettings: AppSettings = { policy: null, generation: {}, provider: 'cpu', locale: null, snapshotBudgetBytes: 4 * 2 ** 30 };
+  private presets: Preset[] = [];
 
   constructor(opts: FakeApiOptions = {}) {
     this.tokenDelayMs = opts.tokenDelayMs ?? 15;
@@ -177,6 +180,32 @@ export class FakeApi implements PerpetuaApi {
     const s = this.get(id);
     s.session = { ...s.session, modelId, updatedAt: Date.now() };
     return this.sessionsOpen({ id });
+  }
+  async sessionsSetPinned({ id, pinned }: { id: string; pinned: boolean }) {
+    const s = this.get(id);
+    s.session = { ...s.session, pinned };
+    return s.session;
+  }
+  async settingsGet() {
+    return { ...this.appSettings };
+  }
+  async settingsSet(p: Partial<AppSettings>) {
+    this.appSettings = { ...this.appSettings, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) };
+    return { ...this.appSettings };
+  }
+  async snapshotsUsage() {
+    return { usedBytes: 0, budgetBytes: this.appSettings.snapshotBudgetBytes, chats: 0 };
+  }
+  async presetsList() {
+    return [...this.presets];
+  }
+  async presetsSave(p: { name: string; systemPrompt: string; generation: Preset['generation'] }) {
+    const preset = { id: String(this.nextId++), ...p };
+    this.presets = [...this.presets.filter((x) => x.name !== p.name), preset];
+    return preset;
+  }
+  async presetsDelete({ id }: { id: string }) {
+    this.presets = this.presets.filter((x) => x.id !== id);
   }
   async sessionsRename({ id, name }: { id: string; name: string }) {
     const s = this.get(id);

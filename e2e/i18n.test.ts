@@ -82,6 +82,10 @@ describe('interface languages (web host + real core)', () => {
     await expectLocale(page, 'zh-CN');
     await page.selectOption('[data-testid=language]', 'en');
     await expectLocale(page, 'en');
+    // the choice is the app's, kept in its database (e2e/app-settings.test.ts): unset, the windows opened by the
+    // tests below start in their browser's language again
+    await expect.poll(async () => (await core.api.settingsGet()).locale, { timeout: 10_000, interval: 50 }).toBe('en');
+    await core.api.settingsSet({ locale: null });
   });
 
   it('finds a word inside a Chinese sentence and highlights it', async () => {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { MAX_SYSTEM_PROMPT_BYTES } from './limits.js';
-import { boundedText, Id, SessionSchema, StatsSchema } from './schemas.js';
+import { boundedText, Id, SessionSchema, SessionsCreateParams, StatsSchema } from './schemas.js';
 
 /** Most tokens one answer may be asked for. */
 export const MAX_ANSWER_TOKENS = 1_048_576;
@@ -74,3 +74,6 @@ export const SystemPromptSetResult = z.object({
   stats: StatsSchema,
 });
 export type SystemPromptSetResult = z.infer<typeof SystemPromptSetResult>;
+
+/** A new chat, with the generation settings it starts with (from the app's defaults or a preset; absent: the model's). */
+export const SessionsCreateSettingsParams = SessionsCreateParams.extend({ generation: GenerationSettingsSchema.optional() });

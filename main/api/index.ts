@@ -9,3 +9,4 @@ export * from './api-error.js';
 export * from './api-client.js';
 export type * from './perpetua-api.js';
 export * from './generation-schemas.js';
+export * from './settings-schemas.js';

@@ -31,7 +31,6 @@ import {
   SearchHitSchema,
   SessionIdParams,
   SessionSchema,
-  SessionsCreateParams,
   SessionsOpenParams,
   SessionsOpenResult,
   ModelsRemoveParams,
@@ -42,8 +41,9 @@ import {
   SinkReportSchema,
   VoidResult,
 } from './schemas.js';
-import { ChatSettingsSchema, SessionsSetGenerationParams, SessionsSetSystemPromptParams, SystemPromptSetResult } from './generation-schemas.js';
 import { ImportReportSchema, SessionsImportParams } from './import-schemas.js';
+import { ChatSettingsSchema, SessionsCreateSettingsParams, SessionsSetGenerationParams, SessionsSetSystemPromptParams, SystemPromptSetResult } from './generation-schemas.js';
+import { AppSettingsSchema, PresetIdParams, PresetSchema, PresetsSaveParams, SessionsSetPinnedParams, SettingsSetParams, SnapshotUsageSchema } from './settings-schemas.js';
 import { ChatCompleteParams, CompletionPacketSchema, TextCompleteParams } from './completion-schemas.js';
 import { CatalogItemSchema, CatalogListParams, DownloadIdParams, DownloadInfoSchema, DownloadsStartParams, ModelsConvertParams } from './download-schemas.js';
 
@@ -83,7 +83,7 @@ export const methods = {
   'sessions.list': call('sessionsList', NoParams, z.array(SessionSchema)),
   /** The chats the engine before this one froze or died in (opening one, writing an answer): not to be reopened by themselves. */
   'sessions.interrupted': call('sessionsInterrupted', NoParams, z.array(InterruptedChatSchema)),
-  'sessions.create': call('sessionsCreate', SessionsCreateParams, SessionSchema),
+  'sessions.create': call('sessionsCreate', SessionsCreateSettingsParams, SessionSchema),
   'sessions.open': call('sessionsOpen', SessionsOpenParams, SessionsOpenResult),
   'sessions.rename': call('sessionsRename', SessionsRenameParams, SessionSchema),
   /** A copy of the chat as shown (settings and the branch it shows) under a free name, "Name (copy)". */
@@ -96,6 +96,8 @@ export const methods = {
    * it left streaming is marked cut off; refused (session_holder_running) while that process still runs on this computer.
    */
   'sessions.takeOver': call('sessionsTakeOver', SessionIdParams, VoidResult),
+  /** Pins a chat (the list shows pinned chats first) or unpins it. */
+  'sessions.setPinned': call('sessionsSetPinned', SessionsSetPinnedParams, SessionSchema),
   'sessions.search': call('sessionsSearch', SessionsSearchParams, z.array(SearchHitSchema)),
   /**
    * Imports conversations from a file (ChatGPT's conversations.json, Perpetua's JSONL export) as chats of a model,
@@ -113,6 +115,19 @@ export const methods = {
    * cache is rebuilt from the transcript; the session is busy meanwhile. The statement says what happened.
    */
   'sessions.setSystemPrompt': call('sessionsSetSystemPrompt', SessionsSetSystemPromptParams, SystemPromptSetResult),
+
+  /** The app-wide settings: defaults for new chats, the provider new models run on, the language, the snapshot budget. */
+  'settings.get': call('settingsGet', NoParams, AppSettingsSchema),
+  /** Changes the settings given. A smaller snapshot budget drops the least recently used chats' snapshots at once. */
+  'settings.set': call('settingsSet', SettingsSetParams, AppSettingsSchema),
+  /** What all chats' KV snapshots take on disk now, and the budget. */
+  'snapshots.usage': call('snapshotsUsage', NoParams, SnapshotUsageSchema),
+  /** The built-in presets, then the user's, each a system prompt with generation settings. */
+  'presets.list': call('presetsList', NoParams, z.array(PresetSchema)),
+  /** Saves a preset (one with the same name is replaced). */
+  'presets.save': call('presetsSave', PresetsSaveParams, PresetSchema),
+  /** Deletes one of the user's presets (built-in ones cannot be deleted). */
+  'presets.delete': call('presetsDelete', PresetIdParams, VoidResult),
 
   'messages.page': call('messagesPage', MessagesPageParams, MessagesPageResult),
   /**

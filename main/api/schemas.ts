@@ -23,7 +23,7 @@ export const Seq = z.number().int().nonnegative();
 /** Milliseconds since the Unix epoch. */
 export const Timestamp = z.number().nonnegative();
 
-const Name = z
+export const Name = z
   .string()
   .trim()
   .min(1, 'The name is empty.')
@@ -110,6 +110,8 @@ export const SessionSchema = z.object({
   messageCount: z.number().int().nonnegative(),
   /** 'api': written through the OpenAI-compatible server (`perpetua serve`); absent: the app or the CLI */
   origin: z.enum(['app', 'api']).optional(),
+  /** listed first in the chat list */
+  pinned: z.boolean().optional(),
 });
 export type Session = z.infer<typeof SessionSchema>;
 

@@ -175,7 +175,10 @@ export class ApiChats {
         const plan = matchTranscript(this.store.listMessages(s.id), c);
         if (plan.reused === 0) continue;
         const idle = ((await this.sessions.ifOpen(s.id))?.state ?? 'idle') === 'idle';
-        if (!best || plan.reused > best.plan.reused || (plan.reused === best.plan.reused && idle && !best.idle)) best = { session: s, plan, idle };
+        // the list puts pinned chats first: "most recent" is said, not taken from its order
+        const sameReuse = best !== null && plan.reused === best.plan.reused;
+        const better = !best || plan.reused > best.plan.reused || (sameReuse && idle && !best.idle) || (sameReuse && idle === best.idle && s.updatedAt > best.session.updatedAt);
+        if (better) best = { session: s, plan, idle };
       }
     }
     if (best) return { session: best.session, plan: best.plan, named: false, created: false };

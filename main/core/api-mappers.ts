@@ -18,6 +18,7 @@ export function toApiSession(s: Session, messageCount: number): ApiSession {
     updatedAt: s.updatedAt,
     messageCount,
     ...(s.origin === 'api' ? { origin: 'api' as const } : {}),
+    ...(s.pinned ? { pinned: true } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { ModelLibrary } from '../models/model-library.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
 import { AbCoordinator } from './ab-coordinator.js';
+import { newModelProvider } from './app-settings.js';
 import { ApiChats } from './api-chats.js';
 import { SessionDirectory } from './session-directory.js';
 import { SessionAdmin } from './session-admin.js';
@@ -48,8 +49,11 @@ export function buildCoreParts(opts: CoreServiceOptions, emit: (e: PerpetuaEvent
   store.markInterruptedMessages();
   const maxTokens = opts.maxAnswerTokens ?? 512;
   const downloadDir = resolve(opts.downloadDir ?? opts.modelsDir ?? join(dirname(resolve(opts.dbFile)), 'models'));
-  const library = new ModelLibrary(store, [...(opts.modelsDir ? [opts.modelsDir] : []), downloadDir], (dir, err) =>
-    emit({ event: 'error', payload: { message: `The folder ${dir} in the models folder is not a model Perpetua can use: ${(err as Error)?.message ?? String(err)}` } }),
+  const library = new ModelLibrary(
+    store,
+    [...(opts.modelsDir ? [opts.modelsDir] : []), downloadDir],
+    (dir, err) => emit({ event: 'error', payload: { message: `The folder ${dir} in the models folder is not a model Perpetua can use: ${(err as Error)?.message ?? String(err)}` } }),
+    () => newModelProvider(store),
   );
   const downloads = new ModelDownloads({
     dir: downloadDir,

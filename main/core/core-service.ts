@@ -9,6 +9,8 @@ import { parseRowId } from '../store/row-id.js';
 import { abHistory } from './ab-history.js';
 import { chatRunBy, describeRequest, type RequestWork } from './request-description.js';
 import type { LeftOverWork } from '../store/chat-work.js';
+import { readAppSettings, snapshotUsage, writeAppSettings } from './app-settings.js';
+import { deletePreset, listPresets, savePreset } from './presets.js';
 import { toApiSession } from './api-mappers.js';
 import { buildCoreParts, PREFILL_CHUNK, type CoreParts, type CoreServiceOptions } from './core-parts.js';
 import { modelJob } from './model-job.js';
@@ -129,12 +131,21 @@ export class CoreService implements PerpetuaApi {
   };
   sessionsDelete = (p: P<'sessions.delete'>) => this.parts.admin.delete(p);
   sessionsTakeOver = (p: P<'sessions.takeOver'>) => this.parts.admin.takeOver(p);
+  sessionsSetPinned = (p: P<'sessions.setPinned'>) => this.parts.admin.setPinned(p);
   // generation settings and the system prompt
   sessionsSettings = (p: P<'sessions.settings'>) => this.parts.admin.settings(p);
   sessionsSetGeneration = (p: P<'sessions.setGeneration'>) => this.parts.admin.setGeneration(p);
   sessionsSetSystemPrompt = (p: P<'sessions.setSystemPrompt'>) => this.parts.admin.setSystemPrompt(p);
 
   sessionsImport = async (p: P<'sessions.import'>) => importConversations(this.store, this.parts.library.row(p.modelId), p.file);
+  // app-wide settings, the snapshot budget and presets
+  settingsGet = async () => readAppSettings(this.store);
+  settingsSet = async (p: P<'settings.set'>) => writeAppSettings(this.store, p);
+  snapshotsUsage = async () => snapshotUsage(this.store);
+  presetsList = async () => listPresets(this.store);
+  presetsSave = async (p: P<'presets.save'>) => savePreset(this.store, p);
+  presetsDelete = async (p: P<'presets.delete'>) => deletePreset(this.store, p.id);
+
   sessionsSearch = async (p: P<'sessions.search'>) => searchSessions(this.store, p.text, p.limit);
   sessionsExportMarkdown = async (p: P<'sessions.exportMarkdown'>) => exportMarkdown(this.store, parseRowId(p.id, 'session'));
   messagesPage = async (p: P<'messages.page'>) => messagePage(this.store, parseRowId(p.sessionId, 'session'), p.beforeSeq, p.limit);

@@ -11,7 +11,6 @@ import { StreamingMessageWriter } from '../store/message-writer.js';
 import { SessionLocks } from '../store/session-locks.js';
 import { MissingChunkError } from '../store/snapshot-chunks.js';
 import { CacheNotSavedError } from '../store/errors.js';
-import { DEFAULT_SNAPSHOT_BUDGET } from '../store/snapshot-budget.js';
 import type { Store } from '../store/store.js';
 import type { MessageRemoval } from '../store/message-removal.js';
 import type { Message, Session } from '../store/types.js';
@@ -45,7 +44,7 @@ export interface OpenChatOptions {
   snapshotFormat?: 'chunked' | 'full' | 'none';
   /** an answer's KV is checkpointed every this many tokens while it streams (chunked snapshots; 0: never) */
   checkpointTokens?: number;
-  /** bytes all chats' snapshots may take (default DEFAULT_SNAPSHOT_BUDGET): the least recently used chats' go first */
+  /** bytes all chats' snapshots may take (default: the app's setting, see snapshot-budget.ts): the least recently used chats' go first */
   snapshotBudget?: number;
 }
 
@@ -438,7 +437,7 @@ export class PersistentChat {
     if (this.opts.snapshotFormat === 'full') {
       const bytes = encodeSnapshot(await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
       this.store.saveSnapshot(this.session.id, messageId, bytes, keep);
-      this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
+      this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? this.store.snapshotBudget.budget(), this.session.id);
       const ms = performance.now() - started;
       this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms, longestStepCpuMs: ms };
       return;
@@ -484,7 +483,7 @@ export class PersistentChat {
     }
     this.ledger.commit(save);
     await pause();
-    this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
+    this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? this.store.snapshotBudget.budget(), this.session.id);
     endStep();
     const bytes = save.manifest.byteLength + save.added.reduce((n, c) => n + c.bytes.byteLength, 0);
     this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest, longestStepCpuMs: longestCpu };

@@ -35,7 +35,8 @@ export class SessionAdmin {
   async create(p: P<'sessions.create'>) {
     const { name: policy, params: policyParams } = encodePolicy(toSpec(p.policy));
     const modelId = this.library.row(p.modelId).id;
-    const session = this.store.createSession({ name: p.name, modelId, policy, policyParams, systemPrompt: p.systemPrompt ?? '' });
+    const created = this.store.createSession({ name: p.name, modelId, policy, policyParams, systemPrompt: p.systemPrompt ?? '' });
+    const session = p.generation ? this.store.updateSessionGeneration(created.id, p.generation) : created;
     return toApiSession(session, 0);
   }
 
@@ -82,6 +83,13 @@ export class SessionAdmin {
 
   async rename(p: P<'sessions.rename'>) {
     const session = this.store.renameSession(parseRowId(p.id, 'session'), p.name);
+    const open = await this.sessions.ifOpen(session.id);
+    if (open) open.chat.session = session;
+    return toApiSession(session, messageCount(this.store, session.id));
+  }
+
+  async setPinned(p: P<'sessions.setPinned'>) {
+    const session = this.store.setSessionPinned(parseRowId(p.id, 'session'), p.pinned);
     const open = await this.sessions.ifOpen(session.id);
     if (open) open.chat.session = session;
     return toApiSession(session, messageCount(this.store, session.id));

@@ -38,6 +38,8 @@ export class ModelLibrary {
     private readonly folders: readonly string[] = [],
     /** told once about each folder there that cannot be imported, so it is not passed over in silence */
     private readonly onUnusable?: (dir: string, err: unknown) => void,
+    /** the provider a model added now runs on (the app's setting); one known before keeps its own */
+    private readonly newModelProvider: () => ExecutionProvider = () => 'cpu',
   ) {}
 
   async list(): Promise<ModelInfo[]> {
@@ -55,7 +57,7 @@ export class ModelLibrary {
     }
     const known = this.store.listModels().find((m) => m.fingerprint === model.fingerprint);
     const settings: ModelSettings = { ...(known?.config as ModelSettings | undefined), modelType: model.config.modelType, maxPositions: model.config.maxPositions, variant };
-    const row = this.store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint, config: { provider: 'cpu', ...settings } });
+    const row = this.store.upsertModel({ name: model.name, dir: model.dir, fingerprint: model.fingerprint, config: { provider: this.newModelProvider(), ...settings } });
     // loaded on the CPU to check it: kept for when the model runs there
     const key = loadKey({ ...row, config: { ...row.config, provider: 'cpu' } });
     if (this.loaded.has(key)) await model.dispose();

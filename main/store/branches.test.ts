@@ -107,3 +107,19 @@ describe('Branches', () => {
     db.close();
   });
 });
+
+describe('parent links a damaged page garbled into a cycle', () => {
+  it('end the walk along the branch (only to older messages) instead of looping for ever', () => {
+    const store = new Store(openDatabase(file));
+    const modelId = store.upsertModel({ name: 'm', dir: '/m', fingerprint: 'f' }).id;
+    const session = store.createSession({ name: 'loop', modelId, policy: 'sink', policyParams: {} });
+    const ids = ['one', 'two', 'three', 'four'].map((text, i) => store.appendMessage(session.id, { role: i % 2 ? 'assistant' : 'user', text }).id);
+    // as a damaged page read it: the second message names the last as its parent (39 → … → 14 → 39 in the damage suite)
+    store.db.pragma('foreign_keys = OFF');
+    store.db.prepare('UPDATE messages SET parent_id = ? WHERE id = ?').run(ids[3], ids[1]);
+    expect(store.listMessages(session.id).map((m) => m.text)).toEqual(['two', 'three', 'four']);
+    expect(store.listMessagesBefore(session.id, Number.MAX_SAFE_INTEGER, 10).map((m) => m.text)).toEqual(['two', 'three', 'four']);
+    expect(store.branches.pathIds(session.id)).toEqual([ids[3], ids[2], ids[1]]);
+    store.db.close();
+  });
+});

@@ -25,7 +25,8 @@ export class Branches {
       // the newest message under one is a leaf: its replies would be newer still
       newestUnder: prepareTyped<[number], { id: number }>(
         db,
-        `WITH RECURSIVE below(id) AS (SELECT ? UNION ALL SELECT m.id FROM messages m JOIN below ON m.parent_id = below.id)
+        `WITH RECURSIVE below(id, seq) AS (SELECT id, seq FROM messages WHERE id = ?
+           UNION ALL SELECT m.id, m.seq FROM messages m JOIN below ON m.parent_id = below.id AND m.seq > below.seq)
          SELECT m.id FROM messages m JOIN below ON m.id = below.id ORDER BY m.seq DESC LIMIT 1`,
       ),
       setHead: prepareTyped<[number | null, number], unknown>(db, 'UPDATE sessions SET head_message_id = ? WHERE id = ?'),

@@ -73,7 +73,7 @@ export class StoreError extends PerpetuaError {
   override name = 'StoreError';
 }
 
-export type EntityKind = 'model' | 'session' | 'message' | 'A/B run';
+export type EntityKind = 'model' | 'session' | 'message' | 'A/B run' | 'preset';
 
 export class NotFoundError extends StoreError {
   override name = 'NotFoundError';

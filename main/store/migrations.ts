@@ -247,6 +247,24 @@ CREATE TABLE chat_work (
 );
 `;
 
+// App-wide settings (defaults for new chats, the snapshot disk budget, the interface language) as key → JSON value, each
+// checked by the core when read; named presets of a system prompt and generation settings; and pinned chats, listed
+// first. Pinning does not touch updated_at: it is no use of the chat (the snapshot budget drops the least used first).
+const V10_SETTINGS_PRESETS_PINS = /* sql */ `
+CREATE TABLE app_settings (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL CHECK (json_valid(value))
+) WITHOUT ROWID;
+CREATE TABLE presets (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT    NOT NULL UNIQUE,
+  system_prompt TEXT    NOT NULL DEFAULT '',
+  generation    TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(generation)),
+  created_at    INTEGER NOT NULL
+);
+ALTER TABLE sessions ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
@@ -257,6 +275,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: 'snapshot chunks', up: (db) => void db.exec(V7_SNAPSHOT_CHUNKS) },
   { name: 'session lock leases', up: (db) => void db.exec(V8_LOCK_LEASE) },
   { name: 'chat work in progress', up: (db) => void db.exec(V9_CHAT_WORK) },
+  { name: 'app settings, presets, pinned chats', up: (db) => void db.exec(V10_SETTINGS_PRESETS_PINS) },
 ];
 
 /** The schema version this build writes and understands. */

@@ -4,7 +4,7 @@ import type { AbRun, AbVote, EvalRun, Message, MessageState, Model, PolicyName, 
 export interface ModelRow { id: number; name: string; dir: string; fingerprint: string; config: string; created_at: number }
 export interface SessionRow {
   id: number; name: string; model_id: number; policy: string; policy_params: string; system_prompt: string;
-  generation: string; total_tokens_seen: number; created_at: number; updated_at: number; origin: string;
+  generation: string; total_tokens_seen: number; created_at: number; updated_at: number; origin: string; pinned: number;
 }
 export interface SummaryRow extends SessionRow {
   message_count: number; last_id: number | null; last_role: string | null; last_state: string | null;
@@ -42,6 +42,7 @@ export function toSession(r: SessionRow): Session {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     origin: r.origin === 'api' ? 'api' : 'app',
+    pinned: r.pinned === 1,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { AppSettings } from './app-settings.js';
 import type { Db } from './database.js';
 import { inTransaction, prepareTyped } from './typed-statements.js';
 
@@ -7,6 +8,9 @@ import { inTransaction, prepareTyped } from './typed-statements.js';
  * older ones re-read their transcripts.
  */
 export const DEFAULT_SNAPSHOT_BUDGET = 4 * 2 ** 30;
+
+/** The app setting that holds the budget the user chose (bytes). */
+export const SNAPSHOT_BUDGET_KEY = 'snapshotBudgetBytes';
 
 /** What one chat's snapshots take. */
 export interface SnapshotUsage {
@@ -24,7 +28,10 @@ export interface SnapshotUsage {
 export class SnapshotBudget {
   private readonly s;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly settings: AppSettings,
+  ) {
     this.s = {
       usage: prepareTyped<[], { session_id: number; bytes: number; updated_at: number }>(db, `
         SELECT s.id AS session_id, s.updated_at AS updated_at,
@@ -33,6 +40,18 @@ export class SnapshotBudget {
         FROM sessions s ORDER BY s.updated_at ASC, s.id ASC`),
       drop: prepareTyped<[number], unknown>(db, 'DELETE FROM snapshots WHERE session_id = ?'),
     };
+  }
+
+  /** The budget the user set (a stored value that is no byte count counts as unset), else the default. */
+  budget(): number {
+    const stored = this.settings.get(SNAPSHOT_BUDGET_KEY);
+    return typeof stored === 'number' && Number.isSafeInteger(stored) && stored >= 0 ? stored : DEFAULT_SNAPSHOT_BUDGET;
+  }
+
+  /** Stores the budget for every chat's next save; the caller enforces it at once where it shrank. */
+  setBudget(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`A snapshot budget is a whole number of bytes, got ${bytes}.`);
+    this.settings.set(SNAPSHOT_BUDGET_KEY, bytes);
   }
 
   /** Each chat's snapshots (chats without any left out), least recently used first. */
@@ -49,7 +68,7 @@ export class SnapshotBudget {
    * Drops whole chats' snapshots, least recently used first, until all fit in `budget` bytes; `spare` (the chat
    * being saved) keeps its own. Returns the chats whose snapshots were dropped.
    */
-  enforce(budget: number, spare?: number): number[] {
+  enforce(budget = this.budget(), spare?: number): number[] {
     return inTransaction(this.db, () => {
       const usage = this.usage();
       let total = usage.reduce((n, u) => n + u.bytes, 0);

@@ -16,13 +16,14 @@ export const HEAD = /* sql */ `(SELECT coalesce(s.head_message_id,
 
 /**
  * The active branch of @sessionId as `path(id, parent, seq, below)`, walked from its head back to the first message
- * (one lookup by id a step). `stopBelow`: the walk stops once that many of its messages lie before @beforeSeq.
+ * (one lookup by id a step). `stopBelow`: the walk stops once that many of its messages lie before @beforeSeq. A parent
+ * is always older (smaller seq) and the walk follows only that way, so links a damaged page garbled into a cycle end it.
  */
 export function activePath(stopBelow?: string): string {
   return /* sql */ `WITH RECURSIVE path(id, parent, seq, below) AS (
   SELECT m.id, m.parent_id, m.seq, ${stopBelow ? 'm.seq < @beforeSeq' : '0'} FROM messages m WHERE m.id = ${HEAD}
   UNION ALL
-  SELECT m.id, m.parent_id, m.seq, ${stopBelow ? 'path.below + (m.seq < @beforeSeq)' : '0'} FROM messages m JOIN path ON m.id = path.parent
+  SELECT m.id, m.parent_id, m.seq, ${stopBelow ? 'path.below + (m.seq < @beforeSeq)' : '0'} FROM messages m JOIN path ON m.id = path.parent AND m.seq < path.seq
   ${stopBelow ? `WHERE path.below < ${stopBelow}` : ''}
 )`;
 }
@@ -54,11 +55,12 @@ return {
       FROM sessions s
       LEFT JOIN messages m ON m.id = coalesce(s.head_message_id,
         (SELECT l.id FROM messages l WHERE l.session_id = s.id ORDER BY l.seq DESC LIMIT 1))
-      ORDER BY s.updated_at DESC, s.id DESC`),
+      ORDER BY s.pinned DESC, s.updated_at DESC, s.id DESC`),
     updateSessionPolicy: p<SessionRow>(
       'UPDATE sessions SET policy = ?, policy_params = ?, updated_at = ? WHERE id = ? RETURNING *'),
     updateSessionGeneration: p<SessionRow>('UPDATE sessions SET generation = ?, updated_at = ? WHERE id = ? RETURNING *'),
     updateSessionSystemPrompt: p<SessionRow>('UPDATE sessions SET system_prompt = ?, updated_at = ? WHERE id = ? RETURNING *'),
+    setSessionPinned: p<SessionRow>('UPDATE sessions SET pinned = ? WHERE id = ? RETURNING *'),
     renameSession: p<SessionRow>('UPDATE sessions SET name = ?, updated_at = ? WHERE id = ? RETURNING *'),
     updateSessionModel: p<SessionRow>('UPDATE sessions SET model_id = ?, updated_at = ? WHERE id = ? RETURNING *'),
     deleteSession: p('DELETE FROM sessions WHERE id = ?'),

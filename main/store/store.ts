@@ -9,6 +9,8 @@ import { Branches } from './branches.js';
 import { SnapshotChunks } from './snapshot-chunks.js';
 import { SnapshotBudget } from './snapshot-budget.js';
 import { ChatWork } from './chat-work.js';
+import { AppSettings } from './app-settings.js';
+import { Presets } from './presets.js';
 import { InvalidNameError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { searchMessages } from './search.js';
 import { isShowableName, toWellFormed } from './text.js';
@@ -52,14 +54,20 @@ export class Store {
   readonly removals: MessageRemovals;
   /** the chats the app's engine is working on, marked so a freeze in that work is known at the next start */
   readonly chatWork: ChatWork;
+  /** app-wide settings (defaults for new chats, the interface language, the snapshot budget) */
+  readonly settings: AppSettings;
+  /** named system prompts with generation settings */
+  readonly presets: Presets;
 
   constructor(readonly db: Db) {
     this.s = prepareStatements(db);
     this.branches = new Branches(db);
     this.chunks = new SnapshotChunks(db);
-    this.snapshotBudget = new SnapshotBudget(db);
     this.removals = new MessageRemovals(db);
     this.chatWork = new ChatWork(db);
+    this.settings = new AppSettings(db);
+    this.snapshotBudget = new SnapshotBudget(db, this.settings);
+    this.presets = new Presets(db);
   }
 
   // ── models ──────────────────────────────────────────────────────────────────────────────────────
@@ -110,7 +118,7 @@ export class Store {
     return row && toSession(row);
   }
 
-  /** All sessions, most recently active first, with message count and a preview of the last message. */
+  /** All sessions, pinned ones first, then most recently active first, with message count and a preview of the last message. */
   listSessions(): SessionSummary[] {
     return this.s.listSessions.all().map((r) => ({
       ...toSession(r),
@@ -147,6 +155,11 @@ export class Store {
   /** Moves a chat to another model; the caller drops its snapshots (they hold the old model's KV). */
   updateSessionModel(sessionId: number, modelId: number): Session {
     return this.sessionRow(this.s.updateSessionModel.get(modelId, this.sessionClock(), sessionId), sessionId);
+  }
+
+  /** Pins a chat (listed first) or unpins it; its last use (updated_at) stays as it was. */
+  setSessionPinned(sessionId: number, pinned: boolean): Session {
+    return this.sessionRow(this.s.setSessionPinned.get(pinned ? 1 : 0, sessionId), sessionId);
   }
 
   renameSession(sessionId: number, name: string): Session {

@@ -45,6 +45,8 @@ export interface Session {
   createdAt: number;
   updatedAt: number;
   origin: SessionOrigin;
+  /** listed first */
+  pinned: boolean;
 }
 
 export interface NewSession {

@@ -30,6 +30,8 @@ interface CodedError {
  */
 export class I18n {
   locale = $state<Locale>('en');
+  /** the language the OS (or browser) asks for, shown while the user has chosen none */
+  readonly systemLocale: Locale;
   private readonly i18: I18next;
 
   constructor(
@@ -38,7 +40,8 @@ export class I18n {
     private readonly root: { lang: string } | null = null,
   ) {
     const saved = store?.getItem(LOCALE_KEY);
-    const initial = isLocale(saved) ? saved : pickLocale(preferred);
+    this.systemLocale = pickLocale(preferred);
+    const initial = isLocale(saved) ? saved : this.systemLocale;
     this.i18 = i18next.createInstance();
     void this.i18.init({
       lng: initial,
@@ -61,6 +64,12 @@ export class I18n {
   setLocale(locale: Locale): void {
     this.store?.setItem(LOCALE_KEY, locale);
     this.apply(locale);
+  }
+
+  /** Drops the user's choice: the system's language again. */
+  followSystem(): void {
+    this.store?.setItem(LOCALE_KEY, '');
+    this.apply(this.systemLocale);
   }
 
   /** Integers and decimals as the locale writes them. */

@@ -1,6 +1,9 @@
 // Type-only view of the contract in main/api: the renderer never bundles the core's code.
 export type {
   AbHistoryResult,
+  AppSettings,
+  Preset,
+  SnapshotUsage,
   AbPacket,
   AbMetrics,
   AbPolicySummary,

@@ -1,9 +1,10 @@
-import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
+import type { Channel, ChatPacket, GenerationSettings, Message, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
 import { abProposal } from './ab-proposal.js';
 import { titleOf } from './chat-title.js';
 import { AbState, type AbHost } from './ab-state.svelte.js';
 import { BranchState } from './branch-state.svelte.js';
 import { ChatSettingsState } from './chat-settings-state.svelte.js';
+import { AppSettingsState } from './app-settings-state.svelte.js';
 import { PolicySwitchState } from './policy-state.svelte.js';
 import { progressOf, type Progress } from './progress.js';
 import type { I18n } from '../i18n/i18n.svelte.js';
@@ -71,6 +72,8 @@ export class AppState {
   readonly branches: BranchState;
   /** The open chat's generation settings and system prompt (the settings panel). */
   readonly chatSettings: ChatSettingsState;
+  /** The app-wide settings (defaults for new chats, language, snapshot budget) and the presets. */
+  readonly appSettings: AppSettingsState;
 
   private pendingDeltas = new Map<string, string>();
   /** The answer each session is streaming (its channel), wherever the user looks. */
@@ -143,6 +146,7 @@ export class AppState {
         }
       },
     });
+    this.appSettings = new AppSettingsState({ api, showLocale: (l) => (l ? i18n.setLocale(l) : i18n.followSystem()), error: (err) => i18n.error(err) });
     api.on('coreRestarted', (e) => {
       this.banner = i18n.t('app.coreRestarted', { reason: e.reason });
       this.streamingId = null;
@@ -185,7 +189,7 @@ export class AppState {
   // --- lifecycle ---------------------------------------------------------------------------------
 
   async init(): Promise<void> {
-    const [, , interrupted] = await Promise.all([this.loadSessions(), this.loadModels(), this.interruptedChats()]);
+    const [, , interrupted] = await Promise.all([this.loadSessions(), this.loadModels(), this.interruptedChats(), this.appSettings.load()]);
     const last = localStorage.getItem('perpetua.lastSession');
     const target = this.sessions.find((s) => s.id === last) ?? this.sessions[0];
     if (target && interrupted.has(target.id)) this.leaveClosed(target.id);
@@ -338,7 +342,7 @@ export class AppState {
   }
 
   /** `autoTitle`: the chat kept the proposed name, so its first message names it. */
-  async create({ autoTitle = false, ...p }: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string; autoTitle?: boolean }): Promise<boolean> {
+  async create({ autoTitle = false, ...p }: { name: string; modelId: string; policy: PolicyConfig; systemPrompt?: string; generation?: GenerationSettings; autoTitle?: boolean }): Promise<boolean> {
     return this.attempt(async () => {
       const s = await this.api.sessionsCreate(p);
       if (autoTitle) this.autoTitles.add(s.id);
@@ -353,6 +357,15 @@ export class AppState {
       const s = await this.api.sessionsDuplicate({ id });
       this.sessions = [s, ...this.sessions.filter((x) => x.id !== s.id)];
       await this.open(s.id);
+    });
+  }
+
+  /** Pins a chat (the list shows it first) or unpins it. */
+  async setPinned(id: string, pinned: boolean): Promise<boolean> {
+    return this.attempt(async () => {
+      const s = await this.api.sessionsSetPinned({ id, pinned });
+      this.sessions = this.sessions.map((x) => (x.id === id ? s : x));
+      if (this.current?.id === id) this.current = s;
     });
   }
 

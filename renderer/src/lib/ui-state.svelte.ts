@@ -7,6 +7,8 @@ export class UiState {
   settingsOpen = $state(false);
   /** The current chat's settings (generation, system prompt): Ctrl/Cmd+, opens them. */
   chatSettingsOpen = $state(false);
+  /** The app-wide settings (defaults for new chats, language, snapshot budget). */
+  appSettingsOpen = $state(false);
   /** Bumped to move keyboard focus to the chat search. */
   searchFocusTick = $state(0);
 
