@@ -236,6 +236,13 @@ ALTER TABLE session_locks ADD COLUMN renewed_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE session_locks ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
 `;
 
+// Where an A/B run forked from its chat (JSON: the last message of the transcript it answered after, null at the start,
+// and that message's time, since a deleted message's id can come back): after a restart the chat can still continue
+// from one of its answers while it has not moved on. NULL for runs stored before, and for runs of no chat.
+const V11_AB_RUN_BASE = /* sql */ `
+ALTER TABLE ab_runs ADD COLUMN base TEXT CHECK (base IS NULL OR json_valid(base));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
@@ -245,6 +252,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: 'session origin', up: (db) => void db.exec(V6_SESSION_ORIGIN) },
   { name: 'snapshot chunks', up: (db) => void db.exec(V7_SNAPSHOT_CHUNKS) },
   { name: 'session lock leases', up: (db) => void db.exec(V8_LOCK_LEASE) },
+  { name: 'A/B run base', up: (db) => void db.exec(V11_AB_RUN_BASE) },
 ];
 
 /** The schema version this build writes and understands. */
