@@ -1,4 +1,4 @@
-import type { Channel, ChatPacket, Message, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
+import type { Channel, ChatPacket, Message, MessageStats, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
 import { abProposal } from './ab-proposal.js';
 import { titleOf } from './chat-title.js';
 import { AbState, type AbHost } from './ab-state.svelte.js';
@@ -43,6 +43,8 @@ export class AppState {
   /** A send is in flight (before the core accepted it). */
   sending = $state(false);
   streamingId = $state<string | null>(null);
+  /** Tokens of the streaming answer's text shown so far: set in the same frame as the text, so the two agree. */
+  streamedTokens = $state(0);
   statement = $state<string | null>(null);
   banner = $state<string | null>(null);
   /** The core upgrading the database before it starts (a new search index): rows done of total, null when done. */
@@ -71,6 +73,8 @@ export class AppState {
   readonly chatSettings: ChatSettingsState;
 
   private pendingDeltas = new Map<string, string>();
+  /** the streaming answer's token count once the pending deltas are shown (null: unchanged) */
+  private pendingTokens: number | null = null;
   /** The answer each session is streaming (its channel), wherever the user looks. */
   private channels = new Map<string, Channel<ChatPacket>>();
   private readonly scheduleFlush = frameBatcher(() => this.flushDeltas());
@@ -227,6 +231,7 @@ export class AppState {
   /** Shows an opened chat: its newest messages, figures, and whether it can run. */
   private show(r: Awaited<ReturnType<PerpetuaBridge['sessionsOpen']>>): void {
     this.pendingDeltas.clear();
+    this.pendingTokens = null;
     this.current = r.session;
     this.readOnly = r.readOnly ?? null;
     this.messages = r.messages;
@@ -518,6 +523,8 @@ export class AppState {
         const kept = cut < 0 ? this.messages : this.messages.slice(0, cut);
         this.messages = insertBySeq(p.user ? insertBySeq(kept, p.user) : kept, p.assistant);
         this.streamingId = p.assistant.id;
+        this.streamedTokens = 0;
+        this.pendingTokens = null;
       }
       this.touchSession(sessionId);
     } else if (!here) {
@@ -525,7 +532,10 @@ export class AppState {
     } else if (p.type === 'progress') {
       this.prefill = progressOf(p);
     } else if (p.type === 'token') {
-      if (this.streamingId) this.pendingDeltas.set(this.streamingId, (this.pendingDeltas.get(this.streamingId) ?? '') + p.delta);
+      if (this.streamingId) {
+        this.pendingDeltas.set(this.streamingId, (this.pendingDeltas.get(this.streamingId) ?? '') + p.delta);
+        this.pendingTokens = p.tokens ?? (this.pendingTokens ?? this.streamedTokens) + 1;
+      }
       this.prefill = null;
       this.scheduleFlush();
     } else if (p.type === 'stats') {
@@ -637,6 +647,14 @@ export class AppState {
     }
     this.pendingDeltas.clear();
     this.messages = next;
+    if (this.pendingTokens !== null) this.streamedTokens = this.pendingTokens;
+    this.pendingTokens = null;
+  }
+
+  /** The streaming answer's speed line: the core's latest measurements, counting the tokens of the text shown. */
+  get streamingSpeed(): MessageStats | null {
+    const answer = this.stats?.answer;
+    return answer ? { ...answer, tokens: this.streamedTokens } : null;
   }
 
   private touchSession(id: string): void {
