@@ -241,6 +241,8 @@ export class AppState {
     this.statement = null;
     const last = r.messages[r.messages.length - 1];
     this.streamingId = last && last.state === 'streaming' ? last.id : null;
+    // an answer still streaming: the core's count of what it has written so far (its next token packets carry it on)
+    this.streamedTokens = this.streamingId ? (r.stats?.answer?.tokens ?? 0) : 0;
     localStorage.setItem('perpetua.lastSession', r.session.id);
   }
 
