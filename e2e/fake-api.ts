@@ -384,6 +384,7 @@ export class FakeApi implements PerpetuaApi {
       s.messages.push(this.msg(s.session.id, s.messages.length, 'user', run.prompt, 'done'));
       s.messages.push(this.msg(s.session.id, s.messages.length, 'assistant', run[vote].answer, 'done'));
       s.session = { ...s.session, policy: run[vote].policy, messageCount: s.messages.length, updatedAt: Date.now() };
+      run.continuable = false;
       return { run, continued: true, session: s.session, statement: `The chat continues from ${vote.toUpperCase()}.`, stats: this.stats(s) };
     }
     return { run, continued: false, session: s?.session ?? null, statement: null, stats: null };
@@ -416,7 +417,7 @@ export class FakeApi implements PerpetuaApi {
       policy, answer, tokens: n, latencyP50Ms: 3 + k, latencyP90Ms: 5 + k, tokensPerSecond: 300 / (1 + k), cacheFill: Math.min(capacity(policy), s.cacheFill + n),
       cacheCapacity: capacity(policy), kvBytes: Math.min(capacity(policy), s.cacheFill + n) * 4096, transcriptPpl: 12 + k * 4, transcriptTokens: s.totalTokensSeen + n, fork: 'forked',
     });
-    const run: AbRun = { id: this.id('r'), sessionId, createdAt: Date.now(), prompt: p.prompt, a: metrics(p.a, answers.a, 0), b: metrics(p.b, answers.b, 1), vote: null };
+    const run: AbRun = { id: this.id('r'), sessionId, createdAt: Date.now(), prompt: p.prompt, a: metrics(p.a, answers.a, 0), b: metrics(p.b, answers.b, 1), vote: null, continuable: true };
     this.abRuns = [run, ...this.abRuns];
     yield { type: 'done', runId: run.id, a: run.a, b: run.b };
   }

@@ -43,6 +43,8 @@ export const AbRunSchema = z.object({
   a: AbMetricsSchema,
   b: AbMetricsSchema,
   vote: AbVoteSchema.nullable(),
+  /** The chat is still where the run forked from it (it has not moved on): it can continue from A or B. */
+  continuable: z.boolean(),
 });
 export type AbRun = z.infer<typeof AbRunSchema>;
 

@@ -32,7 +32,8 @@ export const ChatPacketSchema = z.discriminatedUnion('type', [
   }),
   /** The user's turn is read into the cache: `done` of `total` tokens. */
   z.object({ type: z.literal('progress'), phase: z.literal('prefill'), ...ProgressFields }),
-  z.object({ type: z.literal('token'), delta: z.string() }),
+  /** `tokens`: of the answer so far, this delta's included (a UI counts what it shows; absent, count one per delta). */
+  z.object({ type: z.literal('token'), delta: z.string(), tokens: z.number().int().nonnegative().optional() }),
   z.object({ type: z.literal('stats'), stats: StatsSchema }),
   /** `notice`: why the answer ended early when the user should know (the model's context is full). */
   z.object({ type: z.literal('done'), message: MessageSchema, stats: StatsSchema, notice: z.string().optional() }),

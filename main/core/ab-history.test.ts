@@ -8,7 +8,7 @@ const m = (policy: AbMetrics['policy'], p50: number, ppl: number | null): AbMetr
 });
 const sink = { name: 'sink', sink: 4, window: 32, pinSystem: false } as const;
 const win = { name: 'window', sink: 7, window: 24, pinSystem: false } as const;
-const run = (id: number, vote: AbRun['vote'], a: AbMetrics, b: AbMetrics): AbRun => ({ id: String(id), sessionId: '1', createdAt: id, prompt: 'p', a, b, vote });
+const run = (id: number, vote: AbRun['vote'], a: AbMetrics, b: AbMetrics): AbRun => ({ id: String(id), sessionId: '1', createdAt: id, prompt: 'p', a, b, vote, continuable: false });
 
 describe('A/B history', () => {
   it('counts wins, losses and ties per policy and takes medians per policy', () => {
@@ -35,8 +35,8 @@ describe('A/B history', () => {
 
   it('reads runs stored by `perpetua ab` (full policy specs, NaN perplexity as null)', () => {
     const cli = { ...m(sink, 2, null), policy: { ...sink, evictChunk: 64 }, transcriptPpl: null };
-    const r = toApiAbRun({ id: 7, sessionId: null, createdAt: 1, prompt: 'p', branchA: {}, branchB: {}, metrics: { a: cli, b: m(win, 1, 3) }, vote: null });
+    const r = toApiAbRun({ id: 7, sessionId: null, createdAt: 1, prompt: 'p', branchA: {}, branchB: {}, metrics: { a: cli, b: m(win, 1, 3) }, vote: null, base: null });
     expect(r).toMatchObject({ id: '7', sessionId: null, a: { policy: sink, transcriptPpl: null }, b: { transcriptPpl: 3 } });
-    expect(toApiAbRun({ id: 8, sessionId: 1, createdAt: 1, prompt: 'p', branchA: {}, branchB: {}, metrics: { nope: 1 }, vote: null })).toBeNull();
+    expect(toApiAbRun({ id: 8, sessionId: 1, createdAt: 1, prompt: 'p', branchA: {}, branchB: {}, metrics: { nope: 1 }, vote: null, base: null })).toBeNull();
   });
 });

@@ -11,6 +11,7 @@ import { toConfig } from '../policy/policy.js';
 import { percentile } from '../eval/percentile.js';
 import type { Store } from '../store/store.js';
 import type { AbRun as StoredAbRun } from '../store/types.js';
+import { chatIsAtBase } from './ab-base.js';
 import type { AbBranchMetrics } from './ab-run.js';
 
 /** What `runAb` measured, as the API carries it (non-finite numbers become null or 0: they travel as JSON). */
@@ -49,8 +50,11 @@ const StoredMetrics = z.object({
 });
 const StoredRunMetrics = z.object({ a: StoredMetrics, b: StoredMetrics });
 
-/** A stored run for the API; null when its metrics are unreadable (it is left out of the history). */
-export function toApiAbRun(r: StoredAbRun): AbRun | null {
+/**
+ * A stored run for the API; null when its metrics are unreadable (it is left out of the history). `continuable`: its
+ * chat has not moved on since (chatIsAtBase).
+ */
+export function toApiAbRun(r: StoredAbRun, continuable = false): AbRun | null {
   const m = StoredRunMetrics.safeParse(r.metrics);
   if (!m.success) return null;
   const whole = (x: number) => Math.round(x);
@@ -69,12 +73,13 @@ export function toApiAbRun(r: StoredAbRun): AbRun | null {
     a: fix(m.data.a),
     b: fix(m.data.b),
     vote: r.vote,
+    continuable,
   };
 }
 
 /** The stored runs (newest first; one session's or all) that this version can read, and their summary. */
 export function abHistory(store: Store, sessionId?: number): AbHistoryResult {
-  const runs = store.listAbRuns(sessionId).map(toApiAbRun).filter((r) => r !== null);
+  const runs = store.listAbRuns(sessionId).map((r) => toApiAbRun(r, chatIsAtBase(store, r))).filter((r) => r !== null);
   return { runs, summary: summarizeAbRuns(runs) };
 }
 

@@ -124,6 +124,56 @@ describe('CoreService A/B runs', () => {
     await again.close();
   });
 
+  it('keeps a run over a restart: both answers come back, and the chat continues from A with its cache rebuilt', async () => {
+    const { core, dbFile, session } = await setUp();
+    const done = await abDone(abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 8 }));
+    const seenBefore = (await core.sessionsOpen({ id: session.id })).stats.totalTokensSeen;
+    await core.close(); // the forked caches were only in this core's memory
+
+    const again = new CoreService({ dbFile, maxAnswerTokens: 10 });
+    const [stored] = (await again.abHistory({ sessionId: session.id })).runs;
+    expect(stored).toMatchObject({ id: done.runId, prompt: 'Then the road', vote: null, continuable: true });
+    expect([stored.a.answer, stored.b.answer]).toEqual([done.a.answer, done.b.answer]);
+
+    const voted = await again.abVote({ runId: done.runId, vote: 'a', continueWith: true });
+    expect(voted).toMatchObject({ continued: true, run: { vote: 'a', continuable: false }, session: { policy: A } });
+    expect(voted.statement).toMatch(/continues from A: sink/);
+    expect(voted.stats).toMatchObject({ policy: A, cacheCapacity: 36 });
+    expect(voted.stats!.cacheFill).toBeGreaterThan(0);
+    expect(voted.stats!.totalTokensSeen).toBeGreaterThan(seenBefore);
+    const opened = await again.sessionsOpen({ id: session.id });
+    expect(opened.messages.slice(-2).map((m) => [m.role, m.text])).toEqual([
+      ['user', 'Then the road'],
+      ['assistant', done.a.answer],
+    ]);
+    await expect(again.abVote({ runId: done.runId, vote: 'b', continueWith: true })).rejects.toThrow(/moved on/);
+    expect(await answer(again, session.id, 'And then?')).toMatchObject({ type: 'done', message: { state: 'done' } });
+    await again.close();
+
+    // the continued chat reopens under A with the whole transcript
+    const third = new CoreService({ dbFile, maxAnswerTokens: 4 });
+    const reopened = await third.sessionsOpen({ id: session.id });
+    expect(reopened.session.policy).toEqual(A);
+    expect(reopened.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+    expect((await third.abHistory({ sessionId: session.id })).runs[0]).toMatchObject({ vote: 'a', continuable: false });
+    await third.close();
+  });
+
+  it('after a restart, refuses to continue from a run once the chat moved on', async () => {
+    const { core, dbFile, session } = await setUp();
+    const done = await abDone(abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 6 }));
+    await answer(core, session.id, 'Something else.');
+    await core.close();
+    const again = new CoreService({ dbFile, maxAnswerTokens: 4 });
+    expect((await again.abHistory({ sessionId: session.id })).runs[0].continuable).toBe(false);
+    const before = await again.sessionsOpen({ id: session.id });
+    await expect(again.abVote({ runId: done.runId, vote: 'b', continueWith: true })).rejects.toMatchObject({ code: 'stale' });
+    const after = await again.sessionsOpen({ id: session.id });
+    expect(after.messages).toEqual(before.messages);
+    expect(after.session.policy).toEqual(before.session.policy);
+    await again.close();
+  });
+
   it('refuses to continue once the chat moved on, and stops a run without storing it', async () => {
     const { core, session } = await setUp();
     const done = await abDone(abStart(core, { sessionId: session.id, a: A, b: B, prompt: 'Then the road', maxTokens: 6 }));

@@ -302,6 +302,30 @@ export class PersistentChat {
   }
 
   /**
+   * Continues the session from an A/B answer whose cache is gone (the core restarted since the run): the prompt and
+   * answer join the transcript, and a cache under `spec` is read for it (from the newest snapshot, derived into that
+   * policy, and a re-read of the rest). Only then does the policy change; stopped or failed, the two messages go again
+   * and the session is as it was.
+   */
+  async adoptAnswer(prompt: string, answer: string, spec: PolicySpec, opts: RebuildOptions = {}): Promise<RestoreReport> {
+    const seenBefore = this.engine.policy.totalTokensSeen;
+    const user = this.store.appendMessage(this.session.id, { role: 'user', text: prompt });
+    this.store.appendMessage(this.session.id, { role: 'assistant', text: answer });
+    let report: RestoreReport;
+    try {
+      report = await this.rebuild(spec, this.session.systemPrompt, { ...opts, fork: true, keepRefused: true }, () => {
+        const { name, params } = encodePolicy(spec);
+        this.session = this.store.updateSessionPolicy(this.session.id, name, params);
+      });
+    } catch (err) {
+      this.store.branches.deleteMessage(user.id);
+      throw err;
+    }
+    this.addTokensSeen(seenBefore);
+    return report;
+  }
+
+  /**
    * Switches the cache policy: the session keeps its transcript and a new cache is built beside the old one by
    * re-reading it under the new policy. Only once that is done does the switch take effect (stored, the old cache
    * disposed, a snapshot of the new one written); stopped or failed before, the new cache is disposed and the

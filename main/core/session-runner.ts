@@ -301,7 +301,7 @@ export class SessionRunner {
           job.enter('answering');
           if (this.streaming) this.streaming.generated++;
           if (ev.id >= 0) this.speed?.token();
-          push({ type: 'token', delta: ev.text });
+          push({ type: 'token', delta: ev.text, tokens: ev.generated });
           stats(this.streaming?.generated === 1);
         } else if (ev.type === 'done') {
           this.tokensPerSecond = ev.tokensPerSecond;

@@ -48,7 +48,8 @@ export interface LookupStats {
 export type StopReason = 'eos' | 'stop' | 'length' | 'cancelled' | 'context';
 
 export type GenerationEvent =
-  | { type: 'token'; id: number; text: string }
+  /** `generated`: tokens of the answer so far, this text's included (held text, e.g. half a character, comes later) */
+  | { type: 'token'; id: number; text: string; generated: number }
   | { type: 'done'; reason: StopReason; text: string; tokens: number[]; decodeMs: number; tokensPerSecond: number; lookup: LookupStats };
 
 /**
@@ -166,7 +167,7 @@ export class Engine {
       }
       tokens.push(id);
       const { emit, stopped } = stops.push(detok.push(id));
-      if (emit) yield { type: 'token', id, text: emit };
+      if (emit) yield { type: 'token', id, text: emit, generated: tokens.length };
       const limit = stopped ? 0 : Math.min(opts.maxTokens - tokens.length, this.policy.draftRoom() - 1);
       let draft: number[] = [];
       if (lookup && limit > 0) {
@@ -211,7 +212,7 @@ export class Engine {
         tokens.push(x);
         lookup!.push([x]);
         const step = stops.push(detok.push(x));
-        if (step.emit) events.push({ type: 'token', id: x, text: step.emit });
+        if (step.emit) events.push({ type: 'token', id: x, text: step.emit, generated: tokens.length });
         if (step.stopped) {
           end = 'stop';
           break;
@@ -230,7 +231,7 @@ export class Engine {
       }
     }
     const tail = stops.finish(detok.flush());
-    if (tail) yield { type: 'token', id: -1, text: tail };
+    if (tail) yield { type: 'token', id: -1, text: tail, generated: tokens.length };
     const decodeMs = performance.now() - started;
     yield {
       type: 'done',

@@ -265,6 +265,13 @@ CREATE TABLE presets (
 ALTER TABLE sessions ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1));
 `;
 
+// Where an A/B run forked from its chat (JSON: the last message of the transcript it answered after, null at the start,
+// and that message's time, since a deleted message's id can come back): after a restart the chat can still continue
+// from one of its answers while it has not moved on. NULL for runs stored before, and for runs of no chat.
+const V11_AB_RUN_BASE = /* sql */ `
+ALTER TABLE ab_runs ADD COLUMN base TEXT CHECK (base IS NULL OR json_valid(base));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
@@ -276,6 +283,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: 'session lock leases', up: (db) => void db.exec(V8_LOCK_LEASE) },
   { name: 'chat work in progress', up: (db) => void db.exec(V9_CHAT_WORK) },
   { name: 'app settings, presets, pinned chats', up: (db) => void db.exec(V10_SETTINGS_PRESETS_PINS) },
+  { name: 'A/B run base', up: (db) => void db.exec(V11_AB_RUN_BASE) },
 ];
 
 /** The schema version this build writes and understands. */

@@ -1,4 +1,4 @@
-import type { AbRun, AbVote, EvalRun, Message, MessageState, Model, PolicyName, PolicyParams, Session, SnapshotInfo } from './types.js';
+import type { AbRun, AbRunBase, AbVote, EvalRun, Message, MessageState, Model, PolicyName, PolicyParams, Session, SnapshotInfo } from './types.js';
 
 // Row shapes as SQLite returns them (snake_case, JSON as text).
 export interface ModelRow { id: number; name: string; dir: string; fingerprint: string; config: string; created_at: number }
@@ -20,7 +20,7 @@ export interface SearchRow { session_id: number; session_name: string; message_i
 export interface SnapshotRow { id: number; session_id: number; message_id: number | null; created_at: number; size: number; bytes?: Buffer }
 export interface AbRunRow {
   id: number; session_id: number | null; created_at: number; prompt: string; branch_a: string; branch_b: string;
-  metrics: string; vote: string | null;
+  metrics: string; vote: string | null; base: string | null;
 }
 export interface EvalRunRow { id: number; created_at: number; kind: string; model: string; params: string; result: string }
 
@@ -77,6 +77,7 @@ export function toAbRun(r: AbRunRow): AbRun {
     branchB: JSON.parse(r.branch_b),
     metrics: JSON.parse(r.metrics),
     vote: r.vote as AbVote | null,
+    base: r.base === null ? null : (JSON.parse(r.base) as AbRunBase),
   };
 }
 

@@ -127,8 +127,9 @@ return {
       'SELECT id, session_id, message_id, created_at, size FROM snapshots WHERE session_id = ? ORDER BY id DESC'),
 
     recordAbRun: p<AbRunRow>(`
-      INSERT INTO ab_runs (session_id, created_at, prompt, branch_a, branch_b, metrics, vote)
-      VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING *`),
+      INSERT INTO ab_runs (session_id, created_at, prompt, branch_a, branch_b, metrics, vote, base)
+      VALUES (?, ?, ?, ?, ?, ?, NULL, ?) RETURNING *`),
+    getAbRun: p<AbRunRow>('SELECT * FROM ab_runs WHERE id = ?'),
     listAbRuns: named<AbRunRow>(
       'SELECT * FROM ab_runs WHERE (@sessionId IS NULL OR session_id = @sessionId) ORDER BY id DESC'),
     voteAbRun: p<AbRunRow>('UPDATE ab_runs SET vote = ? WHERE id = ? RETURNING *'),

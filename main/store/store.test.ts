@@ -267,6 +267,10 @@ describe('Store: A/B and eval runs', () => {
     store.recordAbRun({ sessionId: null, prompt: 'p', branchA: [], branchB: null, metrics: {} });
     expect(store.listAbRuns()).toHaveLength(2);
     expect(store.listAbRuns(s.id).map((r) => r.id)).toEqual([run.id]);
+    expect(run.base).toBeNull(); // recorded without one
+    const based = store.recordAbRun({ sessionId: s.id, prompt: 'p', branchA: {}, branchB: {}, metrics: {}, base: { messageId: null, messageCreatedAt: null } });
+    expect(store.getAbRun(based.id).base).toEqual({ messageId: null, messageCreatedAt: null });
+    expect(() => store.getAbRun(999)).toThrow(NotFoundError);
     expect(store.voteAbRun(run.id, 'b').vote).toBe('b');
     expect(store.voteAbRun(run.id, null).vote).toBeNull();
     expect(() => store.voteAbRun(999, 'a')).toThrow(NotFoundError);

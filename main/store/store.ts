@@ -327,8 +327,14 @@ export class Store {
 
   recordAbRun(r: NewAbRun): AbRun {
     return toAbRun(
-      this.s.recordAbRun.get(r.sessionId, Date.now(), toWellFormed(r.prompt), json(r.branchA), json(r.branchB), json(r.metrics))!,
+      this.s.recordAbRun.get(r.sessionId, Date.now(), toWellFormed(r.prompt), json(r.branchA), json(r.branchB), json(r.metrics), r.base ? json(r.base) : null)!,
     );
+  }
+
+  getAbRun(id: number): AbRun {
+    const row = this.s.getAbRun.get(id);
+    if (!row) throw new NotFoundError('A/B run', id);
+    return toAbRun(row);
   }
 
   /** Newest first; all sessions when `sessionId` is omitted. */

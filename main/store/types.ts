@@ -148,6 +148,14 @@ export interface AbRun {
   branchB: unknown;
   metrics: unknown;
   vote: AbVote | null;
+  /** where the run forked from its chat; null when not recorded (older runs, runs of no chat) */
+  base: AbRunBase | null;
+}
+
+/** The transcript an A/B run answered after: its last message (null: the chat was empty) and when that was written. */
+export interface AbRunBase {
+  messageId: number | null;
+  messageCreatedAt: number | null;
 }
 
 export interface NewAbRun {
@@ -156,6 +164,7 @@ export interface NewAbRun {
   branchA: unknown;
   branchB: unknown;
   metrics: unknown;
+  base?: AbRunBase | null;
 }
 
 export interface EvalRun {

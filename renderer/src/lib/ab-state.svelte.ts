@@ -1,4 +1,4 @@
-import type { AbHistoryResult, AbMetrics, AbPacket, AbVote, Channel, PerpetuaBridge, PolicyConfig } from './api.js';
+import type { AbHistoryResult, AbMetrics, AbPacket, AbRun, AbVote, Channel, PerpetuaBridge, PolicyConfig } from './api.js';
 import { frameBatcher } from './frame-batch.js';
 import { progressOf, type Progress } from './progress.js';
 
@@ -52,6 +52,8 @@ export class AbState {
   vote = $state<AbVote | null>(null);
   voting = $state(false);
   continuedFrom = $state<AbLabel | null>(null);
+  /** The chat is still where the run forked from it, so it can continue from A or B (false once it moved on). */
+  continuable = $state(false);
   statement = $state<string | null>(null);
   error = $state<string | null>(null);
 
@@ -113,6 +115,7 @@ export class AbState {
         b: { ...this.columns.b, text: p.b.answer, status: 'done', metrics: p.b, progress: null },
       };
       this.runId = p.runId;
+      this.continuable = true;
       this.phase = 'done';
       void this.loadHistory();
     } else {
@@ -144,6 +147,7 @@ export class AbState {
     this.runId = null;
     this.vote = null;
     this.continuedFrom = null;
+    this.continuable = false;
     this.statement = null;
     this.error = null;
     this.phase = 'starting';
@@ -186,6 +190,7 @@ export class AbState {
     try {
       const r = await this.host.api.abVote({ runId: this.runId, vote, continueWith });
       this.vote = r.run.vote;
+      this.continuable = r.run.continuable;
       if (r.continued && vote !== 'tie') {
         this.continuedFrom = vote;
         this.statement = r.statement;
@@ -199,6 +204,43 @@ export class AbState {
     } finally {
       this.voting = false;
     }
+  }
+
+  /**
+   * What the comparison shows when it comes into view: with no run of this app's life yet (e.g. after a restart), the
+   * chat's newest stored run, its answers, metrics and vote; and whether the chat can still continue from the run shown
+   * (it may have moved on meanwhile).
+   */
+  async showStored(): Promise<void> {
+    if (this.running) return;
+    try {
+      const { runs } = await this.host.api.abHistory({ sessionId: this.sessionId });
+      if (this.running) return;
+      const shown = this.runId ? runs.find((r) => r.id === this.runId) : this.phase === 'idle' ? runs[0] : undefined;
+      if (!shown) return;
+      if (this.runId === shown.id) {
+        this.vote = shown.vote;
+        this.continuable = shown.continuable;
+      } else this.showRun(shown);
+    } catch (err) {
+      this.host.toast('error', this.host.error(err));
+    }
+  }
+
+  private showRun(run: AbRun): void {
+    const column = (m: AbMetrics): AbColumn => ({ ...emptyColumn(), text: m.answer, status: 'done', fork: m.fork, metrics: m });
+    // the form as it was for that run, so running it again compares the same policies
+    this.a = { ...run.a.policy };
+    this.b = { ...run.b.policy };
+    this.runPrompt = run.prompt;
+    this.columns = { a: column(run.a), b: column(run.b) };
+    this.runId = run.id;
+    this.vote = run.vote;
+    this.continuable = run.continuable;
+    this.continuedFrom = null;
+    this.statement = null;
+    this.error = null;
+    this.phase = 'done';
   }
 
   async loadHistory(currentSessionId?: string | null): Promise<void> {

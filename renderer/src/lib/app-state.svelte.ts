@@ -1,4 +1,4 @@
-import type { Channel, ChatPacket, GenerationSettings, Message, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
+import type { Channel, ChatPacket, GenerationSettings, Message, MessageStats, ModelInfo, PerpetuaBridge, PolicyConfig, ReadOnlyReason, SearchHit, Session, Stats } from './api.js';
 import { abProposal } from './ab-proposal.js';
 import { titleOf } from './chat-title.js';
 import { AbState, type AbHost } from './ab-state.svelte.js';
@@ -44,6 +44,8 @@ export class AppState {
   /** A send is in flight (before the core accepted it). */
   sending = $state(false);
   streamingId = $state<string | null>(null);
+  /** Tokens of the streaming answer's text shown so far: set in the same frame as the text, so the two agree. */
+  streamedTokens = $state(0);
   statement = $state<string | null>(null);
   banner = $state<string | null>(null);
   /** The chat the engine froze or died in, not opened again by itself (the user may open it by hand): a sentence. */
@@ -76,6 +78,8 @@ export class AppState {
   readonly appSettings: AppSettingsState;
 
   private pendingDeltas = new Map<string, string>();
+  /** the streaming answer's token count once the pending deltas are shown (null: unchanged) */
+  private pendingTokens: number | null = null;
   /** The answer each session is streaming (its channel), wherever the user looks. */
   private channels = new Map<string, Channel<ChatPacket>>();
   private readonly scheduleFlush = frameBatcher(() => this.flushDeltas());
@@ -276,6 +280,7 @@ export class AppState {
   /** Shows an opened chat: its newest messages, figures, and whether it can run. */
   private show(r: Awaited<ReturnType<PerpetuaBridge['sessionsOpen']>>): void {
     this.pendingDeltas.clear();
+    this.pendingTokens = null;
     this.current = r.session;
     this.readOnly = r.readOnly ?? null;
     this.messages = r.messages;
@@ -285,6 +290,8 @@ export class AppState {
     this.statement = null;
     const last = r.messages[r.messages.length - 1];
     this.streamingId = last && last.state === 'streaming' ? last.id : null;
+    // an answer still streaming: the core's count of what it has written so far (its next token packets carry it on)
+    this.streamedTokens = this.streamingId ? (r.stats?.answer?.tokens ?? 0) : 0;
     localStorage.setItem('perpetua.lastSession', r.session.id);
   }
 
@@ -576,6 +583,8 @@ export class AppState {
         const kept = cut < 0 ? this.messages : this.messages.slice(0, cut);
         this.messages = insertBySeq(p.user ? insertBySeq(kept, p.user) : kept, p.assistant);
         this.streamingId = p.assistant.id;
+        this.streamedTokens = 0;
+        this.pendingTokens = null;
       }
       this.touchSession(sessionId);
     } else if (!here) {
@@ -583,7 +592,10 @@ export class AppState {
     } else if (p.type === 'progress') {
       this.prefill = progressOf(p);
     } else if (p.type === 'token') {
-      if (this.streamingId) this.pendingDeltas.set(this.streamingId, (this.pendingDeltas.get(this.streamingId) ?? '') + p.delta);
+      if (this.streamingId) {
+        this.pendingDeltas.set(this.streamingId, (this.pendingDeltas.get(this.streamingId) ?? '') + p.delta);
+        this.pendingTokens = p.tokens ?? (this.pendingTokens ?? this.streamedTokens) + 1;
+      }
       this.prefill = null;
       this.scheduleFlush();
     } else if (p.type === 'stats') {
@@ -695,6 +707,14 @@ export class AppState {
     }
     this.pendingDeltas.clear();
     this.messages = next;
+    if (this.pendingTokens !== null) this.streamedTokens = this.pendingTokens;
+    this.pendingTokens = null;
+  }
+
+  /** The streaming answer's speed line: the core's latest measurements, counting the tokens of the text shown. */
+  get streamingSpeed(): MessageStats | null {
+    const answer = this.stats?.answer;
+    return answer ? { ...answer, tokens: this.streamedTokens } : null;
   }
 
   private touchSession(id: string): void {

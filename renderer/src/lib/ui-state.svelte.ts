@@ -1,3 +1,6 @@
+/** Below this width the chat list folds away (ChatHeader's buttons show only their icons there too). */
+export const NARROW_WINDOW = '(max-width: 900px)';
+
 /** Window-level UI state (which panels are open), apart from chat, sessions, models and A/B state. */
 export class UiState {
   sidebarOpen = $state(true);
@@ -12,9 +15,13 @@ export class UiState {
   /** Bumped to move keyboard focus to the chat search. */
   searchFocusTick = $state(0);
 
-  constructor(width: number) {
-    // A narrow window starts with the chat list folded away, so the conversation keeps its width.
-    this.sidebarOpen = width > 900;
+  /**
+   * A narrow window (`narrow` matches) shows the chat list folded away, so the conversation keeps its width: at start,
+   * and whenever the window is made narrow; made wide again, the list comes back. Ctrl+B in between stands until then.
+   */
+  constructor(narrow: MediaQueryList) {
+    this.sidebarOpen = !narrow.matches;
+    narrow.addEventListener('change', (e) => (this.sidebarOpen = !e.matches));
   }
 
   focusSearch(): void {
