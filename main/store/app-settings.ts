@@ -1,5 +1,6 @@
 import type { Db } from './database.js';
 import { prepareTyped } from './typed-statements.js';
+import { storedJson } from './rows.js';
 
 /**
  * App-wide settings as key → JSON value. The store keeps what it is given; the core checks each value when it reads it
@@ -19,12 +20,12 @@ export class AppSettings {
 
   /** Every stored setting. */
   all(): Record<string, unknown> {
-    return Object.fromEntries(this.s.all.all().map((r) => [r.key, JSON.parse(r.value) as unknown]));
+    return Object.fromEntries(this.s.all.all().map((r) => [r.key, storedJson(r.value, 'setting') as unknown]));
   }
 
   get(key: string): unknown {
     const row = this.s.get.get(key);
-    return row === undefined ? undefined : (JSON.parse(row.value) as unknown);
+    return row === undefined ? undefined : (storedJson(row.value, 'setting') as unknown);
   }
 
   /** Stores a value; `undefined` removes the setting (it takes its default again). */

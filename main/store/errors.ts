@@ -73,6 +73,21 @@ export class StoreError extends PerpetuaError {
   override name = 'StoreError';
 }
 
+/**
+ * A row SQLite reads without complaint holds a value that is not what the app wrote (a damaged page copied over it):
+ * the same refusal as SQLite's own damage report, so nothing is changed and export still saves what can be read.
+ */
+export class DamagedRowError extends StoreError {
+  override name = 'DamagedRowError';
+  override readonly code: ErrorCode = 'database_damaged';
+  constructor(readonly field: string, options?: { cause?: unknown }) {
+    super(
+      `The chat database is damaged (a stored ${field} cannot be read), so nothing was changed in it; \`perpetua export --db FILE --out FILE\` saves every message that can still be read.`,
+      options,
+    );
+  }
+}
+
 export type EntityKind = 'model' | 'session' | 'message' | 'A/B run' | 'preset';
 
 export class NotFoundError extends StoreError {

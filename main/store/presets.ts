@@ -2,6 +2,7 @@ import type { Db } from './database.js';
 import { InvalidNameError } from './errors.js';
 import { isShowableName, toWellFormed } from './text.js';
 import { prepareTyped } from './typed-statements.js';
+import { storedJson } from './rows.js';
 
 /** A named system prompt with generation settings, to start a chat from or apply to one. */
 export interface Preset {
@@ -16,7 +17,7 @@ export interface Preset {
 interface PresetRow { id: number; name: string; system_prompt: string; generation: string; created_at: number }
 
 function toPreset(r: PresetRow): Preset {
-  return { id: r.id, name: r.name, systemPrompt: r.system_prompt, generation: JSON.parse(r.generation) as Record<string, unknown>, createdAt: r.created_at };
+  return { id: r.id, name: r.name, systemPrompt: r.system_prompt, generation: storedJson(r.generation, 'preset') as Record<string, unknown>, createdAt: r.created_at };
 }
 
 /** The user's presets, by name. Saving under a name that exists replaces that preset. */

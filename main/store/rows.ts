@@ -1,3 +1,4 @@
+import { DamagedRowError } from './errors.js';
 import type { AbRun, AbRunBase, AbVote, EvalRun, Message, MessageState, Model, PolicyName, PolicyParams, Session, SnapshotInfo } from './types.js';
 
 // Row shapes as SQLite returns them (snake_case, JSON as text).
@@ -25,8 +26,17 @@ export interface AbRunRow {
 export interface EvalRunRow { id: number; created_at: number; kind: string; model: string; params: string; result: string }
 
 
+/** A JSON column as the app wrote it; a value a damaged page left there is the store's damage refusal, not a SyntaxError. */
+export function storedJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new DamagedRowError(field, { cause: error });
+  }
+}
+
 export function toModel(r: ModelRow): Model {
-  return { id: r.id, name: r.name, dir: r.dir, fingerprint: r.fingerprint, config: JSON.parse(r.config), createdAt: r.created_at };
+  return { id: r.id, name: r.name, dir: r.dir, fingerprint: r.fingerprint, config: storedJson(r.config, 'model config') as Record<string, unknown>, createdAt: r.created_at };
 }
 
 export function toSession(r: SessionRow): Session {
@@ -35,9 +45,9 @@ export function toSession(r: SessionRow): Session {
     name: r.name,
     modelId: r.model_id,
     policy: r.policy as PolicyName,
-    policyParams: JSON.parse(r.policy_params) as PolicyParams,
+    policyParams: storedJson(r.policy_params, 'policy') as PolicyParams,
     systemPrompt: r.system_prompt,
-    generation: JSON.parse(r.generation) as Record<string, unknown>,
+    generation: storedJson(r.generation, 'generation settings') as Record<string, unknown>,
     totalTokensSeen: r.total_tokens_seen,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -55,7 +65,7 @@ export function toMessage(r: MessageRow): Message {
     text: r.text,
     tokenCount: r.token_count,
     state: r.state as MessageState,
-    stats: r.stats === null || r.stats === undefined ? null : (JSON.parse(r.stats) as Record<string, unknown>),
+    stats: r.stats === null || r.stats === undefined ? null : (storedJson(r.stats, 'message statistics') as Record<string, unknown>),
     parentId: r.parent_id ?? null,
     ...(r.sibling_count === undefined ? {} : { siblings: { index: r.sibling_index ?? 0, count: r.sibling_count } }),
     createdAt: r.created_at,
@@ -73,14 +83,14 @@ export function toAbRun(r: AbRunRow): AbRun {
     sessionId: r.session_id,
     createdAt: r.created_at,
     prompt: r.prompt,
-    branchA: JSON.parse(r.branch_a),
-    branchB: JSON.parse(r.branch_b),
-    metrics: JSON.parse(r.metrics),
+    branchA: storedJson(r.branch_a, 'A/B answer'),
+    branchB: storedJson(r.branch_b, 'A/B answer'),
+    metrics: storedJson(r.metrics, 'A/B metrics'),
     vote: r.vote as AbVote | null,
-    base: r.base === null ? null : (JSON.parse(r.base) as AbRunBase),
+    base: r.base === null ? null : (storedJson(r.base, 'A/B base') as AbRunBase),
   };
 }
 
 export function toEvalRun(r: EvalRunRow): EvalRun {
-  return { id: r.id, createdAt: r.created_at, kind: r.kind, model: r.model, params: JSON.parse(r.params), result: JSON.parse(r.result) };
+  return { id: r.id, createdAt: r.created_at, kind: r.kind, model: r.model, params: storedJson(r.params, 'evaluation'), result: storedJson(r.result, 'evaluation') };
 }

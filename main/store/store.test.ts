@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from './database.js';
-import { NotFoundError, SessionNameTakenError } from './errors.js';
+import { DamagedRowError, NotFoundError, SessionNameTakenError } from './errors.js';
 import { Store } from './store.js';
 import { SNIPPET_MARK_END, SNIPPET_MARK_START, type Model } from './types.js';
 
@@ -38,6 +38,16 @@ describe('Store: models and sessions', () => {
     expect(again).toMatchObject({ name: 'Tiny v2', dir: '/elsewhere', config: {} });
     expect(store.listModels()).toHaveLength(1);
     expect(store.getModel(model.id)?.name).toBe('Tiny v2');
+  });
+
+  it('a JSON value a damaged page left in a row is the damage refusal, not a SyntaxError', () => {
+    const s = newSession('damaged');
+    db.pragma('ignore_check_constraints = ON'); // what a page copied over another leaves behind, past the CHECKs
+    db.prepare('UPDATE sessions SET policy_params = ? WHERE id = ?').run('CREATE TABLE x', s.id);
+    const refusal = (() => { try { store.listSessions(); } catch (err) { return err; } })();
+    expect(refusal).toBeInstanceOf(DamagedRowError);
+    expect(refusal).toMatchObject({ code: 'database_damaged', field: 'policy' });
+    expect((refusal as Error).message).toMatch(/^The chat database is damaged \(a stored policy cannot be read\).*\.$/);
   });
 
   it('creates, finds, renames, re-policies, counts tokens and deletes sessions', () => {
