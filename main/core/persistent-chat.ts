@@ -8,6 +8,7 @@ import type { SnapshotManifest } from '../cache/snapshot-manifest.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
 import { StreamingMessageWriter } from '../store/message-writer.js';
+import { inTransaction } from '../store/typed-statements.js';
 import { SessionLocks } from '../store/session-locks.js';
 import { MissingChunkError } from '../store/snapshot-chunks.js';
 import { DEFAULT_SNAPSHOT_BUDGET } from '../store/snapshot-budget.js';
@@ -164,8 +165,7 @@ export class PersistentChat {
    * holds both stored messages (before the first prefill), so a UI can show them at once and in order.
    */
   async *send(text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
-    const user = this.store.appendMessage(this.session.id, { role: 'user', text });
-    const writer = this.startAnswer();
+    const [user, writer] = this.withAnswer(() => this.store.appendMessage(this.session.id, { role: 'user', text }));
     yield { type: 'started', user, assistant: this.store.getMessage(writer.messageId)!, replaced: null };
     yield* this.answerTurn(user, writer, opts);
   }
@@ -176,8 +176,7 @@ export class PersistentChat {
    */
   async *edit(messageId: number, text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
     const old = this.ownMessage(messageId, 'user');
-    const user = this.store.appendMessage(this.session.id, { role: 'user', text, parentId: old.parentId });
-    const writer = this.startAnswer();
+    const [user, writer] = this.withAnswer(() => this.store.appendMessage(this.session.id, { role: 'user', text, parentId: old.parentId }));
     yield { type: 'started', user: this.store.getMessage(user.id)!, assistant: this.store.getMessage(writer.messageId)!, replaced: old.id };
     await this.restoreToForkPoint(old.parentId, writer);
     yield* this.answerTurn(user, writer, opts);
@@ -189,10 +188,11 @@ export class PersistentChat {
    * them (from a snapshot where one fits), then the turn is answered.
    */
   async *sendAfter(forkAfter: number | null | undefined, extras: { role: Message['role']; text: string }[], text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
-    let parentId = forkAfter;
-    for (const m of extras) parentId = this.store.appendMessage(this.session.id, { role: m.role, text: m.text, parentId }).id;
-    const user = this.store.appendMessage(this.session.id, { role: 'user', text, parentId });
-    const writer = this.startAnswer();
+    const [user, writer] = this.withAnswer(() => {
+      let parentId = forkAfter;
+      for (const m of extras) parentId = this.store.appendMessage(this.session.id, { role: m.role, text: m.text, parentId }).id;
+      return this.store.appendMessage(this.session.id, { role: 'user', text, parentId });
+    });
     yield { type: 'started', user: this.store.getMessage(user.id)!, assistant: this.store.getMessage(writer.messageId)!, replaced: null };
     await this.restoreToForkPoint(user.parentId, writer);
     yield* this.answerTurn(user, writer, opts);
@@ -280,6 +280,14 @@ export class PersistentChat {
     return StreamingMessageWriter.start(this.store, this.session.id, { intervalMs: 500, parentId });
   }
 
+  /** The user's turn (`store` writes it) and the empty answer after it, in one commit: the pages both touch are written once. */
+  private withAnswer(store: () => Message): [Message, StreamingMessageWriter] {
+    return inTransaction(this.store.db, () => {
+      const user = store();
+      return [user, this.startAnswer()];
+    });
+  }
+
   /**
    * Switches the cache policy: the session keeps its transcript and a new cache is built beside the old one by
    * re-reading it under the new policy. Only once that is done does the switch take effect (stored, the old cache
@@ -343,6 +351,7 @@ export class PersistentChat {
     let answer = follow();
     let shown = '';
     let read = 0;
+    let counted = false;
     try {
       for await (const ev of events) {
         if (ev.type === 'prefill') {
@@ -373,15 +382,18 @@ export class PersistentChat {
             }
           }
         }
-        if (ev.type === 'done') writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
+        if (ev.type === 'done') {
+          writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done', () => this.addTokensSeen(seenBefore));
+          counted = true;
+        }
       }
     } catch (err) {
       // a store that failed once (disk full) may fail again: the first error is the one to report
       attempt(() => writer.finish(isAbort(err) ? 'stopped' : 'error'));
-      attempt(() => this.addTokensSeen(seenBefore));
+      if (!counted) attempt(() => this.addTokensSeen(seenBefore));
       throw err;
     }
-    this.addTokensSeen(seenBefore);
+    if (!counted) this.addTokensSeen(seenBefore);
     await this.saveSnapshot(writer.messageId);
   }
 
