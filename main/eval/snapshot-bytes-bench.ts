@@ -6,6 +6,7 @@ import type { Model } from '../engine/model.js';
 import type { PolicySpec } from '../policy/policy.js';
 import { openDatabase } from '../store/database.js';
 import { Store } from '../store/store.js';
+import { WalCheckpointer } from '../store/wal-checkpointer.js';
 
 export type SnapshotFormat = 'full' | 'chunked' | 'none';
 
@@ -16,7 +17,10 @@ export interface SnapshotBytesRow {
   cacheTokens: number;
   /** mean tokens a measured turn added (its user text and its answer) */
   tokensPerTurn: number;
-  /** mean per turn (checkpoints included): bytes the process caused to be written to storage (/proc/self/io write_bytes: database + WAL) */
+  /**
+   * mean per turn: bytes the process caused to be written to storage (/proc/self/io write_bytes: database + WAL), the
+   * checkpoints included (those during the turns and one after them that copies what is left in the WAL)
+   */
   writeBytes: number;
   /** mean per turn: bytes passed to write calls (wchar) */
   wchar: number;
@@ -34,6 +38,10 @@ export interface SnapshotBytesRow {
   storedBytes: number;
   /** each measured turn's start and end (seconds since the epoch), to count fsyncs from a trace */
   turns: { start: number; end: number }[];
+  /** the checkpoint after the measured turns (its bytes and fsyncs are shared out over them) */
+  settle: { start: number; end: number };
+  /** checkpoints the checkpointer made during the measured turns */
+  checkpoints: number;
   fsyncs?: number;
 }
 
@@ -54,7 +62,7 @@ function processIo(): { writeBytes: number; wchar: number } {
  */
 export async function benchSnapshotBytes(
   model: Model,
-  opts: { text: string; policy: PolicySpec; turnTokens: number[]; turns: number; formats: SnapshotFormat[]; dir?: string },
+  opts: { text: string; policy: PolicySpec; turnTokens: number[]; turns: number; formats: SnapshotFormat[]; dir?: string; walCheckpointBytes?: number },
 ): Promise<SnapshotBytesRow[]> {
   const rows: SnapshotBytesRow[] = [];
   const words = opts.text.split(/\s+/).filter(Boolean);
@@ -75,7 +83,7 @@ export async function benchSnapshotBytes(
   for (const format of opts.formats) {
     for (const turnTokens of opts.turnTokens) {
       const dir = mkdtempSync(join(opts.dir ?? tmpdir(), 'perpetua-snapshot-bytes-'));
-      const store = new Store(openDatabase(join(dir, 'chat.db')));
+      const store = new Store(openDatabase(join(dir, 'chat.db'), { walCheckpointBytes: opts.walCheckpointBytes }));
       try {
         const chat = await PersistentChat.open(store, model, { name: 'bench', policy: opts.policy, raw: true, snapshotFormat: format });
         // fill the cache past its capacity: every measured turn evicts
@@ -89,6 +97,7 @@ export async function benchSnapshotBytes(
         const saveCpu: number[] = [];
         const turns: { start: number; end: number }[] = [];
         const added: number[] = [];
+        const checkpointsBefore = WalCheckpointer.of(store.db)?.checkpoints ?? 0;
         for (let t = 0; t < opts.turns; t++) {
           const before = processIo();
           const seen = chat.engine.policy.totalTokensSeen;
@@ -105,6 +114,16 @@ export async function benchSnapshotBytes(
           saveTotal.push(chat.lastSave?.ms ?? 0);
           saveCpu.push(chat.lastSave?.longestStepCpuMs ?? 0);
         }
+        const checkpoints = (WalCheckpointer.of(store.db)?.checkpoints ?? 0) - checkpointsBefore;
+        // what the turns left in the WAL reaches the database file at a checkpoint: counted, shared out over the turns
+        const settleStart = Date.now() / 1000;
+        const beforeSettle = processIo();
+        store.db.pragma('wal_checkpoint(PASSIVE)');
+        const afterSettle = processIo();
+        const settle = { start: settleStart, end: Date.now() / 1000 };
+        const share = (xs: number[], n: number) => xs.splice(0, xs.length, ...xs.map((x) => x + n / opts.turns));
+        share(writes, afterSettle.writeBytes - beforeSettle.writeBytes);
+        share(chars, afterSettle.wchar - beforeSettle.wchar);
         rows.push({
           format,
           turnTokens,
@@ -120,6 +139,8 @@ export async function benchSnapshotBytes(
           saveCpuMaxMs: Math.max(...saveCpu),
           storedBytes: store.chunks.bytesUsed(chat.session.id),
           turns,
+          settle,
+          checkpoints,
         });
         chat.close();
       } finally {
@@ -131,8 +152,12 @@ export async function benchSnapshotBytes(
   return rows;
 }
 
-/** fsync and fdatasync calls inside each row's turns, per turn (mean: checkpoints come every few turns), from an `strace -f -ttt` log. */
+/**
+ * fsync and fdatasync calls inside each row's turns and its closing checkpoint, per turn (mean: checkpoints come every
+ * few dozen turns), from an `strace -f -ttt` log.
+ */
 export function countFsyncs(trace: string, rows: SnapshotBytesRow[]): void {
   const calls = [...trace.matchAll(/(\d+\.\d+) f(?:data)?sync\(/g)].map((m) => Number(m[1]));
-  for (const r of rows) r.fsyncs = mean(r.turns.map((t) => calls.filter((c) => c >= t.start && c <= t.end).length));
+  const within = (t: { start: number; end: number }) => calls.filter((c) => c >= t.start && c <= t.end).length;
+  for (const r of rows) r.fsyncs = (r.turns.reduce((n, t) => n + within(t), 0) + within(r.settle)) / r.turns.length;
 }
