@@ -89,6 +89,8 @@ export async function benchSnapshotBytes(
         // fill the cache past its capacity: every measured turn evicts
         const capacity = opts.policy.sink + opts.policy.window;
         for await (const ev of chat.send(nextText(Math.round(capacity * 1.2)), { maxTokens: 1, ignoreEos: true, chunk: 256 })) void ev;
+        // the first save's pages reach the database file before the measured turns start
+        await checkpointAll(store);
         const writes: number[] = [];
         const chars: number[] = [];
         const saved: number[] = [];
@@ -118,7 +120,7 @@ export async function benchSnapshotBytes(
         // what the turns left in the WAL reaches the database file at a checkpoint: counted, shared out over the turns
         const settleStart = Date.now() / 1000;
         const beforeSettle = processIo();
-        store.db.pragma('wal_checkpoint(PASSIVE)');
+        await checkpointAll(store);
         const afterSettle = processIo();
         const settle = { start: settleStart, end: Date.now() / 1000 };
         const share = (xs: number[], n: number) => xs.splice(0, xs.length, ...xs.map((x) => x + n / opts.turns));
@@ -150,6 +152,12 @@ export async function benchSnapshotBytes(
     }
   }
   return rows;
+}
+
+/** Waits for the checkpointer's checkpoint under way, then copies all the WAL holds into the database. */
+async function checkpointAll(store: Store): Promise<void> {
+  await WalCheckpointer.of(store.db)?.settled();
+  store.db.pragma('wal_checkpoint(PASSIVE)');
 }
 
 /**

@@ -60,6 +60,11 @@ export class WalCheckpointer {
     this.timer.unref(); // an open database alone must not keep the process alive
   }
 
+  /** Resolves once no checkpoint is under way (benchmarks: what a checkpoint writes is counted where it belongs). */
+  async settled(): Promise<void> {
+    while (this.pending) await new Promise((r) => setTimeout(r, 10));
+  }
+
   /** Starts the worker thread now rather than at the first checkpoint; resolves once it runs. */
   async warm(): Promise<void> {
     const worker = (this.worker ??= this.startWorker());
