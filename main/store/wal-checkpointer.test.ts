@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from './database.js';
+import { Store } from './store.js';
 import { walFrames } from './fixtures/wal-frames.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 
@@ -74,6 +75,25 @@ describe('WAL checkpoints off the core thread', () => {
     expect(again.pragma('integrity_check', { simple: true })).toBe('ok');
     expect(again.prepare('SELECT count(*), sum(i) FROM t').raw().get()).toEqual([512, (511 * 512) / 2]);
     again.close();
+  });
+
+  it('deleting a chat gives its space back through the worker thread', async () => {
+    const file = newFile();
+    const store = new Store(openDatabase(file));
+    const checkpointer = WalCheckpointer.of(store.db)!;
+    const modelId = store.upsertModel({ name: 'm', dir: 'm', fingerprint: 'f' }).id;
+    const ids = Array.from({ length: 8 }, (_, i) => {
+      const s = store.createSession({ name: `chat ${i}`, modelId, policy: 'sink', policyParams: {} });
+      store.saveSnapshot(s.id, null, blob(i, 512 * KIB));
+      return s.id;
+    });
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    const full = statSync(file).size;
+    for (const id of ids.slice(0, 6)) store.deleteSession(id);
+    // the vacuumed pages leave the file once the worker has copied the WAL (the WAL is far below its threshold)
+    await until(() => checkpointer.checkpoints > 0 && statSync(file).size < full - 5 * 512 * KIB);
+    expect(store.listSessions().length).toBe(2);
+    store.db.close();
   });
 
   it('leaves the WAL alone while nothing new comes: an idle chat makes no checkpoints', async () => {

@@ -26,6 +26,7 @@ export class WalCheckpointer {
   /** size and time of change of the WAL at the last complete checkpoint: until it changes there is nothing to copy */
   private copied = '';
   private looked = '';
+  private forced = false;
   /** the last checkpoint's outcome (tests and benchmarks) */
   last: CheckpointReply | undefined;
   checkpoints = 0;
@@ -60,6 +61,12 @@ export class WalCheckpointer {
     this.timer.unref(); // an open database alone must not keep the process alive
   }
 
+  /** Checkpoints now whatever the WAL's size (a deleted chat's pages go back to the disk at the checkpoint). */
+  checkpointSoon(): void {
+    this.forced = true;
+    this.check();
+  }
+
   /** Resolves once no checkpoint is under way (benchmarks: what a checkpoint writes is counted where it belongs). */
   async settled(): Promise<void> {
     while (this.pending) await new Promise((r) => setTimeout(r, 10));
@@ -87,12 +94,13 @@ export class WalCheckpointer {
     let state: string;
     try {
       const s = statSync(`${this.db.name}-wal`);
-      if (s.size < this.thresholdBytes) return;
+      if (s.size < this.thresholdBytes && !this.forced) return;
       state = `${s.size}:${s.mtimeMs}`;
     } catch {
       return; // no WAL (yet, or any more)
     }
-    if (state === this.copied) return;
+    if (state === this.copied && !this.forced) return;
+    this.forced = false;
     this.pending = true;
     this.looked = state;
     this.worker ??= this.startWorker();
