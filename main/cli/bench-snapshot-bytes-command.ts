@@ -79,13 +79,13 @@ export async function benchSnapshotBytesCommand(args: string[]): Promise<void> {
 
 function report(rows: SnapshotBytesRow[], json: string | undefined): void {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
-  console.log('| format | turn tokens (measured) | cache tokens | written per turn (write_bytes) | write calls (wchar) | save payload | vs full | fsyncs per turn | longest save step, wall (median / max ms) | its CPU (median / max ms) | save start to end (ms) | stored | checkpoints |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| format | turn tokens (measured) | cache tokens | written per turn (write_bytes) | write calls (wchar) | save payload | vs full | fsyncs per turn | longest save step, wall (median / max ms) | its CPU (median / max ms) | its wait for a CPU (median / max ms) | save start to end (ms) | stored | checkpoints off the core thread (longest ms) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const full = rows.find((x) => x.format === 'full' && x.turnTokens === r.turnTokens);
     const ratio = full ? `${((100 * r.writeBytes) / full.writeBytes).toFixed(1)} %` : '';
     console.log(
-      `| ${r.format} | ${r.turnTokens} (${r.tokensPerTurn.toFixed(0)}) | ${r.cacheTokens} | ${kib(r.writeBytes)} | ${kib(r.wchar)} | ${kib(r.savedBytes)} | ${ratio} | ${r.fsyncs === undefined ? '–' : r.fsyncs.toFixed(2)} | ${r.saveMs.toFixed(1)} / ${r.saveMaxMs.toFixed(1)} | ${r.saveCpuMs.toFixed(1)} / ${r.saveCpuMaxMs.toFixed(1)} | ${r.saveTotalMs.toFixed(1)} | ${kib(r.storedBytes)} | ${r.checkpoints} |`,
+      `| ${r.format} | ${r.turnTokens} (${r.tokensPerTurn.toFixed(0)}) | ${r.cacheTokens} | ${kib(r.writeBytes)} | ${kib(r.wchar)} | ${kib(r.savedBytes)} | ${ratio} | ${r.fsyncs === undefined ? '–' : r.fsyncs.toFixed(2)} | ${r.saveMs.toFixed(1)} / ${r.saveMaxMs.toFixed(1)} | ${r.saveCpuMs.toFixed(1)} / ${r.saveCpuMaxMs.toFixed(1)} | ${r.saveWaitMs.toFixed(1)} / ${r.saveWaitMaxMs.toFixed(1)} | ${r.saveTotalMs.toFixed(1)} | ${kib(r.storedBytes)} | ${r.checkpoints} (${r.checkpointMaxMs.toFixed(0)}) |`,
     );
   }
   if (json) writeFileSync(json, JSON.stringify({ kind: 'perpetua.bench.snapshot-bytes', version: 1, rows }, null, 2));

@@ -18,6 +18,7 @@ import { AnswerCheckpoints } from './answer-checkpoints.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
 import { isInContext, readTranscript, type ReadOptions, type RebuildOptions, type TranscriptRead } from './transcript-read.js';
 import { PerpetuaError } from '../shared/errors.js';
+import { threadTime } from '../shared/thread-time.js';
 import type { RestoreReport } from './restore-report.js';
 
 export { describeRestore, type RestoreReport } from './restore-report.js';
@@ -56,8 +57,10 @@ export interface SaveCost {
   ms: number;
   /** the longest step the core's thread spent without a break (what it blocks everything else for), wall clock */
   longestStepMs: number;
-  /** the CPU time of the step that used the most (a busy machine stretches wall-clock steps) */
+  /** the CPU time of the step that used the most (a busy machine stretches wall-clock steps), the core's thread only */
   longestStepCpuMs: number;
+  /** how long the longest step waited for a CPU (another process had it), ms; 0 where the system does not say */
+  longestStepWaitMs: number;
 }
 
 /** Policy spec stored with a session, back as a PolicySpec. */
@@ -420,12 +423,13 @@ export class PersistentChat {
     const policy = this.engine.policy;
     const keep = this.opts.keepSnapshots ?? 3;
     const started = performance.now();
+    const startTime = threadTime();
     if (this.opts.snapshotFormat === 'full') {
       const bytes = encodeSnapshot(await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
       this.store.saveSnapshot(this.session.id, messageId, bytes, keep);
       this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
-      const ms = performance.now() - started;
-      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms, longestStepCpuMs: ms };
+      const [ms, t] = [performance.now() - started, threadTime()];
+      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms, longestStepCpuMs: t.cpuMs - startTime.cpuMs, longestStepWaitMs: t.waitMs - startTime.waitMs };
       return;
     }
     // another cache than the ledger follows (an adopted A/B branch): nothing of it is stored yet
@@ -433,18 +437,20 @@ export class PersistentChat {
     // the save runs in steps (read and encode a piece, store it) with the core's thread free in between
     let longest = 0;
     let longestCpu = 0;
-    let stepStart = performance.now();
-    let stepCpu = process.cpuUsage();
+    let longestWait = 0;
+    let stepStart = started;
+    let stepTime = startTime; // the core's thread alone: a checkpoint in the checkpointer's thread is not the core's
     const endStep = () => {
-      longest = Math.max(longest, performance.now() - stepStart);
-      const cpu = process.cpuUsage(stepCpu);
-      longestCpu = Math.max(longestCpu, (cpu.user + cpu.system) / 1000);
+      const ms = performance.now() - stepStart;
+      const t = threadTime();
+      if (ms > longest) [longest, longestWait] = [ms, t.waitMs - stepTime.waitMs];
+      longestCpu = Math.max(longestCpu, t.cpuMs - stepTime.cpuMs);
     };
     const pause = async () => {
       endStep();
       await new Promise((r) => setImmediate(r));
       stepStart = performance.now();
-      stepCpu = process.cpuUsage();
+      stepTime = threadTime();
     };
     const write = async (ledger: ChunkLedger): Promise<ChunkedSave> => {
       const save = await ledger.plan(cacheRowsOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor), { coveredChars, pause });
@@ -472,7 +478,7 @@ export class PersistentChat {
     this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
     endStep();
     const bytes = save.manifest.byteLength + save.added.reduce((n, c) => n + c.bytes.byteLength, 0);
-    this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest, longestStepCpuMs: longestCpu };
+    this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest, longestStepCpuMs: longestCpu, longestStepWaitMs: longestWait };
   }
 }
 

@@ -32,6 +32,9 @@ export interface SnapshotBytesRow {
   /** the CPU time of a save's costliest step: median and max over the turns, ms */
   saveCpuMs: number;
   saveCpuMaxMs: number;
+  /** how long the longest step waited for a CPU (the machine's load): median and max over the turns, ms */
+  saveWaitMs: number;
+  saveWaitMaxMs: number;
   /** median time from a save's start to its end, ms (the core serves other work between its steps) */
   saveTotalMs: number;
   /** what the session's snapshots take in the database at the end */
@@ -40,8 +43,9 @@ export interface SnapshotBytesRow {
   turns: { start: number; end: number }[];
   /** the checkpoint after the measured turns (its bytes and fsyncs are shared out over them) */
   settle: { start: number; end: number };
-  /** checkpoints the checkpointer made during the measured turns */
+  /** checkpoints the checkpointer made during the measured turns, and the longest of them (ms, in its own thread) */
   checkpoints: number;
+  checkpointMaxMs: number;
   fsyncs?: number;
 }
 
@@ -97,6 +101,7 @@ export async function benchSnapshotBytes(
         const saveMs: number[] = [];
         const saveTotal: number[] = [];
         const saveCpu: number[] = [];
+        const saveWait: number[] = [];
         const turns: { start: number; end: number }[] = [];
         const added: number[] = [];
         const checkpointsBefore = WalCheckpointer.of(store.db)?.checkpoints ?? 0;
@@ -115,6 +120,7 @@ export async function benchSnapshotBytes(
           saveMs.push(chat.lastSave?.longestStepMs ?? 0);
           saveTotal.push(chat.lastSave?.ms ?? 0);
           saveCpu.push(chat.lastSave?.longestStepCpuMs ?? 0);
+          saveWait.push(chat.lastSave?.longestStepWaitMs ?? 0);
         }
         const checkpoints = (WalCheckpointer.of(store.db)?.checkpoints ?? 0) - checkpointsBefore;
         // what the turns left in the WAL reaches the database file at a checkpoint: counted, shared out over the turns
@@ -139,10 +145,13 @@ export async function benchSnapshotBytes(
           saveTotalMs: median(saveTotal),
           saveCpuMs: median(saveCpu),
           saveCpuMaxMs: Math.max(...saveCpu),
+          saveWaitMs: median(saveWait),
+          saveWaitMaxMs: Math.max(...saveWait),
           storedBytes: store.chunks.bytesUsed(chat.session.id),
           turns,
           settle,
           checkpoints,
+          checkpointMaxMs: WalCheckpointer.of(store.db)?.longestMs ?? 0,
         });
         chat.close();
       } finally {

@@ -30,6 +30,8 @@ export class WalCheckpointer {
   /** the last checkpoint's outcome (tests and benchmarks) */
   last: CheckpointReply | undefined;
   checkpoints = 0;
+  /** the longest checkpoint so far, ms (in the worker's thread) */
+  longestMs = 0;
   /** times the WAL's size was looked at */
   checks = 0;
 
@@ -114,6 +116,7 @@ export class WalCheckpointer {
       this.pending = false;
       this.last = reply;
       this.checkpoints++;
+      if (reply.ok) this.longestMs = Math.max(this.longestMs, reply.ms);
       if (reply.ok && !reply.busy && reply.copiedFrames === reply.walFrames) this.copied = this.looked;
     });
     worker.on('error', () => {
