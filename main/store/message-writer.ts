@@ -106,7 +106,9 @@ export class StreamingMessageWriter {
     let message: Message;
     try {
       message = inTransaction(this.store.db, () => {
-        const m = this.store.updateMessageText(this.messageId, text, state, this.tokens);
+        const m = state === 'streaming'
+          ? this.store.streamMessageText(this.messageId, text, this.tokens)
+          : this.store.updateMessageText(this.messageId, text, state, this.tokens);
         alongside?.();
         return m;
       });

@@ -149,7 +149,9 @@ describe('crash safety', () => {
     expect(withCommits).toBeGreaterThanOrEqual(Math.floor(runs / 2));
     expect(commits).toBeGreaterThan(100);
     // … and if the WAL was being checkpointed (in the worker thread) in some of them
-    expect(stats.reduce((n, s) => n + s.checkpoints, 0)).toBeGreaterThanOrEqual(3);
+    const checkpoints = stats.reduce((n, s) => n + s.checkpoints, 0);
+    console.log(`crash safety: ${commits} commits, ${checkpoints} checkpoints reported before the kills`);
+    expect(checkpoints).toBeGreaterThanOrEqual(10);
 
     // What a restart does: replies cut off mid-stream become 'stopped', and the text stays.
     const db = openDatabase(join(dir, 'chain-0.db'));

@@ -29,3 +29,4 @@ parentPort!.on('message', () => {
   }
   parentPort!.postMessage(reply);
 });
+parentPort!.postMessage('ready');

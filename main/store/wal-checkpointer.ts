@@ -27,6 +27,7 @@ export class WalCheckpointer {
   private copied = '';
   private looked = '';
   private forced = false;
+  private ready: Promise<void> = Promise.resolve();
   /** the last checkpoint's outcome (tests and benchmarks) */
   last: CheckpointReply | undefined;
   checkpoints = 0;
@@ -74,13 +75,10 @@ export class WalCheckpointer {
     while (this.pending) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /** Starts the worker thread now rather than at the first checkpoint; resolves once it runs. */
+  /** Starts the worker thread now rather than at the first checkpoint; resolves once it takes requests. */
   async warm(): Promise<void> {
-    const worker = (this.worker ??= this.startWorker());
-    await new Promise<void>((resolve, reject) => {
-      worker.once('online', resolve);
-      worker.once('error', reject);
-    });
+    this.worker ??= this.startWorker();
+    await this.ready;
   }
 
   /** Stops checking; a checkpoint under way finishes in its thread (the core's next open recovers the WAL either way). */
@@ -112,7 +110,13 @@ export class WalCheckpointer {
   private startWorker(): Worker {
     const worker = startWorker(new URL('./wal-checkpoint-worker.js', import.meta.url), { file: this.db.name, nativeBinding: this.nativeBinding });
     worker.unref();
-    worker.on('message', (reply: CheckpointReply) => {
+    this.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m) => m === 'ready' && resolve());
+      worker.once('error', reject);
+    });
+    this.ready.catch(() => {}); // a thread that fails is reported by its 'error' handler below
+    worker.on('message', (reply: CheckpointReply | 'ready') => {
+      if (reply === 'ready') return;
       this.pending = false;
       this.last = reply;
       this.checkpoints++;
