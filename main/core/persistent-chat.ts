@@ -18,7 +18,7 @@ import { AnswerCheckpoints } from './answer-checkpoints.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
 import { isInContext, readTranscript, type ReadOptions, type RebuildOptions, type TranscriptRead } from './transcript-read.js';
 import { PerpetuaError } from '../shared/errors.js';
-import { threadTime } from '../shared/thread-time.js';
+import { cpuWaitMs } from '../shared/cpu-wait.js';
 import type { RestoreReport } from './restore-report.js';
 
 export { describeRestore, type RestoreReport } from './restore-report.js';
@@ -57,7 +57,7 @@ export interface SaveCost {
   ms: number;
   /** the longest step the core's thread spent without a break (what it blocks everything else for), wall clock */
   longestStepMs: number;
-  /** the CPU time of the step that used the most (a busy machine stretches wall-clock steps), the core's thread only */
+  /** the CPU time of the step that used the most (a busy machine stretches wall-clock steps); the process's, all threads */
   longestStepCpuMs: number;
   /** how long the longest step waited for a CPU (another process had it), ms; 0 where the system does not say */
   longestStepWaitMs: number;
@@ -423,13 +423,13 @@ export class PersistentChat {
     const policy = this.engine.policy;
     const keep = this.opts.keepSnapshots ?? 3;
     const started = performance.now();
-    const startTime = threadTime();
+    const startTime = { cpu: process.cpuUsage(), waitMs: cpuWaitMs() };
     if (this.opts.snapshotFormat === 'full') {
       const bytes = encodeSnapshot(await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
       this.store.saveSnapshot(this.session.id, messageId, bytes, keep);
       this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? DEFAULT_SNAPSHOT_BUDGET, this.session.id);
-      const [ms, t] = [performance.now() - started, threadTime()];
-      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms, longestStepCpuMs: t.cpuMs - startTime.cpuMs, longestStepWaitMs: t.waitMs - startTime.waitMs };
+      const [ms, cpu] = [performance.now() - started, process.cpuUsage(startTime.cpu)];
+      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms, longestStepCpuMs: (cpu.user + cpu.system) / 1000, longestStepWaitMs: cpuWaitMs() - startTime.waitMs };
       return;
     }
     // another cache than the ledger follows (an adopted A/B branch): nothing of it is stored yet
@@ -439,18 +439,18 @@ export class PersistentChat {
     let longestCpu = 0;
     let longestWait = 0;
     let stepStart = started;
-    let stepTime = startTime; // the core's thread alone: a checkpoint in the checkpointer's thread is not the core's
+    let stepTime = startTime;
     const endStep = () => {
       const ms = performance.now() - stepStart;
-      const t = threadTime();
-      if (ms > longest) [longest, longestWait] = [ms, t.waitMs - stepTime.waitMs];
-      longestCpu = Math.max(longestCpu, t.cpuMs - stepTime.cpuMs);
+      const cpu = process.cpuUsage(stepTime.cpu);
+      if (ms > longest) [longest, longestWait] = [ms, cpuWaitMs() - stepTime.waitMs];
+      longestCpu = Math.max(longestCpu, (cpu.user + cpu.system) / 1000);
     };
     const pause = async () => {
       endStep();
       await new Promise((r) => setImmediate(r));
       stepStart = performance.now();
-      stepTime = threadTime();
+      stepTime = { cpu: process.cpuUsage(), waitMs: cpuWaitMs() };
     };
     const write = async (ledger: ChunkLedger): Promise<ChunkedSave> => {
       const save = await ledger.plan(cacheRowsOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor), { coveredChars, pause });
