@@ -8,6 +8,7 @@ import type { SnapshotManifest } from '../cache/snapshot-manifest.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
 import { StreamingMessageWriter } from '../store/message-writer.js';
+import { inTransaction } from '../store/typed-statements.js';
 import { SessionLocks } from '../store/session-locks.js';
 import { MissingChunkError } from '../store/snapshot-chunks.js';
 import { CacheNotSavedError } from '../store/errors.js';
@@ -18,6 +19,7 @@ import { AnswerCheckpoints } from './answer-checkpoints.js';
 import { ChatSession, type ChatEvent, type SendOptions } from './chat-session.js';
 import { isInContext, readTranscript, type ReadOptions, type RebuildOptions, type TranscriptRead } from './transcript-read.js';
 import { PerpetuaError } from '../shared/errors.js';
+import { cpuWaitMs } from '../shared/cpu-wait.js';
 import type { RestoreReport } from './restore-report.js';
 
 export { describeRestore, type RestoreReport } from './restore-report.js';
@@ -56,8 +58,10 @@ export interface SaveCost {
   ms: number;
   /** the longest step the core's thread spent without a break (what it blocks everything else for), wall clock */
   longestStepMs: number;
-  /** the CPU time of the step that used the most (a busy machine stretches wall-clock steps) */
+  /** the CPU time of the step that used the most (a busy machine stretches wall-clock steps); the process's, all threads */
   longestStepCpuMs: number;
+  /** how long the longest step waited for a CPU (another process had it), ms; 0 where the system does not say */
+  longestStepWaitMs: number;
 }
 
 /** Policy spec stored with a session, back as a PolicySpec. */
@@ -165,8 +169,7 @@ export class PersistentChat {
    * holds both stored messages (before the first prefill), so a UI can show them at once and in order.
    */
   async *send(text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
-    const user = this.store.appendMessage(this.session.id, { role: 'user', text });
-    const writer = this.startAnswer();
+    const [user, writer] = this.withAnswer(() => this.store.appendMessage(this.session.id, { role: 'user', text }));
     yield { type: 'started', user, assistant: this.store.getMessage(writer.messageId)!, replaced: null };
     yield* this.answerTurn(user, writer, opts);
   }
@@ -177,8 +180,7 @@ export class PersistentChat {
    */
   async *edit(messageId: number, text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
     const old = this.ownMessage(messageId, 'user');
-    const user = this.store.appendMessage(this.session.id, { role: 'user', text, parentId: old.parentId });
-    const writer = this.startAnswer();
+    const [user, writer] = this.withAnswer(() => this.store.appendMessage(this.session.id, { role: 'user', text, parentId: old.parentId }));
     yield { type: 'started', user: this.store.getMessage(user.id)!, assistant: this.store.getMessage(writer.messageId)!, replaced: old.id };
     await this.restoreToForkPoint(old.parentId, writer);
     yield* this.answerTurn(user, writer, opts);
@@ -190,10 +192,11 @@ export class PersistentChat {
    * them (from a snapshot where one fits), then the turn is answered.
    */
   async *sendAfter(forkAfter: number | null | undefined, extras: { role: Message['role']; text: string }[], text: string, opts: SendOptions): AsyncGenerator<SessionEvent> {
-    let parentId = forkAfter;
-    for (const m of extras) parentId = this.store.appendMessage(this.session.id, { role: m.role, text: m.text, parentId }).id;
-    const user = this.store.appendMessage(this.session.id, { role: 'user', text, parentId });
-    const writer = this.startAnswer();
+    const [user, writer] = this.withAnswer(() => {
+      let parentId = forkAfter;
+      for (const m of extras) parentId = this.store.appendMessage(this.session.id, { role: m.role, text: m.text, parentId }).id;
+      return this.store.appendMessage(this.session.id, { role: 'user', text, parentId });
+    });
     yield { type: 'started', user: this.store.getMessage(user.id)!, assistant: this.store.getMessage(writer.messageId)!, replaced: null };
     await this.restoreToForkPoint(user.parentId, writer);
     yield* this.answerTurn(user, writer, opts);
@@ -301,6 +304,14 @@ export class PersistentChat {
     return StreamingMessageWriter.start(this.store, this.session.id, { intervalMs: 500, parentId });
   }
 
+  /** The user's turn (`store` writes it) and the empty answer after it, in one commit: the pages both touch are written once. */
+  private withAnswer(store: () => Message): [Message, StreamingMessageWriter] {
+    return inTransaction(this.store.db, () => {
+      const user = store();
+      return [user, this.startAnswer()];
+    });
+  }
+
   /**
    * Continues the session from an A/B answer whose cache is gone (the core restarted since the run): the prompt and
    * answer join the transcript, and a cache under `spec` is read for it (from the newest snapshot, derived into that
@@ -388,6 +399,7 @@ export class PersistentChat {
     let answer = follow();
     let shown = '';
     let read = 0;
+    let counted = false;
     try {
       for await (const ev of events) {
         if (ev.type === 'prefill') {
@@ -418,16 +430,19 @@ export class PersistentChat {
             }
           }
         }
-        if (ev.type === 'done') writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done');
+        if (ev.type === 'done') {
+          writer.finish(ev.reason === 'cancelled' ? 'stopped' : 'done', () => this.addTokensSeen(seenBefore));
+          counted = true;
+        }
       }
     } catch (err) {
       // a store that failed once (disk full) may fail again: the first error is the one to report
       attempt(() => writer.finish(isAbort(err) ? 'stopped' : 'error'));
-      attempt(() => this.addTokensSeen(seenBefore));
+      if (!counted) attempt(() => this.addTokensSeen(seenBefore));
       throw err;
     }
     try {
-      this.addTokensSeen(seenBefore);
+      if (!counted) this.addTokensSeen(seenBefore);
       await this.saveSnapshot(writer.messageId);
     } catch (err) {
       // the answer is stored as it ended and stays so: only the cache's copy is missing (a reopen re-reads it)
@@ -458,12 +473,13 @@ export class PersistentChat {
     const policy = this.engine.policy;
     const keep = this.opts.keepSnapshots ?? 3;
     const started = performance.now();
+    const startTime = { cpu: process.cpuUsage(), waitMs: cpuWaitMs() };
     if (this.opts.snapshotFormat === 'full') {
       const bytes = encodeSnapshot(await snapshotOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor));
       this.store.saveSnapshot(this.session.id, messageId, bytes, keep);
       this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? this.store.snapshotBudget.budget(), this.session.id);
-      const ms = performance.now() - started;
-      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms, longestStepCpuMs: ms };
+      const [ms, cpu] = [performance.now() - started, process.cpuUsage(startTime.cpu)];
+      this.lastSave = { bytes: bytes.byteLength, rows: policy.length, ms, longestStepMs: ms, longestStepCpuMs: (cpu.user + cpu.system) / 1000, longestStepWaitMs: cpuWaitMs() - startTime.waitMs };
       return;
     }
     // another cache than the ledger follows (an adopted A/B branch): nothing of it is stored yet
@@ -471,18 +487,20 @@ export class PersistentChat {
     // the save runs in steps (read and encode a piece, store it) with the core's thread free in between
     let longest = 0;
     let longestCpu = 0;
-    let stepStart = performance.now();
-    let stepCpu = process.cpuUsage();
+    let longestWait = 0;
+    let stepStart = started;
+    let stepTime = startTime;
     const endStep = () => {
-      longest = Math.max(longest, performance.now() - stepStart);
-      const cpu = process.cpuUsage(stepCpu);
+      const ms = performance.now() - stepStart;
+      const cpu = process.cpuUsage(stepTime.cpu);
+      if (ms > longest) [longest, longestWait] = [ms, cpuWaitMs() - stepTime.waitMs];
       longestCpu = Math.max(longestCpu, (cpu.user + cpu.system) / 1000);
     };
     const pause = async () => {
       endStep();
       await new Promise((r) => setImmediate(r));
       stepStart = performance.now();
-      stepCpu = process.cpuUsage();
+      stepTime = { cpu: process.cpuUsage(), waitMs: cpuWaitMs() };
     };
     const write = async (ledger: ChunkLedger): Promise<ChunkedSave> => {
       const save = await ledger.plan(cacheRowsOf(policy, model.fingerprint, model.geometry, model.kvDtype, model.kvEditor), { coveredChars, pause });
@@ -510,7 +528,7 @@ export class PersistentChat {
     this.store.snapshotBudget.enforce(this.opts.snapshotBudget ?? this.store.snapshotBudget.budget(), this.session.id);
     endStep();
     const bytes = save.manifest.byteLength + save.added.reduce((n, c) => n + c.bytes.byteLength, 0);
-    this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest, longestStepCpuMs: longestCpu };
+    this.lastSave = { bytes, rows: save.rowsWritten, ms: performance.now() - started, longestStepMs: longest, longestStepCpuMs: longestCpu, longestStepWaitMs: longestWait };
   }
 }
 

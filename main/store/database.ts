@@ -7,6 +7,7 @@ import { fromSqliteError } from './sqlite-errors.js';
 import { APPLICATION_ID, MIGRATIONS, type Migration } from './migrations.js';
 import { sqliteBinding } from './native-binding.js';
 import { prepareAutoVacuum, reclaimSpace } from './space.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 export type Db = Database.Database;
 
@@ -21,6 +22,8 @@ export interface OpenDatabaseOptions {
   onMigrationProgress?: (p: { step: string; done: number; total: number }) => void;
   /** The better-sqlite3 addon file (default: the build for the running runtime, see native-binding.ts). */
   nativeBinding?: string;
+  /** The WAL is checkpointed (off the core's thread) once it holds this many bytes (wal-checkpointer.ts). */
+  walCheckpointBytes?: number;
 }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -60,6 +63,7 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     prepareAutoVacuum(db); // deleted chats give their space back (space.ts)
     migrate(db, file, migrations, options.onMigrationProgress);
     reclaimSpace(db);
+    if (!inMemory) WalCheckpointer.attach(db, nativeBinding, options.walCheckpointBytes);
     return db;
   } catch (error) {
     db.close();

@@ -8,6 +8,7 @@ import { openDatabase, type Db } from './database.js';
 import { MessageWriterClosedError } from './errors.js';
 import { StreamingMessageWriter } from './message-writer.js';
 import { Store } from './store.js';
+import { walFrames } from './fixtures/wal-frames.js';
 
 let dir: string;
 let db: Db;
@@ -151,5 +152,29 @@ describe('StreamingMessageWriter', () => {
     expect(() => new StreamingMessageWriter(store, 12345)).toThrow(/does not exist/);
     expect(() => StreamingMessageWriter.start(store, sessionId, { intervalMs: 0 })).toThrow(RangeError);
     expect(store.listMessages(sessionId)).toHaveLength(1);
+  });
+});
+
+describe('what a streaming commit writes', () => {
+  it("the message's pages, not the session's row nor the index of streaming messages; the answer's end touches the session", () => {
+    // small tables: each of these is one page, its root
+    const root = (name: string) => db.prepare('SELECT rootpage FROM sqlite_schema WHERE name = ?').pluck().get(name) as number;
+    const untouched = [root('sessions'), root('sessions_updated'), root('messages_streaming')];
+    const writer = StreamingMessageWriter.start(store, sessionId, { intervalMs: 60_000 });
+    const touched = store.getSession(sessionId)!.updatedAt;
+    for (let i = 0; i < 5; i++) {
+      const before = walFrames(db.name).pages.length;
+      writer.append(`piece ${i} of the answer `, 1);
+      writer.flush();
+      const pages = walFrames(db.name).pages.slice(before);
+      expect(pages.length).toBeGreaterThan(0);
+      expect(pages.filter((p) => untouched.includes(p))).toEqual([]);
+    }
+    expect(onDisk(writer.messageId)).toMatchObject({ state: 'streaming', token_count: 5 });
+    expect(store.getSession(sessionId)!.updatedAt).toBe(touched);
+    const before = walFrames(db.name).pages.length;
+    writer.finish('done');
+    expect(walFrames(db.name).pages.slice(before)).toEqual(expect.arrayContaining(untouched));
+    expect(onDisk(writer.messageId)).toMatchObject({ state: 'done', token_count: 5 });
   });
 });

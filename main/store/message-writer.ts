@@ -2,6 +2,7 @@ import { AnswerNotSavedError, MessageWriterClosedError, NotFoundError, StoreErro
 import { fromSqliteError } from './sqlite-errors.js';
 import type { Store } from './store.js';
 import { endsWithHighSurrogate } from './text.js';
+import { inTransaction } from './typed-statements.js';
 import type { FinalMessageState, Message, MessageState } from './types.js';
 
 export interface MessageWriterOptions {
@@ -85,11 +86,14 @@ export class StreamingMessageWriter {
     this.commit(text, 'streaming');
   }
 
-  /** Commits the final text with its final state; the writer cannot be used afterwards. */
-  finish(state: FinalMessageState = 'done'): Message {
+  /**
+   * Commits the final text with its final state; the writer cannot be used afterwards. `alongside` writes what goes
+   * with the answer's end (the session's token count) in the same transaction: one commit writes the pages both touch once.
+   */
+  finish(state: FinalMessageState = 'done', alongside?: () => void): Message {
     if (this.finished) throw new MessageWriterClosedError(this.messageId);
     this.clearTimer();
-    const message = this.commit(this.textSoFar, state);
+    const message = this.commit(this.textSoFar, state, alongside);
     this.finished = true;
     return message;
   }
@@ -98,10 +102,16 @@ export class StreamingMessageWriter {
    * A failed commit (disk full, file made read-only) stops the stream with a sentence that says how much of
    * what was shown is saved; SQLite rolled the failed write back whole, so the saved text is intact.
    */
-  private commit(text: string, state: MessageState): Message {
+  private commit(text: string, state: MessageState, alongside?: () => void): Message {
     let message: Message;
     try {
-      message = this.store.updateMessageText(this.messageId, text, state, this.tokens);
+      message = inTransaction(this.store.db, () => {
+        const m = state === 'streaming'
+          ? this.store.streamMessageText(this.messageId, text, this.tokens)
+          : this.store.updateMessageText(this.messageId, text, state, this.tokens);
+        alongside?.();
+        return m;
+      });
     } catch (error) {
       const reason = fromSqliteError(error, this.store.db.name);
       if (!reason) throw error;

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 // the connection type spelled here, not imported from database.ts, which calls into this file
 type Db = Database.Database;
@@ -45,7 +46,10 @@ export function reclaimSpace(db: Db): number {
   if (free === 0) return 0;
   const pageSize = db.pragma('page_size', { simple: true }) as number;
   db.pragma('incremental_vacuum');
-  // the truncation reaches the file at the checkpoint; PASSIVE never waits for readers
-  db.pragma('wal_checkpoint(PASSIVE)');
+  // the truncation reaches the file at the checkpoint: the checkpointer's thread does it where there is one (a big WAL
+  // copied on the core's thread would hold it); PASSIVE never waits for readers
+  const checkpointer = WalCheckpointer.of(db);
+  if (checkpointer) checkpointer.checkpointSoon();
+  else db.pragma('wal_checkpoint(PASSIVE)');
   return free * pageSize;
 }

@@ -79,6 +79,8 @@ return {
     updateMessageText: p<MessageRow>(`
       UPDATE messages SET text = ?, state = ?, token_count = coalesce(?, token_count), updated_at = ?
       WHERE id = ? RETURNING *`),
+    // state left out: setting it, even to the same value, rewrites the row's entry in the index of streaming messages
+    streamMessageText: p<MessageRow>('UPDATE messages SET text = ?, token_count = ?, updated_at = ? WHERE id = ? RETURNING *'),
     // along a branch seq grows from parent to child, so the path in seq order is the transcript; the versions are
     // counted only for the messages returned
     listMessages: named<MessageRow>(`${activePath()}

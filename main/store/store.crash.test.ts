@@ -42,6 +42,8 @@ interface Reported {
 
 interface RunResult {
   reported: Reported[];
+  /** checkpoints the worker thread had made when the child last said so */
+  checkpoints: number;
   sawReady: boolean;
   signal: NodeJS.Signals | null;
   stderr: string;
@@ -78,7 +80,8 @@ function runAndKill(file: string, session: string, seed: number, kill: { earlyMs
           const [kind, id, length, sha] = l.split(' ');
           return { messageId: Number(id), length: Number(length), sha, done: kind === 'DONE' };
         });
-      resolve({ reported, sawReady, signal, stderr });
+      const checkpoints = Math.max(0, ...lines.filter((l) => l.startsWith('CHECKPOINT ')).map((l) => Number(l.split(' ')[1])));
+      resolve({ reported, checkpoints, sawReady, signal, stderr });
     });
   });
 }
@@ -121,7 +124,7 @@ describe('crash safety', () => {
       return (async () => {
         const file = join(dir, `chain-${c}.db`);
         const all: Reported[] = [];
-        const stats = { runs: 0, withCommits: 0, commits: 0 };
+        const stats = { runs: 0, withCommits: 0, commits: 0, checkpoints: 0 };
         for (const [i, run] of plan.entries()) {
           const result = await runAndKill(file, `chain ${c}`, run.seed, run.kill);
           const context = `seed ${SEED}, chain ${c}, run ${i}`;
@@ -129,6 +132,7 @@ describe('crash safety', () => {
           all.push(...result.reported);
           stats.runs++;
           stats.commits += result.reported.length;
+          stats.checkpoints += result.checkpoints;
           if (result.reported.length > 0) stats.withCommits++;
           // Everything reported so far, this run's and earlier runs', must still be there.
           if (result.sawReady || i === plan.length - 1) verify(file, all, context);
@@ -144,6 +148,10 @@ describe('crash safety', () => {
     // The test only means something if most kills landed mid-stream.
     expect(withCommits).toBeGreaterThanOrEqual(Math.floor(runs / 2));
     expect(commits).toBeGreaterThan(100);
+    // … and if the WAL was being checkpointed (in the worker thread) in some of them
+    const checkpoints = stats.reduce((n, s) => n + s.checkpoints, 0);
+    console.log(`crash safety: ${commits} commits, ${checkpoints} checkpoints reported before the kills`);
+    expect(checkpoints).toBeGreaterThanOrEqual(10);
 
     // What a restart does: replies cut off mid-stream become 'stopped', and the text stays.
     const db = openDatabase(join(dir, 'chain-0.db'));

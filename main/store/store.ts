@@ -237,6 +237,16 @@ export class Store {
     });
   }
 
+  /**
+   * The text so far of an answer that streams (its state stays as it is). The session is touched when the answer
+   * starts and when it ends, not at each of these commits: a touch rewrites the session's row and its index entry.
+   */
+  streamMessageText(id: number, text: string, tokenCount: number): Message {
+    const row = this.s.streamMessageText.get(toWellFormed(text), tokenCount, Date.now(), id);
+    if (!row) throw new NotFoundError('message', id);
+    return toMessage(row);
+  }
+
   /** The transcript (the active branch) in order; `afterSeq`/`limit` page through long sessions. */
   listMessages(sessionId: number, page: { afterSeq?: number; limit?: number } = {}): Message[] {
     const first = !page.afterSeq && page.limit !== undefined && page.limit > 0 ? this.branches.firstMessages(sessionId, page.limit) : undefined;
