@@ -35,8 +35,11 @@ export const ChatPacketSchema = z.discriminatedUnion('type', [
   /** `tokens`: of the answer so far, this delta's included (a UI counts what it shows; absent, count one per delta). */
   z.object({ type: z.literal('token'), delta: z.string(), tokens: z.number().int().nonnegative().optional() }),
   z.object({ type: z.literal('stats'), stats: StatsSchema }),
-  /** `notice`: why the answer ended early when the user should know (the model's context is full). */
-  z.object({ type: z.literal('done'), message: MessageSchema, stats: StatsSchema, notice: z.string().optional() }),
+  /**
+   * `notice`: what the user should know of an answer that is stored whole: why it ended early (context_full), or what
+   * failed after it (its cache's copy on a full disk). Coded, so each locale says it and code never reads the text.
+   */
+  z.object({ type: z.literal('done'), message: MessageSchema, stats: StatsSchema, notice: ErrorSchema.optional() }),
   z.object({ type: z.literal('stopped'), message: MessageSchema, stats: StatsSchema }),
   /** `message` is what was stored of the answer (null when it failed before it started). */
   z.object({ type: z.literal('failed'), message: MessageSchema.nullable(), error: ErrorSchema }),

@@ -222,7 +222,7 @@ function startFor(runner: SessionRunner, plan: MatchPlan, c: Conversation, opts:
 
 function finishReason(packet: Extract<ChatPacket, { type: 'done' | 'stopped' }>, tokens: number, maxTokens: number): FinishReason {
   if (packet.type === 'stopped') return 'cancelled';
-  if (packet.notice) return 'context';
+  if (packet.notice?.code === 'context_full') return 'context';
   return tokens >= maxTokens ? 'length' : 'stop';
 }
 

@@ -273,7 +273,7 @@ export class SessionRunner {
     let assistant: number | null = null;
     let lastStats = performance.now();
     const rate = new TransferRate(); // of a long paste being read, for its time left
-    let notice: string | undefined;
+    let notice: { code: 'context_full'; message: string } | undefined;
     /** the answer ended at its length limit (max tokens): the app labels it */
     let cut = false;
     /** what the model sees moves as a long paste streams through the cache, and again at the first token */
@@ -306,7 +306,7 @@ export class SessionRunner {
         } else if (ev.type === 'done') {
           this.tokensPerSecond = ev.tokensPerSecond;
           this.speed?.end(ev.tokens.length, ev.tokensPerSecond);
-          if (ev.reason === 'context') notice = contextFullSentence(this.chat.engine.policy.capacity);
+          if (ev.reason === 'context') notice = { code: 'context_full', message: contextFullSentence(this.chat.engine.policy.capacity) };
           cut = ev.reason === 'length';
         }
       }
@@ -318,7 +318,7 @@ export class SessionRunner {
       if (errorCode(err) === 'cancelled') return { type: 'stopped', message, stats: this.stats() };
       // the answer is stored whole and what failed came after it (its cache snapshot on a full disk): the turn is
       // what the database says, and the failure a notice
-      if (message.state === 'done') return { type: 'done', message, stats: this.stats(), notice: (err as Error).message };
+      if (message.state === 'done') return { type: 'done', message, stats: this.stats(), notice: { code: errorCode(err), message: (err as Error).message } };
       if (message.state === 'stopped') return { type: 'stopped', message, stats: this.stats() };
       return { type: 'failed', message, error: { code: errorCode(err), message: (err as Error)?.message || 'The answer failed.' } };
     }

@@ -303,7 +303,8 @@ describe('database damage suite', () => {
       expect(last.type).toBe('done');
       if (last.type !== 'done') return;
       expect(last.message.state).toBe('done');
-      expect(last.notice).toMatch(/^The disk holding the chat database .* is full, .* The answer itself is saved/);
+      expect(last.notice?.code).toBe('disk_full');
+      expect(last.notice?.message).toMatch(/^The disk holding the chat database .* is full, .* The answer itself is saved/);
       expect(parts.store.getMessage(Number(last.message.id))!.state).toBe('done');
     });
     await tally.check('close on a full disk closes the models and the database', async () => {

@@ -610,7 +610,7 @@ export class AppState {
       this.prefill = null;
       this.touchSession(sessionId);
       if (p.type === 'failed') this.toast('error', this.i18n.error(p.error));
-      if (p.type === 'done' && p.notice) this.toast('error', p.notice);
+      if (p.type === 'done' && p.notice) this.toast('error', this.i18n.error(p.notice));
     }
   }
 
