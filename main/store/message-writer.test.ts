@@ -177,4 +177,27 @@ describe('what a streaming commit writes', () => {
     expect(walFrames(db.name).pages.slice(before)).toEqual(expect.arrayContaining(untouched));
     expect(onDisk(writer.messageId)).toMatchObject({ state: 'done', token_count: 5 });
   });
+
+  it('no page of the search index: the answer is indexed once, at its end', () => {
+    for (let i = 0; i < 20; i++) store.appendMessage(sessionId, { role: 'user', text: `earlier message ${i} `.repeat(20) });
+    const ftsPages = () => db.prepare("SELECT DISTINCT pageno FROM dbstat WHERE name LIKE 'messages_fts%'").pluck().all() as number[];
+    const ftsRows = () => db.prepare('SELECT count(*) AS n, sum(length(block)) AS bytes FROM messages_fts_data').get();
+    const rowsBefore = ftsRows();
+    const writer = StreamingMessageWriter.start(store, sessionId, { intervalMs: 60_000 });
+    for (let i = 0; i < 10; i++) {
+      const before = walFrames(db.name).pages.length;
+      writer.append(`streamed sentence number ${i} of a long answer about attention sinks. `.repeat(4), 20);
+      writer.flush();
+      const pages = walFrames(db.name).pages.slice(before);
+      expect(pages.length).toBeGreaterThan(0);
+      expect(pages.filter((p) => ftsPages().includes(p)), `commit ${i}`).toEqual([]);
+    }
+    expect(ftsRows()).toEqual(rowsBefore); // nor any segment written and merged away between the commits
+    expect(store.search('attention sinks')).toEqual([]);
+    const before = walFrames(db.name).pages.length;
+    writer.finish('done');
+    expect(walFrames(db.name).pages.slice(before).filter((p) => ftsPages().includes(p)).length).toBeGreaterThan(0);
+    expect(store.search('attention sinks').map((h) => h.messageId)).toEqual([writer.messageId]);
+    db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
+  });
 });

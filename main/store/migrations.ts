@@ -175,17 +175,22 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
 END;
 `;
 
-/** Rows indexed between two progress reports while the trigram index is built. */
+/** Rows indexed between two progress reports while the search index is built. */
 const INDEX_BATCH = 2000;
 
 /** Builds the trigram index over the messages already stored, in batches so that progress can be reported. */
 function trigramIndex(db: Database.Database, progress?: MigrationProgress): void {
   db.exec(V5_TRIGRAM_INDEX);
-  const total = db.prepare('SELECT count(*) FROM messages').pluck().get() as number;
+  indexStoredMessages(db, 'messages', progress);
+}
+
+/** Indexes the rows of `source` (messages, or the view of those the index holds) in batches, reporting progress. */
+function indexStoredMessages(db: Database.Database, source: string, progress?: MigrationProgress): void {
+  const total = db.prepare(`SELECT count(*) FROM ${source}`).pluck().get() as number;
   if (total === 0) return; // a new or empty database: nothing to index, nothing to report
   const batchEnd = db.prepare<[number, number], number | null>(
-    'SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)').pluck();
-  const index = db.prepare<[number, number]>('INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id > ? AND id <= ?');
+    `SELECT max(id) FROM (SELECT id FROM ${source} WHERE id > ? ORDER BY id LIMIT ?)`).pluck();
+  const index = db.prepare<[number, number]>(`INSERT INTO messages_fts(rowid, text) SELECT id, text FROM ${source} WHERE id > ? AND id <= ?`);
   let done = 0;
   progress?.(0, total);
   for (let after = 0; ; ) {
@@ -272,6 +277,46 @@ const V11_AB_RUN_BASE = /* sql */ `
 ALTER TABLE ab_runs ADD COLUMN base TEXT CHECK (base IS NULL OR json_valid(base));
 `;
 
+// The search index holds an answer once, when it ends: re-indexing the whole text so far at each of a streaming
+// answer's commits made most of what a long answer wrote (FTS5 pages: ~85 % of its WAL frames). Rows in state
+// 'streaming' stay out of the index, and join it when they turn done/stopped/error — the crash recovery (marking them
+// stopped) included. The index's content is the view of the rows it holds, so that FTS5's integrity-check compares the
+// two exactly. Changing a table's content option means building it again; a streaming row present now (a live writer
+// in another process, or a crash not yet recovered) is left out, and indexed when it ends.
+const V12_SEARCH_FINAL_MESSAGES = /* sql */ `
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+DROP TABLE messages_fts;
+CREATE VIEW messages_searchable AS SELECT id, text FROM messages WHERE state <> 'streaming';
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+  text,
+  content = 'messages_searchable',
+  content_rowid = 'id',
+  tokenize = 'trigram case_sensitive 0 remove_diacritics 1'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.state <> 'streaming' BEGIN
+  INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.state <> 'streaming' BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+-- Fires when an indexed row's text changes, or a row enters or leaves the index (its state to or from 'streaming');
+-- never for a streaming answer's own commits, nor for a state change between final states.
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text, state ON messages
+WHEN (old.state <> 'streaming' OR new.state <> 'streaming')
+ AND (old.text IS NOT new.text OR (old.state = 'streaming') <> (new.state = 'streaming'))
+BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, text) SELECT 'delete', old.id, old.text WHERE old.state <> 'streaming';
+  INSERT INTO messages_fts(rowid, text) SELECT new.id, new.text WHERE new.state <> 'streaming';
+END;
+`;
+
+function searchFinalMessages(db: Database.Database, progress?: MigrationProgress): void {
+  db.exec(V12_SEARCH_FINAL_MESSAGES);
+  indexStoredMessages(db, 'messages_searchable', progress);
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   { name: 'initial schema', up: (db) => void db.exec(V1_INITIAL) },
   { name: 'session locks', up: (db) => void db.exec(V2_SESSION_LOCKS) },
@@ -284,6 +329,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: 'chat work in progress', up: (db) => void db.exec(V9_CHAT_WORK) },
   { name: 'app settings, presets, pinned chats', up: (db) => void db.exec(V10_SETTINGS_PRESETS_PINS) },
   { name: 'A/B run base', up: (db) => void db.exec(V11_AB_RUN_BASE) },
+  { name: 'search index of final messages', up: searchFinalMessages },
 ];
 
 /** The schema version this build writes and understands. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, schemaVersion, type Db } from './database.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { StreamingMessageWriter } from './message-writer.js';
 import { Store } from './store.js';
 import { SNIPPET_MARK_END as E, SNIPPET_MARK_START as S, type Model, type SearchHit } from './types.js';
 import { searchSessions } from '../core/session-queries.js';
@@ -169,12 +170,104 @@ describe('search: the trigram migration', () => {
     db = openDatabase(old, { onMigrationProgress: (p) => seen.push(p) });
     store = new Store(db);
     expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
-    expect(seen[0]).toEqual({ step: MIGRATIONS[4]!.name, done: 0, total: rows });
-    expect(seen.at(-1)).toEqual({ step: MIGRATIONS[4]!.name, done: rows, total: rows });
-    expect(seen.length).toBeGreaterThanOrEqual(3); // reported as it goes, not only at the end
-    expect(seen.map((p) => p.done)).toEqual([...seen.map((p) => p.done)].sort((a, b) => a - b));
+    const trigram = seen.filter((p) => p.step === MIGRATIONS[4]!.name);
+    expect(trigram[0]).toEqual({ step: MIGRATIONS[4]!.name, done: 0, total: rows });
+    expect(trigram.at(-1)).toEqual({ step: MIGRATIONS[4]!.name, done: rows, total: rows });
+    expect(trigram.length).toBeGreaterThanOrEqual(3); // reported as it goes, not only at the end
+    expect(trigram.map((p) => p.done)).toEqual([...trigram.map((p) => p.done)].sort((a, b) => a - b));
     expect(store.search('窗口').map((h) => h.seq)).toEqual([4321]);
     expect(store.search('4499').map((h) => h.seq)).toEqual([4499]);
     db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
+  });
+});
+
+describe('search: an answer is indexed once, when it ends', () => {
+  const integrity = () => db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
+  const indexed = () => db.prepare('SELECT id FROM messages_fts_docsize ORDER BY id').pluck().all();
+
+  it('an answer still streaming is found by no query; it is when it ends', () => {
+    const s = newSession('streaming');
+    const done = store.appendMessage(s.id, { role: 'user', text: '讨论滑动窗口 sliding windows' }).id;
+    const writer = StreamingMessageWriter.start(store, s.id, { intervalMs: 1e9 });
+    for (const piece of ['注意力', '汇聚是', ' attention sinks']) {
+      writer.append(piece, 1);
+      writer.flush();
+    }
+    expect(store.listMessages(s.id).at(-1)).toMatchObject({ text: '注意力汇聚是 attention sinks', state: 'streaming' });
+    expect(store.search('attention')).toEqual([]); // through the index
+    expect(store.search('汇聚')).toEqual([]); // a scan, too short for the index
+    expect(indexed()).toEqual([done]);
+    integrity();
+    writer.finish('done');
+    expect(ids(store.search('attention'))).toEqual([writer.messageId]);
+    expect(ids(store.search('汇聚'))).toEqual([writer.messageId]);
+    integrity();
+  });
+
+  it('an answer a crash left streaming is indexed when the recovery marks it stopped', () => {
+    const s = newSession('crashed');
+    const writer = StreamingMessageWriter.start(store, s.id, { intervalMs: 1e9 });
+    writer.append('half an answer about eviction', 5);
+    writer.flush();
+    db.close(); // the process dies: no finish
+    db = openDatabase(file);
+    store = new Store(db);
+    expect(store.search('eviction')).toEqual([]);
+    integrity();
+    expect(store.markInterruptedMessages()).toBe(1);
+    expect(store.search('eviction').map((h) => h.messageId)).toEqual([writer.messageId]);
+    integrity();
+  });
+
+  it('the final states, edits, deletes and restores keep the index equal to the finished messages', () => {
+    const s = newSession('states');
+    const a = store.appendMessage(s.id, { role: 'assistant', text: 'alpha', state: 'streaming' });
+    const b = store.appendMessage(newSession('other').id, { role: 'assistant', text: 'bravo', state: 'streaming' });
+    const c = store.appendMessage(s.id, { role: 'assistant', text: 'charlie', state: 'error' });
+    expect(indexed()).toEqual([c.id]);
+    store.setMessageState(a.id, 'error'); // its end, with the text it had
+    store.setMessageState(c.id, 'stopped'); // a final state to another: nothing to index again
+    store.updateMessageText(c.id, 'charlie two', 'done');
+    db.prepare('DELETE FROM messages WHERE id = ?').run(b.id); // deleted while streaming: never indexed
+    expect(indexed()).toEqual([a.id, c.id]);
+    expect(ids(store.search('alpha'))).toEqual([a.id]);
+    expect(ids(store.search('charlie two'))).toEqual([c.id]);
+    integrity();
+    const removal = store.removals.remove(a.id);
+    expect(store.search('alpha')).toEqual([]);
+    integrity();
+    store.removals.restore(removal);
+    expect(ids(store.search('alpha'))).toEqual([a.id]);
+    integrity();
+  });
+
+  it('the upgrade rebuilds the index over the finished messages; one streaming then is indexed when it ends', () => {
+    db.close();
+    const old = join(dir, 'old.db');
+    const v11 = openDatabase(old, { migrations: MIGRATIONS.slice(0, 11) });
+    v11.exec(`INSERT INTO models (id, name, dir, fingerprint, created_at) VALUES (1, 'm', '/m', 'fp', 0);
+              INSERT INTO sessions (id, name, model_id, policy, created_at, updated_at) VALUES (1, 'old', 1, 'sink', 0, 0);`);
+    const insert = v11.prepare('INSERT INTO messages (session_id, seq, role, text, state, created_at, updated_at) VALUES (1, ?, ?, ?, ?, 0, 0)');
+    const rows = 2500;
+    v11.transaction(() => {
+      for (let i = 1; i < rows; i++) insert.run(i, 'user', i === 1234 ? ZH : `message ${i} 第${i}条消息`, 'done');
+      insert.run(rows, 'assistant', 'an answer cut off mid-stream', 'streaming');
+    })();
+    expect(v11.prepare("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'stream'").pluck().get()).toBe(1);
+    v11.close();
+
+    const seen: { step: string; done: number; total: number }[] = [];
+    db = openDatabase(old, { onMigrationProgress: (p) => seen.push(p) });
+    store = new Store(db);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(seen[0]).toEqual({ step: MIGRATIONS[11]!.name, done: 0, total: rows - 1 });
+    expect(seen.at(-1)).toEqual({ step: MIGRATIONS[11]!.name, done: rows - 1, total: rows - 1 });
+    integrity();
+    expect(store.search('窗口').map((h) => h.seq)).toEqual([1234]);
+    expect(store.search('2499').map((h) => h.seq)).toEqual([2499]);
+    expect(store.search('stream')).toEqual([]);
+    expect(store.markInterruptedMessages()).toBe(1);
+    expect(store.search('stream').map((h) => h.seq)).toEqual([rows]);
+    integrity();
   });
 });

@@ -96,7 +96,8 @@ return {
 
     // Search (search.ts): through the trigram index when a word has 3+ characters, best match (bm25) first;
     // words of 1-2 characters are LIKE filters on the rows the index found, or on every row, newest first,
-    // where no word is long enough for the index.
+    // where no word is long enough for the index. An answer still streaming is found by neither: the index holds a
+    // message once it has ended (migration 12), and the scan keeps to the same rows.
     searchIndex: named<SearchRow>(`
       SELECT m.session_id, s.name AS session_name, m.id AS message_id, m.seq, m.role, m.created_at, m.text
       FROM messages_fts
@@ -110,7 +111,7 @@ return {
       SELECT m.session_id, s.name AS session_name, m.id AS message_id, m.seq, m.role, m.created_at, m.text
       FROM messages m
       JOIN sessions s ON s.id = m.session_id
-      WHERE (@sessionId IS NULL OR m.session_id = @sessionId)
+      WHERE (@sessionId IS NULL OR m.session_id = @sessionId) AND m.state <> 'streaming'
         AND NOT EXISTS (SELECT 1 FROM json_each(@likes) j WHERE m.text NOT LIKE j.value ESCAPE '\\')
       ORDER BY m.id DESC
       LIMIT @limit`),

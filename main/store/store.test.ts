@@ -187,10 +187,14 @@ describe('Store: full-text search', () => {
   it('stays in sync after updates and deletes (direct and cascaded)', () => {
     const a = newSession('a');
     const b = newSession('b');
-    const m = store.appendMessage(a.id, { role: 'assistant', text: 'original banana', state: 'streaming' });
+    const m = store.appendMessage(a.id, { role: 'assistant', text: 'original', state: 'streaming' });
     const other = store.appendMessage(b.id, { role: 'user', text: 'cherry pie' });
     const gone = store.appendMessage(b.id, { role: 'user', text: 'durian smell' });
-    expect(store.search('banana')).toHaveLength(1);
+    store.streamMessageText(m.id, 'original banana', 2);
+    expect(store.search('banana')).toEqual([]); // indexed when it ends, not while it streams
+    expect(() => ftsIntegrity()).not.toThrow();
+    store.updateMessageText(m.id, 'original banana', 'stopped');
+    expect(store.search('banana').map((x) => x.messageId)).toEqual([m.id]);
 
     store.updateMessageText(m.id, 'replaced with mango', 'done');
     expect(store.search('banana')).toEqual([]);
