@@ -157,10 +157,17 @@ describe('crash safety', () => {
     const db = openDatabase(join(dir, 'chain-0.db'));
     const store = new Store(db);
     const before = store.listMessages(store.getSessionByName('chain 0')!.id).map((m) => m.text);
-    store.markInterruptedMessages();
+    const cutOff = db.prepare("SELECT id FROM messages WHERE state = 'streaming' ORDER BY id").pluck().all();
+    const indexed = () => db.prepare('SELECT id FROM messages_fts_docsize ORDER BY id').pluck().all();
+    expect(cutOff.length).toBeGreaterThan(0); // the search index leaves these out until they end…
+    expect(indexed().filter((id) => cutOff.includes(id))).toEqual([]);
+    expect(store.markInterruptedMessages()).toBe(cutOff.length);
     const after = store.listMessages(store.getSessionByName('chain 0')!.id);
     expect(after.map((m) => m.text)).toEqual(before);
     expect(after.every((m) => m.state === 'done' || m.state === 'stopped')).toBe(true);
+    // … and the restart ends them: every message is in the index now, and it agrees with them
+    expect(indexed()).toEqual(db.prepare('SELECT id FROM messages ORDER BY id').pluck().all());
+    db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
     db.close();
   }, 60_000);
 });
