@@ -93,6 +93,7 @@ describe('long-life suite', () => {
         const { session, answer } = lockedSession(store, { pid: 1, host: 'other-machine', acquiredAgoMs: HOUR, renewedAgoMs: 10_000, boot: 'its-boot' });
         store.markInterruptedMessages();
         expect(store.getMessage(answer.id)!.state).toBe('streaming');
+        expect(store.search('cut off')).toEqual([]); // search finds an answer once it has ended
         const locks = new SessionLocks(store.db);
         expect(() => locks.acquire(session.id, session.name, 'test')).toThrow(SessionLockedError);
         expect(() => locks.acquire(session.id, session.name, 'test')).toThrow(/within 90 s of its last sign of life/);
@@ -100,6 +101,8 @@ describe('long-life suite', () => {
         const later = new SessionLocks(store.db, () => Date.now() + LEASE_MS);
         later.acquire(session.id, session.name, 'test');
         expect(store.getMessage(answer.id)!.state).toBe('stopped');
+        expect(store.search('cut off').map((h) => h.messageId)).toEqual([answer.id]);
+        store.db.exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)");
         later.release(session.id);
       } finally {
         store.db.close();
