@@ -8,11 +8,11 @@ import { CoreService } from './core-service.js';
 import { readChannel } from './read-channel.js';
 
 /** A copy of the test model that is another model (its own fingerprint): a key in config.json makes it differ. */
-function otherModel(dir: string): string {
+function otherModel(dir: string, changes: Record<string, unknown> = {}): string {
   const copy = join(dir, 'other-model');
   cpSync(testModelDir(), copy, { recursive: true });
   const config = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(copy, 'config.json'), JSON.stringify({ ...config, perpetua_test_copy: true }));
+  writeFileSync(join(copy, 'config.json'), JSON.stringify({ ...config, perpetua_test_copy: true, ...changes }));
   return copy;
 }
 
@@ -61,6 +61,26 @@ describe('a chat whose model folder is gone', () => {
     expect(switched.messages).toHaveLength(2);
     expect(switched.stats.cacheFill).toBeGreaterThan(0);
     expect(await answer(core, chat.id, 'and then')).toMatchObject({ type: 'done' });
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('moves a chat that runs well to a model with a smaller context: its window is cut to fit, and it answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'perpetua-set-model-'));
+    const core = new CoreService({ dbFile: join(dir, 'perpetua.db'), maxAnswerTokens: 8 });
+    const wide = await core.modelsImport({ dir: testModelDir() });
+    const narrow = await core.modelsImport({ dir: otherModel(dir, { max_position_embeddings: 128 }) });
+    const chat = await core.sessionsCreate({ name: 'Wide window', modelId: wide.id, policy: { name: 'sink', sink: 4, window: 1020, pinSystem: false } });
+    expect(await answer(core, chat.id, 'Once upon a time')).toMatchObject({ type: 'done' });
+
+    const moved = await core.sessionsSetModel({ id: chat.id, modelId: narrow.id });
+    expect(moved.session.modelId).toBe(narrow.id);
+    expect(moved.stats.policy).toEqual({ name: 'sink', sink: 4, window: 124, pinSystem: false });
+    expect(moved.messages).toHaveLength(2);
+    expect(await answer(core, chat.id, 'and then')).toMatchObject({ type: 'done' });
+    // a window that fits stays as it was
+    const back = await core.sessionsSetModel({ id: chat.id, modelId: wide.id });
+    expect(back.stats.policy).toEqual({ name: 'sink', sink: 4, window: 124, pinSystem: false });
     await core.close();
     rmSync(dir, { recursive: true, force: true });
   });

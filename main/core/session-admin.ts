@@ -4,8 +4,8 @@ import type { ValidParamsOf as P } from '../api/methods.js';
 import type { ModelLibrary } from '../models/model-library.js';
 import { modelMissingError } from '../models/model-missing.js';
 import { PerpetuaError } from '../shared/errors.js';
-import { toSpec } from '../policy/policy.js';
-import { encodePolicy } from '../policy/policy-store.js';
+import { fitToContext, toSpec } from '../policy/policy.js';
+import { decodePolicy, encodePolicy } from '../policy/policy-store.js';
 import { NotFoundError } from '../store/errors.js';
 import { parseRowId } from '../store/row-id.js';
 import { SessionLocks } from '../store/session-locks.js';
@@ -68,8 +68,15 @@ export class SessionAdmin {
     if (open && open.state !== 'idle') throw new PerpetuaError('This chat is busy; stop it or wait for it to finish, then switch its model.', { code: 'busy' });
     this.ab.forget(sessionId);
     await this.sessions.close(sessionId);
-    this.store.updateSessionModel(sessionId, model.id);
+    const session = this.store.updateSessionModel(sessionId, model.id);
     this.store.deleteSnapshots(sessionId);
+    // a window sized for the old model's context is cut to the new one's (positions past it were never trained)
+    const policy = decodePolicy(session.policy, session.policyParams);
+    const fitted = fitToContext(policy, (model.config as { maxPositions?: number }).maxPositions);
+    if (fitted.sink !== policy.sink || fitted.window !== policy.window) {
+      const { name, params } = encodePolicy(fitted);
+      this.store.updateSessionPolicy(sessionId, name, params);
+    }
     return this.open({ id: p.id });
   }
 

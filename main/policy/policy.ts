@@ -48,6 +48,17 @@ export function defaultPolicyFor(contextLength: number | undefined, sink: number
 }
 
 /** A dense cache holds the model's whole context: more tokens would sit at positions it was never trained for. */
+/**
+ * `p` kept inside a model's context of `context` positions: its sinks as chosen where they fit, its window cut to what
+ * is left (a cache larger than the context would place tokens at positions the model never saw).
+ */
+export function fitToContext<P extends PolicyConfig>(p: P, context: number | undefined): P {
+  if (context === undefined) return p;
+  const sink = p.name === 'sink' ? Math.min(p.sink, Math.max(0, context - 1)) : p.sink;
+  const room = context - (p.name === 'sink' ? sink : 0);
+  return { ...p, sink, window: Math.max(1, Math.min(p.window, room)) };
+}
+
 export class ContextFullError extends PerpetuaError {
   override readonly code = 'context_full';
   constructor(readonly contextLength: number) {

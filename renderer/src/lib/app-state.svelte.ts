@@ -306,7 +306,7 @@ export class AppState {
     this.streamingId = null;
   }
 
-  /** Moves the open (read-only) chat to another model: the core re-reads its transcript with it. */
+  /** Moves the open chat (read-only or not) to another model: the core fits its window and re-reads its transcript with it. */
   async switchModel(modelId: string): Promise<boolean> {
     const session = this.current;
     if (!session || this.relocating) return false;
