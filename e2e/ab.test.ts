@@ -141,19 +141,21 @@ describe('A/B comparison e2e (web host + real core)', () => {
     await page.click('[data-testid=ab-back-to-chat]');
     await page.waitForSelector('[data-testid=chat-view]');
     // the view first holds the streamed pieces, then the stored answer (bytes of a character split across tokens
-    // decode once joined): wait for the state, then compare
+    // decode once joined): wait for the state, then compare; the answer is shown as Markdown, whose paragraphs
+    // leave no blank line in the text, so the two are compared without their white space
+    const bare = (text: string | null | undefined) => (text ?? '').replace(/\s+/g, '');
     const lastText = () => page.textContent('[data-testid=message][data-role=assistant] >> nth=-1 >> [data-testid=message-text]');
     await page
       .waitForFunction(
         (want) => {
           const shown = document.querySelectorAll('[data-testid=message][data-role=assistant] [data-testid=message-text]');
-          return shown[shown.length - 1]?.textContent?.trim() === want;
+          return (shown[shown.length - 1]?.textContent ?? '').replace(/\s+/g, '') === want;
         },
-        answers.b.trim(),
+        bare(answers.b),
         { timeout: 30_000 },
       )
       .catch(() => undefined);
-    expect((await lastText())?.trim()).toBe(answers.b.trim());
+    expect(bare(await lastText())).toBe(bare(answers.b));
   });
 
   it('stores a plain vote on a second run without touching the chat', async () => {

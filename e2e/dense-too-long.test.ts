@@ -17,9 +17,15 @@ beforeAll(async () => {
   core = await startCoreUnderTest({ maxAnswerTokens: 4 });
   const model = await core.api.modelsImport({ dir: core.modelDir });
   const chat = await core.api.sessionsCreate({ name: 'Long on sink', modelId: model.id, policy: { name: 'sink', sink: 4, window: 252, pinSystem: false } });
-  // more tokens than the model's whole context
-  const long = 'The river kept flowing past the old mill. '.repeat(Math.ceil((3 * (model.maxPositions ?? 2048)) / 40));
-  await readChannel<ChatPacket>((signal) => core.api.chatSend({ sessionId: chat.id, text: long }, signal)).closed;
+  // more tokens than the model's whole context, counted by the model's own tokenizer (the built-in model of the
+  // screenshot runs packs English far tighter than the generated one)
+  const context = model.maxPositions ?? 2048;
+  const long = 'The river kept flowing past the old mill. '.repeat(Math.ceil(context / 40));
+  for (let seen = 0; seen <= 2 * context; ) {
+    const end = await readChannel<ChatPacket>((signal) => core.api.chatSend({ sessionId: chat.id, text: long }, signal)).closed;
+    if (end.type !== 'done') throw new Error(`the filler turn ended ${end.type}`);
+    seen = end.stats.totalTokensSeen;
+  }
   h = await startHarness(core.api);
   page = h.page;
   await page.waitForSelector('[data-testid=session-title]:has-text("Long on sink")');
