@@ -3,7 +3,7 @@
  * core: the chat moves to the chosen model, its window is cut to that model's smaller context, the transcript stays
  * and the chat answers on the new model. PERPETUA_SCREENSHOTS=1 refreshes docs/screenshots/chat-model-switch.png.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatPacket } from '../main/api/packets.js';
 import { readChannel } from '../main/core/read-channel.js';
 import { startCoreUnderTest, type CoreUnderTest } from './core-under-test.js';
+import { copyModelAs } from '../native-models/test-models.js';
 import { shot, startHarness, type Harness } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perpetua-change-model-'));
@@ -19,19 +20,11 @@ let h: Harness;
 let page: Page;
 let ids: { chat: string; small: string; smallName: string };
 
-/** A copy of the model with a 128-token context: another model (its own fingerprint) with less room. */
-function smallContextCopy(from: string): string {
-  const copy = join(dir, 'small-context');
-  cpSync(from, copy, { recursive: true });
-  const config = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(copy, 'config.json'), JSON.stringify({ ...config, max_position_embeddings: 128 }));
-  return copy;
-}
 
 beforeAll(async () => {
   core = await startCoreUnderTest({ maxAnswerTokens: 6 });
   const wide = await core.api.modelsImport({ dir: core.modelDir });
-  const small = await core.api.modelsImport({ dir: smallContextCopy(core.modelDir) });
+  const small = await core.api.modelsImport({ dir: copyModelAs(core.modelDir, join(dir, 'small-context'), { max_position_embeddings: 128 }) });
   const chat = await core.api.sessionsCreate({ name: 'Moving chat', modelId: wide.id, policy: { name: 'sink', sink: 4, window: 500, pinSystem: false } });
   await readChannel<ChatPacket>((signal) => core.api.chatSend({ sessionId: chat.id, text: 'Once upon a time' }, signal)).closed;
   ids = { chat: chat.id, small: small.id, smallName: small.name };

@@ -4,7 +4,7 @@
  * folder or moves the chat to another model; the model list marks the missing model and new chats are not offered it.
  * And a chat that fails to open leaves no chat as the send target.
  */
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -14,7 +14,7 @@ import type { PerpetuaApi } from '../main/api/perpetua-api.js';
 import { CoreService } from '../main/core/core-service.js';
 import { readChannel } from '../main/core/read-channel.js';
 import { PerpetuaError } from '../main/shared/errors.js';
-import { testModelDir } from '../native-models/test-models.js';
+import { copyModelAs, testModelDir } from '../native-models/test-models.js';
 import { shot, startHarness, type Harness } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perpetua-e2e-missing-'));
@@ -30,13 +30,6 @@ let h: Harness;
 let page: Page;
 let ids: { lost: string; second: string; kept: string; keptModel: string; lostModel: string };
 
-/** A copy of the test model that is another model (its own fingerprint): a key in config.json makes it differ. */
-function copyModel(to: string): void {
-  cpSync(testModelDir(), to, { recursive: true });
-  const config = JSON.parse(readFileSync(join(to, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(to, 'config.json'), JSON.stringify({ ...config, perpetua_e2e_copy: true }));
-}
-
 async function answer(api: PerpetuaApi, sessionId: string, text: string) {
   return readChannel<ChatPacket>((signal) => api.chatSend({ sessionId, text }, signal)).closed;
 }
@@ -45,7 +38,7 @@ const title = (name: string) => page.waitForSelector(`[data-testid=session-title
 const openChat = (name: string) => page.click(`[data-testid=session-item]:has-text("${name}")`);
 
 beforeAll(async () => {
-  copyModel(lostDir);
+  copyModelAs(testModelDir(), lostDir); // another model (its own fingerprint)
   // yesterday: a chat on a model that is then moved away, and a chat on a model that stays
   const before = new CoreService({ dbFile, maxAnswerTokens: 8 });
   const lostModel = await before.modelsImport({ dir: lostDir });

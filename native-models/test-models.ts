@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GRAPH_BUILDER_HASH } from './builder-hash.js';
@@ -14,6 +14,17 @@ export function testModelDir(opts: TinyModelOptions = {}): string {
   const dir = join(tmpdir(), 'perpetua-test-models', GRAPH_BUILDER_HASH, key || 'default');
   if (!existsSync(join(dir, 'onnx', 'model.onnx'))) writeModelFolder(dir, generateTinyModel(opts));
   return dir;
+}
+
+/**
+ * A copy of the model folder `from` at `to` that is another model (its own fingerprint): config.json gets
+ * `changes`, and a key that marks it a copy even when there are none.
+ */
+export function copyModelAs(from: string, to: string, changes: Record<string, unknown> = {}): string {
+  cpSync(from, to, { recursive: true });
+  const config = JSON.parse(readFileSync(join(to, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(to, 'config.json'), JSON.stringify({ ...config, perpetua_test_copy: true, ...changes }));
+  return to;
 }
 
 /** The real fixtures beside the checkout (../shared/models), when this machine has them. */

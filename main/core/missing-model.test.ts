@@ -1,20 +1,14 @@
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ChatPacket } from '../api/packets.js';
-import { testModelDir } from '../../native-models/test-models.js';
+import { copyModelAs, testModelDir } from '../../native-models/test-models.js';
 import { CoreService } from './core-service.js';
 import { readChannel } from './read-channel.js';
 
-/** A copy of the test model that is another model (its own fingerprint): a key in config.json makes it differ. */
-function otherModel(dir: string, changes: Record<string, unknown> = {}): string {
-  const copy = join(dir, 'other-model');
-  cpSync(testModelDir(), copy, { recursive: true });
-  const config = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(copy, 'config.json'), JSON.stringify({ ...config, perpetua_test_copy: true, ...changes }));
-  return copy;
-}
+/** A copy of the test model that is another model (its own fingerprint). */
+const otherModel = (dir: string, changes: Record<string, unknown> = {}) => copyModelAs(testModelDir(), join(dir, 'other-model'), changes);
 
 const sink = { name: 'sink', sink: 4, window: 60, pinSystem: false } as const;
 
